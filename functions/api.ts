@@ -1,0 +1,57 @@
+/**
+ * The REST API as one Lambda handler behind API Gateway (HTTP API, payload v2, IAM auth).
+ * The router validates every request against `api/openapi.yaml`; the operations live in
+ * `api/operations.ts`; every error leaves as `application/problem+json` with a stable code.
+ */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { logger } from './commons/logger';
+import type { OnboardingRequest } from './commons/links/model';
+import { runtime } from './commons/runtime';
+import {
+  type ApiResult,
+  createLinks,
+  createPlan,
+  getKubeconfig,
+  getLink,
+  listLinks,
+  listRuns,
+} from './api/operations';
+import { httpProblems } from './api/problems';
+import { loadApiRouter } from './api/router';
+
+function toResponse(result: ApiResult): APIGatewayProxyStructuredResultV2 {
+  if (result.text !== undefined) {
+    return { statusCode: result.statusCode, headers: { ...result.headers }, body: result.text };
+  }
+  return {
+    statusCode: result.statusCode,
+    headers: { 'content-type': 'application/json', ...result.headers },
+    ...(result.body !== undefined ? { body: JSON.stringify(result.body) } : {}),
+  };
+}
+
+const functionHandler = async (event: APIGatewayProxyEventV2, _context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
+  const request = loadApiRouter().match(event);
+  const rt = runtime();
+  const id = request.pathParams.id ?? '';
+  switch (request.operationId) {
+    case 'createLinks':
+      return toResponse(await createLinks(rt, request.body as OnboardingRequest, request.headers['idempotency-key']));
+    case 'createPlan':
+      return toResponse(await createPlan(rt, request.body as OnboardingRequest));
+    case 'listLinks':
+      return toResponse(await listLinks(rt, request.query));
+    case 'getLink':
+      return toResponse(await getLink(rt, id));
+    case 'getKubeconfig':
+      return toResponse(await getKubeconfig(rt, id));
+    case 'listRuns':
+      return toResponse(await listRuns(rt, id));
+    default:
+      throw new Error(`Operation ${request.operationId} has no implementation`);
+  }
+};
+
+export const handler = middy(functionHandler).use(injectLambdaContext(logger)).use(httpProblems());

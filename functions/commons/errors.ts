@@ -1,0 +1,148 @@
+/**
+ * The errors Tether's step handlers throw. Their `name` is what the ASL's `ErrorEquals`
+ * matches (in AWS, Lambda reports `error.name` as the `errorType`), and `code` is the
+ * stable code a FAILED link and the API show. `test/unit/asl.test.ts` checks that every
+ * `ErrorEquals` in `statemachines/*.asl.json` is a `States.*` name or in
+ * {@link STEP_ERROR_NAMES}.
+ */
+
+/** Base class: a stable `code` and the original `cause`. */
+export abstract class TetherError extends Error {
+  abstract readonly code: string;
+  /** Whether the API may show the message to the caller. */
+  readonly expose: boolean = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** AWS throttled the call (IAM/STS `Throttling`, EKS `TooManyRequestsException`, EC2 `RequestLimitExceeded`, …); retried with backoff. */
+export class ThrottledError extends TetherError {
+  override readonly name = 'ThrottledError';
+  readonly code = 'THROTTLED';
+}
+
+/**
+ * A principal Tether just made is not yet visible to the service that needs it (IAM
+ * eventual consistency, AWS-FACTS.md): retried with backoff for up to about two minutes.
+ */
+export class NotYetPropagatedError extends TetherError {
+  override readonly name = 'NotYetPropagatedError';
+  readonly code = 'NOT_YET_PROPAGATED';
+}
+
+/** Another writer changed the same item or resource first (version mismatch); retried. */
+export class ConcurrentUpdateError extends TetherError {
+  override readonly name = 'ConcurrentUpdateError';
+  readonly code = 'CONCURRENT_UPDATE';
+}
+
+/** A resource Tether would make or change exists and is not Tether's (DESIGN.md, ownership). */
+export class ConflictUnmanagedResourceError extends TetherError {
+  override readonly name = 'ConflictUnmanagedResourceError';
+  readonly code = 'CONFLICT_UNMANAGED_RESOURCE';
+  constructor(
+    readonly resource: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A cluster named by the link does not exist in its account and region. */
+export class ClusterNotFoundError extends TetherError {
+  override readonly name = 'ClusterNotFoundError';
+  readonly code = 'CLUSTER_NOT_FOUND';
+}
+
+/** The control plane could not act in a member account (no agent role, or it may not be assumed). */
+export class AccountNotReachableError extends TetherError {
+  override readonly name = 'AccountNotReachableError';
+  readonly code = 'ACCOUNT_NOT_REACHABLE';
+}
+
+/** An AWS quota would be exceeded (trust policy size, rules per security group, …). */
+export class QuotaExceededError extends TetherError {
+  override readonly name = 'QuotaExceededError';
+  readonly code = 'QUOTA_EXCEEDED';
+}
+
+/** The cluster cannot take the link as asked (e.g. no OIDC issuer for `irsa`). */
+export class UnsupportedClusterError extends TetherError {
+  override readonly name = 'UnsupportedClusterError';
+  readonly code = 'UNSUPPORTED_CLUSTER';
+}
+
+/** The link is not in a state that allows this step (e.g. it is being deleted). */
+export class LinkStateError extends TetherError {
+  override readonly name = 'LinkStateError';
+  readonly code = 'LINK_STATE_CONFLICT';
+}
+
+/** The link record does not exist. */
+export class LinkNotFoundError extends TetherError {
+  override readonly name = 'LinkNotFoundError';
+  readonly code = 'LINK_NOT_FOUND';
+}
+
+/** Verification read back the policies in place and the role chain does not hold. */
+export class VerificationFailedError extends TetherError {
+  override readonly name = 'VerificationFailedError';
+  readonly code = 'VERIFICATION_FAILED';
+}
+
+/** Every error name a step handler throws on purpose; the ASL may match only these and `States.*`. */
+export const STEP_ERROR_NAMES = [
+  'ThrottledError',
+  'NotYetPropagatedError',
+  'ConcurrentUpdateError',
+  'ConflictUnmanagedResourceError',
+  'ClusterNotFoundError',
+  'AccountNotReachableError',
+  'QuotaExceededError',
+  'UnsupportedClusterError',
+  'LinkStateError',
+  'LinkNotFoundError',
+  'VerificationFailedError',
+] as const;
+
+const THROTTLING_CODES = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'SlowDown',
+  'ProvisionedThroughputExceededException',
+  'RequestThrottled',
+]);
+
+/** The AWS error code of an SDK error (`name` for modeled errors, `Code` otherwise). */
+export function awsErrorCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { name?: unknown; Code?: unknown; code?: unknown };
+  if (typeof e.name === 'string' && e.name !== 'Error') return e.name;
+  if (typeof e.Code === 'string') return e.Code;
+  return undefined;
+}
+
+/** True when the error is an AWS error with one of these codes (with or without the SDK's `Exception` suffix). */
+export function isAwsError(err: unknown, ...codes: string[]): boolean {
+  const code = awsErrorCode(err);
+  if (code === undefined) return false;
+  return codes.some((c) => code === c || code === `${c}Exception` || `${code}Exception` === c);
+}
+
+/** Maps an AWS throttling error to {@link ThrottledError} so one `ErrorEquals` retries them all. */
+export function classifyAwsError(err: unknown): unknown {
+  const code = awsErrorCode(err);
+  if (code !== undefined && THROTTLING_CODES.has(code)) {
+    return new ThrottledError(`AWS throttled the call (${code})`, { cause: err });
+  }
+  return err;
+}
+
+/** The stable code of any error: Tether's own, or INTERNAL. */
+export function errorCode(err: unknown): string {
+  if (err instanceof TetherError) return err.code;
+  return 'INTERNAL';
+}

@@ -1,0 +1,77 @@
+/**
+ * Deterministic names and keys. A link's resources are named from its spec alone, so a
+ * re-run after a crash finds what the first run made, and the target role can be made
+ * before the workload role exists (DESIGN.md, onboard). Names stay within IAM's limits
+ * (role names ≤ 64 characters of `[\w+=,.@-]`), whatever the input.
+ */
+import { createHash } from 'node:crypto';
+import type { ClusterRef, LinkSpec, WorkloadRef } from './model';
+
+/** Path of every role Tether makes, so the agent role can be scoped to it (AWS-FACTS.md, delegation). */
+export const TETHER_ROLE_PATH = '/tether/';
+
+/** Short stable hash of parts (hex). */
+export function shortHash(parts: readonly string[], length = 10): string {
+  return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, length);
+}
+
+/** Keeps only characters IAM allows in role names, and at most `max` of them. */
+function iamSafe(text: string, max: number): string {
+  return text.replace(/[^\w+=,.@-]/g, '-').slice(0, max);
+}
+
+export function clusterKey(c: ClusterRef): string {
+  return `${c.accountId}/${c.region}/${c.cluster}`;
+}
+
+/** One service account in one cluster: the workload whose source role all its links share. */
+export function workloadKey(w: WorkloadRef): string {
+  return `${clusterKey(w)}/${w.namespace}/${w.serviceAccount}`;
+}
+
+/** Identity of a link: one workload → one target cluster. */
+export function linkNaturalKey(spec: Pick<LinkSpec, 'source' | 'target'>): string {
+  return `${workloadKey(spec.source)}->${clusterKey(spec.target)}`;
+}
+
+/**
+ * Name of the workload role in the source account: readable prefix, hash for uniqueness.
+ *
+ * @example workloadRoleName(demo.source) // 'tether-w-kubeai-chatbot-kubeai-chatbot-3f9a0c1d2e'
+ */
+export function workloadRoleName(w: WorkloadRef): string {
+  // 64 = 'tether-w-' (9) + up to 44 readable + '-' + 10 hash.
+  return `tether-w-${iamSafe(`${w.namespace}-${w.serviceAccount}`, 44)}-${shortHash([workloadKey(w)])}`;
+}
+
+/** Name of the target role of one link, in the target account. */
+export function targetRoleName(spec: Pick<LinkSpec, 'source' | 'target'>): string {
+  return `tether-t-${iamSafe(`${spec.source.cluster}-${spec.source.serviceAccount}`, 44)}-${shortHash([linkNaturalKey(spec)])}`;
+}
+
+export function roleArn(accountId: string, name: string, path = TETHER_ROLE_PATH): string {
+  return `arn:aws:iam::${accountId}:role${path}${name}`;
+}
+
+/** Inline policy name on the workload role. */
+export const WORKLOAD_POLICY_NAME = 'tether-assume-target-roles';
+/** Inline policy name on the target role. */
+export const TARGET_POLICY_NAME = 'tether-describe-cluster';
+
+export function eksClusterArn(c: ClusterRef): string {
+  return `arn:aws:eks:${c.region}:${c.accountId}:cluster/${c.cluster}`;
+}
+
+/** The issuer as IAM keys it: the URL without `https://`. */
+export function issuerHostPath(issuerUrl: string): string {
+  return issuerUrl.replace(/^https:\/\//, '').replace(/\/$/, '');
+}
+
+export function oidcProviderArn(accountId: string, issuerUrl: string): string {
+  return `arn:aws:iam::${accountId}:oidc-provider/${issuerHostPath(issuerUrl)}`;
+}
+
+/** Kubernetes username of the target role in the target cluster. */
+export function kubernetesUsername(spec: Pick<LinkSpec, 'source'>): string {
+  return `tether:${spec.source.cluster}:${spec.source.namespace}:${spec.source.serviceAccount}`;
+}

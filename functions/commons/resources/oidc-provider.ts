@@ -1,0 +1,88 @@
+/**
+ * OIDC provider (source account): the IAM identity provider for the source cluster's issuer,
+ * shared by every workload of the cluster (membership `ISSUER#…`). An existing provider for
+ * the issuer that Tether did not make (eksctl makes one per cluster) is used as it is and
+ * never changed or deleted, provided it trusts the `sts.amazonaws.com` audience.
+ */
+import {
+  AddClientIDToOpenIDConnectProviderCommand,
+  CreateOpenIDConnectProviderCommand,
+  GetOpenIDConnectProviderCommand,
+  type IAMClient,
+} from '@aws-sdk/client-iam';
+import type { AwsClients } from '../clients/aws';
+import { ConflictUnmanagedResourceError, isAwsError, QuotaExceededError } from '../errors';
+import type { Link } from '../links/model';
+import { issuerHostPath, oidcProviderArn, workloadKey } from '../links/names';
+import { type LinkRepository, membership } from '../links/repository';
+import { isManaged, ownershipTags } from '../tags';
+import { resolvedOf } from './resolve';
+
+export const STS_AUDIENCE = 'sts.amazonaws.com';
+
+export interface EnsuredOidcProvider {
+  readonly arn: string;
+  readonly issuer: string;
+  readonly action: 'created' | 'updated' | 'unchanged' | 'uses-existing-unmanaged';
+}
+
+async function findProvider(iam: IAMClient, arn: string) {
+  try {
+    return await iam.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }));
+  } catch (err) {
+    if (isAwsError(err, 'NoSuchEntity')) return undefined;
+    throw err;
+  }
+}
+
+/** Makes sure the source account trusts the issuer, for `sts.amazonaws.com`. */
+export async function ensureOidcProvider(
+  iam: IAMClient,
+  accountId: string,
+  issuer: string,
+): Promise<EnsuredOidcProvider> {
+  const arn = oidcProviderArn(accountId, issuer);
+  const owner = `issuer:${issuerHostPath(issuer)}`;
+  let existing = await findProvider(iam, arn);
+  if (!existing) {
+    try {
+      await iam.send(
+        new CreateOpenIDConnectProviderCommand({ Url: issuer, ClientIDList: [STS_AUDIENCE], Tags: ownershipTags(owner) }),
+      );
+      return { arn, issuer, action: 'created' };
+    } catch (err) {
+      if (isAwsError(err, 'LimitExceeded')) throw new QuotaExceededError((err as Error).message, { cause: err });
+      if (!isAwsError(err, 'EntityAlreadyExists')) throw err;
+      existing = await findProvider(iam, arn);
+      if (!existing) throw err;
+    }
+  }
+  const audiences = existing.ClientIDList ?? [];
+  if (!isManaged(existing.Tags)) {
+    if (!audiences.includes(STS_AUDIENCE)) {
+      throw new ConflictUnmanagedResourceError(
+        arn,
+        `OIDC provider ${arn} exists, was not made by Tether, and does not list the audience ${STS_AUDIENCE}; Tether will not change it`,
+      );
+    }
+    return { arn, issuer, action: 'uses-existing-unmanaged' };
+  }
+  if (!audiences.includes(STS_AUDIENCE)) {
+    await iam.send(new AddClientIDToOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn, ClientID: STS_AUDIENCE }));
+    return { arn, issuer, action: 'updated' };
+  }
+  return { arn, issuer, action: 'unchanged' };
+}
+
+/** The onboard step: join the issuer's membership, then ensure the provider. */
+export async function oidcProviderStep(link: Link, deps: { clients: AwsClients; links: LinkRepository }) {
+  const { source } = link.spec;
+  const issuer = resolvedOf(link).source.issuer;
+  if (!issuer) throw new Error('irsa link without an issuer: resolve should have refused it');
+  // Membership first: a concurrent offboard of the last other workload then sees us and keeps the provider.
+  await deps.links.putMember(membership.issuer(source.accountId, issuerHostPath(issuer)), `WORKLOAD#${workloadKey(source)}`, {
+    linkId: link.id,
+  });
+  const provider = await ensureOidcProvider(deps.clients.iam(source.accountId), source.accountId, issuer);
+  return { result: { ...provider }, outputs: { oidcProviderArn: provider.arn } };
+}

@@ -1,0 +1,197 @@
+/**
+ * The local runtime, the embedded default (DESIGN.md, Runtimes): the real API handler behind
+ * a loopback HTTP server, the real ASL files run in-process with the real step handlers, the
+ * embedded DynamoDB, and the sandbox of AWS accounts under the real SDK clients — all from
+ * one data directory, so a restart (or a crash) loses nothing.
+ */
+import './polyfills';
+import { join } from 'node:path';
+import type { Pluggable } from '@smithy/types';
+import { handler as apiHandler } from '../functions/api';
+import { AwsClients } from '../functions/commons/clients/aws';
+import type { KubernetesApi, KubernetesTarget } from '../functions/commons/clients/kubernetes';
+import { ConcurrentUpdateError } from '../functions/commons/errors';
+import { DEFAULT_TABLE_NAME, LinkRepository } from '../functions/commons/links/repository';
+import { configureRuntime, type TetherRuntime } from '../functions/commons/runtime';
+import { startDynamo } from './dynamodb';
+import { startHttpServer } from './http-server';
+import { Sandbox } from './sandbox';
+import { sandboxPlugin } from './sandbox/sdk-plugin';
+import { LocalStepFunctions, type LocalStepFunctionsOptions } from './stepfunctions';
+
+/** The control plane's own account and region when it runs locally. */
+export const LOCAL_HUB_ACCOUNT_ID = '000000000000';
+export const LOCAL_HUB_REGION = 'ap-southeast-1';
+
+export interface LocalRuntimeOptions {
+  /** Where the table, the sandbox and the executions live; none = in memory. */
+  readonly dataDir?: string;
+  /** HTTP port; 0 = any free port. @default 0 */
+  readonly port?: number;
+  readonly host?: string;
+  /** The sandbox's initial world when the data directory is new. @default 'demo' */
+  readonly world?: 'demo' | 'empty';
+  /** Retry waits in ms instead of the ASL's. @default 50 */
+  readonly retryIntervalMs?: number;
+  readonly onEvent?: LocalStepFunctionsOptions['onEvent'];
+  /** Re-drive links a previous process left half-done. @default true */
+  readonly redrive?: boolean;
+}
+
+export interface LocalRuntime {
+  readonly url: string;
+  readonly port: number;
+  readonly sandbox: Sandbox;
+  readonly stepFunctions: LocalStepFunctions;
+  readonly clients: AwsClients;
+  readonly links: LinkRepository;
+  readonly runtime: TetherRuntime;
+  /** Links found half-done at start and re-driven. */
+  readonly redriven: readonly string[];
+  close(): Promise<void>;
+}
+
+/** An initialize-step middleware that answers Step Functions calls from the local engine. */
+function localSfnPlugin(sfn: LocalStepFunctions): Pluggable<any, any> {
+  return {
+    applyToStack(stack) {
+      stack.add(
+        (_next, context) => async (args: any) => {
+          const operation = String(context.commandName ?? '').replace(/Command$/, '');
+          const output = await sfn.invoke(operation, args.input);
+          return { output: { ...output, $metadata: { httpStatusCode: 200 } }, response: {} };
+        },
+        { step: 'initialize', name: 'tetherLocalStepFunctions', priority: 'high' },
+      );
+    },
+  };
+}
+
+/** The Kubernetes API of a sandbox cluster (aws-auth), called with the agent role's keys. */
+function sandboxKubernetes(sandbox: Sandbox, target: KubernetesTarget, credentials: unknown): KubernetesApi {
+  const call = async (operation: string, input: Record<string, unknown>) => {
+    const identity = typeof credentials === 'function' ? await (credentials as () => Promise<any>)() : (credentials as any);
+    try {
+      return await sandbox.invoke('kubernetes', operation, { clusterName: target.cluster, ...input }, {
+        accessKeyId: identity.accessKeyId,
+        region: target.region,
+      });
+    } catch (err) {
+      if ((err as Error).name === 'Conflict' || (err as Error).name === 'AlreadyExists') {
+        throw new ConcurrentUpdateError((err as Error).message, { cause: err });
+      }
+      throw err;
+    }
+  };
+  return {
+    async getConfigMap(namespace, name) {
+      try {
+        const out = (await call('GetConfigMap', { namespace, name })) as any;
+        return { data: out.configMap.data ?? {}, resourceVersion: out.configMap.metadata.resourceVersion };
+      } catch (err) {
+        if ((err as Error).name === 'NotFound') return undefined;
+        throw err;
+      }
+    },
+    async replaceConfigMap(namespace, name, data, resourceVersion) {
+      await call('ReplaceConfigMap', { namespace, name, data, resourceVersion });
+    },
+    async createConfigMap(namespace, name, data) {
+      await call('CreateConfigMap', { namespace, name, data });
+    },
+  };
+}
+
+/**
+ * Starts the whole control plane on this machine.
+ *
+ * @example
+ * const rt = await startLocalRuntime({ dataDir: '.tether' });
+ * await fetch(`${rt.url}/links`);
+ */
+export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  const dataDir = options.dataDir;
+  const sandbox = Sandbox.open({
+    ...(dataDir ? { dataDir: join(dataDir, 'sandbox') } : {}),
+    world: options.world ?? 'demo',
+  });
+  const tableName = DEFAULT_TABLE_NAME;
+  const dynamo = await startDynamo({ ...(dataDir ? { path: join(dataDir, 'dynamodb') } : {}), tableName });
+  const stepFunctions = new LocalStepFunctions({
+    accountId: LOCAL_HUB_ACCOUNT_ID,
+    region: LOCAL_HUB_REGION,
+    retryIntervalMs: options.retryIntervalMs ?? 50,
+    ...(dataDir ? { dataDir } : {}),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+  });
+  const clients = new AwsClients({
+    hubAccountId: LOCAL_HUB_ACCOUNT_ID,
+    hubRegion: LOCAL_HUB_REGION,
+    hubCredentials: sandbox.hubCredentials(),
+    dynamoDbEndpoint: dynamo.endpoint,
+    kubernetes: (target, credentials) => sandboxKubernetes(sandbox, target, credentials),
+    configureClient: (client, service) => {
+      if (service === 'dynamodb') return; // the embedded DynamoDB speaks the real protocol
+      if (service === 'sfn') client.middlewareStack.use(localSfnPlugin(stepFunctions));
+      else client.middlewareStack.use(sandboxPlugin(sandbox, service, client.config as any) as any);
+    },
+  });
+  const links = new LinkRepository(clients.dynamodb(), tableName);
+  const runtime: TetherRuntime = {
+    clients,
+    links,
+    now: () => new Date(),
+    stateMachines: { onboard: stepFunctions.stateMachineArn('onboard') },
+  };
+  configureRuntime(runtime);
+  const server = await startHttpServer({
+    handler: apiHandler as any,
+    ...(options.host ? { host: options.host } : {}),
+    port: options.port ?? 0,
+  });
+  const redriven = options.redrive === false ? [] : await redriveUnfinished(runtime);
+  return {
+    url: server.url,
+    port: server.port,
+    sandbox,
+    stepFunctions,
+    clients,
+    links,
+    runtime,
+    redriven,
+    async close() {
+      await server.close();
+      stepFunctions.abortAll();
+      await stepFunctions.idle();
+      clients.destroy();
+      await dynamo.close();
+    },
+  };
+}
+
+/**
+ * Links left PENDING or PROVISIONING by a process that stopped are driven again: every
+ * step is an idempotent ensure, so the new run converges where the old one stopped.
+ */
+async function redriveUnfinished(rt: TetherRuntime): Promise<string[]> {
+  const ids: string[] = [];
+  for (const status of ['PENDING', 'PROVISIONING'] as const) {
+    let cursor: Record<string, unknown> | undefined;
+    do {
+      const page = await rt.links.list({ status }, 100, cursor);
+      ids.push(...page.items.map((l) => l.id));
+      cursor = page.next;
+    } while (cursor);
+  }
+  if (ids.length === 0) return ids;
+  const { StartExecutionCommand } = await import('@aws-sdk/client-sfn');
+  const name = `redrive-${Date.now()}`;
+  await rt.clients.sfn().send(
+    new StartExecutionCommand({
+      stateMachineArn: rt.stateMachines.onboard,
+      name,
+      input: JSON.stringify({ requestId: name, linkIds: ids }),
+    }),
+  );
+  return ids;
+}
