@@ -146,3 +146,11 @@ export function errorCode(err: unknown): string {
   if (err instanceof TetherError) return err.code;
   return 'INTERNAL';
 }
+
+/** Lambda service errors Step Functions reports for a failed invoke (retried in the ASL). */
+export const LAMBDA_SERVICE_ERROR_NAMES = [
+  'Lambda.TooManyRequestsException',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+] as const;
