@@ -175,9 +175,11 @@ export async function createLinks(
       await startOnboard(rt, requestId, toDrive);
     }
     const first = results.find((r) => r.created) ?? results[0];
+    // One target: the link itself; several: the list of this request's links.
+    const location = results.length > 1 && toDrive.length ? `/links?requestId=${requestId}` : first ? linkHref(first.link.id) : undefined;
     const response: ApiResult = {
       statusCode: toDrive.length ? 202 : 200,
-      headers: first ? { location: linkHref(first.link.id) } : {},
+      headers: location ? { location } : {},
       body: {
         requestId: toDrive.length ? requestId : null,
         links: results.map((r) => ({ ...summary(r.link), created: r.created, redriven: !r.created && toDrive.includes(r.link.id) })),
@@ -216,6 +218,7 @@ function decodeCursor(cursor: string | undefined): Record<string, unknown> | und
 export async function listLinks(rt: TetherRuntime, query: Record<string, string>): Promise<ApiResult> {
   const filters: LinkFilters = {
     ...(query.status ? { status: query.status as LinkStatus } : {}),
+    ...(query.requestId ? { requestId: query.requestId } : {}),
     ...(query.sourceAccountId ? { sourceAccountId: query.sourceAccountId } : {}),
     ...(query.sourceCluster ? { sourceCluster: query.sourceCluster } : {}),
     ...(query.namespace ? { namespace: query.namespace } : {}),

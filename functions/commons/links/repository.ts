@@ -51,6 +51,8 @@ export function canTransition(from: LinkStatus, to: LinkStatus): boolean {
 
 export interface LinkFilters {
   readonly status?: LinkStatus;
+  /** Links made by one onboarding request. */
+  readonly requestId?: string;
   readonly sourceAccountId?: string;
   readonly sourceCluster?: string;
   readonly namespace?: string;
@@ -325,6 +327,7 @@ export class LinkRepository {
       conditions.push(`${placeholders.join('.')} = ${v}`);
     };
     add(['status'], filters.status);
+    add(['requestId'], filters.requestId);
     add(['spec', 'source', 'accountId'], filters.sourceAccountId);
     add(['spec', 'source', 'cluster'], filters.sourceCluster);
     add(['spec', 'source', 'namespace'], filters.namespace);

@@ -1,0 +1,356 @@
+/**
+ * The sandbox's state: plain JSON (dates as ISO strings, bytes as base64) so it can be
+ * written to `<dataDir>/sandbox.json` after every mutating call and read back on restart.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** A tag as IAM, EC2, S3 (`Key`/`Value`) spell it. */
+export interface TagState {
+  Key: string;
+  Value: string;
+}
+
+/** An IAM role. */
+export interface RoleState {
+  RoleName: string;
+  RoleId: string;
+  Arn: string;
+  Path: string;
+  Description?: string;
+  CreateDate: string;
+  MaxSessionDuration: number;
+  /** The trust policy exactly as given (JSON text). */
+  AssumeRolePolicyDocument: string;
+  /**
+   * Role ARNs named as `Principal.AWS` in the trust policy, mapped to the role id they had
+   * when the policy was written: IAM stores the unique id, so a re-created role no longer
+   * matches (AWS-FACTS "IAM": Principal).
+   */
+  trustPrincipalIds: Record<string, string>;
+  PermissionsBoundaryArn?: string;
+  Tags: TagState[];
+  /** Inline policies, name → JSON text. */
+  inlinePolicies: Record<string, string>;
+  attachedPolicyArns: string[];
+  /** Value of the sandbox clock when the role was created (IAM eventual consistency). */
+  createdAtCall: number;
+}
+
+/** An IAM OIDC identity provider. */
+export interface OidcProviderState {
+  Arn: string;
+  /** Issuer URL without scheme, as GetOpenIDConnectProvider returns it. */
+  Url: string;
+  ClientIDList: string[];
+  ThumbprintList: string[];
+  CreateDate: string;
+  Tags: TagState[];
+}
+
+/** An EKS access policy association. */
+export interface AssociationState {
+  policyArn: string;
+  accessScope: { type: string; namespaces?: string[] };
+  associatedAt: string;
+  modifiedAt: string;
+}
+
+/** An EKS access entry. */
+export interface AccessEntryState {
+  principalArn: string;
+  /** Role id of the principal when the entry was made (AWS-FACTS "EKS": entry stores the id). */
+  principalId?: string;
+  accessEntryArn: string;
+  kubernetesGroups: string[];
+  username: string;
+  type: string;
+  createdAt: string;
+  modifiedAt: string;
+  tags: Record<string, string>;
+  associations: AssociationState[];
+}
+
+/** A Kubernetes ConfigMap (only what aws-auth needs). */
+export interface ConfigMapState {
+  namespace: string;
+  name: string;
+  data: Record<string, string>;
+  resourceVersion: string;
+}
+
+/** An EKS cluster. */
+export interface ClusterState {
+  name: string;
+  arn: string;
+  version: string;
+  status: 'ACTIVE';
+  createdAt: string;
+  endpoint: string;
+  certificateAuthorityData: string;
+  oidcIssuer?: string;
+  authenticationMode: 'API' | 'API_AND_CONFIG_MAP' | 'CONFIG_MAP';
+  roleArn: string;
+  vpcId: string;
+  subnetIds: string[];
+  clusterSecurityGroupId: string;
+  securityGroupIds: string[];
+  endpointPublicAccess: boolean;
+  endpointPrivateAccess: boolean;
+  publicAccessCidrs: string[];
+  tags: Record<string, string>;
+  accessEntries: Record<string, AccessEntryState>;
+  configMaps: Record<string, ConfigMapState>;
+  /** Monotonic counter for ConfigMap resourceVersions. */
+  resourceVersionSeq: number;
+  /** Updates made by UpdateClusterConfig, by id (DescribeUpdate). */
+  updates: Record<string, ClusterUpdateState>;
+}
+
+/** One EKS cluster update. */
+export interface ClusterUpdateState {
+  id: string;
+  type: string;
+  params: { type: string; value: string }[];
+  createdAt: string;
+}
+
+/** An EC2 VPC. */
+export interface VpcState {
+  VpcId: string;
+  CidrBlock: string;
+  Tags: TagState[];
+}
+
+/** An EC2 subnet. */
+export interface SubnetState {
+  SubnetId: string;
+  VpcId: string;
+  CidrBlock: string;
+  AvailabilityZone: string;
+  MapPublicIpOnLaunch: boolean;
+  Tags: TagState[];
+}
+
+/** An Elastic IP address. */
+export interface AddressState {
+  AllocationId: string;
+  PublicIp: string;
+  AssociationId?: string;
+  NetworkInterfaceId?: string;
+  PrivateIpAddress?: string;
+  /** The NAT gateway it is associated with, if any (not an AWS field). */
+  natGatewayId?: string;
+  Tags: TagState[];
+}
+
+/** A NAT gateway address association. */
+export interface NatAddressState {
+  AllocationId: string;
+  PublicIp: string;
+  AssociationId: string;
+  NetworkInterfaceId: string;
+  PrivateIp: string;
+  IsPrimary: boolean;
+}
+
+/** A NAT gateway. */
+export interface NatGatewayState {
+  NatGatewayId: string;
+  VpcId: string;
+  SubnetId: string;
+  State: 'pending' | 'available' | 'deleting' | 'deleted';
+  ConnectivityType: 'public' | 'private';
+  CreateTime: string;
+  DeleteTime?: string;
+  addresses: NatAddressState[];
+  Tags: TagState[];
+  /** Describe calls left before a pending/deleting gateway settles (CreateNatGateway is async). */
+  settleAfterDescribes: number;
+  /** Idempotency token of CreateNatGateway. */
+  clientToken?: string;
+}
+
+/** A security group rule (ingress or egress). */
+export interface SecurityGroupRuleState {
+  SecurityGroupRuleId: string;
+  GroupId: string;
+  IsEgress: boolean;
+  IpProtocol: string;
+  FromPort: number;
+  ToPort: number;
+  CidrIpv4?: string;
+  CidrIpv6?: string;
+  PrefixListId?: string;
+  ReferencedGroupId?: string;
+  Description?: string;
+  Tags: TagState[];
+}
+
+/** A security group. */
+export interface SecurityGroupState {
+  GroupId: string;
+  GroupName: string;
+  Description: string;
+  VpcId: string;
+  Tags: TagState[];
+}
+
+/** A customer-managed prefix list. */
+export interface PrefixListState {
+  PrefixListId: string;
+  PrefixListName: string;
+  AddressFamily: string;
+  MaxEntries: number;
+  Version: number;
+  State: string;
+  Tags: TagState[];
+  /** Entries of every version, so GetManagedPrefixListEntries can honour TargetVersion. */
+  versions: Record<string, { Cidr: string; Description?: string }[]>;
+}
+
+/** EC2 in one account and region. */
+export interface Ec2State {
+  vpcs: Record<string, VpcState>;
+  subnets: Record<string, SubnetState>;
+  addresses: Record<string, AddressState>;
+  natGateways: Record<string, NatGatewayState>;
+  securityGroups: Record<string, SecurityGroupState>;
+  securityGroupRules: Record<string, SecurityGroupRuleState>;
+  prefixLists: Record<string, PrefixListState>;
+}
+
+/** One region of one account. */
+export interface RegionState {
+  eks: { clusters: Record<string, ClusterState> };
+  ec2: Ec2State;
+}
+
+/** An S3 object. */
+export interface ObjectState {
+  bodyBase64: string;
+  ContentType?: string;
+  ETag: string;
+  LastModified: string;
+  Metadata?: Record<string, string>;
+}
+
+/** An S3 bucket. */
+export interface BucketState {
+  Name: string;
+  Region: string;
+  CreationDate: string;
+  Tags: TagState[] | null;
+  objects: Record<string, ObjectState>;
+}
+
+/** One AWS account. */
+export interface AccountState {
+  id: string;
+  iam: {
+    /** Keyed by lower-case role name: IAM role names are unique regardless of case. */
+    roles: Record<string, RoleState>;
+    oidcProviders: Record<string, OidcProviderState>;
+  };
+  regions: Record<string, RegionState>;
+  s3: { buckets: Record<string, BucketState> };
+}
+
+/** Credentials the sandbox issued, keyed by access key id. */
+export interface CredentialState {
+  secretAccessKey: string;
+  sessionToken?: string;
+  accountId: string;
+  kind: 'root' | 'role-session';
+  roleName?: string;
+  roleArn?: string;
+  roleId?: string;
+  sessionName?: string;
+  /** ISO time; absent for the static hub and root credentials. */
+  expiration?: string;
+  /** True for a session made by a role (role chaining caps it at one hour). */
+  chained?: boolean;
+}
+
+/** The whole sandbox. */
+export interface SandboxState {
+  version: 1;
+  /** Counter behind every generated id, so ids are deterministic. */
+  seq: number;
+  /** Number of invoke calls ever made (persisted): the clock of IAM eventual consistency. */
+  clock: number;
+  accounts: Record<string, AccountState>;
+  credentials: Record<string, CredentialState>;
+}
+
+/** File name of the persisted state inside the data directory. */
+export const STATE_FILE = 'sandbox.json';
+
+/** An empty state. */
+export function emptyState(): SandboxState {
+  return { version: 1, seq: 0, clock: 0, accounts: {}, credentials: {} };
+}
+
+/** An empty account. */
+export function emptyAccount(id: string): AccountState {
+  return { id, iam: { roles: {}, oidcProviders: {} }, regions: {}, s3: { buckets: {} } };
+}
+
+/** The region state of an account, created on first use (every region exists in AWS). */
+export function regionOf(account: AccountState, region: string): RegionState {
+  let r = account.regions[region];
+  if (!r) {
+    r = {
+      eks: { clusters: {} },
+      ec2: {
+        vpcs: {},
+        subnets: {},
+        addresses: {},
+        natGateways: {},
+        securityGroups: {},
+        securityGroupRules: {},
+        prefixLists: {},
+      },
+    };
+    account.regions[region] = r;
+  }
+  return r;
+}
+
+/** Reads `<dataDir>/sandbox.json`, or undefined if there is none. */
+export function loadState(dataDir: string): SandboxState | undefined {
+  const file = join(dataDir, STATE_FILE);
+  if (!existsSync(file)) return undefined;
+  const parsed = JSON.parse(readFileSync(file, 'utf8')) as SandboxState;
+  if (parsed.version !== 1)
+    throw new Error(`${file}: unsupported sandbox state version ${String(parsed.version)}`);
+  return parsed;
+}
+
+/**
+ * Writes the state atomically: a temporary file then a rename, synchronously, so a crash
+ * at any point leaves either the old or the new file, never a torn one.
+ */
+export function saveState(dataDir: string, state: SandboxState): void {
+  mkdirSync(dataDir, { recursive: true });
+  const file = join(dataDir, STATE_FILE);
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(state));
+  renameSync(tmp, file);
+}
+
+/** Hex SHA-256 of `text`. */
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** `n` upper-case base32 characters derived from `seed` (for AROA…/ASIA… style ids). */
+export function base32Of(seed: string, n: number): string {
+  const bytes = createHash('sha256').update(seed).digest();
+  let out = '';
+  for (let i = 0; out.length < n; i++) out += BASE32[(bytes[i % bytes.length] ?? 0) % 32];
+  return out;
+}

@@ -1,0 +1,225 @@
+/**
+ * STS: AssumeRole (with the target role's trust policy and the caller's identity
+ * policies evaluated by @cloud-copilot/iam-simulate) and GetCallerIdentity.
+ */
+import { runSimulation } from '@cloud-copilot/iam-simulate';
+import { type Caller, type OpContext, type Operations, requireString } from './context';
+import { SandboxError } from './errors';
+import { awsPrincipals, effectiveTrust, findRoleByArn, parsePolicy, type PolicyDocument } from './iam';
+import { base32Of, type CredentialState, type RoleState, type SandboxState, sha256Hex } from './state';
+
+/** The control plane's own account. */
+export const HUB_ACCOUNT_ID = '000000000000';
+/** The hub principal: its identity policies are not checked (it may assume any agent role it is trusted by). */
+export const HUB_ROLE_ARN = `arn:aws:iam::${HUB_ACCOUNT_ID}:role/tether-hub`;
+
+const ALLOW_ALL: PolicyDocument = {
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }],
+};
+
+/** Static credentials, the shape SDK v3 clients accept. */
+export interface SandboxCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string;
+  readonly expiration?: Date;
+}
+
+/** Resolves an access key to its principal; undefined if the key is unknown. */
+export function callerOf(
+  state: SandboxState,
+  accessKeyId: string,
+): { caller: Caller; cred: CredentialState } | undefined {
+  const cred = state.credentials[accessKeyId];
+  if (!cred) return undefined;
+  if (cred.kind === 'root') {
+    const root = `arn:aws:iam::${cred.accountId}:root`;
+    return {
+      cred,
+      caller: {
+        accountId: cred.accountId,
+        arn: root,
+        principalArn: root,
+        userId: cred.accountId,
+        kind: 'root',
+        chained: false,
+      },
+    };
+  }
+  const roleName = cred.roleName ?? '';
+  const session = cred.sessionName ?? '';
+  return {
+    cred,
+    caller: {
+      accountId: cred.accountId,
+      arn: `arn:aws:sts::${cred.accountId}:assumed-role/${roleName}/${session}`,
+      principalArn: cred.roleArn ?? '',
+      userId: `${cred.roleId ?? ''}:${session}`,
+      kind: 'role-session',
+      roleName,
+      sessionName: session,
+      chained: cred.chained === true,
+    },
+  };
+}
+
+/** Issues session credentials for `role` (no checks: AssumeRole and admin helpers call it). */
+export function issueSession(
+  state: SandboxState,
+  role: RoleState,
+  sessionName: string,
+  options: { durationSeconds?: number; chained?: boolean; expires?: boolean; seedKey?: string } = {},
+): SandboxCredentials {
+  state.seq += 1;
+  const seed = options.seedKey ?? `session:${state.seq}:${role.Arn}:${sessionName}`;
+  const accessKeyId = `ASIA${base32Of(seed, 16)}`;
+  const secretAccessKey = Buffer.from(sha256Hex(`secret:${seed}`), 'hex')
+    .toString('base64')
+    .slice(0, 40);
+  const sessionToken = `FwoGZXIvYXdzE${Buffer.from(sha256Hex(`token:${seed}`) + sha256Hex(`token2:${seed}`), 'hex').toString('base64')}`;
+  const expires = options.expires !== false;
+  const expiration = expires ? new Date(Date.now() + (options.durationSeconds ?? 3600) * 1000) : undefined;
+  const accountId = role.Arn.split(':')[4] ?? '';
+  state.credentials[accessKeyId] = {
+    secretAccessKey,
+    sessionToken,
+    accountId,
+    kind: 'role-session',
+    roleName: role.RoleName,
+    roleArn: role.Arn,
+    roleId: role.RoleId,
+    sessionName,
+    ...(expiration ? { expiration: expiration.toISOString() } : {}),
+    ...(options.chained ? { chained: true } : {}),
+  };
+  return { accessKeyId, secretAccessKey, sessionToken, ...(expiration ? { expiration } : {}) };
+}
+
+/** The identity policies of the caller that the evaluation uses. */
+function identityPolicies(ctx: OpContext): { name: string; policy: PolicyDocument }[] {
+  const c = ctx.caller;
+  // The account root may do anything; the hub's identity policies are not modelled.
+  if (c.kind === 'root' || c.principalArn === HUB_ROLE_ARN) return [{ name: 'implicit', policy: ALLOW_ALL }];
+  const role = findRoleByArn(ctx.state, c.principalArn);
+  if (!role) return [];
+  const out = Object.entries(role.inlinePolicies).map(([name, doc]) => ({ name, policy: parsePolicy(doc) }));
+  if (role.attachedPolicyArns.includes('arn:aws:iam::aws:policy/AdministratorAccess')) {
+    out.push({ name: 'AdministratorAccess', policy: ALLOW_ALL });
+  }
+  return out;
+}
+
+/** The trust policy without principals IAM no longer resolves (deleted or re-created roles). */
+function trustForEvaluation(state: SandboxState, role: RoleState): PolicyDocument {
+  const { stale } = effectiveTrust(state, role);
+  const policy = parsePolicy(role.AssumeRolePolicyDocument);
+  if (stale.size === 0) return policy;
+  const statements = policy.Statement.flatMap((st) => {
+    const aws = awsPrincipals(st);
+    if (aws.length === 0) return [st];
+    const keep = aws.filter((a) => !stale.has(a));
+    const principal = { ...(st.Principal as Record<string, unknown>) };
+    if (keep.length > 0) principal.AWS = keep;
+    else delete principal.AWS;
+    return Object.keys(principal).length > 0 ? [{ ...st, Principal: principal }] : [];
+  });
+  return { ...policy, Statement: statements };
+}
+
+function denied(ctx: OpContext, roleArn: string, detail?: string): SandboxError {
+  const msg = `User: ${ctx.caller.arn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`;
+  return new SandboxError('AccessDenied', detail ? `${msg} (sandbox: ${detail})` : msg, { statusCode: 403 });
+}
+
+/** Evaluates whether the caller may assume `role`. */
+async function mayAssume(
+  ctx: OpContext,
+  role: RoleState,
+  externalId: string | undefined,
+): Promise<{ ok: boolean; detail?: string }> {
+  const context: Record<string, string> = {
+    'aws:PrincipalArn': ctx.caller.principalArn,
+    'aws:PrincipalAccount': ctx.caller.accountId,
+    'aws:userid': ctx.caller.userId,
+  };
+  if (externalId !== undefined) context['sts:ExternalId'] = externalId;
+  const result = await runSimulation(
+    {
+      request: {
+        principal: ctx.caller.arn,
+        action: 'sts:AssumeRole',
+        resource: { resource: role.Arn, accountId: role.Arn.split(':')[4] ?? '' },
+        contextVariables: context,
+      },
+      identityPolicies: identityPolicies(ctx),
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+      resourcePolicy: trustForEvaluation(ctx.state, role),
+    },
+    {},
+  );
+  if (result.resultType === 'error')
+    return { ok: false, detail: `policy evaluation failed: ${JSON.stringify(result.errors)}` };
+  return { ok: result.overallResult === 'Allowed' };
+}
+
+/** The STS operations the sandbox implements. */
+export const stsOperations: Operations = {
+  AssumeRole: async (ctx, input) => {
+    const roleArn = requireString(input.RoleArn, 'roleArn');
+    const sessionName = requireString(input.RoleSessionName, 'roleSessionName');
+    if (!/^[\w+=,.@-]{2,64}$/.test(sessionName)) {
+      throw new SandboxError(
+        'ValidationError',
+        `1 validation error detected: Value '${sessionName}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*`,
+      );
+    }
+    const role = findRoleByArn(ctx.state, roleArn);
+    // A missing role is indistinguishable from a refused one (STS answers AccessDenied).
+    if (!role) throw denied(ctx, roleArn);
+    const duration = input.DurationSeconds === undefined ? 3600 : Number(input.DurationSeconds);
+    if (ctx.caller.kind === 'role-session' && duration > 3600) {
+      throw new SandboxError(
+        'ValidationError',
+        'The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.',
+      );
+    }
+    if (!Number.isInteger(duration) || duration < 900 || duration > role.MaxSessionDuration) {
+      throw new SandboxError(
+        'ValidationError',
+        `The requested DurationSeconds exceeds the MaxSessionDuration set for this role.`,
+      );
+    }
+    const verdict = await mayAssume(
+      ctx,
+      role,
+      typeof input.ExternalId === 'string' ? input.ExternalId : undefined,
+    );
+    if (!verdict.ok) throw denied(ctx, roleArn, verdict.detail);
+    const creds = issueSession(ctx.state, role, sessionName, {
+      durationSeconds: duration,
+      chained: ctx.caller.kind === 'role-session',
+    });
+    ctx.markDirty();
+    const accountId = role.Arn.split(':')[4] ?? '';
+    return {
+      Credentials: {
+        AccessKeyId: creds.accessKeyId,
+        SecretAccessKey: creds.secretAccessKey,
+        SessionToken: creds.sessionToken,
+        Expiration: creds.expiration,
+      },
+      AssumedRoleUser: {
+        AssumedRoleId: `${role.RoleId}:${sessionName}`,
+        Arn: `arn:aws:sts::${accountId}:assumed-role/${role.RoleName}/${sessionName}`,
+      },
+    };
+  },
+
+  GetCallerIdentity: (ctx) => ({
+    UserId: ctx.caller.userId,
+    Account: ctx.caller.accountId,
+    Arn: ctx.caller.arn,
+  }),
+};

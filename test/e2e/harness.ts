@@ -1,0 +1,71 @@
+/** The end-to-end harness: a local runtime and an HTTP client for its API. */
+import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime';
+
+export interface ApiResponse {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: any;
+  readonly text: string;
+}
+
+export async function startHarness(options: LocalRuntimeOptions = {}) {
+  const rt = await startLocalRuntime({ retryIntervalMs: 1, ...options });
+  return harnessFor(rt);
+}
+
+export function harnessFor(rt: LocalRuntime) {
+  const api = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<ApiResponse> => {
+    const raw = typeof body === 'string';
+    const res = await fetch(`${rt.url}${path}`, {
+      method,
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      ...(body === undefined ? {} : { body: raw ? (body as string) : JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    const type = res.headers.get('content-type') ?? '';
+    return { status: res.status, headers: res.headers, text, body: type.includes('json') && text ? JSON.parse(text) : text };
+  };
+
+  /** Waits until the link leaves PENDING/PROVISIONING/DELETING and returns it. */
+  const settle = async (id: string, timeoutMs = 30_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await rt.stepFunctions.idle();
+      const res = await api('GET', `/links/${id}`);
+      if (!['PENDING', 'PROVISIONING', 'DELETING'].includes(res.body.status)) return res.body;
+      if (Date.now() > deadline) throw new Error(`Link ${id} did not settle: ${JSON.stringify(res.body)}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+
+  return { rt, api, settle, close: () => rt.close() };
+}
+
+export type Harness = ReturnType<typeof harnessFor>;
+
+/** The demo link of seed 000 as a request body. */
+export function demoRequest(overrides: Record<string, unknown> = {}) {
+  return {
+    source: {
+      accountId: '111111111111',
+      region: 'ap-southeast-1',
+      cluster: 'cluster-a',
+      namespace: 'kubeai-chatbot',
+      serviceAccount: 'kubeai-chatbot',
+    },
+    targets: [
+      {
+        accountId: '222222222222',
+        region: 'ap-southeast-1',
+        cluster: 'cluster-b',
+        access: { policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy', scope: { type: 'cluster' } },
+      },
+    ],
+    ...overrides,
+  };
+}

@@ -1,0 +1,244 @@
+/**
+ * The demo link of seed 000, end to end: HTTP API → onboard ASL → step handlers → sandbox,
+ * then what the sandbox accounts hold.
+ */
+import { DescribeSecurityGroupRulesCommand } from '@aws-sdk/client-ec2';
+import { DescribeAccessEntryCommand, ListAssociatedAccessPoliciesCommand } from '@aws-sdk/client-eks';
+import {
+  GetRoleCommand,
+  GetRolePolicyCommand,
+  ListOpenIDConnectProvidersCommand,
+  ListRoleTagsCommand,
+} from '@aws-sdk/client-iam';
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
+import { ONBOARD_STEPS } from '../../functions/commons/links/model';
+import { type Harness, demoRequest, startHarness } from './harness';
+
+const SOURCE = '111111111111';
+const TARGET = '222222222222';
+const REGION = 'ap-southeast-1';
+const NAT_IPS = ['18.0.35.117', '18.0.37.11', '18.0.38.139'];
+
+let h: Harness;
+let link: any;
+
+const decode = (doc: string | undefined) => JSON.parse(decodeURIComponent(doc ?? '{}'));
+
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+describe('POST /links with the demo link of seed 000', () => {
+  it('answers 202 with a Location and a PENDING link', async () => {
+    const res = await h.api('POST', '/links', demoRequest());
+    expect(res.status).toBe(202);
+    expect(res.body.links).toHaveLength(1);
+    const summary = res.body.links[0];
+    expect(summary.id).toMatch(/^lnk_[0-9A-HJKMNP-TV-Z]{26}$/);
+    expect(res.headers.get('location')).toBe(`/links/${summary.id}`);
+    link = await h.settle(summary.id);
+  });
+
+  it('ends ACTIVE with every step SUCCEEDED and recorded on the link', () => {
+    expect(link.status).toBe('ACTIVE');
+    expect(link.error).toBeUndefined();
+    for (const step of ONBOARD_STEPS) {
+      expect(link.steps[step]?.status, step).toBe('SUCCEEDED');
+      expect(link.steps[step]?.attempts).toBeGreaterThanOrEqual(1);
+    }
+    expect(link.steps.oidcProvider.result.action).toBe('created');
+    expect(link.steps.workloadRole.result.action).toBe('created');
+    expect(link.steps.targetRole.result.action).toBe('created');
+    expect(link.outputs.serviceAccountAnnotation['eks.amazonaws.com/role-arn']).toBe(link.outputs.workloadRoleArn);
+    expect(link.lastExecution.workflow).toBe('onboard');
+  });
+
+  it('makes a workload role whose trust is StringEquals on sub and aud for exactly the service account', async () => {
+    const name = link.outputs.workloadRoleArn.split('/').pop();
+    const role = (await h.rt.clients.iam(SOURCE).send(new GetRoleCommand({ RoleName: name }))).Role!;
+    expect(role.Path).toBe('/tether/');
+    const trust = decode(role.AssumeRolePolicyDocument);
+    expect(trust.Statement).toHaveLength(1);
+    const st = trust.Statement[0];
+    const issuerHost = link.outputs.oidcProviderArn.split(':oidc-provider/')[1];
+    expect(st.Principal).toEqual({ Federated: link.outputs.oidcProviderArn });
+    expect(st.Action).toBe('sts:AssumeRoleWithWebIdentity');
+    expect(Object.keys(st.Condition)).toEqual(['StringEquals']);
+    expect(st.Condition.StringEquals).toEqual({
+      [`${issuerHost}:sub`]: 'system:serviceaccount:kubeai-chatbot:kubeai-chatbot',
+      [`${issuerHost}:aud`]: 'sts.amazonaws.com',
+    });
+    const tags = (await h.rt.clients.iam(SOURCE).send(new ListRoleTagsCommand({ RoleName: name }))).Tags ?? [];
+    expect(tags).toContainEqual({ Key: 'tether:managed', Value: 'true' });
+  });
+
+  it('gives the workload role sts:AssumeRole on exactly the target role', async () => {
+    const name = link.outputs.workloadRoleArn.split('/').pop();
+    const out = await h.rt.clients
+      .iam(SOURCE)
+      .send(new GetRolePolicyCommand({ RoleName: name, PolicyName: 'tether-assume-target-roles' }));
+    const policy = decode(out.PolicyDocument);
+    expect(policy.Statement).toEqual([
+      { Sid: 'AssumeTetherTargetRoles', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: [link.outputs.targetRoleArn] },
+    ]);
+  });
+
+  it('makes a target role trusting the source account by aws:PrincipalArn, allowed to describe only cluster-b', async () => {
+    const name = link.outputs.targetRoleArn.split('/').pop();
+    const iam = h.rt.clients.iam(TARGET);
+    const role = (await iam.send(new GetRoleCommand({ RoleName: name }))).Role!;
+    expect(role.Arn).toBe(link.outputs.targetRoleArn);
+    expect(decode(role.AssumeRolePolicyDocument).Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Principal: { AWS: `arn:aws:iam::${SOURCE}:root` },
+        Action: 'sts:AssumeRole',
+        Condition: { ArnEquals: { 'aws:PrincipalArn': link.outputs.workloadRoleArn } },
+      },
+    ]);
+    const policy = decode(
+      (await iam.send(new GetRolePolicyCommand({ RoleName: name, PolicyName: 'tether-describe-cluster' }))).PolicyDocument,
+    );
+    expect(policy.Statement).toEqual([
+      {
+        Sid: 'DescribeTargetCluster',
+        Effect: 'Allow',
+        Action: 'eks:DescribeCluster',
+        Resource: `arn:aws:eks:${REGION}:${TARGET}:cluster/cluster-b`,
+      },
+    ]);
+  });
+
+  it('makes an OIDC provider for the cluster-a issuer with the sts.amazonaws.com audience', async () => {
+    const list = await h.rt.clients.iam(SOURCE).send(new ListOpenIDConnectProvidersCommand({}));
+    expect(list.OpenIDConnectProviderList?.map((p) => p.Arn)).toContain(link.outputs.oidcProviderArn);
+  });
+
+  it('makes an access entry for the target role with AmazonEKSViewPolicy at cluster scope', async () => {
+    const eks = h.rt.clients.eks(TARGET, REGION);
+    const entry = (
+      await eks.send(new DescribeAccessEntryCommand({ clusterName: 'cluster-b', principalArn: link.outputs.targetRoleArn }))
+    ).accessEntry!;
+    expect(entry.type).toBe('STANDARD');
+    expect(entry.tags?.['tether:managed']).toBe('true');
+    const policies = (
+      await eks.send(new ListAssociatedAccessPoliciesCommand({ clusterName: 'cluster-b', principalArn: link.outputs.targetRoleArn }))
+    ).associatedAccessPolicies;
+    expect(policies?.map((p) => [p.policyArn, p.accessScope?.type])).toEqual([
+      ['arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy', 'cluster'],
+    ]);
+  });
+
+  it('adds one tagged tcp/443 rule per NAT IP on the cluster-b security group', async () => {
+    const groupId = link.outputs.egress.securityGroupId;
+    expect(groupId).toMatch(/^sg-/);
+    const rules =
+      (
+        await h.rt.clients
+          .ec2(TARGET, REGION)
+          .send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [groupId] }] }))
+      ).SecurityGroupRules ?? [];
+    const mine = rules.filter((r) => r.Tags?.some((t) => t.Key === 'tether:managed' && t.Value === 'true'));
+    expect(mine.map((r) => r.CidrIpv4).sort()).toEqual(NAT_IPS.map((ip) => `${ip}/32`).sort());
+    for (const r of mine) {
+      expect([r.IsEgress, r.IpProtocol, r.FromPort, r.ToPort]).toEqual([false, 'tcp', 443, 443]);
+    }
+  });
+
+  it('serves a kubeconfig whose exec block chains the workload role to the target role', async () => {
+    const res = await h.api('GET', `/links/${link.id}/kubeconfig`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('application/yaml');
+    const config = YAML.parse(res.text);
+    expect(config['current-context']).toBe('cluster-b');
+    const exec = config.users[0].user.exec;
+    expect(exec.apiVersion).toBe('client.authentication.k8s.io/v1beta1');
+    expect(exec.command).toBe('aws');
+    expect(exec.args).toEqual([
+      '--region', REGION, 'eks', 'get-token', '--cluster-name', 'cluster-b', '--role-arn', link.outputs.targetRoleArn, '--output', 'json',
+    ]);
+    expect(exec.env).toEqual([
+      { name: 'AWS_ROLE_ARN', value: link.outputs.workloadRoleArn },
+      { name: 'AWS_WEB_IDENTITY_TOKEN_FILE', value: '/var/run/secrets/eks.amazonaws.com/serviceaccount/token' },
+    ]);
+    expect(config.clusters[0].cluster.server).toMatch(/^https:\/\//);
+  });
+
+  it('verifies every hop of the role chain', () => {
+    const hops = link.steps.verify.result.hops;
+    expect(hops.map((x: any) => x.hop)).toEqual([
+      'web-identity→workload-role',
+      'trust-is-scoped',
+      'workload-role→target-role',
+      'target-role-trusts-workload-role',
+      'target-role-trust-is-scoped',
+      'target-role→describe-cluster',
+      'cluster-access',
+      'network',
+    ]);
+    expect(hops.every((x: any) => x.ok)).toBe(true);
+  });
+});
+
+describe('re-running an onboard that succeeded', () => {
+  it('returns the existing link with 200 and starts nothing', async () => {
+    h.rt.sandbox.resetCalls();
+    const res = await h.api('POST', '/links', demoRequest());
+    expect(res.status).toBe(200);
+    expect(res.body.links[0]).toMatchObject({ id: link.id, status: 'ACTIVE', created: false });
+    expect(h.rt.sandbox.callCounts({ mutating: true })).toBe(0);
+  });
+
+  it('makes zero mutating AWS calls when the workflow runs again on the ACTIVE link', async () => {
+    h.rt.sandbox.resetCalls();
+    const { executionArn } = await h.rt.clients.sfn().send(
+      new StartExecutionCommand({
+        stateMachineArn: h.rt.runtime.stateMachines.onboard,
+        name: 'rerun-demo',
+        input: JSON.stringify({ linkIds: [link.id] }),
+      }),
+    );
+    const execution = await h.rt.stepFunctions.waitFor(executionArn!);
+    expect(execution.status).toBe('SUCCEEDED');
+    const again = await h.settle(link.id);
+    expect(again.status).toBe('ACTIVE');
+    expect(h.rt.sandbox.callCounts({ mutating: true })).toBe(0);
+    expect(h.rt.sandbox.callCounts({ mutating: false })).toBeGreaterThan(5);
+    for (const step of ['oidcProvider', 'workloadRole', 'targetRole']) {
+      expect(again.steps[step].result.action, step).toBe('unchanged');
+    }
+  });
+});
+
+describe('two links of the same workload', () => {
+  it('share one OIDC provider and one workload role whose policy names both target roles', async () => {
+    const res = await h.api(
+      'POST',
+      '/links',
+      demoRequest({
+        targets: [
+          { accountId: '333333333333', region: 'eu-west-1', cluster: 'cluster-d', access: { groups: ['tether-readers'] } },
+        ],
+      }),
+    );
+    expect(res.status).toBe(202);
+    const second = await h.settle(res.body.links[0].id);
+    expect(second.status).toBe('ACTIVE');
+    expect(second.outputs.workloadRoleArn).toBe(link.outputs.workloadRoleArn);
+    expect(second.steps.oidcProvider.result.action).toBe('unchanged');
+
+    const iam = h.rt.clients.iam(SOURCE);
+    const providers = (await iam.send(new ListOpenIDConnectProvidersCommand({}))).OpenIDConnectProviderList ?? [];
+    expect(providers.filter((p) => p.Arn === link.outputs.oidcProviderArn)).toHaveLength(1);
+    const name = link.outputs.workloadRoleArn.split('/').pop();
+    const policy = decode(
+      (await iam.send(new GetRolePolicyCommand({ RoleName: name, PolicyName: 'tether-assume-target-roles' }))).PolicyDocument,
+    );
+    expect(policy.Statement[0].Resource).toEqual([link.outputs.targetRoleArn, second.outputs.targetRoleArn].sort());
+  });
+});

@@ -1,0 +1,277 @@
+import { request as httpRequest } from 'node:http';
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { httpProblems } from '../../../functions/api/problems';
+import { loadApiRouter } from '../../../functions/api/router';
+import { type HttpServer, startHttpServer } from '../../../local/http-server';
+import { demoRequest } from './api-events';
+
+type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;
+
+let server: HttpServer | undefined;
+
+async function serve(handler: Handler): Promise<HttpServer> {
+  server = await startHttpServer({ handler, port: 0, logger: { error: () => undefined } });
+  return server;
+}
+
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+/** A handler that answers with the event it got, and remembers the context. */
+function echo() {
+  const calls: { event: APIGatewayProxyEventV2; context: Context }[] = [];
+  const handler: Handler = async (event, context) => {
+    calls.push({ event, context });
+    return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) };
+  };
+  return { handler, calls };
+}
+
+/** Sends a body in chunks without Content-Length (chunked transfer encoding). */
+function postChunked(
+  url: string,
+  chunks: number,
+  chunkBytes: number,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      { method: 'POST', headers: { 'content-type': 'application/json' } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          body += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('error', reject);
+    const chunk = Buffer.alloc(chunkBytes, 0x20);
+    let sent = 0;
+    const writeMore = () => {
+      while (sent < chunks) {
+        sent++;
+        if (!req.write(chunk)) {
+          req.once('drain', writeMore);
+          return;
+        }
+      }
+      req.end();
+    };
+    req.on('response', () => {
+      sent = chunks; // the server has answered: stop sending
+    });
+    writeMore();
+  });
+}
+
+describe('startHttpServer', () => {
+  it('listens on 127.0.0.1 on a free port', async () => {
+    // Act
+    const { url, port } = await serve(echo().handler);
+
+    // Assert
+    expect(port).toBeGreaterThan(0);
+    expect(url).toBe(`http://127.0.0.1:${port}`);
+  });
+
+  it('turns a request into an API Gateway HTTP API v2 event', async () => {
+    // Arrange
+    const { handler, calls } = echo();
+    const { url } = await serve(handler);
+
+    // Act
+    const response = await fetch(`${url}/links?status=ACTIVE&namespace=a&namespace=b&limit=5`, {
+      headers: { 'X-Trace-Id': 'abc', cookie: 'a=1; b=2' },
+    });
+
+    // Assert
+    expect(response.status).toBe(200);
+    const event = calls[0]!.event;
+    expect(event).toMatchObject({
+      version: '2.0',
+      routeKey: '$default',
+      rawPath: '/links',
+      rawQueryString: 'status=ACTIVE&namespace=a&namespace=b&limit=5',
+      queryStringParameters: { status: 'ACTIVE', namespace: 'a,b', limit: '5' },
+      cookies: ['a=1', 'b=2'],
+      isBase64Encoded: false,
+      requestContext: { http: { method: 'GET', path: '/links', sourceIp: '127.0.0.1' }, stage: '$default' },
+    });
+    expect(event.headers['x-trace-id']).toBe('abc');
+    expect(event.body).toBeUndefined();
+    expect(event.requestContext.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(event.requestContext.time).toMatch(/^\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000$/);
+    expect(calls[0]!.context.awsRequestId).toBe(event.requestContext.requestId);
+    expect(calls[0]!.context.getRemainingTimeInMillis()).toBeGreaterThan(0);
+  });
+
+  it('passes a JSON body as text and a binary body as base64', async () => {
+    // Arrange
+    const { handler, calls } = echo();
+    const { url } = await serve(handler);
+    const binary = Buffer.from([0xff, 0x00, 0xfe, 0x41]);
+
+    // Act
+    await fetch(`${url}/links`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"é":1}',
+    });
+    await fetch(`${url}/blob`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: binary,
+    });
+
+    // Assert
+    expect(calls[0]!.event).toMatchObject({ body: '{"é":1}', isBase64Encoded: false });
+    expect(calls[1]!.event).toMatchObject({ body: binary.toString('base64'), isBase64Encoded: true });
+  });
+
+  it('writes back the status, headers, cookies and a base64 body of the result', async () => {
+    // Arrange
+    const { url } = await serve(async () => ({
+      statusCode: 202,
+      headers: { Location: '/links/lnk_X', 'X-Count': 3 },
+      cookies: ['session=1; HttpOnly'],
+      body: Buffer.from('apiVersion: v1\n').toString('base64'),
+      isBase64Encoded: true,
+    }));
+
+    // Act
+    const response = await fetch(`${url}/links`, { method: 'POST' });
+
+    // Assert
+    expect(response.status).toBe(202);
+    expect(response.headers.get('location')).toBe('/links/lnk_X');
+    expect(response.headers.get('x-count')).toBe('3');
+    expect(response.headers.get('set-cookie')).toBe('session=1; HttpOnly');
+    expect(await response.text()).toBe('apiVersion: v1\n');
+  });
+
+  it('answers a plain string result as a 200 JSON body, as API Gateway does', async () => {
+    // Arrange
+    const { url } = await serve(async () => '{"ok":true}');
+
+    // Act
+    const response = await fetch(url);
+
+    // Assert
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/json');
+    expect(await response.json()).toEqual({ ok: true });
+  });
+
+  it('answers a handler crash with a 500 problem that leaks nothing', async () => {
+    // Arrange
+    const logger = { error: vi.fn() };
+    server = await startHttpServer({
+      handler: async () => {
+        throw new Error('table tether-links not found at 10.0.0.5');
+      },
+      logger,
+    });
+
+    // Act
+    const response = await fetch(`${server.url}/links`);
+
+    // Assert
+    expect(response.status).toBe(500);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    const text = await response.text();
+    expect(JSON.parse(text)).toMatchObject({ code: 'INTERNAL', status: 500, instance: '/links' });
+    expect(text).not.toMatch(/tether-links|10\.0\.0\.5/);
+    expect(logger.error).toHaveBeenCalled();
+  });
+
+  it('answers a result it cannot write with a 500 problem', async () => {
+    // Arrange
+    const { url } = await serve(async () => ({ statusCode: 42, body: 'nope' }));
+
+    // Act
+    const response = await fetch(url);
+
+    // Assert
+    expect(response.status).toBe(500);
+    expect(((await response.json()) as { code: string }).code).toBe('INTERNAL');
+  });
+
+  it('refuses a body declared over 1 MiB without calling the handler', async () => {
+    // Arrange
+    const { handler, calls } = echo();
+    const { url } = await serve(handler);
+
+    // Act
+    const response = await fetch(`${url}/links`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.alloc(1024 * 1024 + 1, 0x20),
+    });
+
+    // Assert
+    expect(response.status).toBe(413);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    expect(((await response.json()) as { code: string }).code).toBe('PAYLOAD_TOO_LARGE');
+    expect(calls).toHaveLength(0);
+  });
+
+  it('refuses a chunked body once it passes 1 MiB', async () => {
+    // Arrange
+    const { handler, calls } = echo();
+    const { url } = await serve(handler);
+
+    // Act
+    const response = await postChunked(`${url}/links`, 64, 64 * 1024);
+
+    // Assert
+    expect(response.status).toBe(413);
+    expect(JSON.parse(response.body).code).toBe('PAYLOAD_TOO_LARGE');
+    expect(calls).toHaveLength(0);
+  });
+
+  it('serves the API through the router and the problems middleware', async () => {
+    // Arrange
+    const router = loadApiRouter();
+    const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyResultV2>(
+      async (event: APIGatewayProxyEventV2) => {
+        const request = router.match(event);
+        return { statusCode: 200, body: JSON.stringify(request.body) };
+      },
+    ).use(httpProblems());
+    const { url } = await serve(handler);
+    const bad = demoRequest();
+    bad.source.namespace = 'Kube_AI';
+
+    // Act
+    const ok = await fetch(`${url}/links`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(demoRequest()),
+    });
+    const invalid = await fetch(`${url}/links`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(bad),
+    });
+    const wrongMethod = await fetch(`${url}/plans`, { method: 'GET' });
+
+    // Assert
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { network: unknown }).network).toEqual({ mode: 'nat' });
+    expect(invalid.status).toBe(400);
+    expect(invalid.headers.get('content-type')).toBe('application/problem+json');
+    expect(await invalid.json()).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      instance: '/links',
+      errors: [{ path: '/source/namespace' }],
+    });
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('POST');
+  });
+});

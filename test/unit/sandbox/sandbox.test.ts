@@ -1,0 +1,202 @@
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateRoleCommand, GetRoleCommand, ListRolesCommand } from '@aws-sdk/client-iam';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type CallRecord, Sandbox } from '../../../local/sandbox';
+import { agentClients, agentCredentials, clientsFor, rejectionOf, trustPolicy } from './helpers';
+
+const trust = trustPolicy({
+  Effect: 'Allow',
+  Principal: { AWS: 'arn:aws:iam::111111111111:root' },
+  Action: 'sts:AssumeRole',
+});
+const dirs: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'tether-sandbox-'));
+  dirs.push(d);
+  return d;
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe('sandbox persistence', () => {
+  it('keeps every change across a reopen of the same data directory', async () => {
+    const dataDir = tempDir();
+    const first = Sandbox.open({ dataDir });
+    const creds = await agentCredentials(first, '222222222222');
+    await clientsFor(first, creds).iam.send(
+      new CreateRoleCommand({ RoleName: 'kept', AssumeRolePolicyDocument: trust }),
+    );
+    expect(readdirSync(dataDir)).toEqual(['sandbox.json']);
+
+    // A second process opening the same directory sees the role, and the session still works.
+    const second = Sandbox.open({ dataDir });
+    const out = await clientsFor(second, creds).iam.send(new GetRoleCommand({ RoleName: 'kept' }));
+    expect(out.Role?.Arn).toBe('arn:aws:iam::222222222222:role/kept');
+    expect(second.hubCredentials()).toEqual(first.hubCredentials());
+  });
+
+  it('seeds deterministically', () => {
+    const a = Sandbox.open().state();
+    const b = Sandbox.open().state();
+    expect(a.accounts).toEqual(b.accounts);
+    expect(Object.keys(a.accounts).sort()).toEqual([
+      '000000000000',
+      '111111111111',
+      '222222222222',
+      '333333333333',
+    ]);
+  });
+
+  it('seeds an empty world with only the hub', () => {
+    const sb = Sandbox.open({ world: 'empty' });
+    expect(Object.keys(sb.state().accounts)).toEqual(['000000000000']);
+    sb.addAccount('444444444444');
+    const ids = sb.addEksCluster({
+      accountId: '444444444444',
+      region: 'us-west-2',
+      name: 'c1',
+      authenticationMode: 'API',
+      oidc: false,
+      vpc: { natIps: ['1.2.3.4', '1.2.3.5'] },
+    });
+    expect(ids.natIps).toEqual(['1.2.3.4', '1.2.3.5']);
+    expect(ids.natGatewayIds).toHaveLength(2);
+    expect(ids.oidcIssuer).toBeUndefined();
+    expect(sb.state().accounts['444444444444']?.iam.roles['tether-agent']?.Path).toBe('/tether/');
+    expect(sb.calls()).toEqual([]);
+  });
+
+  it('gives a frozen snapshot', () => {
+    const snapshot = Sandbox.open().state();
+    expect(Object.isFrozen(snapshot.accounts['111111111111']!.iam.roles)).toBe(true);
+  });
+});
+
+describe('sandbox call log', () => {
+  it('counts calls per account, telling mutating from read-only ones', async () => {
+    const sb = Sandbox.open();
+    const { iam } = await agentClients(sb, '222222222222');
+    sb.resetCalls();
+    await iam.send(new CreateRoleCommand({ RoleName: 'r1', AssumeRolePolicyDocument: trust }));
+    await iam.send(new GetRoleCommand({ RoleName: 'r1' }));
+    await iam.send(new ListRolesCommand({}));
+    await rejectionOf(iam.send(new CreateRoleCommand({ RoleName: 'r1', AssumeRolePolicyDocument: trust })));
+    expect(sb.callCounts({ accountId: '222222222222' })).toBe(4);
+    expect(sb.callCounts({ accountId: '222222222222', mutating: true })).toBe(2);
+    expect(sb.callCounts({ mutating: false })).toBe(2);
+    expect(sb.calls().at(-1)).toEqual({
+      seq: 4,
+      accountId: '222222222222',
+      region: 'us-east-1',
+      service: 'iam',
+      operation: 'CreateRole',
+      mutating: true,
+      ok: false,
+      errorCode: 'EntityAlreadyExists',
+    });
+    sb.resetCalls();
+    expect(sb.calls()).toEqual([]);
+  });
+
+  it('counts AssumeRole as read-only', async () => {
+    const sb = Sandbox.open();
+    await agentCredentials(sb, '111111111111');
+    expect(sb.calls()).toMatchObject([
+      { service: 'sts', operation: 'AssumeRole', mutating: false, ok: true, accountId: '000000000000' },
+    ]);
+  });
+
+  it('names the service and operation it does not implement', async () => {
+    const sb = Sandbox.open();
+    const err = await rejectionOf(
+      sb.invoke(
+        'iam',
+        'CreateUser',
+        {},
+        { accessKeyId: sb.hubCredentials().accessKeyId, region: 'us-east-1' },
+      ),
+    );
+    expect(err).toMatchObject({ code: 'UnsupportedOperation' });
+    expect(err.message).toContain('iam:CreateUser');
+  });
+});
+
+describe('sandbox faults', () => {
+  it('fails the next matching calls before doing anything', async () => {
+    const sb = Sandbox.open();
+    const { iam } = await agentClients(sb, '222222222222');
+    sb.injectFault({ service: 'iam', operation: 'CreateRole', code: 'Throttling', times: 2 });
+    for (let i = 0; i < 2; i++) {
+      const err = await rejectionOf(
+        iam.send(new CreateRoleCommand({ RoleName: 'f', AssumeRolePolicyDocument: trust })),
+      );
+      expect(err.name).toBe('Throttling');
+    }
+    expect(sb.state().accounts['222222222222']!.iam.roles.f).toBeUndefined();
+    await iam.send(new CreateRoleCommand({ RoleName: 'f', AssumeRolePolicyDocument: trust }));
+    expect(
+      sb
+        .calls()
+        .filter((c) => c.operation === 'CreateRole')
+        .map((c) => c.errorCode),
+    ).toEqual(['Throttling', 'Throttling', undefined]);
+  });
+
+  it('applies and saves the change before failing an after fault', async () => {
+    const dataDir = tempDir();
+    const sb = Sandbox.open({ dataDir });
+    const { iam } = await agentClients(sb, '222222222222');
+    sb.injectFault({ service: 'iam', operation: 'CreateRole', code: 'ServiceFailure', when: 'after' });
+    const err = await rejectionOf(
+      iam.send(new CreateRoleCommand({ RoleName: 'done', AssumeRolePolicyDocument: trust })),
+    );
+    expect(err.name).toBe('ServiceFailureException');
+    expect(err.$fault).toBe('server');
+    expect(Sandbox.open({ dataDir }).state().accounts['222222222222']!.iam.roles.done?.RoleName).toBe('done');
+  });
+
+  it('scopes faults to one account and clears them', async () => {
+    const sb = Sandbox.open();
+    const a = await agentClients(sb, '111111111111');
+    const b = await agentClients(sb, '222222222222');
+    sb.injectFault({
+      service: 'sts',
+      operation: 'GetCallerIdentity',
+      accountId: '222222222222',
+      code: 'Throttling',
+    });
+    await a.sts.send(new GetCallerIdentityCommand({}));
+    expect((await rejectionOf(b.sts.send(new GetCallerIdentityCommand({})))).name).toBe('Throttling');
+    sb.injectFault({ service: 'sts', operation: 'GetCallerIdentity', code: 'Throttling', times: 5 });
+    sb.clearFaults();
+    await b.sts.send(new GetCallerIdentityCommand({}));
+  });
+
+  it('reports each mutating call to the crash hook once it is saved', async () => {
+    const dataDir = tempDir();
+    const sb = Sandbox.open({ dataDir });
+    const { iam } = await agentClients(sb, '222222222222');
+    const seen: [number, CallRecord][] = [];
+    sb.onMutatingCall = (n, call) => {
+      seen.push([n, call]);
+      if (n === 2) throw new Error('crash');
+    };
+    await iam.send(new CreateRoleCommand({ RoleName: 'c1', AssumeRolePolicyDocument: trust }));
+    await iam.send(new GetRoleCommand({ RoleName: 'c1' }));
+    await expect(
+      iam.send(new CreateRoleCommand({ RoleName: 'c2', AssumeRolePolicyDocument: trust })),
+    ).rejects.toThrow('crash');
+    expect(seen.map(([n, c]) => [n, c.operation])).toEqual([
+      [1, 'CreateRole'],
+      [2, 'CreateRole'],
+    ]);
+    // The crash came after the save: a restart finds both roles.
+    const roles = Sandbox.open({ dataDir }).state().accounts['222222222222']!.iam.roles;
+    expect(Object.keys(roles)).toEqual(expect.arrayContaining(['c1', 'c2']));
+    expect(existsSync(join(dataDir, 'sandbox.json'))).toBe(true);
+  });
+});

@@ -1,0 +1,242 @@
+import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { AssumeRoleCommand, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { describe, expect, it } from 'vitest';
+import { Sandbox, type SandboxCredentials } from '../../../local/sandbox';
+import { agentClients, clientsFor, rejectionOf, trustPolicy } from './helpers';
+
+const creds = (c: {
+  AccessKeyId?: string;
+  SecretAccessKey?: string;
+  SessionToken?: string;
+}): SandboxCredentials => ({
+  accessKeyId: c.AccessKeyId!,
+  secretAccessKey: c.SecretAccessKey!,
+  sessionToken: c.SessionToken!,
+});
+
+/** Demo link: workload role in 111111111111, target role in 222222222222 trusting it by aws:PrincipalArn. */
+async function link(options: { externalId?: string } = {}) {
+  const sb = Sandbox.open();
+  const source = await agentClients(sb, '111111111111');
+  const target = await agentClients(sb, '222222222222');
+  const workloadArn = 'arn:aws:iam::111111111111:role/tether/wl';
+  const targetArn = 'arn:aws:iam::222222222222:role/tether/target';
+  await target.iam.send(
+    new CreateRoleCommand({
+      RoleName: 'target',
+      Path: '/tether/',
+      AssumeRolePolicyDocument: trustPolicy({
+        Effect: 'Allow',
+        Principal: { AWS: 'arn:aws:iam::111111111111:root' },
+        Action: 'sts:AssumeRole',
+        Condition: {
+          ArnEquals: { 'aws:PrincipalArn': workloadArn },
+          ...(options.externalId ? { StringEquals: { 'sts:ExternalId': options.externalId } } : {}),
+        },
+      }),
+    }),
+  );
+  for (const name of ['wl', 'other']) {
+    await source.iam.send(
+      new CreateRoleCommand({
+        RoleName: name,
+        Path: '/tether/',
+        AssumeRolePolicyDocument: trustPolicy({
+          Effect: 'Allow',
+          Principal: { Federated: 'arn:aws:iam::111111111111:oidc-provider/x' },
+          Action: 'sts:AssumeRoleWithWebIdentity',
+        }),
+      }),
+    );
+  }
+  return { sb, source, target, workloadArn, targetArn };
+}
+
+const allowAssume = (resource: string) =>
+  JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: resource }],
+  });
+
+describe('sts', () => {
+  it('lets the hub assume an agent role, and later calls act in that account', async () => {
+    const sb = Sandbox.open();
+    const hub = clientsFor(sb, sb.hubCredentials());
+    expect((await hub.sts.send(new GetCallerIdentityCommand({}))).Account).toBe('000000000000');
+    const out = await hub.sts.send(
+      new AssumeRoleCommand({
+        RoleArn: 'arn:aws:iam::333333333333:role/tether/tether-agent',
+        RoleSessionName: 'tether-333',
+      }),
+    );
+    expect(out.Credentials?.AccessKeyId).toMatch(/^ASIA/);
+    expect(out.Credentials?.Expiration).toBeInstanceOf(Date);
+    expect(out.AssumedRoleUser?.Arn).toBe('arn:aws:sts::333333333333:assumed-role/tether-agent/tether-333');
+    const agent = clientsFor(sb, creds(out.Credentials!));
+    const me = await agent.sts.send(new GetCallerIdentityCommand({}));
+    expect(me).toMatchObject({
+      Account: '333333333333',
+      Arn: 'arn:aws:sts::333333333333:assumed-role/tether-agent/tether-333',
+    });
+    expect(me.UserId).toMatch(/^AROA[A-Z2-7]{17}:tether-333$/);
+  });
+
+  it('refuses principals the trust policy does not name', async () => {
+    const sb = Sandbox.open();
+    const root = clientsFor(sb, sb.rootCredentials('111111111111'));
+    const err = await rejectionOf(
+      root.sts.send(
+        new AssumeRoleCommand({
+          RoleArn: 'arn:aws:iam::222222222222:role/tether/tether-agent',
+          RoleSessionName: 'x1',
+        }),
+      ),
+    );
+    expect(err.name).toBe('AccessDenied');
+    expect(err.$metadata.httpStatusCode).toBe(403);
+  });
+
+  it('refuses a role that does not exist with AccessDenied', async () => {
+    const sb = Sandbox.open();
+    const hub = clientsFor(sb, sb.hubCredentials());
+    const err = await rejectionOf(
+      hub.sts.send(
+        new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::222222222222:role/nope', RoleSessionName: 'x1' }),
+      ),
+    );
+    expect(err.name).toBe('AccessDenied');
+  });
+
+  it('lets the workload role assume the target role across accounts when both sides allow it', async () => {
+    const { sb, source, workloadArn, targetArn } = await link();
+    const session = clientsFor(sb, sb.sessionCredentials(workloadArn, 'pod'));
+    // Trusted by the target, but its own identity policy does not allow sts:AssumeRole yet.
+    const denied = await rejectionOf(
+      session.sts.send(new AssumeRoleCommand({ RoleArn: targetArn, RoleSessionName: 's1' })),
+    );
+    expect(denied.name).toBe('AccessDenied');
+    await source.iam.send(
+      new PutRolePolicyCommand({
+        RoleName: 'wl',
+        PolicyName: 'links',
+        PolicyDocument: allowAssume(targetArn),
+      }),
+    );
+    const out = await session.sts.send(new AssumeRoleCommand({ RoleArn: targetArn, RoleSessionName: 's1' }));
+    const chained = clientsFor(sb, creds(out.Credentials!));
+    expect((await chained.sts.send(new GetCallerIdentityCommand({}))).Arn).toBe(
+      'arn:aws:sts::222222222222:assumed-role/target/s1',
+    );
+  });
+
+  it('evaluates ArnEquals on aws:PrincipalArn: another role of the trusted account is refused', async () => {
+    const { sb, source, targetArn } = await link();
+    await source.iam.send(
+      new PutRolePolicyCommand({ RoleName: 'other', PolicyName: 'links', PolicyDocument: allowAssume('*') }),
+    );
+    const other = clientsFor(sb, sb.sessionCredentials('arn:aws:iam::111111111111:role/tether/other'));
+    const err = await rejectionOf(
+      other.sts.send(new AssumeRoleCommand({ RoleArn: targetArn, RoleSessionName: 's1' })),
+    );
+    expect(err.name).toBe('AccessDenied');
+  });
+
+  it('requires the sts:ExternalId the trust policy names', async () => {
+    const { sb, source, workloadArn, targetArn } = await link({ externalId: 'ext-123' });
+    await source.iam.send(
+      new PutRolePolicyCommand({
+        RoleName: 'wl',
+        PolicyName: 'links',
+        PolicyDocument: allowAssume(targetArn),
+      }),
+    );
+    const session = clientsFor(sb, sb.sessionCredentials(workloadArn));
+    expect(
+      (
+        await rejectionOf(
+          session.sts.send(new AssumeRoleCommand({ RoleArn: targetArn, RoleSessionName: 's1' })),
+        )
+      ).name,
+    ).toBe('AccessDenied');
+    expect(
+      (
+        await rejectionOf(
+          session.sts.send(
+            new AssumeRoleCommand({ RoleArn: targetArn, RoleSessionName: 's1', ExternalId: 'bad' }),
+          ),
+        )
+      ).name,
+    ).toBe('AccessDenied');
+    const ok = await session.sts.send(
+      new AssumeRoleCommand({ RoleArn: targetArn, RoleSessionName: 's1', ExternalId: 'ext-123' }),
+    );
+    expect(ok.Credentials?.AccessKeyId).toBeDefined();
+  });
+
+  it('limits role chaining to one hour', async () => {
+    const sb = Sandbox.open();
+    const hub = clientsFor(sb, sb.hubCredentials());
+    const err = await rejectionOf(
+      hub.sts.send(
+        new AssumeRoleCommand({
+          RoleArn: 'arn:aws:iam::111111111111:role/tether/tether-agent',
+          RoleSessionName: 'x1',
+          DurationSeconds: 7200,
+        }),
+      ),
+    );
+    expect(err.name).toBe('ValidationError');
+  });
+
+  it('refuses unknown access keys', async () => {
+    const sb = Sandbox.open();
+    const stranger = clientsFor(sb, { accessKeyId: 'AKIANOTKNOWN', secretAccessKey: 'x' });
+    const err = await rejectionOf(stranger.sts.send(new GetCallerIdentityCommand({})));
+    expect(err.name).toBe('InvalidClientTokenId');
+    expect(sb.calls().at(-1)).toMatchObject({ accountId: '', ok: false, errorCode: 'InvalidClientTokenId' });
+  });
+});
+
+describe('sts trust by role ARN', () => {
+  it('matches sessions of a trusted role ARN until that role is re-created', async () => {
+    const sb = Sandbox.open();
+    const a = await agentClients(sb, '111111111111');
+    const b = await agentClients(sb, '222222222222');
+    const srcTrust = trustPolicy({
+      Effect: 'Allow',
+      Principal: { AWS: 'arn:aws:iam::111111111111:root' },
+      Action: 'sts:AssumeRole',
+    });
+    await a.iam.send(new CreateRoleCommand({ RoleName: 'src', AssumeRolePolicyDocument: srcTrust }));
+    await a.iam.send(
+      new PutRolePolicyCommand({ RoleName: 'src', PolicyName: 'p', PolicyDocument: allowAssume('*') }),
+    );
+    const srcArn = 'arn:aws:iam::111111111111:role/src';
+    await b.iam.send(
+      new CreateRoleCommand({
+        RoleName: 'dst',
+        AssumeRolePolicyDocument: trustPolicy({
+          Effect: 'Allow',
+          Principal: { AWS: srcArn },
+          Action: 'sts:AssumeRole',
+        }),
+      }),
+    );
+    const dstArn = 'arn:aws:iam::222222222222:role/dst';
+    const first = clientsFor(sb, sb.sessionCredentials(srcArn));
+    await first.sts.send(new AssumeRoleCommand({ RoleArn: dstArn, RoleSessionName: 's1' }));
+
+    const { DeleteRolePolicyCommand, DeleteRoleCommand } = await import('@aws-sdk/client-iam');
+    await a.iam.send(new DeleteRolePolicyCommand({ RoleName: 'src', PolicyName: 'p' }));
+    await a.iam.send(new DeleteRoleCommand({ RoleName: 'src' }));
+    await a.iam.send(new CreateRoleCommand({ RoleName: 'src', AssumeRolePolicyDocument: srcTrust }));
+    await a.iam.send(
+      new PutRolePolicyCommand({ RoleName: 'src', PolicyName: 'p', PolicyDocument: allowAssume('*') }),
+    );
+    const second = clientsFor(sb, sb.sessionCredentials(srcArn));
+    const err = await rejectionOf(
+      second.sts.send(new AssumeRoleCommand({ RoleArn: dstArn, RoleSessionName: 's2' })),
+    );
+    expect(err.name).toBe('AccessDenied');
+  });
+});
