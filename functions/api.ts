@@ -32,13 +32,18 @@ function toResponse(result: ApiResult): APIGatewayProxyStructuredResultV2 {
   };
 }
 
-const functionHandler = async (event: APIGatewayProxyEventV2, _context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
+const functionHandler = async (
+  event: APIGatewayProxyEventV2,
+  _context: Context,
+): Promise<APIGatewayProxyStructuredResultV2> => {
   const request = loadApiRouter().match(event);
   const rt = runtime();
   const id = request.pathParams.id ?? '';
   switch (request.operationId) {
     case 'createLinks':
-      return toResponse(await createLinks(rt, request.body as OnboardingRequest, request.headers['idempotency-key']));
+      return toResponse(
+        await createLinks(rt, request.body as OnboardingRequest, request.headers['idempotency-key']),
+      );
     case 'createPlan':
       return toResponse(await createPlan(rt, request.body as OnboardingRequest));
     case 'listLinks':

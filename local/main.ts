@@ -27,14 +27,12 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 }
 
 const started = Date.now();
-const taskNames = new Set<string>();
 const rt = await startLocalRuntime({
   dataDir: values['data-dir'],
   port,
-  onEvent: (execution, event) => {
+  onEvent: (_execution, event) => {
     if (event.stateType !== 'Task') return;
     if (event.type === 'StateExited') {
-      taskNames.add(event.state ?? '');
       console.log(`  ✓ ${event.state}${event.index !== undefined ? `  [target ${event.index + 1}]` : ''}`);
     } else if (event.type === 'StateRetried') {
       console.log(`  ↻ ${event.state}: retrying after ${event.error ?? 'an error'}`);
@@ -45,7 +43,8 @@ const rt = await startLocalRuntime({
 });
 
 console.log(`Tether local control plane on ${rt.url}  (data: ${values['data-dir']})`);
-if (rt.redriven.length) console.log(`Re-driving ${rt.redriven.length} link(s) a previous run left unfinished.`);
+if (rt.redriven.length)
+  console.log(`Re-driving ${rt.redriven.length} link(s) a previous run left unfinished.`);
 
 async function api(method: string, path: string, body?: unknown) {
   const res = await fetch(`${rt.url}${path}`, {
@@ -60,7 +59,9 @@ async function api(method: string, path: string, body?: unknown) {
 
 if (!values['no-demo']) {
   rt.sandbox.resetCalls();
-  console.log('\nOnboarding the demo link of seed 000: kubeai-chatbot/kubeai-chatbot in cluster-a (111111111111) → cluster-b (222222222222), AmazonEKSViewPolicy, cluster scope');
+  console.log(
+    '\nOnboarding the demo link of seed 000: kubeai-chatbot/kubeai-chatbot in cluster-a (111111111111) → cluster-b (222222222222), AmazonEKSViewPolicy, cluster scope',
+  );
   console.log(`POST ${rt.url}/links`);
   const created = await api('POST', '/links', DEMO_REQUEST);
   if (created.status >= 400) {
@@ -68,7 +69,9 @@ if (!values['no-demo']) {
     process.exit(1);
   }
   const summary = created.body.links[0];
-  console.log(`→ ${created.status} ${created.status === 202 ? 'Accepted' : 'OK (the link exists)'}: ${summary.id} is ${summary.status}`);
+  console.log(
+    `→ ${created.status} ${created.status === 202 ? 'Accepted' : 'OK (the link exists)'}: ${summary.id} is ${summary.status}`,
+  );
   let link = (await api('GET', `/links/${summary.id}`)).body;
   while (link.status === 'PENDING' || link.status === 'PROVISIONING') {
     await new Promise((r) => setTimeout(r, 50));
@@ -76,7 +79,9 @@ if (!values['no-demo']) {
   }
   const mutating = rt.sandbox.callCounts({ mutating: true });
   const reads = rt.sandbox.callCounts({ mutating: false });
-  console.log(`\nLink ${link.id}: ${link.status} in ${Date.now() - started} ms (${mutating} mutating and ${reads} read-only AWS calls)`);
+  console.log(
+    `\nLink ${link.id}: ${link.status} in ${Date.now() - started} ms (${mutating} mutating and ${reads} read-only AWS calls)`,
+  );
   if (link.status !== 'ACTIVE') {
     console.log(`Error: ${JSON.stringify(link.error)}`);
   } else {
@@ -85,9 +90,15 @@ if (!values['no-demo']) {
     console.log(`  source 111111111111  OIDC provider   ${o.oidcProviderArn}`);
     console.log(`  source 111111111111  workload role   ${o.workloadRoleArn}`);
     console.log(`  target 222222222222  target role     ${o.targetRoleArn}`);
-    console.log(`  target 222222222222  access entry    ${o.access.accessEntryArn ?? o.access.rolearn} → ${o.access.policyArn ?? o.access.groups} (${o.access.scope?.type ?? ''} scope)`);
-    console.log(`  target 222222222222  ${o.egress.securityGroupId} tcp/443 from ${o.egress.cidrs.join(', ')}`);
-    console.log(`\nAnnotate the service account:\n  kubectl annotate serviceaccount ${DEMO_REQUEST.source.serviceAccount} -n ${DEMO_REQUEST.source.namespace} eks.amazonaws.com/role-arn=${o.workloadRoleArn}`);
+    console.log(
+      `  target 222222222222  access entry    ${o.access.accessEntryArn ?? o.access.rolearn} → ${o.access.policyArn ?? o.access.groups} (${o.access.scope?.type ?? ''} scope)`,
+    );
+    console.log(
+      `  target 222222222222  ${o.egress.securityGroupId} tcp/443 from ${o.egress.cidrs.join(', ')}`,
+    );
+    console.log(
+      `\nAnnotate the service account:\n  kubectl annotate serviceaccount ${DEMO_REQUEST.source.serviceAccount} -n ${DEMO_REQUEST.source.namespace} eks.amazonaws.com/role-arn=${o.workloadRoleArn}`,
+    );
     const kubeconfig = await api('GET', `/links/${link.id}/kubeconfig`);
     console.log(`\nGET ${rt.url}/links/${link.id}/kubeconfig\n${kubeconfig.body}`);
   }

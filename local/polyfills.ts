@@ -18,3 +18,7 @@ if (typeof (Promise as { withResolvers?: unknown }).withResolvers !== 'function'
   });
 }
 export {};
+
+// This machine runs Node 20 for local mode; Lambda runs Node 22. The SDK's notice about
+// Node 20 support is known and would drown the demo's output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

@@ -70,12 +70,18 @@ function localSfnPlugin(sfn: LocalStepFunctions): Pluggable<any, any> {
 /** The Kubernetes API of a sandbox cluster (aws-auth), called with the agent role's keys. */
 function sandboxKubernetes(sandbox: Sandbox, target: KubernetesTarget, credentials: unknown): KubernetesApi {
   const call = async (operation: string, input: Record<string, unknown>) => {
-    const identity = typeof credentials === 'function' ? await (credentials as () => Promise<any>)() : (credentials as any);
+    const identity =
+      typeof credentials === 'function' ? await (credentials as () => Promise<any>)() : (credentials as any);
     try {
-      return await sandbox.invoke('kubernetes', operation, { clusterName: target.cluster, ...input }, {
-        accessKeyId: identity.accessKeyId,
-        region: target.region,
-      });
+      return await sandbox.invoke(
+        'kubernetes',
+        operation,
+        { clusterName: target.cluster, ...input },
+        {
+          accessKeyId: identity.accessKeyId,
+          region: target.region,
+        },
+      );
     } catch (err) {
       if ((err as Error).name === 'Conflict' || (err as Error).name === 'AlreadyExists') {
         throw new ConcurrentUpdateError((err as Error).message, { cause: err });

@@ -70,7 +70,10 @@ export function localFunctionArn(region: string, accountId: string, fn: Workflow
 }
 
 /** Reads an ASL file and applies `${Key}` substitutions, as CDK's DefinitionSubstitutions do. */
-export function loadDefinition(path: string, substitutions: Readonly<Record<string, string>>): Record<string, unknown> {
+export function loadDefinition(
+  path: string,
+  substitutions: Readonly<Record<string, string>>,
+): Record<string, unknown> {
   const text = readFileSync(path, 'utf8').replace(/\$\{(\w+)\}/g, (whole, key: string) => {
     const value = substitutions[key];
     if (value === undefined) throw new Error(`${path}: no substitution for ${whole}`);
@@ -121,7 +124,10 @@ function lambdaContext(functionName: string): Context {
  */
 export class LocalStepFunctions {
   readonly #options: LocalStepFunctionsOptions;
-  readonly #machines = new Map<string, { workflow: WorkflowName; machine: StateMachine; handlers: Record<string, (input: any) => Promise<any>> }>();
+  readonly #machines = new Map<
+    string,
+    { workflow: WorkflowName; machine: StateMachine; handlers: Record<string, (input: any) => Promise<any>> }
+  >();
   readonly #executions = new Map<string, LocalExecution>();
   readonly #running = new Map<string, Promise<void>>();
   readonly #aborts = new Map<string, () => void>();
@@ -129,21 +135,36 @@ export class LocalStepFunctions {
   constructor(options: LocalStepFunctionsOptions) {
     this.#options = options;
     const substitutions = Object.fromEntries(
-      WORKFLOW_FUNCTIONS.map((fn) => [fn.substitution, localFunctionArn(options.region, options.accountId, fn)]),
+      WORKFLOW_FUNCTIONS.map((fn) => [
+        fn.substitution,
+        localFunctionArn(options.region, options.accountId, fn),
+      ]),
     );
-    const byArn = new Map(WORKFLOW_FUNCTIONS.map((fn) => [localFunctionArn(options.region, options.accountId, fn), fn]));
+    const byArn = new Map(
+      WORKFLOW_FUNCTIONS.map((fn) => [localFunctionArn(options.region, options.accountId, fn), fn]),
+    );
     const dir = options.statemachinesDir ?? new URL('../statemachines/', import.meta.url).pathname;
     for (const workflow of WORKFLOWS) {
       const definition = loadDefinition(join(dir, `${workflow}.asl.json`), substitutions);
       const handlers: Record<string, (input: any) => Promise<any>> = {};
       for (const [state, resource] of taskStates(definition)) {
         const fn = byArn.get(resource);
-        if (!fn) throw new Error(`${workflow}.asl.json: state "${state}" names ${resource}, which no function provides`);
+        if (!fn)
+          throw new Error(
+            `${workflow}.asl.json: state "${state}" names ${resource}, which no function provides`,
+          );
         // JSON round trip: a Lambda sees its input and returns its output as JSON.
         handlers[state] = async (input) =>
-          JSON.parse(JSON.stringify((await fn.handler(JSON.parse(JSON.stringify(input)), lambdaContext(`tether-${fn.name}`))) ?? null));
+          JSON.parse(
+            JSON.stringify(
+              (await fn.handler(JSON.parse(JSON.stringify(input)), lambdaContext(`tether-${fn.name}`))) ??
+                null,
+            ),
+          );
       }
-      const machine = new StateMachine(definition as any, { validationOptions: { checkArn: true, checkPaths: true } });
+      const machine = new StateMachine(definition as any, {
+        validationOptions: { checkArn: true, checkPaths: true },
+      });
       this.#machines.set(this.stateMachineArn(workflow), { workflow, machine, handlers });
     }
     if (options.dataDir) {
@@ -180,7 +201,11 @@ export class LocalStepFunctions {
   /** StartExecution, with Standard workflows' name semantics (AWS-FACTS.md, Step Functions). */
   async startExecution(input: { stateMachineArn?: string; name?: string; input?: string }) {
     const entry = this.#machines.get(input.stateMachineArn ?? '');
-    if (!entry) throw new LocalSfnError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${input.stateMachineArn}'`);
+    if (!entry)
+      throw new LocalSfnError(
+        'StateMachineDoesNotExist',
+        `State Machine Does Not Exist: '${input.stateMachineArn}'`,
+      );
     const name = input.name ?? randomUUID();
     const executionArn = `${input.stateMachineArn!.replace(':stateMachine:', ':execution:')}:${name}`;
     const existing = this.#executions.get(executionArn);
@@ -207,7 +232,11 @@ export class LocalStepFunctions {
       overrides: {
         taskResourceLocalHandlers: entry.handlers,
         ...(this.#options.retryIntervalMs !== undefined
-          ? { retryIntervalOverrides: Object.fromEntries([...Object.keys(entry.handlers)].map((s) => [s, this.#options.retryIntervalMs!])) }
+          ? {
+              retryIntervalOverrides: Object.fromEntries(
+                [...Object.keys(entry.handlers)].map((s) => [s, this.#options.retryIntervalMs!]),
+              ),
+            }
           : {}),
       },
       context: {
@@ -260,7 +289,8 @@ export class LocalStepFunctions {
 
   describeExecution(input: { executionArn?: string }) {
     const e = this.#executions.get(input.executionArn ?? '');
-    if (!e) throw new LocalSfnError('ExecutionDoesNotExist', `Execution Does Not Exist: '${input.executionArn}'`);
+    if (!e)
+      throw new LocalSfnError('ExecutionDoesNotExist', `Execution Does Not Exist: '${input.executionArn}'`);
     return {
       executionArn: e.executionArn,
       stateMachineArn: e.stateMachineArn,
@@ -327,7 +357,10 @@ export class LocalStepFunctions {
       case 'ListExecutions':
         return this.listExecutions(input);
       default:
-        throw new LocalSfnError('UnsupportedOperation', `The local Step Functions does not implement ${operation}`);
+        throw new LocalSfnError(
+          'UnsupportedOperation',
+          `The local Step Functions does not implement ${operation}`,
+        );
     }
   }
 }

@@ -27,7 +27,14 @@ const linkHref = (id: string) => `/links/${id}`;
 
 /** A link as the API shows it. */
 export function presentLink(link: Link) {
-  return { ...link, links: { self: linkHref(link.id), kubeconfig: `${linkHref(link.id)}/kubeconfig`, runs: `${linkHref(link.id)}/runs` } };
+  return {
+    ...link,
+    links: {
+      self: linkHref(link.id),
+      kubeconfig: `${linkHref(link.id)}/kubeconfig`,
+      runs: `${linkHref(link.id)}/runs`,
+    },
+  };
 }
 
 function summary(link: Link) {
@@ -64,9 +71,16 @@ export async function planChecks(rt: TetherRuntime, request: OnboardingRequest) 
       key,
       describeCluster(rt.clients.eks(c.accountId, c.region), c).then(
         (cluster) => {
-          checks.push({ check: `cluster ${key}`, ok: true, detail: `${cluster.status ?? 'ACTIVE'}, ${cluster.accessConfig?.authenticationMode ?? 'CONFIG_MAP'}` });
+          checks.push({
+            check: `cluster ${key}`,
+            ok: true,
+            detail: `${cluster.status ?? 'ACTIVE'}, ${cluster.accessConfig?.authenticationMode ?? 'CONFIG_MAP'}`,
+          });
           if (c === request.source && request.identity.mode === 'irsa' && !cluster.identity?.oidc?.issuer) {
-            throw new ApiError('UNSUPPORTED_CLUSTER', `Source cluster ${key} has no OIDC issuer, which irsa needs`);
+            throw new ApiError(
+              'UNSUPPORTED_CLUSTER',
+              `Source cluster ${key} has no OIDC issuer, which irsa needs`,
+            );
           }
           if (c !== request.source) {
             const mode = cluster.accessConfig?.authenticationMode ?? 'CONFIG_MAP';
@@ -81,7 +95,8 @@ export async function planChecks(rt: TetherRuntime, request: OnboardingRequest) 
         },
         (err: unknown) => {
           if (err instanceof ClusterNotFoundError) throw new ApiError('CLUSTER_NOT_FOUND', err.message);
-          if (err instanceof AccountNotReachableError) throw new ApiError('ACCOUNT_NOT_REACHABLE', err.message);
+          if (err instanceof AccountNotReachableError)
+            throw new ApiError('ACCOUNT_NOT_REACHABLE', err.message);
           if (isAwsError(err, 'AccessDenied', 'AccessDeniedException')) {
             throw new ApiError('ACCOUNT_NOT_REACHABLE', `Tether may not describe cluster ${key}`);
           }
@@ -96,7 +111,10 @@ export async function planChecks(rt: TetherRuntime, request: OnboardingRequest) 
 
 function assertSupported(request: OnboardingRequest): void {
   if (request.identity.mode !== 'irsa') {
-    throw new ApiError('IDENTITY_MODE_UNSUPPORTED', `Identity mode "${request.identity.mode}" is not available yet; use "irsa"`);
+    throw new ApiError(
+      'IDENTITY_MODE_UNSUPPORTED',
+      `Identity mode "${request.identity.mode}" is not available yet; use "irsa"`,
+    );
   }
   const seen = new Set<string>();
   request.targets.forEach((t, i) => {
@@ -124,7 +142,8 @@ export async function createPlan(rt: TetherRuntime, request: OnboardingRequest):
         resources: {
           workloadRole: workloadRoleName(spec.source),
           targetRole: targetRoleName(spec),
-          accessEntry: 'policyArn' in spec.access ? spec.access.policyArn : `groups ${spec.access.groups.join(',')}`,
+          accessEntry:
+            'policyArn' in spec.access ? spec.access.policyArn : `groups ${spec.access.groups.join(',')}`,
           network: spec.network.mode,
         },
       };
@@ -154,10 +173,16 @@ export async function createLinks(
   if (idempotencyKey) {
     const state = await rt.links.beginIdempotent(idempotencyKey, bodyHash, rt.now().getTime());
     if (state.state === 'reused') {
-      throw new ApiError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request body');
+      throw new ApiError(
+        'IDEMPOTENCY_KEY_REUSED',
+        'This Idempotency-Key was used with a different request body',
+      );
     }
     if (state.state === 'in-flight') {
-      throw new ApiError('IDEMPOTENCY_KEY_IN_FLIGHT', 'A request with this Idempotency-Key is still being processed; retry later');
+      throw new ApiError(
+        'IDEMPOTENCY_KEY_IN_FLIGHT',
+        'A request with this Idempotency-Key is still being processed; retry later',
+      );
     }
     if (state.state === 'done') return state.response as ApiResult;
   }
@@ -169,20 +194,31 @@ export async function createLinks(
     for (const spec of specsOf(request)) {
       results.push(await rt.links.createOrGet(`lnk_${ulid()}`, requestId, spec, now));
     }
-    const toDrive = results.filter((r) => r.created || REDRIVEN.includes(r.link.status)).map((r) => r.link.id);
+    const toDrive = results
+      .filter((r) => r.created || REDRIVEN.includes(r.link.status))
+      .map((r) => r.link.id);
     if (toDrive.length) {
       await rt.links.putRequest(requestId, toDrive, now);
       await startOnboard(rt, requestId, toDrive);
     }
     const first = results.find((r) => r.created) ?? results[0];
     // One target: the link itself; several: the list of this request's links.
-    const location = results.length > 1 && toDrive.length ? `/links?requestId=${requestId}` : first ? linkHref(first.link.id) : undefined;
+    const location =
+      results.length > 1 && toDrive.length
+        ? `/links?requestId=${requestId}`
+        : first
+          ? linkHref(first.link.id)
+          : undefined;
     const response: ApiResult = {
       statusCode: toDrive.length ? 202 : 200,
       headers: location ? { location } : {},
       body: {
         requestId: toDrive.length ? requestId : null,
-        links: results.map((r) => ({ ...summary(r.link), created: r.created, redriven: !r.created && toDrive.includes(r.link.id) })),
+        links: results.map((r) => ({
+          ...summary(r.link),
+          created: r.created,
+          redriven: !r.created && toDrive.includes(r.link.id),
+        })),
       },
     };
     if (idempotencyKey) await rt.links.completeIdempotent(idempotencyKey, response);
@@ -206,7 +242,9 @@ function decodeCursor(cursor: string | undefined): Record<string, unknown> | und
   try {
     const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
     const valid =
-      key && typeof key === 'object' && Object.keys(key).sort().join() === 'gsi1pk,gsi1sk,pk,sk' &&
+      key &&
+      typeof key === 'object' &&
+      Object.keys(key).sort().join() === 'gsi1pk,gsi1sk,pk,sk' &&
       Object.values(key).every((v) => typeof v === 'string' && v.length < 600);
     if (!valid) throw new Error('bad cursor');
     return key;
@@ -244,11 +282,17 @@ export async function getKubeconfig(rt: TetherRuntime, id: string): Promise<ApiR
   if (!link) throw new ApiError('LINK_NOT_FOUND', `Link ${id} does not exist`);
   const kubeconfig = link.outputs.kubeconfig;
   if (!READY.includes(link.status) || typeof kubeconfig !== 'string') {
-    throw new ApiError('LINK_NOT_READY', `Link ${id} is ${link.status}; its kubeconfig is served once it is ACTIVE`);
+    throw new ApiError(
+      'LINK_NOT_READY',
+      `Link ${id} is ${link.status}; its kubeconfig is served once it is ACTIVE`,
+    );
   }
   return {
     statusCode: 200,
-    headers: { 'content-type': 'application/yaml', 'content-disposition': `attachment; filename="${link.spec.target.cluster}.kubeconfig"` },
+    headers: {
+      'content-type': 'application/yaml',
+      'content-disposition': `attachment; filename="${link.spec.target.cluster}.kubeconfig"`,
+    },
     text: kubeconfig,
   };
 }
@@ -271,4 +315,3 @@ export async function listRuns(rt: TetherRuntime, id: string): Promise<ApiResult
   }
   return { statusCode: 200, body: { items: runs } };
 }
-

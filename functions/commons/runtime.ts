@@ -11,7 +11,11 @@ export interface TetherRuntime {
   readonly links: LinkRepository;
   readonly now: () => Date;
   /** ARNs of the state machines, by workflow name. */
-  readonly stateMachines: { readonly onboard: string; readonly offboard?: string; readonly reconcile?: string };
+  readonly stateMachines: {
+    readonly onboard: string;
+    readonly offboard?: string;
+    readonly reconcile?: string;
+  };
 }
 
 let current: TetherRuntime | undefined;
@@ -41,7 +45,9 @@ export function runtime(): TetherRuntime {
     now: () => new Date(),
     stateMachines: {
       onboard: process.env.TETHER_ONBOARD_STATE_MACHINE_ARN ?? '',
-      ...(process.env.TETHER_OFFBOARD_STATE_MACHINE_ARN ? { offboard: process.env.TETHER_OFFBOARD_STATE_MACHINE_ARN } : {}),
+      ...(process.env.TETHER_OFFBOARD_STATE_MACHINE_ARN
+        ? { offboard: process.env.TETHER_OFFBOARD_STATE_MACHINE_ARN }
+        : {}),
     },
   };
   return current;

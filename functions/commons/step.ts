@@ -44,12 +44,15 @@ export function runStep(workflow: 'onboard' | 'offboard', stepName: string, logi
     const rt = runtime();
     const link = await rt.links.get(event.linkId);
     if (!RUNNABLE[workflow].includes(link.status)) {
-      throw new LinkStateError(`Link ${link.id} is ${link.status}; the ${workflow} step ${stepName} does not run`);
+      throw new LinkStateError(
+        `Link ${link.id} is ${link.status}; the ${workflow} step ${stepName} does not run`,
+      );
     }
     const startedAt = rt.now().toISOString();
-    const attempts = (link.steps[stepName]?.status === 'RUNNING' || link.steps[stepName]?.status === 'FAILED'
-      ? (link.steps[stepName]?.attempts ?? 0)
-      : 0) + 1;
+    const attempts =
+      (link.steps[stepName]?.status === 'RUNNING' || link.steps[stepName]?.status === 'FAILED'
+        ? (link.steps[stepName]?.attempts ?? 0)
+        : 0) + 1;
     await rt.links.recordStep(link.id, stepName, { status: 'RUNNING', startedAt, attempts });
     try {
       const outcome = await logic(link, rt);

@@ -24,7 +24,10 @@ export function ownershipTagMap(owner: string): Record<string, string> {
   return Object.fromEntries(ownershipTags(owner).map((t) => [t.Key, t.Value]));
 }
 
-type TagInput = readonly { Key?: string | undefined; Value?: string | undefined }[] | Record<string, string> | undefined;
+type TagInput =
+  | readonly { Key?: string | undefined; Value?: string | undefined }[]
+  | Record<string, string>
+  | undefined;
 
 /** Whether a resource carries Tether's managed tag. */
 export function isManaged(tags: TagInput): boolean {

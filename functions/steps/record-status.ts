@@ -24,7 +24,12 @@ export async function startProvisioning(event: StartEvent) {
   const fresh = link.lastExecution?.name !== event.execution.name;
   const updated = await rt.links.transition(link.id, 'PROVISIONING', rt.now().toISOString(), {
     error: null,
-    ...(fresh ? { lastExecution: { ...event.execution, workflow: 'onboard' }, resetSteps: link.status !== 'PROVISIONING' } : {}),
+    ...(fresh
+      ? {
+          lastExecution: { ...event.execution, workflow: 'onboard' },
+          resetSteps: link.status !== 'PROVISIONING',
+        }
+      : {}),
   });
   return { linkId: updated.id, status: updated.status };
 }
@@ -73,12 +78,17 @@ export function causeMessage(cause: string | undefined): string {
 export async function recordFailure(event: FailureEvent) {
   const rt = runtime();
   const link = await rt.links.get(event.linkId);
-  const failedStep = Object.entries(link.steps).find(([, s]) => s?.status === 'FAILED' || s?.status === 'RUNNING')?.[0];
-  const known = (STEP_ERROR_NAMES as readonly string[]).includes(event.failure.Error) || event.failure.Error in CODES;
+  const failedStep = Object.entries(link.steps).find(
+    ([, s]) => s?.status === 'FAILED' || s?.status === 'RUNNING',
+  )?.[0];
+  const known =
+    (STEP_ERROR_NAMES as readonly string[]).includes(event.failure.Error) || event.failure.Error in CODES;
   const error = {
     code: CODES[event.failure.Error] ?? 'INTERNAL',
     // An unexpected error's message may hold internals: keep it out of the record.
-    message: known ? causeMessage(event.failure.Cause) : `Unexpected ${event.failure.Error}; see the execution history`,
+    message: known
+      ? causeMessage(event.failure.Cause)
+      : `Unexpected ${event.failure.Error}; see the execution history`,
     ...(failedStep ? { step: failedStep } : {}),
   };
   if (link.status === 'FAILED') return { linkId: link.id, status: link.status, error: link.error };

@@ -28,7 +28,12 @@ export function harnessFor(rt: LocalRuntime) {
     });
     const text = await res.text();
     const type = res.headers.get('content-type') ?? '';
-    return { status: res.status, headers: res.headers, text, body: type.includes('json') && text ? JSON.parse(text) : text };
+    return {
+      status: res.status,
+      headers: res.headers,
+      text,
+      body: type.includes('json') && text ? JSON.parse(text) : text,
+    };
   };
 
   /** Waits until the link leaves PENDING/PROVISIONING/DELETING and returns it. */
@@ -63,7 +68,10 @@ export function demoRequest(overrides: Record<string, unknown> = {}) {
         accountId: '222222222222',
         region: 'ap-southeast-1',
         cluster: 'cluster-b',
-        access: { policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy', scope: { type: 'cluster' } },
+        access: {
+          policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy',
+          scope: { type: 'cluster' },
+        },
       },
     ],
     ...overrides,

@@ -54,7 +54,9 @@ describe('POST /links with the demo link of seed 000', () => {
     expect(link.steps.oidcProvider.result.action).toBe('created');
     expect(link.steps.workloadRole.result.action).toBe('created');
     expect(link.steps.targetRole.result.action).toBe('created');
-    expect(link.outputs.serviceAccountAnnotation['eks.amazonaws.com/role-arn']).toBe(link.outputs.workloadRoleArn);
+    expect(link.outputs.serviceAccountAnnotation['eks.amazonaws.com/role-arn']).toBe(
+      link.outputs.workloadRoleArn,
+    );
     expect(link.lastExecution.workflow).toBe('onboard');
   });
 
@@ -73,7 +75,8 @@ describe('POST /links with the demo link of seed 000', () => {
       [`${issuerHost}:sub`]: 'system:serviceaccount:kubeai-chatbot:kubeai-chatbot',
       [`${issuerHost}:aud`]: 'sts.amazonaws.com',
     });
-    const tags = (await h.rt.clients.iam(SOURCE).send(new ListRoleTagsCommand({ RoleName: name }))).Tags ?? [];
+    const tags =
+      (await h.rt.clients.iam(SOURCE).send(new ListRoleTagsCommand({ RoleName: name }))).Tags ?? [];
     expect(tags).toContainEqual({ Key: 'tether:managed', Value: 'true' });
   });
 
@@ -84,7 +87,12 @@ describe('POST /links with the demo link of seed 000', () => {
       .send(new GetRolePolicyCommand({ RoleName: name, PolicyName: 'tether-assume-target-roles' }));
     const policy = decode(out.PolicyDocument);
     expect(policy.Statement).toEqual([
-      { Sid: 'AssumeTetherTargetRoles', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: [link.outputs.targetRoleArn] },
+      {
+        Sid: 'AssumeTetherTargetRoles',
+        Effect: 'Allow',
+        Action: 'sts:AssumeRole',
+        Resource: [link.outputs.targetRoleArn],
+      },
     ]);
   });
 
@@ -102,7 +110,8 @@ describe('POST /links with the demo link of seed 000', () => {
       },
     ]);
     const policy = decode(
-      (await iam.send(new GetRolePolicyCommand({ RoleName: name, PolicyName: 'tether-describe-cluster' }))).PolicyDocument,
+      (await iam.send(new GetRolePolicyCommand({ RoleName: name, PolicyName: 'tether-describe-cluster' })))
+        .PolicyDocument,
     );
     expect(policy.Statement).toEqual([
       {
@@ -122,12 +131,22 @@ describe('POST /links with the demo link of seed 000', () => {
   it('makes an access entry for the target role with AmazonEKSViewPolicy at cluster scope', async () => {
     const eks = h.rt.clients.eks(TARGET, REGION);
     const entry = (
-      await eks.send(new DescribeAccessEntryCommand({ clusterName: 'cluster-b', principalArn: link.outputs.targetRoleArn }))
+      await eks.send(
+        new DescribeAccessEntryCommand({
+          clusterName: 'cluster-b',
+          principalArn: link.outputs.targetRoleArn,
+        }),
+      )
     ).accessEntry!;
     expect(entry.type).toBe('STANDARD');
     expect(entry.tags?.['tether:managed']).toBe('true');
     const policies = (
-      await eks.send(new ListAssociatedAccessPoliciesCommand({ clusterName: 'cluster-b', principalArn: link.outputs.targetRoleArn }))
+      await eks.send(
+        new ListAssociatedAccessPoliciesCommand({
+          clusterName: 'cluster-b',
+          principalArn: link.outputs.targetRoleArn,
+        }),
+      )
     ).associatedAccessPolicies;
     expect(policies?.map((p) => [p.policyArn, p.accessScope?.type])).toEqual([
       ['arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy', 'cluster'],
@@ -160,11 +179,23 @@ describe('POST /links with the demo link of seed 000', () => {
     expect(exec.apiVersion).toBe('client.authentication.k8s.io/v1beta1');
     expect(exec.command).toBe('aws');
     expect(exec.args).toEqual([
-      '--region', REGION, 'eks', 'get-token', '--cluster-name', 'cluster-b', '--role-arn', link.outputs.targetRoleArn, '--output', 'json',
+      '--region',
+      REGION,
+      'eks',
+      'get-token',
+      '--cluster-name',
+      'cluster-b',
+      '--role-arn',
+      link.outputs.targetRoleArn,
+      '--output',
+      'json',
     ]);
     expect(exec.env).toEqual([
       { name: 'AWS_ROLE_ARN', value: link.outputs.workloadRoleArn },
-      { name: 'AWS_WEB_IDENTITY_TOKEN_FILE', value: '/var/run/secrets/eks.amazonaws.com/serviceaccount/token' },
+      {
+        name: 'AWS_WEB_IDENTITY_TOKEN_FILE',
+        value: '/var/run/secrets/eks.amazonaws.com/serviceaccount/token',
+      },
     ]);
     expect(config.clusters[0].cluster.server).toMatch(/^https:\/\//);
   });
@@ -222,7 +253,12 @@ describe('two links of the same workload', () => {
       '/links',
       demoRequest({
         targets: [
-          { accountId: '333333333333', region: 'eu-west-1', cluster: 'cluster-d', access: { groups: ['tether-readers'] } },
+          {
+            accountId: '333333333333',
+            region: 'eu-west-1',
+            cluster: 'cluster-d',
+            access: { groups: ['tether-readers'] },
+          },
         ],
       }),
     );
@@ -233,12 +269,16 @@ describe('two links of the same workload', () => {
     expect(second.steps.oidcProvider.result.action).toBe('unchanged');
 
     const iam = h.rt.clients.iam(SOURCE);
-    const providers = (await iam.send(new ListOpenIDConnectProvidersCommand({}))).OpenIDConnectProviderList ?? [];
+    const providers =
+      (await iam.send(new ListOpenIDConnectProvidersCommand({}))).OpenIDConnectProviderList ?? [];
     expect(providers.filter((p) => p.Arn === link.outputs.oidcProviderArn)).toHaveLength(1);
     const name = link.outputs.workloadRoleArn.split('/').pop();
     const policy = decode(
-      (await iam.send(new GetRolePolicyCommand({ RoleName: name, PolicyName: 'tether-assume-target-roles' }))).PolicyDocument,
+      (await iam.send(new GetRolePolicyCommand({ RoleName: name, PolicyName: 'tether-assume-target-roles' })))
+        .PolicyDocument,
     );
-    expect(policy.Statement[0].Resource).toEqual([link.outputs.targetRoleArn, second.outputs.targetRoleArn].sort());
+    expect(policy.Statement[0].Resource).toEqual(
+      [link.outputs.targetRoleArn, second.outputs.targetRoleArn].sort(),
+    );
   });
 });

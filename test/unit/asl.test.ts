@@ -12,7 +12,8 @@ function errorEquals(definition: any): { state: string; name: string }[] {
   const found: { state: string; name: string }[] = [];
   const walk = (states: Record<string, any>) => {
     for (const [state, s] of Object.entries(states)) {
-      for (const r of [...(s.Retry ?? []), ...(s.Catch ?? [])]) for (const name of r.ErrorEquals) found.push({ state, name });
+      for (const r of [...(s.Retry ?? []), ...(s.Catch ?? [])])
+        for (const name of r.ErrorEquals) found.push({ state, name });
       for (const b of s.Branches ?? []) walk(b.States);
       if (s.ItemProcessor) walk(s.ItemProcessor.States);
     }
@@ -36,7 +37,9 @@ describe('statemachines/*.asl.json', () => {
 
       it('matches only States.* names and the errors the handlers throw', () => {
         const allowed = new Set<string>([...STEP_ERROR_NAMES, ...LAMBDA_SERVICE_ERROR_NAMES]);
-        const unknown = errorEquals(definition).filter((e) => !e.name.startsWith('States.') && !allowed.has(e.name));
+        const unknown = errorEquals(definition).filter(
+          (e) => !e.name.startsWith('States.') && !allowed.has(e.name),
+        );
         expect(unknown).toEqual([]);
       });
 
@@ -53,7 +56,9 @@ describe('statemachines/*.asl.json', () => {
         walk(raw.States);
         expect(tasks.length).toBeGreaterThan(5);
         for (const [, s] of tasks) {
-          expect(s.Retry.some((r: any) => r.ErrorEquals.includes('ThrottledError') && r.JitterStrategy === 'FULL')).toBe(true);
+          expect(
+            s.Retry.some((r: any) => r.ErrorEquals.includes('ThrottledError') && r.JitterStrategy === 'FULL'),
+          ).toBe(true);
         }
       });
 
@@ -81,6 +86,8 @@ describe('statemachines/*.asl.json', () => {
   }
 
   it('is accepted by the local interpreter with its validation on', () => {
-    expect(() => new LocalStepFunctions({ accountId: '000000000000', region: 'ap-southeast-1' })).not.toThrow();
+    expect(
+      () => new LocalStepFunctions({ accountId: '000000000000', region: 'ap-southeast-1' }),
+    ).not.toThrow();
   });
 });

@@ -7,13 +7,24 @@ const IAM_ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 const dns1123Label = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/);
 const dns1123Subdomain = fc
   .array(fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?$/), { minLength: 1, maxLength: 10 })
-  .map((parts) => parts.join('.').slice(0, 253).replace(/[.-]+$/, ''))
+  .map((parts) =>
+    parts
+      .join('.')
+      .slice(0, 253)
+      .replace(/[.-]+$/, ''),
+  )
   .filter((s) => s.length > 0);
 const account = fc.stringMatching(/^[0-9]{12}$/);
 const cluster = fc.stringMatching(/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/);
 
 const spec = fc.record({
-  source: fc.record({ accountId: account, region: fc.constant('ap-southeast-1'), cluster, namespace: dns1123Label, serviceAccount: dns1123Subdomain }),
+  source: fc.record({
+    accountId: account,
+    region: fc.constant('ap-southeast-1'),
+    cluster,
+    namespace: dns1123Label,
+    serviceAccount: dns1123Subdomain,
+  }),
   target: fc.record({ accountId: account, region: fc.constant('eu-west-1'), cluster }),
 });
 
@@ -37,7 +48,13 @@ describe('role names', () => {
   });
 
   it('are the same for the same workload (deterministic)', () => {
-    const w = { accountId: '111111111111', region: 'ap-southeast-1', cluster: 'cluster-a', namespace: 'kubeai-chatbot', serviceAccount: 'kubeai-chatbot' };
+    const w = {
+      accountId: '111111111111',
+      region: 'ap-southeast-1',
+      cluster: 'cluster-a',
+      namespace: 'kubeai-chatbot',
+      serviceAccount: 'kubeai-chatbot',
+    };
     expect(workloadRoleName(w)).toBe(workloadRoleName({ ...w }));
     expect(workloadRoleName(w)).toMatch(/^tether-w-kubeai-chatbot-kubeai-chatbot-[0-9a-f]{10}$/);
   });

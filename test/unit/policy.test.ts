@@ -5,7 +5,13 @@ import { workloadPolicy, workloadTrustPolicy } from '../../functions/commons/res
 
 const issuer = 'https://oidc.eks.ap-southeast-1.amazonaws.com/id/ABC';
 const host = 'oidc.eks.ap-southeast-1.amazonaws.com/id/ABC';
-const w = { accountId: '111111111111', region: 'ap-southeast-1', cluster: 'cluster-a', namespace: 'ns', serviceAccount: 'sa' };
+const w = {
+  accountId: '111111111111',
+  region: 'ap-southeast-1',
+  cluster: 'cluster-a',
+  namespace: 'ns',
+  serviceAccount: 'sa',
+};
 const provider = `arn:aws:iam::111111111111:oidc-provider/${host}`;
 
 describe('evaluatePolicy', () => {
@@ -33,17 +39,31 @@ describe('evaluatePolicy', () => {
     const workloadArn = 'arn:aws:iam::111111111111:role/tether/w';
     const trust = targetTrustPolicy('111111111111', workloadArn);
     const ask = (arn: string) =>
-      evaluatePolicy(trust, { action: 'sts:AssumeRole', principal: { type: 'AWS', id: arn }, context: { 'aws:PrincipalArn': arn } });
+      evaluatePolicy(trust, {
+        action: 'sts:AssumeRole',
+        principal: { type: 'AWS', id: arn },
+        context: { 'aws:PrincipalArn': arn },
+      });
     expect(ask(workloadArn)).toBe('Allow');
     expect(ask('arn:aws:iam::111111111111:role/tether/other')).toBe('ImplicitDeny');
     expect(ask('arn:aws:iam::222222222222:role/tether/w')).toBe('ImplicitDeny');
   });
 
   it('allows sts:AssumeRole on exactly the listed roles', () => {
-    const policy = workloadPolicy(['arn:aws:iam::2:role/b', 'arn:aws:iam::2:role/a', 'arn:aws:iam::2:role/a']);
-    expect(evaluatePolicy(policy, { action: 'sts:AssumeRole', resource: 'arn:aws:iam::2:role/a' })).toBe('Allow');
-    expect(evaluatePolicy(policy, { action: 'sts:AssumeRole', resource: 'arn:aws:iam::2:role/c' })).toBe('ImplicitDeny');
-    expect(evaluatePolicy(policy, { action: 'iam:PassRole', resource: 'arn:aws:iam::2:role/a' })).toBe('ImplicitDeny');
+    const policy = workloadPolicy([
+      'arn:aws:iam::2:role/b',
+      'arn:aws:iam::2:role/a',
+      'arn:aws:iam::2:role/a',
+    ]);
+    expect(evaluatePolicy(policy, { action: 'sts:AssumeRole', resource: 'arn:aws:iam::2:role/a' })).toBe(
+      'Allow',
+    );
+    expect(evaluatePolicy(policy, { action: 'sts:AssumeRole', resource: 'arn:aws:iam::2:role/c' })).toBe(
+      'ImplicitDeny',
+    );
+    expect(evaluatePolicy(policy, { action: 'iam:PassRole', resource: 'arn:aws:iam::2:role/a' })).toBe(
+      'ImplicitDeny',
+    );
   });
 
   it('lets an explicit deny win and refuses unknown condition operators', () => {
@@ -54,13 +74,21 @@ describe('evaluatePolicy', () => {
       ],
     };
     expect(evaluatePolicy(policy, { action: 's3:GetObject', resource: 'arn:aws:s3:::b/k' })).toBe('Allow');
-    expect(evaluatePolicy(policy, { action: 's3:DeleteObject', resource: 'arn:aws:s3:::b/k' })).toBe('ExplicitDeny');
-    const odd = { Statement: [{ Effect: 'Allow' as const, Action: '*', Resource: '*', Condition: { Frobnicate: { k: 'v' } } }] };
+    expect(evaluatePolicy(policy, { action: 's3:DeleteObject', resource: 'arn:aws:s3:::b/k' })).toBe(
+      'ExplicitDeny',
+    );
+    const odd = {
+      Statement: [
+        { Effect: 'Allow' as const, Action: '*', Resource: '*', Condition: { Frobnicate: { k: 'v' } } },
+      ],
+    };
     expect(evaluatePolicy(odd, { action: 'x:y', resource: 'r', context: { k: 'v' } })).toBe('ImplicitDeny');
   });
 
   it('parses the URL-encoded documents IAM returns', () => {
-    const doc = encodeURIComponent(JSON.stringify({ Statement: [{ Effect: 'Allow', Action: 'a:b', Resource: '*' }] }));
+    const doc = encodeURIComponent(
+      JSON.stringify({ Statement: [{ Effect: 'Allow', Action: 'a:b', Resource: '*' }] }),
+    );
     expect(evaluatePolicy(parsePolicy(doc), { action: 'a:b', resource: 'x' })).toBe('Allow');
   });
 });

@@ -36,7 +36,10 @@ export interface AwsClientsOptions {
   /** Called on every new client: the local runtime adds the sandbox plug-in here. */
   readonly configureClient?: (client: AnyClient, service: AwsServiceName) => void;
   /** Makes the Kubernetes API client of a cluster. @default HTTPS to the cluster endpoint with an EKS token */
-  readonly kubernetes?: (target: KubernetesTarget, credentials: AwsCredentialIdentityProvider | AwsCredentialIdentity | undefined) => KubernetesApi;
+  readonly kubernetes?: (
+    target: KubernetesTarget,
+    credentials: AwsCredentialIdentityProvider | AwsCredentialIdentity | undefined,
+  ) => KubernetesApi;
   /** Endpoint of the hub's DynamoDB (the embedded emulator locally). */
   readonly dynamoDbEndpoint?: string;
 }
@@ -129,7 +132,11 @@ export class AwsClients {
     service: AwsServiceName,
     accountId: string,
     region: string,
-    make: (config: { region: string; credentials: AwsCredentialIdentityProvider | AwsCredentialIdentity | undefined; maxAttempts: number }) => C,
+    make: (config: {
+      region: string;
+      credentials: AwsCredentialIdentityProvider | AwsCredentialIdentity | undefined;
+      maxAttempts: number;
+    }) => C,
   ): C {
     const key = `${service}|${accountId}|${region}`;
     const cached = this.#clients.get(key);
@@ -146,7 +153,11 @@ export class AwsClients {
     const key = `sts|hub|${this.hubRegion}`;
     const cached = this.#clients.get(key);
     if (cached) return cached as STSClient;
-    const client = new STSClient({ region: this.hubRegion, credentials: this.#options.hubCredentials, maxAttempts: 3 });
+    const client = new STSClient({
+      region: this.hubRegion,
+      credentials: this.#options.hubCredentials,
+      maxAttempts: 3,
+    });
     this.#options.configureClient?.(client, 'sts');
     this.#clients.set(key, client);
     return client;
@@ -168,7 +179,11 @@ export class AwsClients {
     const assume = async (): Promise<AwsCredentialIdentity> => {
       try {
         const out = await this.#hubSts().send(
-          new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: `tether-${accountId}`, DurationSeconds: 3600 }),
+          new AssumeRoleCommand({
+            RoleArn: roleArn,
+            RoleSessionName: `tether-${accountId}`,
+            DurationSeconds: 3600,
+          }),
         );
         const c = out.Credentials;
         if (!c?.AccessKeyId || !c.SecretAccessKey) throw new Error('AssumeRole returned no credentials');

@@ -7,7 +7,12 @@
 import { createHash, createHmac } from 'node:crypto';
 import { request } from 'node:https';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, Checksum, SourceData } from '@smithy/types';
+import type {
+  AwsCredentialIdentity,
+  AwsCredentialIdentityProvider,
+  Checksum,
+  SourceData,
+} from '@smithy/types';
 import { ConcurrentUpdateError } from '../errors';
 
 export interface ConfigMap {
@@ -20,7 +25,12 @@ export interface KubernetesApi {
   /** The ConfigMap, or undefined when it does not exist. */
   getConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined>;
   /** Replaces the data; {@link ConcurrentUpdateError} when `resourceVersion` is stale. */
-  replaceConfigMap(namespace: string, name: string, data: Record<string, string>, resourceVersion: string): Promise<void>;
+  replaceConfigMap(
+    namespace: string,
+    name: string,
+    data: Record<string, string>,
+    resourceVersion: string,
+  ): Promise<void>;
   /** Creates it; {@link ConcurrentUpdateError} when it appeared meanwhile. */
   createConfigMap(namespace: string, name: string, data: Record<string, string>): Promise<void>;
 }
@@ -91,7 +101,11 @@ export function httpsKubernetesApi(
   target: KubernetesTarget,
   credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider,
 ): KubernetesApi {
-  const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> => {
+  const call = async (
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; json: any }> => {
     const token = await eksToken(target.cluster, target.region, credentials);
     const url = new URL(path, target.endpoint);
     return new Promise((resolve, reject) => {
@@ -100,7 +114,11 @@ export function httpsKubernetesApi(
         {
           method,
           ca: Buffer.from(target.certificateAuthority, 'base64'),
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json' },
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+            accept: 'application/json',
+          },
           timeout: 10_000,
         },
         (res) => {
@@ -134,7 +152,8 @@ export function httpsKubernetesApi(
         metadata: { name, namespace, resourceVersion },
         data,
       });
-      if (res.status === 409) throw new ConcurrentUpdateError(`ConfigMap ${namespace}/${name} changed meanwhile`);
+      if (res.status === 409)
+        throw new ConcurrentUpdateError(`ConfigMap ${namespace}/${name} changed meanwhile`);
       if (res.status !== 200) throw fail('replace configmap', res);
     },
     async createConfigMap(namespace, name, data) {
@@ -144,7 +163,8 @@ export function httpsKubernetesApi(
         metadata: { name, namespace },
         data,
       });
-      if (res.status === 409) throw new ConcurrentUpdateError(`ConfigMap ${namespace}/${name} appeared meanwhile`);
+      if (res.status === 409)
+        throw new ConcurrentUpdateError(`ConfigMap ${namespace}/${name} appeared meanwhile`);
       if (res.status !== 201 && res.status !== 200) throw fail('create configmap', res);
     },
   };

@@ -18,7 +18,9 @@ export interface WorkloadRef extends ClusterRef {
 }
 
 /** EKS access-policy scope. */
-export type AccessScope = { readonly type: 'cluster' } | { readonly type: 'namespace'; readonly namespaces: readonly string[] };
+export type AccessScope =
+  | { readonly type: 'cluster' }
+  | { readonly type: 'namespace'; readonly namespaces: readonly string[] };
 
 /** What the workload may do on the target: an EKS access policy, or Kubernetes groups. */
 export type Access =

@@ -77,7 +77,8 @@ interface LinkItem extends Link {
 }
 
 const linkPk = (id: string) => `LINK#${id}`;
-const naturalKeyPk = (spec: Pick<LinkSpec, 'source' | 'target'>) => `LINKKEY#${shortHash([linkNaturalKey(spec)], 32)}`;
+const naturalKeyPk = (spec: Pick<LinkSpec, 'source' | 'target'>) =>
+  `LINKKEY#${shortHash([linkNaturalKey(spec)], 32)}`;
 
 function toLink(item: Record<string, unknown>): Link {
   const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, naturalKey: _nk, expiresAt: _e, ...link } = item;
@@ -85,7 +86,10 @@ function toLink(item: Record<string, unknown>): Link {
 }
 
 function isConditionFailure(err: unknown): boolean {
-  return err instanceof ConditionalCheckFailedException || (err as Error)?.name === 'ConditionalCheckFailedException';
+  return (
+    err instanceof ConditionalCheckFailedException ||
+    (err as Error)?.name === 'ConditionalCheckFailedException'
+  );
 }
 
 /**
@@ -104,7 +108,11 @@ export class LinkRepository {
   /** The link, or undefined. */
   async find(id: string): Promise<Link | undefined> {
     const out = await this.db.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: linkPk(id), sk: 'LINK' }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: linkPk(id), sk: 'LINK' },
+        ConsistentRead: true,
+      }),
     );
     return out.Item ? toLink(out.Item) : undefined;
   }
@@ -119,7 +127,11 @@ export class LinkRepository {
   /** The live link for this workload → target, if one exists. */
   async findByNaturalKey(spec: Pick<LinkSpec, 'source' | 'target'>): Promise<Link | undefined> {
     const out = await this.db.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: naturalKeyPk(spec), sk: 'LINKKEY' }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: naturalKeyPk(spec), sk: 'LINKKEY' },
+        ConsistentRead: true,
+      }),
     );
     const linkId = out.Item?.linkId as string | undefined;
     if (!linkId) return undefined;
@@ -141,7 +153,11 @@ export class LinkRepository {
     const keyPk = naturalKeyPk(spec);
     for (let attempt = 0; attempt < 5; attempt++) {
       const existing = await this.db.send(
-        new GetCommand({ TableName: this.tableName, Key: { pk: keyPk, sk: 'LINKKEY' }, ConsistentRead: true }),
+        new GetCommand({
+          TableName: this.tableName,
+          Key: { pk: keyPk, sk: 'LINKKEY' },
+          ConsistentRead: true,
+        }),
       );
       const holder = existing.Item?.linkId as string | undefined;
       if (holder) {
@@ -178,7 +194,11 @@ export class LinkRepository {
         updatedAt: now,
       };
       await this.db.send(
-        new PutCommand({ TableName: this.tableName, Item: link, ConditionExpression: 'attribute_not_exists(pk)' }),
+        new PutCommand({
+          TableName: this.tableName,
+          Item: link,
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
       );
       return { link: toLink(link as unknown as Record<string, unknown>), created: true };
     }
@@ -203,7 +223,12 @@ export class LinkRepository {
     id: string,
     to: LinkStatus,
     now: string,
-    changes: { error?: LinkError | null; outputs?: Record<string, unknown>; lastExecution?: Link['lastExecution']; resetSteps?: boolean } = {},
+    changes: {
+      error?: LinkError | null;
+      outputs?: Record<string, unknown>;
+      lastExecution?: Link['lastExecution'];
+      resetSteps?: boolean;
+    } = {},
   ): Promise<Link> {
     for (let attempt = 0; attempt < 10; attempt++) {
       const link = await this.get(id);
@@ -214,7 +239,11 @@ export class LinkRepository {
       if (link.status !== to && !canTransition(link.status, to)) {
         throw new LinkStateError(`Link ${id} is ${link.status} and cannot become ${to}`);
       }
-      const names: Record<string, string> = { '#status': 'status', '#version': 'version', '#updatedAt': 'updatedAt' };
+      const names: Record<string, string> = {
+        '#status': 'status',
+        '#version': 'version',
+        '#updatedAt': 'updatedAt',
+      };
       const values: Record<string, unknown> = { ':to': to, ':v': link.version, ':one': 1, ':now': now };
       const sets = ['#status = :to', '#version = #version + :one', '#updatedAt = :now'];
       const removes: string[] = [];
@@ -269,7 +298,12 @@ export class LinkRepository {
    * Writes one step's result (and optionally merges outputs) on the link. Each step owns
    * its own map entry, so concurrent steps of the Parallel state never overwrite each other.
    */
-  async recordStep(id: string, step: string, result: StepResult, outputs?: Record<string, unknown>): Promise<void> {
+  async recordStep(
+    id: string,
+    step: string,
+    result: StepResult,
+    outputs?: Record<string, unknown>,
+  ): Promise<void> {
     const names: Record<string, string> = {
       '#steps': 'steps',
       '#step': step,
@@ -302,7 +336,8 @@ export class LinkRepository {
         }),
       );
     } catch (err) {
-      if (isConditionFailure(err)) throw new LinkStateError(`Link ${id} is gone or DELETED; step ${step} not recorded`);
+      if (isConditionFailure(err))
+        throw new LinkStateError(`Link ${id} is gone or DELETED; step ${step} not recorded`);
       throw err;
     }
   }
@@ -388,7 +423,8 @@ export class LinkRepository {
             leaseUntil: nowMs + IDEMPOTENCY_LEASE_MS,
             expiresAt: Math.floor(nowMs / 1000) + IDEMPOTENCY_TTL_SECONDS,
           },
-          ConditionExpression: 'attribute_not_exists(pk) OR (#state = :inflight AND leaseUntil < :now AND bodyHash = :h)',
+          ConditionExpression:
+            'attribute_not_exists(pk) OR (#state = :inflight AND leaseUntil < :now AND bodyHash = :h)',
           ExpressionAttributeNames: { '#state': 'state' },
           ExpressionAttributeValues: { ':inflight': 'IN_FLIGHT', ':now': nowMs, ':h': bodyHash },
         }),
@@ -421,7 +457,9 @@ export class LinkRepository {
 
   /** Releases a key whose request failed, so the caller may retry with it. */
   async abandonIdempotent(key: string): Promise<void> {
-    await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: `IDEMPOTENCY#${key}`, sk: 'IDEMPOTENCY' } }));
+    await this.db.send(
+      new DeleteCommand({ TableName: this.tableName, Key: { pk: `IDEMPOTENCY#${key}`, sk: 'IDEMPOTENCY' } }),
+    );
   }
 
   /** Adds (or refreshes) a member of a shared resource. */
@@ -466,7 +504,8 @@ export const membership = {
   egress: (accountId: string, region: string, groupId: string, cidr: string) =>
     `EGRESS#${accountId}#${region}#${groupId}#${cidr}`,
   /** Links whose source is one VPC (for reconcile look-ups on NAT changes). */
-  sourceVpc: (accountId: string, region: string, vpcId: string) => `SOURCEVPC#${accountId}#${region}#${vpcId}`,
+  sourceVpc: (accountId: string, region: string, vpcId: string) =>
+    `SOURCEVPC#${accountId}#${region}#${vpcId}`,
   link: (id: string) => `LINK#${id}`,
   workloadMember: (workloadKey: string) => `WORKLOAD#${workloadKey}`,
 };

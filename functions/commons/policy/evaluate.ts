@@ -42,7 +42,10 @@ const asList = <T>(v: T | readonly T[] | undefined): readonly T[] =>
 
 /** IAM wildcard match: `*` any run, `?` one character; case-insensitive when asked. */
 export function wildcardMatch(pattern: string, value: string, caseInsensitive = false): boolean {
-  const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const escaped = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${escaped}$`, caseInsensitive ? 'is' : 's').test(value);
 }
 
@@ -59,7 +62,8 @@ function principalMatches(statement: PolicyStatement, principal: EvaluationReque
   for (const id of asList(statement.Principal[principal.type])) {
     if (id === '*' || id === principal.id) return true;
     // An account principal (`arn:aws:iam::123:root` or `123`) covers every principal of that account.
-    const account = /^arn:aws[a-z-]*:iam::(\d{12}):root$/.exec(id)?.[1] ?? (/^\d{12}$/.test(id) ? id : undefined);
+    const account =
+      /^arn:aws[a-z-]*:iam::(\d{12}):root$/.exec(id)?.[1] ?? (/^\d{12}$/.test(id) ? id : undefined);
     if (principal.type === 'AWS' && account && principal.id.split(':')[4] === account) return true;
   }
   return false;
@@ -72,7 +76,12 @@ function contextValues(context: EvaluationRequest['context'], key: string): read
 }
 
 /** One condition operator on one key: true when the request satisfies it. */
-function conditionHolds(operator: string, key: string, expected: readonly string[], ctx: EvaluationRequest['context']): boolean {
+function conditionHolds(
+  operator: string,
+  key: string,
+  expected: readonly string[],
+  ctx: EvaluationRequest['context'],
+): boolean {
   const ifExists = operator.endsWith('IfExists');
   const base = ifExists ? operator.slice(0, -'IfExists'.length) : operator;
   const actual = contextValues(ctx, key);

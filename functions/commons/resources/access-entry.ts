@@ -85,7 +85,9 @@ export async function ensureAccessEntry(
     } catch (err) {
       if (isAwsError(err, 'InvalidParameterException') && /principal/i.test((err as Error).message)) {
         // The target role is new and EKS does not see it yet (AWS-FACTS.md): retry.
-        throw new NotYetPropagatedError(`CreateAccessEntry on ${clusterName}: ${(err as Error).message}`, { cause: err });
+        throw new NotYetPropagatedError(`CreateAccessEntry on ${clusterName}: ${(err as Error).message}`, {
+          cause: err,
+        });
       }
       if (!isAwsError(err, 'ResourceInUseException')) throw err;
       entry = (await eks.send(new DescribeAccessEntryCommand({ clusterName, principalArn }))).accessEntry;
@@ -110,12 +112,14 @@ export async function ensureAccessEntry(
   const associated =
     action === 'created'
       ? []
-      : ((await eks.send(new ListAssociatedAccessPoliciesCommand({ clusterName, principalArn }))).associatedAccessPolicies ??
-        []);
+      : ((await eks.send(new ListAssociatedAccessPoliciesCommand({ clusterName, principalArn })))
+          .associatedAccessPolicies ?? []);
   const wanted = 'policyArn' in access ? access : undefined;
   for (const a of associated) {
     if (wanted && a.policyArn === wanted.policyArn) continue;
-    await eks.send(new DisassociateAccessPolicyCommand({ clusterName, principalArn, policyArn: a.policyArn }));
+    await eks.send(
+      new DisassociateAccessPolicyCommand({ clusterName, principalArn, policyArn: a.policyArn }),
+    );
     changes.push(`disassociated:${a.policyArn}`);
   }
   if (wanted) {
@@ -135,9 +139,12 @@ export async function ensureAccessEntry(
         );
       } catch (err) {
         if (isAwsError(err, 'ResourceNotFoundException') && /principal/i.test((err as Error).message)) {
-          throw new NotYetPropagatedError(`AssociateAccessPolicy on ${clusterName}: ${(err as Error).message}`, {
-            cause: err,
-          });
+          throw new NotYetPropagatedError(
+            `AssociateAccessPolicy on ${clusterName}: ${(err as Error).message}`,
+            {
+              cause: err,
+            },
+          );
         }
         throw err;
       }
@@ -195,7 +202,13 @@ export async function ensureAwsAuthEntry(
   const data = { ...(current?.data ?? {}), mapRoles: YAML.stringify(next) };
   if (current) await kube.replaceConfigMap(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME, data, current.resourceVersion);
   else await kube.createConfigMap(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME, data);
-  return { kind: 'aws-auth', action: existing ? 'updated' : 'created', rolearn, username, groups: want.groups };
+  return {
+    kind: 'aws-auth',
+    action: existing ? 'updated' : 'created',
+    rolearn,
+    username,
+    groups: want.groups,
+  };
 }
 
 /** The onboard step. */

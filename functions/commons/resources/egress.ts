@@ -15,7 +15,12 @@ import {
   type SecurityGroupRule,
 } from '@aws-sdk/client-ec2';
 import type { AwsClients } from '../clients/aws';
-import { ConflictUnmanagedResourceError, isAwsError, QuotaExceededError, UnsupportedClusterError } from '../errors';
+import {
+  ConflictUnmanagedResourceError,
+  isAwsError,
+  QuotaExceededError,
+  UnsupportedClusterError,
+} from '../errors';
 import type { Link, LinkSpec } from '../links/model';
 import { type LinkRepository, membership } from '../links/repository';
 import { isManaged, ownershipTags } from '../tags';
@@ -45,8 +50,14 @@ export function desiredCidrs(spec: LinkSpec, resolved: Resolved): string[] {
 export function allowanceEffect(target: Resolved['target']): Record<string, unknown> {
   const publicOpen = target.endpointPublicAccess && target.publicAccessCidrs.includes('0.0.0.0/0');
   return {
-    securityGroupGoverns: target.endpointPrivateAccess ? 'private-endpoint' : 'nothing-reachable (private endpoint disabled)',
-    publicEndpoint: !target.endpointPublicAccess ? 'disabled' : publicOpen ? 'open-to-all' : 'restricted-by-publicAccessCidrs',
+    securityGroupGoverns: target.endpointPrivateAccess
+      ? 'private-endpoint'
+      : 'nothing-reachable (private endpoint disabled)',
+    publicEndpoint: !target.endpointPublicAccess
+      ? 'disabled'
+      : publicOpen
+        ? 'open-to-all'
+        : 'restricted-by-publicAccessCidrs',
     ...(target.endpointPublicAccess && !publicOpen ? { publicAccessCidrs: target.publicAccessCidrs } : {}),
   };
 }
@@ -84,7 +95,13 @@ export async function ensureIngressRules(
   const ruleIds: Record<string, string> = {};
   const missing: string[] = [];
   for (const cidr of cidrs) {
-    const same = rules.filter((r) => r.CidrIpv4 === cidr && r.IpProtocol === 'tcp' && r.FromPort === EGRESS_PORT && r.ToPort === EGRESS_PORT);
+    const same = rules.filter(
+      (r) =>
+        r.CidrIpv4 === cidr &&
+        r.IpProtocol === 'tcp' &&
+        r.FromPort === EGRESS_PORT &&
+        r.ToPort === EGRESS_PORT,
+    );
     const mine = same.find((r) => isManaged(r.Tags));
     if (mine) {
       unchanged.push(cidr);
@@ -101,7 +118,9 @@ export async function ensureIngressRules(
     missing.push(cidr);
   }
   if (missing.length > 0) {
-    const inboundIpv4 = rules.filter((r) => r.CidrIpv4 !== undefined || r.ReferencedGroupInfo !== undefined).length;
+    const inboundIpv4 = rules.filter(
+      (r) => r.CidrIpv4 !== undefined || r.ReferencedGroupInfo !== undefined,
+    ).length;
     if (inboundIpv4 + missing.length > MAX_INBOUND_RULES) {
       throw new QuotaExceededError(
         `Security group ${groupId} has ${inboundIpv4} inbound rules; ${missing.length} more would pass the quota of ${MAX_INBOUND_RULES}`,
@@ -121,7 +140,9 @@ export async function ensureIngressRules(
                 IpRanges: [{ CidrIp: cidr, Description: description.slice(0, 255) }],
               },
             ],
-            TagSpecifications: [{ ResourceType: 'security-group-rule', Tags: ownershipTags(egressOwner(groupId, cidr)) }],
+            TagSpecifications: [
+              { ResourceType: 'security-group-rule', Tags: ownershipTags(egressOwner(groupId, cidr)) },
+            ],
           }),
         );
         ruleIds[cidr] = out.SecurityGroupRules?.[0]?.SecurityGroupRuleId ?? '';
@@ -190,5 +211,8 @@ export async function egressStep(link: Link, deps: { clients: AwsClients; links:
     action: ensured.created.length ? 'created' : 'unchanged',
     ...effect,
   };
-  return { result, outputs: { egress: { securityGroupId: groupId, cidrs, ruleIds: ensured.ruleIds, ...effect } } };
+  return {
+    result,
+    outputs: { egress: { securityGroupId: groupId, cidrs, ruleIds: ensured.ruleIds, ...effect } },
+  };
 }

@@ -21,7 +21,12 @@ export function renderKubeconfig(link: Pick<Link, 'spec' | 'outputs'>): string {
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ cluster: { 'certificate-authority-data': resolved.certificateAuthority, server: resolved.endpoint }, name }],
+    clusters: [
+      {
+        cluster: { 'certificate-authority-data': resolved.certificateAuthority, server: resolved.endpoint },
+        name,
+      },
+    ],
     contexts: [{ context: { cluster: name, user: name }, name: spec.target.cluster }],
     'current-context': spec.target.cluster,
     users: [

@@ -47,11 +47,16 @@ export async function ensureOidcProvider(
   if (!existing) {
     try {
       await iam.send(
-        new CreateOpenIDConnectProviderCommand({ Url: issuer, ClientIDList: [STS_AUDIENCE], Tags: ownershipTags(owner) }),
+        new CreateOpenIDConnectProviderCommand({
+          Url: issuer,
+          ClientIDList: [STS_AUDIENCE],
+          Tags: ownershipTags(owner),
+        }),
       );
       return { arn, issuer, action: 'created' };
     } catch (err) {
-      if (isAwsError(err, 'LimitExceeded')) throw new QuotaExceededError((err as Error).message, { cause: err });
+      if (isAwsError(err, 'LimitExceeded'))
+        throw new QuotaExceededError((err as Error).message, { cause: err });
       if (!isAwsError(err, 'EntityAlreadyExists')) throw err;
       existing = await findProvider(iam, arn);
       if (!existing) throw err;
@@ -68,7 +73,12 @@ export async function ensureOidcProvider(
     return { arn, issuer, action: 'uses-existing-unmanaged' };
   }
   if (!audiences.includes(STS_AUDIENCE)) {
-    await iam.send(new AddClientIDToOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn, ClientID: STS_AUDIENCE }));
+    await iam.send(
+      new AddClientIDToOpenIDConnectProviderCommand({
+        OpenIDConnectProviderArn: arn,
+        ClientID: STS_AUDIENCE,
+      }),
+    );
     return { arn, issuer, action: 'updated' };
   }
   return { arn, issuer, action: 'unchanged' };
@@ -80,9 +90,13 @@ export async function oidcProviderStep(link: Link, deps: { clients: AwsClients; 
   const issuer = resolvedOf(link).source.issuer;
   if (!issuer) throw new Error('irsa link without an issuer: resolve should have refused it');
   // Membership first: a concurrent offboard of the last other workload then sees us and keeps the provider.
-  await deps.links.putMember(membership.issuer(source.accountId, issuerHostPath(issuer)), `WORKLOAD#${workloadKey(source)}`, {
-    linkId: link.id,
-  });
+  await deps.links.putMember(
+    membership.issuer(source.accountId, issuerHostPath(issuer)),
+    `WORKLOAD#${workloadKey(source)}`,
+    {
+      linkId: link.id,
+    },
+  );
   const provider = await ensureOidcProvider(deps.clients.iam(source.accountId), source.accountId, issuer);
   return { result: { ...provider }, outputs: { oidcProviderArn: provider.arn } };
 }

@@ -38,7 +38,8 @@ export interface Resolved {
 export async function describeCluster(eks: EKSClient, ref: ClusterRef) {
   try {
     const out = await eks.send(new DescribeClusterCommand({ name: ref.cluster }));
-    if (!out.cluster) throw new ClusterNotFoundError(`EKS cluster ${eksClusterArn(ref)} returned no description`);
+    if (!out.cluster)
+      throw new ClusterNotFoundError(`EKS cluster ${eksClusterArn(ref)} returned no description`);
     return out.cluster;
   } catch (err) {
     if (isAwsError(err, 'ResourceNotFoundException')) {
@@ -87,7 +88,9 @@ export async function resolveLink(clients: AwsClients, spec: LinkSpec): Promise<
   }
   const vpcId = source.resourcesVpcConfig?.vpcId ?? '';
   const natIps =
-    spec.network.mode === 'nat' ? await natGatewayIps(clients.ec2(spec.source.accountId, spec.source.region), vpcId) : [];
+    spec.network.mode === 'nat'
+      ? await natGatewayIps(clients.ec2(spec.source.accountId, spec.source.region), vpcId)
+      : [];
   if (spec.network.mode === 'nat' && natIps.length === 0) {
     throw new UnsupportedClusterError(
       `The VPC ${vpcId} of cluster ${spec.source.cluster} has no available NAT gateway with a public IP; use network mode "cidrs" or "none"`,

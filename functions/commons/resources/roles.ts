@@ -82,9 +82,14 @@ export async function findRole(iam: IAMClient, name: string): Promise<Role | und
   }
 }
 
-async function getInlinePolicy(iam: IAMClient, roleName: string, policyName: string): Promise<string | undefined> {
+async function getInlinePolicy(
+  iam: IAMClient,
+  roleName: string,
+  policyName: string,
+): Promise<string | undefined> {
   try {
-    return (await iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: policyName }))).PolicyDocument;
+    return (await iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: policyName })))
+      .PolicyDocument;
   } catch (err) {
     if (isAwsError(err, 'NoSuchEntity')) return undefined;
     throw err;
@@ -97,7 +102,8 @@ function iamError(err: unknown, what: string): unknown {
     // A principal made moments ago is not yet visible to IAM (AWS-FACTS.md): retry.
     return new NotYetPropagatedError(`${what}: ${(err as Error).message}`, { cause: err });
   }
-  if (isAwsError(err, 'LimitExceeded')) return new QuotaExceededError(`${what}: ${(err as Error).message}`, { cause: err });
+  if (isAwsError(err, 'LimitExceeded'))
+    return new QuotaExceededError(`${what}: ${(err as Error).message}`, { cause: err });
   return err;
 }
 
@@ -148,7 +154,10 @@ export async function ensureRole(iam: IAMClient, spec: RoleSpec): Promise<Ensure
     if (!samePolicy(role.AssumeRolePolicyDocument, spec.trust)) {
       try {
         await iam.send(
-          new UpdateAssumeRolePolicyCommand({ RoleName: spec.name, PolicyDocument: JSON.stringify(spec.trust) }),
+          new UpdateAssumeRolePolicyCommand({
+            RoleName: spec.name,
+            PolicyDocument: JSON.stringify(spec.trust),
+          }),
         );
       } catch (err) {
         throw iamError(err, `UpdateAssumeRolePolicy ${spec.name}`);
@@ -161,7 +170,11 @@ export async function ensureRole(iam: IAMClient, spec: RoleSpec): Promise<Ensure
     if (samePolicy(current, document)) continue;
     try {
       await iam.send(
-        new PutRolePolicyCommand({ RoleName: spec.name, PolicyName: policyName, PolicyDocument: JSON.stringify(document) }),
+        new PutRolePolicyCommand({
+          RoleName: spec.name,
+          PolicyName: policyName,
+          PolicyDocument: JSON.stringify(document),
+        }),
       );
     } catch (err) {
       throw iamError(err, `PutRolePolicy ${spec.name}/${policyName}`);

@@ -34,7 +34,9 @@ export function targetTrustPolicy(sourceAccountId: string, workloadRoleArn: stri
 export function targetPolicy(clusterArn: string): PolicyDocument {
   return {
     Version: '2012-10-17',
-    Statement: [{ Sid: 'DescribeTargetCluster', Effect: 'Allow', Action: 'eks:DescribeCluster', Resource: clusterArn }],
+    Statement: [
+      { Sid: 'DescribeTargetCluster', Effect: 'Allow', Action: 'eks:DescribeCluster', Resource: clusterArn },
+    ],
   };
 }
 

@@ -38,8 +38,12 @@ async function readRole(clients: AwsClients, accountId: string, name: string, po
   const iam = clients.iam(accountId);
   try {
     const role = (await iam.send(new GetRoleCommand({ RoleName: name }))).Role;
-    const policy = (await iam.send(new GetRolePolicyCommand({ RoleName: name, PolicyName: policyName }))).PolicyDocument;
-    return { trust: parsePolicy(role?.AssumeRolePolicyDocument ?? '{"Statement":[]}'), policy: parsePolicy(policy ?? '{"Statement":[]}') };
+    const policy = (await iam.send(new GetRolePolicyCommand({ RoleName: name, PolicyName: policyName })))
+      .PolicyDocument;
+    return {
+      trust: parsePolicy(role?.AssumeRolePolicyDocument ?? '{"Statement":[]}'),
+      policy: parsePolicy(policy ?? '{"Statement":[]}'),
+    };
   } catch (err) {
     if (isAwsError(err, 'NoSuchEntity')) return undefined;
     throw err;
@@ -58,13 +62,21 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
   if (link.spec.identity.mode === 'irsa') {
     const issuer = resolved.source.issuer ?? '';
     const host = issuerHostPath(issuer);
-    const workload = await readRole(clients, source.accountId, workloadRoleName(source), WORKLOAD_POLICY_NAME);
+    const workload = await readRole(
+      clients,
+      source.accountId,
+      workloadRoleName(source),
+      WORKLOAD_POLICY_NAME,
+    );
     const webIdentity = (sa: string) =>
       workload
         ? evaluatePolicy(workload.trust, {
             action: 'sts:AssumeRoleWithWebIdentity',
             principal: { type: 'Federated', id: oidcProviderArn(source.accountId, issuer) },
-            context: { [`${host}:sub`]: `system:serviceaccount:${source.namespace}:${sa}`, [`${host}:aud`]: STS_AUDIENCE },
+            context: {
+              [`${host}:sub`]: `system:serviceaccount:${source.namespace}:${sa}`,
+              [`${host}:aud`]: STS_AUDIENCE,
+            },
           })
         : 'ImplicitDeny';
     hops.push({
@@ -79,7 +91,9 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
     });
     hops.push({
       hop: 'workload-role→target-role',
-      ok: !!workload && evaluatePolicy(workload.policy, { action: 'sts:AssumeRole', resource: targetArn }) === 'Allow',
+      ok:
+        !!workload &&
+        evaluatePolicy(workload.policy, { action: 'sts:AssumeRole', resource: targetArn }) === 'Allow',
       detail: `${workloadArn} may call sts:AssumeRole on ${targetArn}`,
     });
   }
@@ -108,7 +122,9 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
   });
   hops.push({
     hop: 'target-role→describe-cluster',
-    ok: !!targetRole && evaluatePolicy(targetRole.policy, { action: 'eks:DescribeCluster', resource: clusterArn }) === 'Allow',
+    ok:
+      !!targetRole &&
+      evaluatePolicy(targetRole.policy, { action: 'eks:DescribeCluster', resource: clusterArn }) === 'Allow',
     detail: `${targetArn} may eks:DescribeCluster on ${clusterArn}`,
   });
 
@@ -121,7 +137,10 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
       certificateAuthority: resolved.target.certificateAuthority,
     });
     const cm = await kube.getConfigMap(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME);
-    const roles = ((cm ? YAML.parse(cm.data.mapRoles ?? '') : []) ?? []) as { rolearn: string; groups?: string[] }[];
+    const roles = ((cm ? YAML.parse(cm.data.mapRoles ?? '') : []) ?? []) as {
+      rolearn: string;
+      groups?: string[];
+    }[];
     const entry = roles.find((r) => r.rolearn === withoutPath(targetArn));
     const groups = 'groups' in access ? access.groups : [];
     hops.push({
@@ -134,12 +153,21 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
     let ok = false;
     let detail = `no access entry for ${targetArn} on ${target.cluster}`;
     try {
-      const entry = (await eks.send(new DescribeAccessEntryCommand({ clusterName: target.cluster, principalArn: targetArn })))
-        .accessEntry;
+      const entry = (
+        await eks.send(
+          new DescribeAccessEntryCommand({ clusterName: target.cluster, principalArn: targetArn }),
+        )
+      ).accessEntry;
       if ('policyArn' in access) {
         const associated =
-          (await eks.send(new ListAssociatedAccessPoliciesCommand({ clusterName: target.cluster, principalArn: targetArn })))
-            .associatedAccessPolicies ?? [];
+          (
+            await eks.send(
+              new ListAssociatedAccessPoliciesCommand({
+                clusterName: target.cluster,
+                principalArn: targetArn,
+              }),
+            )
+          ).associatedAccessPolicies ?? [];
         const a = associated.find((p) => p.policyArn === access.policyArn);
         ok = !!entry && !!a && a.accessScope?.type === access.scope.type;
         detail = `access entry ${entry?.accessEntryArn ?? '?'} has ${access.policyArn} (${access.scope.type} scope)`;
@@ -163,12 +191,17 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
           .send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [groupId] }] }))
       ).SecurityGroupRules ?? [];
     const missing = cidrs.filter(
-      (c) => !rules.some((r) => !r.IsEgress && r.CidrIpv4 === c && r.FromPort === EGRESS_PORT && isManaged(r.Tags)),
+      (c) =>
+        !rules.some(
+          (r) => !r.IsEgress && r.CidrIpv4 === c && r.FromPort === EGRESS_PORT && isManaged(r.Tags),
+        ),
     );
     hops.push({
       hop: 'network',
       ok: missing.length === 0,
-      detail: missing.length ? `no tcp/443 rule on ${groupId} for ${missing.join(', ')}` : `tcp/443 from ${cidrs.join(', ')} on ${groupId}`,
+      detail: missing.length
+        ? `no tcp/443 rule on ${groupId} for ${missing.join(', ')}`
+        : `tcp/443 from ${cidrs.join(', ')} on ${groupId}`,
     });
   }
   return hops;
@@ -179,7 +212,9 @@ export async function verifyStep(link: Link, deps: { clients: AwsClients }) {
   const hops = await verifyChain(link, deps.clients);
   const failed = hops.filter((h) => !h.ok);
   if (failed.length) {
-    throw new VerificationFailedError(`The role chain does not hold: ${failed.map((h) => `${h.hop} (${h.detail})`).join('; ')}`);
+    throw new VerificationFailedError(
+      `The role chain does not hold: ${failed.map((h) => `${h.hop} (${h.detail})`).join('; ')}`,
+    );
   }
   return { result: { hops } };
 }

@@ -69,7 +69,10 @@ export function targetRoleArnOf(link: Pick<Link, 'spec'>): string {
 /** Target roles of the workload's live links, from the membership items. */
 async function memberTargetRoles(links: LinkRepository, w: WorkloadRef): Promise<string[]> {
   const members = await links.members(membership.workload(workloadKey(w)));
-  return members.map((m) => m.targetRoleArn as string).filter(Boolean).sort();
+  return members
+    .map((m) => m.targetRoleArn as string)
+    .filter(Boolean)
+    .sort();
 }
 
 /** The onboard step: join the workload's membership, then ensure the role and its policy. */
