@@ -1,8 +1,8 @@
 /**
  * STS: AssumeRole (with the target role's trust policy and the caller's identity
- * policies evaluated by @cloud-copilot/iam-simulate) and GetCallerIdentity.
+ * policies evaluated by Tether's own evaluator, functions/commons/policy/evaluate.ts) and GetCallerIdentity.
  */
-import { runSimulation } from '@cloud-copilot/iam-simulate';
+import { evaluatePolicy, type PolicyDocument as EvalDocument } from '../../functions/commons/policy/evaluate';
 import { type Caller, type OpContext, type Operations, requireString } from './context';
 import { SandboxError } from './errors';
 import { awsPrincipals, effectiveTrust, findRoleByArn, parsePolicy, type PolicyDocument } from './iam';
@@ -144,24 +144,37 @@ async function mayAssume(
     'aws:userid': ctx.caller.userId,
   };
   if (externalId !== undefined) context['sts:ExternalId'] = externalId;
-  const result = await runSimulation(
-    {
-      request: {
-        principal: ctx.caller.arn,
-        action: 'sts:AssumeRole',
-        resource: { resource: role.Arn, accountId: role.Arn.split(':')[4] ?? '' },
-        contextVariables: context,
-      },
-      identityPolicies: identityPolicies(ctx),
-      serviceControlPolicies: [],
-      resourceControlPolicies: [],
-      resourcePolicy: trustForEvaluation(ctx.state, role),
-    },
-    {},
+  const trust = trustForEvaluation(ctx.state, role) as unknown as EvalDocument;
+  const principalId = ctx.caller.principalArn;
+  if (
+    evaluatePolicy(trust, {
+      action: 'sts:AssumeRole',
+      principal: { type: 'AWS', id: principalId },
+      context,
+    }) !== 'Allow'
+  ) {
+    return { ok: false }; // AWS's message says no more than that
+  }
+  // A trust that names the caller itself suffices in the same account; an account principal,
+  // or any cross-account call, also needs the caller's identity policy (IAM policy evaluation logic).
+  const roleAccount = role.Arn.split(':')[4] ?? '';
+  const namesCaller =
+    trust.Statement instanceof Array
+      ? trust.Statement.some(
+          (st) => st.Effect === 'Allow' && awsPrincipals(st as never).includes(principalId),
+        )
+      : false;
+  if (roleAccount === ctx.caller.accountId && namesCaller) return { ok: true };
+  const decisions = identityPolicies(ctx).map((p) =>
+    evaluatePolicy(p.policy as unknown as EvalDocument, {
+      action: 'sts:AssumeRole',
+      resource: role.Arn,
+      context,
+    }),
   );
-  if (result.resultType === 'error')
-    return { ok: false, detail: `policy evaluation failed: ${JSON.stringify(result.errors)}` };
-  return { ok: result.overallResult === 'Allowed' };
+  if (decisions.includes('ExplicitDeny')) return { ok: false };
+  if (!decisions.includes('Allow')) return { ok: false };
+  return { ok: true };
 }
 
 /** The STS operations the sandbox implements. */
