@@ -24,6 +24,10 @@ export async function startDynamo(options: { path?: string; tableName: string })
     deleteTableMs: 0,
     updateTableMs: 0,
   });
+  // Keep idle sockets longer than the SDK's agent does, so a reused socket is never one the
+  // server is closing at that instant (the cause of 'socket hang up' under load).
+  server.keepAliveTimeout = 120_000;
+  server.headersTimeout = 121_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());

@@ -22,6 +22,12 @@ export class ThrottledError extends TetherError {
   readonly code = 'THROTTLED';
 }
 
+/** AWS or the network failed in a way that may pass (5xx, timeout, reset connection); retried with backoff. */
+export class TransientAwsError extends TetherError {
+  override readonly name = 'TransientAwsError';
+  readonly code = 'AWS_UNAVAILABLE';
+}
+
 /**
  * A principal Tether just made is not yet visible to the service that needs it (IAM
  * eventual consistency, AWS-FACTS.md): retried with backoff for up to about two minutes.
@@ -94,6 +100,7 @@ export class VerificationFailedError extends TetherError {
 /** Every error name a step handler throws on purpose; the ASL may match only these and `States.*`. */
 export const STEP_ERROR_NAMES = [
   'ThrottledError',
+  'TransientAwsError',
   'NotYetPropagatedError',
   'ConcurrentUpdateError',
   'ConflictUnmanagedResourceError',
@@ -132,11 +139,44 @@ export function isAwsError(err: unknown, ...codes: string[]): boolean {
   return codes.some((c) => code === c || code === `${c}Exception` || `${code}Exception` === c);
 }
 
-/** Maps an AWS throttling error to {@link ThrottledError} so one `ErrorEquals` retries them all. */
+const TRANSIENT_CODES = new Set([
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'InternalFailure',
+  'InternalError',
+  'InternalServerError',
+  'ServerException',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+]);
+
+/**
+ * Maps AWS throttling to {@link ThrottledError} and transient failures (5xx, timeouts,
+ * dropped connections) to {@link TransientAwsError}, so one `ErrorEquals` retries each kind.
+ */
 export function classifyAwsError(err: unknown): unknown {
+  if (err instanceof TetherError) return err;
   const code = awsErrorCode(err);
   if (code !== undefined && THROTTLING_CODES.has(code)) {
     return new ThrottledError(`AWS throttled the call (${code})`, { cause: err });
+  }
+  const e = err as { code?: unknown; $fault?: unknown; $metadata?: { httpStatusCode?: number } };
+  const networkCode = typeof e?.code === 'string' ? e.code : undefined;
+  if (
+    (code !== undefined && TRANSIENT_CODES.has(code)) ||
+    (networkCode !== undefined && TRANSIENT_CODES.has(networkCode)) ||
+    (e?.$fault === 'server' && (e.$metadata?.httpStatusCode ?? 500) >= 500)
+  ) {
+    return new TransientAwsError(
+      `AWS call failed transiently (${code ?? networkCode}): ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
   return err;
 }

@@ -76,7 +76,7 @@ export function runStep(workflow: 'onboard' | 'offboard', stepName: string, logi
           error: { code, message: err.message },
         })
         .catch(() => undefined); // the original error matters more than this write
-      logger.warn('step failed', { linkId: link.id, step: stepName, error: err.name, message: err.message });
+      logger.warn('step failed', { linkId: link.id, step: stepName, error: err.name, detail: err.message });
       throw err;
     }
   };

@@ -50,6 +50,7 @@ export interface FailureEvent {
 /** Stable codes of the step errors (by error name), for the link record and the API. */
 const CODES: Record<string, string> = {
   ThrottledError: 'THROTTLED',
+  TransientAwsError: 'AWS_UNAVAILABLE',
   NotYetPropagatedError: 'NOT_YET_PROPAGATED',
   ConcurrentUpdateError: 'CONCURRENT_UPDATE',
   ConflictUnmanagedResourceError: 'CONFLICT_UNMANAGED_RESOURCE',

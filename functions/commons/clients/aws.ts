@@ -113,8 +113,11 @@ export class AwsClients {
     const cached = this.#clients.get(key);
     if (cached) return cached as unknown as DynamoDBDocumentClient;
     const endpoint = this.#options.dynamoDbEndpoint;
+    // The hub's own table: the SDK retries it (a transient failure here is not a member account's).
     const base = this.#client('dynamodb', this.hubAccountId, this.hubRegion, (c) =>
-      endpoint ? new DynamoDBClient({ ...c, endpoint }) : new DynamoDBClient(c),
+      endpoint
+        ? new DynamoDBClient({ ...c, maxAttempts: 4, endpoint })
+        : new DynamoDBClient({ ...c, maxAttempts: 4 }),
     );
     const doc = DynamoDBDocumentClient.from(base, { marshallOptions: { removeUndefinedValues: true } });
     this.#clients.set(key, doc as unknown as AnyClient);
