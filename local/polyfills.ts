@@ -22,3 +22,7 @@ export {};
 // This machine runs Node 20 for local mode; Lambda runs Node 22. The SDK's notice about
 // Node 20 support is known and would drown the demo's output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+// Local mode shows progress itself (the `npm start` view, the execution history); the
+// handlers' structured logs stay quiet unless asked for.
+process.env.TETHER_LOG_LEVEL ??= 'ERROR';

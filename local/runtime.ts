@@ -34,6 +34,8 @@ export interface LocalRuntimeOptions {
   /** Retry waits in ms instead of the ASL's. @default 50 */
   readonly retryIntervalMs?: number;
   readonly onEvent?: LocalStepFunctionsOptions['onEvent'];
+  /** The sandbox's simulated IAM propagation delay (see `Sandbox.open`). @default 0 */
+  readonly propagationDelayCalls?: number;
   /** Re-drive links a previous process left half-done. @default true */
   readonly redrive?: boolean;
 }
@@ -48,7 +50,30 @@ export interface LocalRuntime {
   readonly runtime: TetherRuntime;
   /** Links found half-done at start and re-driven. */
   readonly redriven: readonly string[];
+  /**
+   * Simulates a crash at this instant: every execution is aborted and every later AWS or
+   * table call of this process fails, so nothing after this point reaches any state.
+   */
+  halt(): void;
   close(): Promise<void>;
+}
+
+/** Refuses every call once the runtime is halted (a simulated crash). */
+function haltPlugin(isHalted: () => boolean): Pluggable<any, any> {
+  return {
+    applyToStack(stack) {
+      stack.add(
+        (next) => async (args: any) => {
+          if (isHalted())
+            throw Object.assign(new Error('The local runtime was halted (simulated crash)'), {
+              name: 'Halted',
+            });
+          return next(args);
+        },
+        { step: 'initialize', name: 'tetherHalt', priority: 'high' },
+      );
+    },
+  };
 }
 
 /** An initialize-step middleware that answers Step Functions calls from the local engine. */
@@ -117,9 +142,11 @@ function sandboxKubernetes(sandbox: Sandbox, target: KubernetesTarget, credentia
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const dataDir = options.dataDir;
+  let halted = false;
   const sandbox = Sandbox.open({
     ...(dataDir ? { dataDir: join(dataDir, 'sandbox') } : {}),
     world: options.world ?? 'demo',
+    ...(options.propagationDelayCalls ? { propagationDelayCalls: options.propagationDelayCalls } : {}),
   });
   const tableName = DEFAULT_TABLE_NAME;
   const dynamo = await startDynamo({ ...(dataDir ? { path: join(dataDir, 'dynamodb') } : {}), tableName });
@@ -137,6 +164,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     dynamoDbEndpoint: dynamo.endpoint,
     kubernetes: (target, credentials) => sandboxKubernetes(sandbox, target, credentials),
     configureClient: (client, service) => {
+      client.middlewareStack.use(haltPlugin(() => halted));
       if (service === 'dynamodb') return; // the embedded DynamoDB speaks the real protocol
       if (service === 'sfn') client.middlewareStack.use(localSfnPlugin(stepFunctions));
       else client.middlewareStack.use(sandboxPlugin(sandbox, service, client.config as any) as any);
@@ -165,6 +193,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     links,
     runtime,
     redriven,
+    halt() {
+      halted = true;
+      stepFunctions.abortAll();
+    },
     async close() {
       await server.close();
       stepFunctions.abortAll();

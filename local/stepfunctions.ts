@@ -131,6 +131,8 @@ export class LocalStepFunctions {
   readonly #executions = new Map<string, LocalExecution>();
   readonly #running = new Map<string, Promise<void>>();
   readonly #aborts = new Map<string, () => void>();
+  /** Handler invocations still going: an aborted execution does not stop a running Lambda. */
+  readonly #inFlight = new Set<Promise<unknown>>();
 
   constructor(options: LocalStepFunctionsOptions) {
     this.#options = options;
@@ -154,13 +156,18 @@ export class LocalStepFunctions {
             `${workflow}.asl.json: state "${state}" names ${resource}, which no function provides`,
           );
         // JSON round trip: a Lambda sees its input and returns its output as JSON.
-        handlers[state] = async (input) =>
-          JSON.parse(
-            JSON.stringify(
-              (await fn.handler(JSON.parse(JSON.stringify(input)), lambdaContext(`tether-${fn.name}`))) ??
-                null,
-            ),
+        handlers[state] = async (input) => {
+          const invocation = fn.handler(
+            JSON.parse(JSON.stringify(input)),
+            lambdaContext(`tether-${fn.name}`),
           );
+          this.#inFlight.add(invocation);
+          try {
+            return JSON.parse(JSON.stringify((await invocation) ?? null));
+          } finally {
+            this.#inFlight.delete(invocation);
+          }
+        };
       }
       const machine = new StateMachine(definition as any, {
         validationOptions: { checkArn: true, checkPaths: true },
@@ -337,9 +344,11 @@ export class LocalStepFunctions {
     return e;
   }
 
-  /** Resolves when nothing runs. */
+  /** Resolves when no execution and no handler runs. */
   async idle(): Promise<void> {
-    while (this.#running.size) await Promise.allSettled([...this.#running.values()]);
+    while (this.#running.size || this.#inFlight.size) {
+      await Promise.allSettled([...this.#running.values(), ...this.#inFlight]);
+    }
   }
 
   /** Aborts every running execution (a simulated crash or a shutdown). */

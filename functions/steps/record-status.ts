@@ -79,9 +79,10 @@ export function causeMessage(cause: string | undefined): string {
 export async function recordFailure(event: FailureEvent) {
   const rt = runtime();
   const link = await rt.links.get(event.linkId);
-  const failedStep = Object.entries(link.steps).find(
-    ([, s]) => s?.status === 'FAILED' || s?.status === 'RUNNING',
-  )?.[0];
+  // The step that failed; a RUNNING one only if none failed (a timed-out task stays RUNNING).
+  const steps = Object.entries(link.steps);
+  const failedStep = (steps.find(([, s]) => s?.status === 'FAILED') ??
+    steps.find(([, s]) => s?.status === 'RUNNING'))?.[0];
   const known =
     (STEP_ERROR_NAMES as readonly string[]).includes(event.failure.Error) || event.failure.Error in CODES;
   const error = {

@@ -158,12 +158,10 @@ async function mayAssume(
   // A trust that names the caller itself suffices in the same account; an account principal,
   // or any cross-account call, also needs the caller's identity policy (IAM policy evaluation logic).
   const roleAccount = role.Arn.split(':')[4] ?? '';
-  const namesCaller =
-    trust.Statement instanceof Array
-      ? trust.Statement.some(
-          (st) => st.Effect === 'Allow' && awsPrincipals(st as never).includes(principalId),
-        )
-      : false;
+  const statements = Array.isArray(trust.Statement) ? trust.Statement : [trust.Statement];
+  const namesCaller = statements.some(
+    (st) => st.Effect === 'Allow' && awsPrincipals(st as never).includes(principalId),
+  );
   if (roleAccount === ctx.caller.accountId && namesCaller) return { ok: true };
   const decisions = identityPolicies(ctx).map((p) =>
     evaluatePolicy(p.policy as unknown as EvalDocument, {
