@@ -13,6 +13,7 @@ import {
   type ApiResult,
   createLinks,
   createPlan,
+  deleteLink,
   getKubeconfig,
   getLink,
   listLinks,
@@ -50,6 +51,8 @@ const functionHandler = async (
       return toResponse(await listLinks(rt, request.query));
     case 'getLink':
       return toResponse(await getLink(rt, id));
+    case 'deleteLink':
+      return toResponse(await deleteLink(rt, id));
     case 'getKubeconfig':
       return toResponse(await getKubeconfig(rt, id));
     case 'listRuns':

@@ -9,7 +9,18 @@ import { handler as accessEntry } from './steps/access-entry';
 import { handler as egress } from './steps/egress';
 import { handler as kubeconfig } from './steps/kubeconfig';
 import { handler as oidcProvider } from './steps/oidc-provider';
-import { failureHandler, finishHandler, startHandler } from './steps/record-status';
+import {
+  failureHandler,
+  finishHandler,
+  finishOffboardHandler,
+  startDeletingHandler,
+  startHandler,
+} from './steps/record-status';
+import { handler as releaseOidcProvider } from './steps/release-oidc-provider';
+import { handler as releaseWorkloadRole } from './steps/release-workload-role';
+import { handler as removeAccessEntry } from './steps/remove-access-entry';
+import { handler as removeTargetRole } from './steps/remove-target-role';
+import { handler as revokeEgress } from './steps/revoke-egress';
 import { handler as resolve } from './steps/resolve';
 import { handler as targetRole } from './steps/target-role';
 import { handler as verify } from './steps/verify';
@@ -103,5 +114,54 @@ export const WORKFLOW_FUNCTIONS: readonly WorkflowFunction[] = [
     entry: 'functions/steps/record-status.ts',
     exportName: 'failureHandler',
     handler: failureHandler,
+  },
+  {
+    substitution: 'StartDeletingFunctionArn',
+    name: 'start-deleting',
+    entry: 'functions/steps/record-status.ts',
+    exportName: 'startDeletingHandler',
+    handler: startDeletingHandler,
+  },
+  {
+    substitution: 'RevokeEgressFunctionArn',
+    name: 'revoke-egress',
+    entry: 'functions/steps/revoke-egress.ts',
+    exportName: 'handler',
+    handler: revokeEgress,
+  },
+  {
+    substitution: 'RemoveAccessEntryFunctionArn',
+    name: 'remove-access-entry',
+    entry: 'functions/steps/remove-access-entry.ts',
+    exportName: 'handler',
+    handler: removeAccessEntry,
+  },
+  {
+    substitution: 'RemoveTargetRoleFunctionArn',
+    name: 'remove-target-role',
+    entry: 'functions/steps/remove-target-role.ts',
+    exportName: 'handler',
+    handler: removeTargetRole,
+  },
+  {
+    substitution: 'ReleaseWorkloadRoleFunctionArn',
+    name: 'release-workload-role',
+    entry: 'functions/steps/release-workload-role.ts',
+    exportName: 'handler',
+    handler: releaseWorkloadRole,
+  },
+  {
+    substitution: 'ReleaseOidcProviderFunctionArn',
+    name: 'release-oidc-provider',
+    entry: 'functions/steps/release-oidc-provider.ts',
+    exportName: 'handler',
+    handler: releaseOidcProvider,
+  },
+  {
+    substitution: 'FinishOffboardFunctionArn',
+    name: 'finish-offboard',
+    entry: 'functions/steps/record-status.ts',
+    exportName: 'finishOffboardHandler',
+    handler: finishOffboardHandler,
   },
 ];

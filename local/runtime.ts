@@ -6,6 +6,7 @@
  */
 import './polyfills';
 import { join } from 'node:path';
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Pluggable } from '@smithy/types';
 import { handler as apiHandler } from '../functions/api';
 import { AwsClients } from '../functions/commons/clients/aws';
@@ -175,7 +176,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     clients,
     links,
     now: () => new Date(),
-    stateMachines: { onboard: stepFunctions.stateMachineArn('onboard') },
+    stateMachines: {
+      onboard: stepFunctions.stateMachineArn('onboard'),
+      offboard: stepFunctions.stateMachineArn('offboard'),
+    },
   };
   configureRuntime(runtime);
   const server = await startHttpServer({
@@ -208,28 +212,42 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 }
 
 /**
- * Links left PENDING or PROVISIONING by a process that stopped are driven again: every
- * step is an idempotent ensure, so the new run converges where the old one stopped.
+ * Links a previous process left half-done are driven again: PENDING or PROVISIONING ones by
+ * the onboard workflow, DELETING ones by the offboard workflow. Every step is an idempotent
+ * ensure (or remove), so the new run converges where the old one stopped.
  */
 async function redriveUnfinished(rt: TetherRuntime): Promise<string[]> {
-  const ids: string[] = [];
-  for (const status of ['PENDING', 'PROVISIONING'] as const) {
+  const byStatus = async (status: 'PENDING' | 'PROVISIONING' | 'DELETING') => {
+    const ids: string[] = [];
     let cursor: Record<string, unknown> | undefined;
     do {
       const page = await rt.links.list({ status }, 100, cursor);
       ids.push(...page.items.map((l) => l.id));
       cursor = page.next;
     } while (cursor);
+    return ids;
+  };
+  const onboarding = [...(await byStatus('PENDING')), ...(await byStatus('PROVISIONING'))];
+  const deleting = await byStatus('DELETING');
+  const stamp = Date.now();
+  if (onboarding.length) {
+    const name = `redrive-${stamp}`;
+    await rt.clients.sfn().send(
+      new StartExecutionCommand({
+        stateMachineArn: rt.stateMachines.onboard,
+        name,
+        input: JSON.stringify({ requestId: name, linkIds: onboarding }),
+      }),
+    );
   }
-  if (ids.length === 0) return ids;
-  const { StartExecutionCommand } = await import('@aws-sdk/client-sfn');
-  const name = `redrive-${Date.now()}`;
-  await rt.clients.sfn().send(
-    new StartExecutionCommand({
-      stateMachineArn: rt.stateMachines.onboard,
-      name,
-      input: JSON.stringify({ requestId: name, linkIds: ids }),
-    }),
-  );
-  return ids;
+  for (const id of deleting) {
+    await rt.clients.sfn().send(
+      new StartExecutionCommand({
+        stateMachineArn: rt.stateMachines.offboard ?? '',
+        name: `redrive-${id}-${stamp}`,
+        input: JSON.stringify({ linkId: id }),
+      }),
+    );
+  }
+  return [...onboarding, ...deleting];
 }

@@ -14,8 +14,8 @@ import type { Context } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { WORKFLOW_FUNCTIONS, type WorkflowFunction } from '../functions/registry';
 
-export type WorkflowName = 'onboard';
-export const WORKFLOWS: readonly WorkflowName[] = ['onboard'];
+export type WorkflowName = 'onboard' | 'offboard';
+export const WORKFLOWS: readonly WorkflowName[] = ['onboard', 'offboard'];
 
 export interface HistoryEvent {
   readonly type: string;

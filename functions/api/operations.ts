@@ -6,7 +6,12 @@
 import { createHash } from 'node:crypto';
 import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { ulid } from 'ulid';
-import { AccountNotReachableError, ClusterNotFoundError, isAwsError } from '../commons/errors';
+import {
+  AccountNotReachableError,
+  ClusterNotFoundError,
+  isAwsError,
+  LinkStateError,
+} from '../commons/errors';
 import type { Link, LinkSpec, LinkStatus, OnboardingRequest } from '../commons/links/model';
 import { clusterKey, targetRoleName, workloadRoleName } from '../commons/links/names';
 import type { LinkFilters } from '../commons/links/repository';
@@ -314,4 +319,36 @@ export async function listRuns(rt: TetherRuntime, id: string): Promise<ApiResult
     });
   }
   return { statusCode: 200, body: { items: runs } };
+}
+
+/** Statuses from which a link may be offboarded; a link being made or repaired must finish first. */
+const DELETABLE: readonly LinkStatus[] = ['ACTIVE', 'FAILED', 'DEGRADED', 'DELETING'];
+
+/** `DELETE /links/{id}`: DELETING now (a conditional write), then the offboard workflow. */
+export async function deleteLink(rt: TetherRuntime, id: string): Promise<ApiResult> {
+  const link = await rt.links.find(id);
+  if (!link || link.status === 'DELETED') throw new ApiError('LINK_NOT_FOUND', `Link ${id} does not exist`);
+  if (!DELETABLE.includes(link.status)) {
+    throw new ApiError('LINK_BUSY', `Link ${id} is ${link.status}; delete it once it is ACTIVE or FAILED`);
+  }
+  if (!rt.stateMachines.offboard) throw new Error('No offboard state machine is configured');
+  let deleting: Link;
+  try {
+    deleting = await rt.links.transition(id, 'DELETING', rt.now().toISOString());
+  } catch (err) {
+    if (err instanceof LinkStateError) throw new ApiError('LINK_BUSY', err.message);
+    throw err;
+  }
+  await rt.clients.sfn().send(
+    new StartExecutionCommand({
+      stateMachineArn: rt.stateMachines.offboard,
+      name: `offboard-${id}-v${deleting.version}`,
+      input: JSON.stringify({ linkId: id }),
+    }),
+  );
+  return {
+    statusCode: 202,
+    headers: { location: linkHref(id) },
+    body: { ...summary(deleting) },
+  };
 }

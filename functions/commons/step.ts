@@ -30,7 +30,8 @@ export type StepLogic = (link: Link, rt: TetherRuntime) => Promise<StepOutcome>;
 /** Statuses in which a step of this workflow may run. */
 const RUNNABLE: Record<'onboard' | 'offboard', readonly LinkStatus[]> = {
   onboard: ['PROVISIONING'],
-  offboard: ['DELETING'],
+  // Removal steps run to offboard (DELETING) and to compensate a failed onboard (FAILED).
+  offboard: ['DELETING', 'FAILED'],
 };
 
 /**

@@ -4,6 +4,7 @@
  * re-run that finds the link already there changes nothing.
  */
 import { LinkStateError, STEP_ERROR_NAMES } from '../commons/errors';
+import { canTransition } from '../commons/links/repository';
 import type { LinkStatus } from '../commons/links/model';
 import { runtime } from '../commons/runtime';
 import { stepHandler } from '../commons/step';
@@ -31,6 +32,35 @@ export async function startProvisioning(event: StartEvent) {
         }
       : {}),
   });
+  return { linkId: updated.id, status: updated.status };
+}
+
+/** ACTIVE | FAILED | DEGRADED | DELETING → DELETING, with the execution; the kubeconfig output goes first. */
+export async function startDeleting(event: StartEvent) {
+  const rt = runtime();
+  const link = await rt.links.get(event.linkId);
+  if (link.status !== 'DELETING' && !canTransition(link.status, 'DELETING')) {
+    throw new LinkStateError(`Link ${link.id} is ${link.status}; it cannot be offboarded now`);
+  }
+  const { kubeconfig: _dropped, ...outputs } = link.outputs;
+  const updated = await rt.links.transition(link.id, 'DELETING', rt.now().toISOString(), {
+    outputs,
+    ...(link.lastExecution?.name !== event.execution.name
+      ? { lastExecution: { ...event.execution, workflow: 'offboard' } }
+      : {}),
+  });
+  return { linkId: updated.id, status: updated.status };
+}
+
+/** DELETING → DELETED (kept with a TTL); the workload → target pair may be linked again. */
+export async function finishOffboard(event: { linkId: string }) {
+  const rt = runtime();
+  const link = await rt.links.get(event.linkId);
+  const updated =
+    link.status === 'DELETED'
+      ? link
+      : await rt.links.transition(link.id, 'DELETED', rt.now().toISOString(), { error: null });
+  await rt.links.releaseNaturalKey(link.spec, link.id);
   return { linkId: updated.id, status: updated.status };
 }
 
@@ -99,5 +129,7 @@ export async function recordFailure(event: FailureEvent) {
 }
 
 export const startHandler = stepHandler((e: StartEvent) => startProvisioning(e));
+export const startDeletingHandler = stepHandler((e: StartEvent) => startDeleting(e));
+export const finishOffboardHandler = stepHandler((e: { linkId: string }) => finishOffboard(e));
 export const finishHandler = stepHandler((e: { linkId: string }) => finishOnboard(e));
 export const failureHandler = stepHandler((e: FailureEvent) => recordFailure(e));

@@ -67,13 +67,27 @@ export const MEMBER = '111111111111';
 export const OTHER = '222222222222';
 export const STRANGER = '333333333333';
 
-/** A value's shape when it matches `re`, else the value itself (so a wrong format shows). */
+/**
+ * A value's shape: `label` when it matches AWS's format `re`, else the value with its
+ * random-looking tokens (3+ characters with a digit or a capital) replaced by their
+ * length, so a wrong format shows without making the comparison depend on randomness.
+ */
 export function shape(value: unknown, re: RegExp, label: string): unknown {
-  return typeof value === 'string' && re.test(value) ? label : value;
+  if (typeof value !== 'string') return value;
+  if (re.test(value)) return label;
+  return value.replace(/[A-Za-z0-9]{3,}/g, (t) => (/[A-Z0-9]/.test(t) ? `<random ${t.length}>` : t));
+}
+
+/** How a policy document came back: RFC 3986 URL-encoded (as AWS documents), raw, or otherwise. */
+function encodingOf(returned: string | undefined, sent: string): string {
+  if (returned === encodeURIComponent(sent)) return 'URL-encoded';
+  if (returned === sent) return 'raw JSON';
+  return returned === undefined ? 'absent' : 'other';
 }
 
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-const decode = (doc: string | undefined) => (doc === undefined ? undefined : JSON.parse(decodeURIComponent(doc)));
+const decode = (doc: string | undefined) =>
+  doc === undefined ? undefined : JSON.parse(decodeURIComponent(doc));
 
 function doc(statement: Record<string, unknown>[]): string {
   return JSON.stringify({ Version: '2012-10-17', Statement: statement });
@@ -130,7 +144,7 @@ export async function iamRoles(side: Side, rec: Recorder): Promise<void> {
     () => iam.send(new GetRoleCommand({ RoleName: 'conf-role' })),
     (o) => ({
       ...project(o),
-      trustUrlEncoded: o.Role?.AssumeRolePolicyDocument === encodeURIComponent(trust),
+      trustEncoding: encodingOf(o.Role?.AssumeRolePolicyDocument, trust),
     }),
   );
   await rec.call('get a missing role', 'iam', 'GetRole', () =>
@@ -151,7 +165,9 @@ export async function iamRoles(side: Side, rec: Recorder): Promise<void> {
   );
   const policy = doc([{ Effect: 'Allow', Action: 'eks:DescribeCluster', Resource: '*' }]);
   await rec.call('put inline policy', 'iam', 'PutRolePolicy', () =>
-    iam.send(new PutRolePolicyCommand({ RoleName: 'conf-role', PolicyName: 'access', PolicyDocument: policy })),
+    iam.send(
+      new PutRolePolicyCommand({ RoleName: 'conf-role', PolicyName: 'access', PolicyDocument: policy }),
+    ),
   );
   await rec.call(
     'get inline policy',
@@ -161,7 +177,7 @@ export async function iamRoles(side: Side, rec: Recorder): Promise<void> {
     (o) => ({
       RoleName: o.RoleName,
       PolicyName: o.PolicyName,
-      urlEncoded: o.PolicyDocument === encodeURIComponent(policy),
+      encoding: encodingOf(o.PolicyDocument, policy),
       decoded: decode(o.PolicyDocument),
     }),
   );
@@ -254,7 +270,9 @@ export async function oidcProviders(side: Side, rec: Recorder): Promise<void> {
     (o) => o.OpenIDConnectProviderList,
   );
   await rec.call('add client id', 'iam', 'AddClientIDToOpenIDConnectProvider', () =>
-    iam.send(new AddClientIDToOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn, ClientID: 'tether' })),
+    iam.send(
+      new AddClientIDToOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn, ClientID: 'tether' }),
+    ),
   );
   await rec.call('get provider after adding a client id', 'iam', 'GetOpenIDConnectProvider', get, (o) => ({
     ClientIDList: o.ClientIDList,
@@ -279,13 +297,18 @@ export async function stsAssumeRole(side: Side, rec: Recorder): Promise<void> {
   const target = side.account(OTHER);
   side.account(STRANGER);
   await target.iam.send(
-    new CreateRoleCommand({ RoleName: 'conf-target', AssumeRolePolicyDocument: trustOf(`arn:aws:iam::${MEMBER}:root`) }),
+    new CreateRoleCommand({
+      RoleName: 'conf-target',
+      AssumeRolePolicyDocument: trustOf(`arn:aws:iam::${MEMBER}:root`),
+    }),
   );
   await target.iam.send(
     new PutRolePolicyCommand({
       RoleName: 'conf-target',
       PolicyName: 'read',
-      PolicyDocument: doc([{ Effect: 'Allow', Action: ['iam:GetRole', 'sts:GetCallerIdentity'], Resource: '*' }]),
+      PolicyDocument: doc([
+        { Effect: 'Allow', Action: ['iam:GetRole', 'sts:GetCallerIdentity'], Resource: '*' },
+      ]),
     }),
   );
   await target.iam.send(
@@ -344,7 +367,10 @@ export async function stsAssumeRole(side: Side, rec: Recorder): Promise<void> {
   );
   await rec.call('assume a missing role', 'sts', 'AssumeRole', () =>
     source.sts.send(
-      new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${OTHER}:role/conf-missing`, RoleSessionName: 'tether-conf' }),
+      new AssumeRoleCommand({
+        RoleArn: `arn:aws:iam::${OTHER}:role/conf-missing`,
+        RoleSessionName: 'tether-conf',
+      }),
     ),
   );
 }
@@ -367,7 +393,11 @@ export async function networkByCalls(side: Side): Promise<Network> {
   const subnets: string[] = [];
   for (const [i, az] of ['a', 'b'].entries()) {
     const s = await ec2.send(
-      new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `10.20.${i * 16}.0/20`, AvailabilityZone: `${REGION}${az}` }),
+      new CreateSubnetCommand({
+        VpcId: vpcId,
+        CidrBlock: `10.20.${i * 16}.0/20`,
+        AvailabilityZone: `${REGION}${az}`,
+      }),
     );
     subnets.push(s.Subnet?.SubnetId ?? '');
   }
@@ -428,7 +458,7 @@ export async function ec2Network(side: Side, rec: Recorder, net: Network): Promi
         }),
       ),
     (o) => ({
-      NatGatewayId: o.NatGatewayId ?? o.NatGateway?.NatGatewayId,
+      NatGatewayId: o.NatGateway?.NatGatewayId,
       VpcId: o.NatGateway?.VpcId === net.vpcId,
       SubnetId: o.NatGateway?.SubnetId === net.publicSubnetId,
       ConnectivityType: o.NatGateway?.ConnectivityType,
@@ -468,7 +498,10 @@ export async function ec2Network(side: Side, rec: Recorder, net: Network): Promi
     'describe NAT gateways of another vpc',
     'ec2',
     'DescribeNatGateways',
-    () => ec2.send(new DescribeNatGatewaysCommand({ Filter: [{ Name: 'vpc-id', Values: ['vpc-0123456789abcdef0'] }] })),
+    () =>
+      ec2.send(
+        new DescribeNatGatewaysCommand({ Filter: [{ Name: 'vpc-id', Values: ['vpc-0123456789abcdef0'] }] }),
+      ),
     (o) => ({ NatGateways: o.NatGateways }),
   );
 
@@ -488,15 +521,28 @@ export async function ec2Network(side: Side, rec: Recorder, net: Network): Promi
         ],
       }),
     );
-  const added = await rec.call('authorize an ingress rule with tags', 'ec2', 'AuthorizeSecurityGroupIngress', () => authorize('203.0.113.10/32'), (o) => ({
-    Return: o.Return,
-    SecurityGroupRules: sortRules(o.SecurityGroupRules).map((r) => ({ ...r, GroupId: r.GroupId === net.securityGroupId })),
-  }));
+  const added = await rec.call(
+    'authorize an ingress rule with tags',
+    'ec2',
+    'AuthorizeSecurityGroupIngress',
+    () => authorize('203.0.113.10/32'),
+    (o) => ({
+      Return: o.Return,
+      SecurityGroupRules: sortRules(o.SecurityGroupRules).map((r) => ({
+        ...r,
+        GroupId: r.GroupId === net.securityGroupId,
+      })),
+    }),
+  );
   await rec.call('authorize the same rule again', 'ec2', 'AuthorizeSecurityGroupIngress', () =>
     authorize('203.0.113.10/32'),
   );
   const describeRules = () =>
-    ec2.send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [net.securityGroupId] }] }));
+    ec2.send(
+      new DescribeSecurityGroupRulesCommand({
+        Filters: [{ Name: 'group-id', Values: [net.securityGroupId] }],
+      }),
+    );
   await rec.call('describe rules of the group', 'ec2', 'DescribeSecurityGroupRules', describeRules, (o) =>
     sortRules(o.SecurityGroupRules).map((r) => ({ ...r, GroupId: r.GroupId === net.securityGroupId })),
   );
@@ -511,19 +557,33 @@ export async function ec2Network(side: Side, rec: Recorder, net: Network): Promi
     () => ec2.send(new DescribeSecurityGroupRulesCommand({ SecurityGroupRuleIds: [ruleId] })),
     (o) => sortRules(o.SecurityGroupRules).map((r) => ({ Tags: r.Tags })),
   );
-  await rec.call('revoke the rule', 'ec2', 'RevokeSecurityGroupIngress', () =>
-    ec2.send(
-      new RevokeSecurityGroupIngressCommand({ GroupId: net.securityGroupId, IpPermissions: [permission('203.0.113.10/32')] }),
-    ),
+  await rec.call(
+    'revoke the rule',
+    'ec2',
+    'RevokeSecurityGroupIngress',
+    () =>
+      ec2.send(
+        new RevokeSecurityGroupIngressCommand({
+          GroupId: net.securityGroupId,
+          IpPermissions: [permission('203.0.113.10/32')],
+        }),
+      ),
     (o) => ({ Return: o.Return, UnknownIpPermissions: o.UnknownIpPermissions }),
   );
   await rec.call('describe rules after revoke', 'ec2', 'DescribeSecurityGroupRules', describeRules, (o) =>
     sortRules(o.SecurityGroupRules),
   );
-  await rec.call('revoke the rule again', 'ec2', 'RevokeSecurityGroupIngress', () =>
-    ec2.send(
-      new RevokeSecurityGroupIngressCommand({ GroupId: net.securityGroupId, IpPermissions: [permission('203.0.113.10/32')] }),
-    ),
+  await rec.call(
+    'revoke the rule again',
+    'ec2',
+    'RevokeSecurityGroupIngress',
+    () =>
+      ec2.send(
+        new RevokeSecurityGroupIngressCommand({
+          GroupId: net.securityGroupId,
+          IpPermissions: [permission('203.0.113.10/32')],
+        }),
+      ),
     (o) => ({ Return: o.Return, UnknownIpPermissions: o.UnknownIpPermissions }),
   );
 }
@@ -531,7 +591,16 @@ export async function ec2Network(side: Side, rec: Recorder, net: Network): Promi
 export async function prefixLists(side: Side, rec: Recorder): Promise<void> {
   const { ec2 } = side.account(MEMBER);
   const listFields = (p: Record<string, unknown> | undefined) =>
-    pick(p, ['PrefixListId', 'PrefixListName', 'AddressFamily', 'MaxEntries', 'Version', 'State', 'OwnerId', 'PrefixListArn']);
+    pick(p, [
+      'PrefixListId',
+      'PrefixListName',
+      'AddressFamily',
+      'MaxEntries',
+      'Version',
+      'State',
+      'OwnerId',
+      'PrefixListArn',
+    ]);
   const created = await rec.call(
     'create a prefix list',
     'ec2',
@@ -587,7 +656,13 @@ export async function prefixLists(side: Side, rec: Recorder): Promise<void> {
     () => ec2.send(new DescribeManagedPrefixListsCommand({ PrefixListIds: [id] })),
     (o) => listFields(o.PrefixLists?.[0] as Record<string, unknown> | undefined),
   );
-  await rec.call('get prefix list entries after modify', 'ec2', 'GetManagedPrefixListEntries', entries, sortEntries);
+  await rec.call(
+    'get prefix list entries after modify',
+    'ec2',
+    'GetManagedPrefixListEntries',
+    entries,
+    sortEntries,
+  );
   await rec.call(
     'delete the prefix list',
     'ec2',
@@ -615,27 +690,34 @@ export async function s3Objects(side: Side, rec: Recorder): Promise<void> {
     () => s3.send(new PutObjectCommand({ Bucket, Key, Body: body, ContentType: 'application/json' })),
     (o) => ({ ETag: o.ETag }),
   );
-  await rec.call(
-    'get object',
-    's3',
-    'GetObject',
-    () => s3.send(new GetObjectCommand({ Bucket, Key })),
-    () => ({}),
-  ).then(async (o) => {
-    // The body is a stream: record it apart.
-    rec.note('get object body', 's3', 'GetObject', {
-      body: o?.Body ? await o.Body.transformToString() : undefined,
-      ContentType: o?.ContentType,
-      ContentLength: o?.ContentLength,
-      ETag: o?.ETag,
+  await rec
+    .call(
+      'get object',
+      's3',
+      'GetObject',
+      () => s3.send(new GetObjectCommand({ Bucket, Key })),
+      () => ({}),
+    )
+    .then(async (o) => {
+      // The body is a stream: record it apart.
+      rec.note('get object body', 's3', 'GetObject', {
+        body: o?.Body ? await o.Body.transformToString() : undefined,
+        ContentType: o?.ContentType,
+        ContentLength: o?.ContentLength,
+        ETag: o?.ETag,
+      });
     });
-  });
   await rec.call(
     'head object',
     's3',
     'HeadObject',
     () => s3.send(new HeadObjectCommand({ Bucket, Key })),
-    (o) => ({ ContentLength: o.ContentLength, ContentType: o.ContentType, ETag: o.ETag, LastModified: o.LastModified }),
+    (o) => ({
+      ContentLength: o.ContentLength,
+      ContentType: o.ContentType,
+      ETag: o.ETag,
+      LastModified: o.LastModified,
+    }),
   );
   await rec.call('head a missing object', 's3', 'HeadObject', () =>
     s3.send(new HeadObjectCommand({ Bucket, Key: 'missing' })),
@@ -657,7 +739,13 @@ export async function s3Objects(side: Side, rec: Recorder): Promise<void> {
       Contents: o.Contents?.map((c) => ({ Key: c.Key, Size: c.Size, ETag: c.ETag })),
     }),
   );
-  await rec.call('delete object', 's3', 'DeleteObject', () => s3.send(new DeleteObjectCommand({ Bucket, Key })), () => ({}));
+  await rec.call(
+    'delete object',
+    's3',
+    'DeleteObject',
+    () => s3.send(new DeleteObjectCommand({ Bucket, Key })),
+    () => ({}),
+  );
   await rec.call(
     'delete the object again',
     's3',
@@ -727,9 +815,14 @@ export async function eksCluster(side: Side, rec: Recorder, net: Network): Promi
         certificateAuthority: typeof c?.certificateAuthority?.data === 'string',
         issuer: shape(c?.identity?.oidc?.issuer, EKS_ISSUER, '<oidc issuer>'),
         roleArn: c?.roleArn,
-        vpcId: c?.resourcesVpcConfig?.vpcId === net.vpcId,
-        subnetIds: c?.resourcesVpcConfig?.subnetIds?.length,
-        clusterSecurityGroupId: shape(c?.resourcesVpcConfig?.clusterSecurityGroupId, /^sg-[0-9a-f]{17}$/, '<sg id>'),
+        vpcId:
+          c?.resourcesVpcConfig?.vpcId === undefined ? undefined : c.resourcesVpcConfig.vpcId === net.vpcId,
+        subnetIds: (c?.resourcesVpcConfig?.subnetIds ?? []).every((id) => net.subnetIds.includes(id)),
+        clusterSecurityGroupId: shape(
+          c?.resourcesVpcConfig?.clusterSecurityGroupId,
+          /^sg-[0-9a-f]{17}$/,
+          '<sg id>',
+        ),
         endpointPublicAccess: c?.resourcesVpcConfig?.endpointPublicAccess,
         endpointPrivateAccess: c?.resourcesVpcConfig?.endpointPrivateAccess,
         publicAccessCidrs: c?.resourcesVpcConfig?.publicAccessCidrs,
@@ -756,9 +849,15 @@ export async function eksCluster(side: Side, rec: Recorder, net: Network): Promi
     'CreateAccessEntry',
     () =>
       eks.send(
-        new CreateAccessEntryCommand({ clusterName: CLUSTER, principalArn, type: 'STANDARD', tags: { 'tether:owner': 'lnk-1' } }),
+        new CreateAccessEntryCommand({
+          clusterName: CLUSTER,
+          principalArn,
+          type: 'STANDARD',
+          tags: { 'tether:owner': 'lnk-1' },
+        }),
       ),
-    (o) => pick(o.accessEntry, ['clusterName', 'principalArn', 'type', 'username', 'kubernetesGroups', 'tags']),
+    (o) =>
+      pick(o.accessEntry, ['clusterName', 'principalArn', 'type', 'username', 'kubernetesGroups', 'tags']),
   );
   await rec.call(
     'describe the access entry',
@@ -780,7 +879,8 @@ export async function eksCluster(side: Side, rec: Recorder, net: Network): Promi
           accessScope: { type: 'namespace', namespaces: ['default'] },
         }),
       ),
-    (o) => pick(o, ['principalArn', 'associatedAccessPolicy.policyArn', 'associatedAccessPolicy.accessScope']),
+    (o) =>
+      pick(o, ['principalArn', 'associatedAccessPolicy.policyArn', 'associatedAccessPolicy.accessScope']),
   );
   await rec.call(
     'list associated access policies',

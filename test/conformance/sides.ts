@@ -57,8 +57,11 @@ function makeClients(
   return clients;
 }
 
+/** The sandbox's side, with the sandbox itself for seeding. */
+export type SandboxSide = Side & { readonly sandbox: Sandbox };
+
 /** A fresh, empty sandbox (no accounts but the hub's). */
-export function sandboxSide(sandbox = Sandbox.open({ world: 'empty' })): Side & { sandbox: Sandbox } {
+export function sandboxSide(sandbox = Sandbox.open({ world: 'empty' })): SandboxSide {
   return {
     name: 'sandbox',
     sandbox,

@@ -175,12 +175,42 @@ export const clusterKeyOf = (item: unknown): string => {
   return `${String(c.accountId)}/${String(c.region)}/${String(c.cluster)}`;
 };
 
+const lower = [...'abcdefghijklmnopqrstuvwxyz0123456789'];
+const chars = (alphabet: readonly string[], minLength: number, maxLength: number) =>
+  fc.string({ unit: fc.constantFrom(...alphabet), minLength, maxLength });
+
+/** A DNS-1123 label of `min`–`max` characters. */
+const dnsLabel = (min: number, max: number) =>
+  fc
+    .tuple(fc.constantFrom(...lower), chars([...lower, '-'], min - 2, max - 2), fc.constantFrom(...lower))
+    .map(([a, mid, z]) => `${a}${mid}${z}`);
+
+/**
+ * Names at the top of their length range (fast-check's patterns rarely reach it): the
+ * boundary cases of name derivation. Any that the spec would refuse, the router refuses.
+ */
+export const LONG_NAMES: Readonly<Record<string, fc.Arbitrary<unknown>>> = {
+  Namespace: dnsLabel(50, 63),
+  ServiceAccountName: fc.array(dnsLabel(2, 63), { minLength: 3, maxLength: 6 }).map((labels) =>
+    labels
+      .join('.')
+      .slice(0, 253)
+      .replace(/[.-]+$/, ''),
+  ),
+  ClusterName: fc
+    .tuple(fc.constantFrom(...lower), chars([...lower, ...'ABCXYZ_-'], 80, 99))
+    .map(([a, rest]) => `${a}${rest}`),
+};
+
 /** Any body the spec accepts (any account, any names), targets unique by cluster. */
-export function anyOnboardingRequest(maxItems = 4): fc.Arbitrary<Record<string, unknown>> {
-  return arbitraryFor(onboardingRequestSchema(), {
-    uniqueBy: { '/targets': clusterKeyOf },
-    maxItems,
-  }) as fc.Arbitrary<Record<string, unknown>>;
+export function anyOnboardingRequest(maxItems = 4, longNames = false): fc.Arbitrary<Record<string, unknown>> {
+  const walk = (replace?: Readonly<Record<string, fc.Arbitrary<unknown>>>) =>
+    arbitraryFor(onboardingRequestSchema(), {
+      uniqueBy: { '/targets': clusterKeyOf },
+      maxItems,
+      ...(replace === undefined ? {} : { replace }),
+    }) as fc.Arbitrary<Record<string, unknown>>;
+  return longNames ? fc.oneof(walk(), walk(LONG_NAMES)) : walk();
 }
 
 /** The clusters of the demo world (seed 000). */

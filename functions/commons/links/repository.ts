@@ -487,12 +487,87 @@ export class LinkRepository {
           ...(startKey ? { ExclusiveStartKey: startKey } : {}),
         }),
       );
-      items.push(...(out.Items ?? []));
+      // The removal lock lives beside the members; it is not one.
+      items.push(...(out.Items ?? []).filter((i) => i.sk !== REMOVAL_LOCK_SK));
       startKey = out.LastEvaluatedKey;
     } while (startKey);
     return items;
   }
+
+  /** The removal lock of a shared resource, if one is held and not expired. */
+  async removalLock(
+    resource: string,
+    nowMs: number,
+  ): Promise<{ owner: string; leaseUntil: number } | undefined> {
+    const out = await this.db.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: resource, sk: REMOVAL_LOCK_SK },
+        ConsistentRead: true,
+      }),
+    );
+    const item = out.Item;
+    if (!item || (item.leaseUntil as number) <= nowMs) return undefined;
+    return { owner: item.owner as string, leaseUntil: item.leaseUntil as number };
+  }
+
+  /**
+   * Takes the removal lock of a shared resource for `owner` (free, expired, or already
+   * `owner`'s after a crash); {@link ConcurrentUpdateError} while another holds it.
+   */
+  async acquireRemovalLock(resource: string, owner: string, nowMs: number, leaseMs: number): Promise<void> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: resource, sk: REMOVAL_LOCK_SK, owner, leaseUntil: nowMs + leaseMs },
+          ConditionExpression: 'attribute_not_exists(pk) OR leaseUntil < :now OR #owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':now': nowMs, ':owner': owner },
+        }),
+      );
+    } catch (err) {
+      if (isConditionFailure(err))
+        throw new ConcurrentUpdateError(`${resource} is being removed by another link`);
+      throw err;
+    }
+  }
+
+  async releaseRemovalLock(resource: string, owner: string): Promise<void> {
+    try {
+      await this.db.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { pk: resource, sk: REMOVAL_LOCK_SK },
+          ConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':owner': owner },
+        }),
+      );
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err; // not ours any more (expired and taken): nothing to release
+    }
+  }
+
+  /** Releases the natural key of a DELETED link, so the same workload → target can be linked again. */
+  async releaseNaturalKey(spec: Pick<LinkSpec, 'source' | 'target'>, linkId: string): Promise<void> {
+    try {
+      await this.db.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { pk: naturalKeyPk(spec), sk: 'LINKKEY' },
+          ConditionExpression: 'linkId = :id',
+          ExpressionAttributeValues: { ':id': linkId },
+        }),
+      );
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err; // already released, or another link holds it now
+    }
+  }
 }
+
+/** Sort key of a shared resource's removal lock (DESIGN.md, State; README, reference counting). */
+export const REMOVAL_LOCK_SK = '#REMOVAL_LOCK';
 
 /** Membership keys of the shared resources (DESIGN.md, State). */
 export const membership = {

@@ -8,6 +8,7 @@ import {
   type AccessEntry,
   AssociateAccessPolicyCommand,
   CreateAccessEntryCommand,
+  DeleteAccessEntryCommand,
   DescribeAccessEntryCommand,
   DisassociateAccessPolicyCommand,
   type EKSClient,
@@ -240,4 +241,72 @@ export async function accessEntryStep(link: Link, deps: { clients: AwsClients })
           `link:${linkNaturalKey(link.spec)}`,
         );
   return { result, outputs: { access: result } };
+}
+
+/** Deletes the link's access entry (its associations go with it) if it is Tether's and this link's. */
+export async function deleteOwnedAccessEntry(
+  eks: EKSClient,
+  clusterName: string,
+  principalArn: string,
+  owner: string,
+) {
+  let entry: AccessEntry | undefined;
+  try {
+    entry = (await eks.send(new DescribeAccessEntryCommand({ clusterName, principalArn }))).accessEntry;
+  } catch (err) {
+    if (isAwsError(err, 'ResourceNotFoundException')) return { kind: 'access-entry', action: 'absent' };
+    throw err;
+  }
+  if (!isManaged(entry?.tags) || ownerOf(entry?.tags) !== owner) {
+    return { kind: 'access-entry', action: 'left-unmanaged', accessEntryArn: entry?.accessEntryArn };
+  }
+  try {
+    await eks.send(new DeleteAccessEntryCommand({ clusterName, principalArn }));
+  } catch (err) {
+    if (!isAwsError(err, 'ResourceNotFoundException')) throw err;
+  }
+  return { kind: 'access-entry', action: 'deleted', accessEntryArn: entry?.accessEntryArn };
+}
+
+/** Removes Tether's mapRoles entry for the role from aws-auth (recognised by its username). */
+export async function removeAwsAuthEntry(kube: KubernetesApi, principalArn: string, username: string) {
+  const rolearn = withoutPath(principalArn);
+  const current = await kube.getConfigMap(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME);
+  const roles = ((current ? YAML.parse(current.data.mapRoles ?? '') : undefined) ?? []) as MapRole[];
+  const existing = roles.find((r) => r.rolearn === rolearn);
+  if (!current || !existing) return { kind: 'aws-auth', action: 'absent', rolearn };
+  if (existing.username !== username) return { kind: 'aws-auth', action: 'left-unmanaged', rolearn };
+  const data = { ...current.data, mapRoles: YAML.stringify(roles.filter((r) => r.rolearn !== rolearn)) };
+  await kube.replaceConfigMap(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME, data, current.resourceVersion);
+  return { kind: 'aws-auth', action: 'deleted', rolearn };
+}
+
+/** The offboard step. */
+export async function removeAccessEntryStep(link: Link, deps: { clients: AwsClients }) {
+  const resolved = (link.outputs.resolved as { target?: ReturnType<typeof resolvedOf>['target'] } | undefined)
+    ?.target;
+  if (!resolved) return { result: { action: 'nothing-to-remove' } };
+  const { target } = link.spec;
+  const principalArn = targetRoleArnOf(link);
+  const username = link.spec.access.username ?? kubernetesUsername(link.spec);
+  const result =
+    resolved.authenticationMode === 'CONFIG_MAP'
+      ? await removeAwsAuthEntry(
+          deps.clients.kubernetes({
+            accountId: target.accountId,
+            region: target.region,
+            cluster: target.cluster,
+            endpoint: resolved.endpoint,
+            certificateAuthority: resolved.certificateAuthority,
+          }),
+          principalArn,
+          username,
+        )
+      : await deleteOwnedAccessEntry(
+          deps.clients.eks(target.accountId, target.region),
+          target.cluster,
+          principalArn,
+          `link:${linkNaturalKey(link.spec)}`,
+        );
+  return { result };
 }

@@ -12,6 +12,7 @@ import {
   AuthorizeSecurityGroupIngressCommand,
   DescribeSecurityGroupRulesCommand,
   type EC2Client,
+  RevokeSecurityGroupIngressCommand,
   type SecurityGroupRule,
 } from '@aws-sdk/client-ec2';
 import type { AwsClients } from '../clients/aws';
@@ -23,7 +24,8 @@ import {
 } from '../errors';
 import type { Link, LinkSpec } from '../links/model';
 import { type LinkRepository, membership } from '../links/repository';
-import { isManaged, ownershipTags } from '../tags';
+import { joinShared, leaveShared } from '../links/shared';
+import { isManaged, ownerOf, ownershipTags } from '../tags';
 import { type Resolved, resolvedOf } from './resolve';
 
 export const EGRESS_PORT = 443;
@@ -171,7 +173,10 @@ export async function ensureIngressRules(
 }
 
 /** The onboard step. */
-export async function egressStep(link: Link, deps: { clients: AwsClients; links: LinkRepository }) {
+export async function egressStep(
+  link: Link,
+  deps: { clients: AwsClients; links: LinkRepository; now: () => Date },
+) {
   const resolved = resolvedOf(link);
   const cidrs = desiredCidrs(link.spec, resolved);
   const { target, source } = link.spec;
@@ -184,10 +189,12 @@ export async function egressStep(link: Link, deps: { clients: AwsClients; links:
   if (!groupId) throw new UnsupportedClusterError(`Cluster ${target.cluster} has no cluster security group`);
   // Memberships first, so a concurrent offboard of another link keeps the rules we need.
   for (const cidr of cidrs) {
-    await deps.links.putMember(
+    await joinShared(
+      deps.links,
       membership.egress(target.accountId, target.region, groupId, cidr),
       membership.link(link.id),
       { linkId: link.id },
+      deps.now().getTime(),
     );
   }
   if (link.spec.network.mode === 'nat') {
@@ -215,4 +222,64 @@ export async function egressStep(link: Link, deps: { clients: AwsClients; links:
     result,
     outputs: { egress: { securityGroupId: groupId, cidrs, ruleIds: ensured.ruleIds, ...effect } },
   };
+}
+
+/** Revokes Tether's rule for one CIDR on the group, if it is there; others' rules are never touched. */
+export async function revokeOwnedRule(ec2: EC2Client, groupId: string, cidr: string) {
+  const rules = await ingressRules(ec2, groupId);
+  const mine = rules.filter(
+    (r) =>
+      r.CidrIpv4 === cidr &&
+      r.FromPort === EGRESS_PORT &&
+      isManaged(r.Tags) &&
+      ownerOf(r.Tags) === egressOwner(groupId, cidr),
+  );
+  if (mine.length === 0) return { cidr, action: 'absent' };
+  try {
+    await ec2.send(
+      new RevokeSecurityGroupIngressCommand({
+        GroupId: groupId,
+        SecurityGroupRuleIds: mine.map((r) => r.SecurityGroupRuleId ?? ''),
+      }),
+    );
+  } catch (err) {
+    if (!isAwsError(err, 'InvalidSecurityGroupRuleId.NotFound', 'InvalidPermission.NotFound')) throw err;
+  }
+  return { cidr, action: 'revoked', ruleIds: mine.map((r) => r.SecurityGroupRuleId) };
+}
+
+/** The offboard step: leave each CIDR's rule; a rule goes with the last link that needs it. */
+export async function revokeEgressStep(
+  link: Link,
+  deps: { clients: AwsClients; links: LinkRepository; now: () => Date },
+) {
+  const resolved = link.outputs.resolved as Resolved | undefined;
+  if (!resolved) return { result: { action: 'nothing-to-remove' } };
+  const { target, source } = link.spec;
+  const groupId = resolved.target.clusterSecurityGroupId;
+  const cidrs = desiredCidrs(link.spec, resolved);
+  const results: Record<string, unknown>[] = [];
+  if (groupId) {
+    const ec2 = deps.clients.ec2(target.accountId, target.region);
+    for (const cidr of cidrs) {
+      const outcome = await leaveShared(
+        deps.links,
+        membership.egress(target.accountId, target.region, groupId, cidr),
+        membership.link(link.id),
+        link.id,
+        deps.now().getTime(),
+        () => revokeOwnedRule(ec2, groupId, cidr),
+      );
+      results.push(
+        outcome.removed ? { ...outcome.result } : { cidr, action: 'kept', remainingLinks: outcome.remaining },
+      );
+    }
+  }
+  if (link.spec.network.mode === 'nat') {
+    await deps.links.deleteMember(
+      membership.sourceVpc(source.accountId, source.region, resolved.source.vpcId),
+      membership.link(link.id),
+    );
+  }
+  return { result: { securityGroupId: groupId, rules: results } };
 }

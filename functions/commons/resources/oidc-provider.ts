@@ -7,15 +7,17 @@
 import {
   AddClientIDToOpenIDConnectProviderCommand,
   CreateOpenIDConnectProviderCommand,
+  DeleteOpenIDConnectProviderCommand,
   GetOpenIDConnectProviderCommand,
   type IAMClient,
 } from '@aws-sdk/client-iam';
 import type { AwsClients } from '../clients/aws';
 import { ConflictUnmanagedResourceError, isAwsError, QuotaExceededError } from '../errors';
 import type { Link } from '../links/model';
-import { issuerHostPath, oidcProviderArn, workloadKey } from '../links/names';
+import { issuerHostPath, oidcProviderArn } from '../links/names';
 import { type LinkRepository, membership } from '../links/repository';
-import { isManaged, ownershipTags } from '../tags';
+import { joinShared, leaveShared } from '../links/shared';
+import { isManaged, ownerOf, ownershipTags } from '../tags';
 import { resolvedOf } from './resolve';
 
 export const STS_AUDIENCE = 'sts.amazonaws.com';
@@ -42,7 +44,7 @@ export async function ensureOidcProvider(
   issuer: string,
 ): Promise<EnsuredOidcProvider> {
   const arn = oidcProviderArn(accountId, issuer);
-  const owner = `issuer:${issuerHostPath(issuer)}`;
+  const owner = ownerOfIssuer(issuer);
   let existing = await findProvider(iam, arn);
   if (!existing) {
     try {
@@ -84,19 +86,66 @@ export async function ensureOidcProvider(
   return { arn, issuer, action: 'unchanged' };
 }
 
-/** The onboard step: join the issuer's membership, then ensure the provider. */
-export async function oidcProviderStep(link: Link, deps: { clients: AwsClients; links: LinkRepository }) {
+/** The owner key of an issuer's provider. */
+const ownerOfIssuer = (issuer: string) => `issuer:${issuerHostPath(issuer)}`;
+
+/**
+ * The onboard step: join the issuer's membership (one member per link, so the provider goes
+ * with the issuer's last link, whatever workload it belongs to), then ensure the provider.
+ */
+export async function oidcProviderStep(
+  link: Link,
+  deps: { clients: AwsClients; links: LinkRepository; now: () => Date },
+) {
   const { source } = link.spec;
   const issuer = resolvedOf(link).source.issuer;
   if (!issuer) throw new Error('irsa link without an issuer: resolve should have refused it');
-  // Membership first: a concurrent offboard of the last other workload then sees us and keeps the provider.
-  await deps.links.putMember(
+  await joinShared(
+    deps.links,
     membership.issuer(source.accountId, issuerHostPath(issuer)),
-    `WORKLOAD#${workloadKey(source)}`,
-    {
-      linkId: link.id,
-    },
+    membership.link(link.id),
+    { linkId: link.id },
+    deps.now().getTime(),
   );
   const provider = await ensureOidcProvider(deps.clients.iam(source.accountId), source.accountId, issuer);
   return { result: { ...provider }, outputs: { oidcProviderArn: provider.arn } };
+}
+
+/** Deletes the provider if Tether made it for this issuer; anyone else's is never touched. */
+export async function deleteOwnedProvider(iam: IAMClient, accountId: string, issuer: string) {
+  const arn = oidcProviderArn(accountId, issuer);
+  const existing = await findProvider(iam, arn);
+  if (!existing) return { action: 'absent', arn };
+  if (!isManaged(existing.Tags) || ownerOf(existing.Tags) !== ownerOfIssuer(issuer)) {
+    return { action: 'left-unmanaged', arn };
+  }
+  try {
+    await iam.send(new DeleteOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }));
+  } catch (err) {
+    if (!isAwsError(err, 'NoSuchEntity')) throw err;
+  }
+  return { action: 'deleted', arn };
+}
+
+/** The offboard step: leave the issuer; the provider goes with the issuer's last link. */
+export async function releaseOidcProviderStep(
+  link: Link,
+  deps: { clients: AwsClients; links: LinkRepository; now: () => Date },
+) {
+  const { source } = link.spec;
+  const issuer = (link.outputs.resolved as { source?: { issuer?: string } } | undefined)?.source?.issuer;
+  if (!issuer) return { result: { action: 'nothing-to-remove' } };
+  const outcome = await leaveShared(
+    deps.links,
+    membership.issuer(source.accountId, issuerHostPath(issuer)),
+    membership.link(link.id),
+    link.id,
+    deps.now().getTime(),
+    () => deleteOwnedProvider(deps.clients.iam(source.accountId), source.accountId, issuer),
+  );
+  return {
+    result: outcome.removed
+      ? { ...outcome.result, remainingLinks: 0 }
+      : { action: 'kept', arn: oidcProviderArn(source.accountId, issuer), remainingLinks: outcome.remaining },
+  };
 }

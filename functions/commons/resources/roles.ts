@@ -5,7 +5,12 @@
  */
 import {
   CreateRoleCommand,
+  DeleteRoleCommand,
+  DeleteRolePolicyCommand,
+  DetachRolePolicyCommand,
   GetRoleCommand,
+  ListAttachedRolePoliciesCommand,
+  ListRolePoliciesCommand,
   GetRolePolicyCommand,
   type IAMClient,
   type Role,
@@ -183,4 +188,45 @@ export async function ensureRole(iam: IAMClient, spec: RoleSpec): Promise<Ensure
   }
   if (action !== 'created' && changes.length > 0) action = 'updated';
   return { arn: role.Arn ?? '', roleId: role.RoleId ?? '', action, changes };
+}
+
+export type RemoveAction = 'deleted' | 'absent' | 'left-unmanaged';
+
+/**
+ * Deletes a role if it is Tether's and `owner`'s: inline policies, attached policies, then
+ * the role. A role that is not (an unmanaged look-alike) is left exactly as it is.
+ */
+export async function deleteOwnedRole(
+  iam: IAMClient,
+  name: string,
+  owner: string,
+): Promise<{ action: RemoveAction; arn?: string }> {
+  const role = await findRole(iam, name);
+  if (!role) return { action: 'absent' };
+  if (!isManaged(role.Tags) || ownerOf(role.Tags) !== owner)
+    return { action: 'left-unmanaged', arn: role.Arn ?? name };
+  const inline = (await iam.send(new ListRolePoliciesCommand({ RoleName: name }))).PolicyNames ?? [];
+  for (const policyName of inline) {
+    try {
+      await iam.send(new DeleteRolePolicyCommand({ RoleName: name, PolicyName: policyName }));
+    } catch (err) {
+      if (!isAwsError(err, 'NoSuchEntity')) throw err;
+    }
+  }
+  const attached =
+    (await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: name }))).AttachedPolicies ?? [];
+  for (const p of attached) {
+    try {
+      await iam.send(new DetachRolePolicyCommand({ RoleName: name, PolicyArn: p.PolicyArn }));
+    } catch (err) {
+      if (!isAwsError(err, 'NoSuchEntity')) throw err;
+    }
+  }
+  try {
+    await iam.send(new DeleteRoleCommand({ RoleName: name }));
+  } catch (err) {
+    if (isAwsError(err, 'NoSuchEntity')) return { action: 'absent' };
+    throw err;
+  }
+  return { action: 'deleted', arn: role.Arn ?? name };
 }

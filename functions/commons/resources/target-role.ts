@@ -15,7 +15,7 @@ import {
   workloadRoleName,
 } from '../links/names';
 import type { PolicyDocument } from '../policy/evaluate';
-import { ensureRole } from './roles';
+import { deleteOwnedRole, ensureRole } from './roles';
 
 export function targetTrustPolicy(sourceAccountId: string, workloadRoleArn: string): PolicyDocument {
   return {
@@ -53,4 +53,14 @@ export async function targetRoleStep(link: Link, deps: { clients: AwsClients }) 
     owner: `link:${linkNaturalKey(link.spec)}`,
   });
   return { result: { ...ensured }, outputs: { targetRoleArn: ensured.arn } };
+}
+
+/** The offboard step: the link's own target role goes. */
+export async function removeTargetRoleStep(link: Link, deps: { clients: AwsClients }) {
+  const removed = await deleteOwnedRole(
+    deps.clients.iam(link.spec.target.accountId),
+    targetRoleName(link.spec),
+    `link:${linkNaturalKey(link.spec)}`,
+  );
+  return { result: { ...removed } };
 }

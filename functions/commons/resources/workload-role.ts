@@ -20,9 +20,10 @@ import {
   workloadRoleName,
 } from '../links/names';
 import { type LinkRepository, membership } from '../links/repository';
+import { joinShared, leaveShared } from '../links/shared';
 import type { PolicyDocument } from '../policy/evaluate';
 import { resolvedOf } from './resolve';
-import { ensureRole } from './roles';
+import { deleteOwnedRole, ensureRole } from './roles';
 import { STS_AUDIENCE } from './oidc-provider';
 
 /** The IRSA trust of seed 000 step 1.2. */
@@ -76,13 +77,25 @@ async function memberTargetRoles(links: LinkRepository, w: WorkloadRef): Promise
 }
 
 /** The onboard step: join the workload's membership, then ensure the role and its policy. */
-export async function workloadRoleStep(link: Link, deps: { clients: AwsClients; links: LinkRepository }) {
+export async function workloadRoleStep(
+  link: Link,
+  deps: { clients: AwsClients; links: LinkRepository; now: () => Date },
+) {
   const { source } = link.spec;
   const issuer = resolvedOf(link).source.issuer ?? '';
-  await deps.links.putMember(membership.workload(workloadKey(source)), membership.link(link.id), {
-    linkId: link.id,
-    targetRoleArn: targetRoleArnOf(link),
-  });
+  await joinShared(
+    deps.links,
+    membership.workload(workloadKey(source)),
+    membership.link(link.id),
+    { linkId: link.id, targetRoleArn: targetRoleArnOf(link) },
+    deps.now().getTime(),
+  );
+  return { ...(await converge(link, deps, issuer)) };
+}
+
+/** Writes the role and its policy from the members until they stop changing. */
+async function converge(link: Link, deps: { clients: AwsClients; links: LinkRepository }, issuer: string) {
+  const { source } = link.spec;
   const iam = deps.clients.iam(source.accountId);
   let targets = await memberTargetRoles(deps.links, source);
   for (let round = 0; round < 5; round++) {
@@ -107,4 +120,31 @@ export async function workloadRoleStep(link: Link, deps: { clients: AwsClients; 
     targets = after; // another link of the workload joined or left meanwhile: write again
   }
   throw new ConcurrentUpdateError(`The links of workload ${workloadKey(source)} kept changing`);
+}
+
+/**
+ * The offboard step: leave the workload; the role goes with its last link, otherwise its
+ * policy is re-derived from the remaining links.
+ */
+export async function releaseWorkloadRoleStep(
+  link: Link,
+  deps: { clients: AwsClients; links: LinkRepository; now: () => Date },
+) {
+  const { source } = link.spec;
+  const issuer = (link.outputs.resolved as { source?: { issuer?: string } } | undefined)?.source?.issuer;
+  const owner = `workload:${workloadKey(source)}`;
+  const outcome = await leaveShared(
+    deps.links,
+    membership.workload(workloadKey(source)),
+    membership.link(link.id),
+    link.id,
+    deps.now().getTime(),
+    () => deleteOwnedRole(deps.clients.iam(source.accountId), workloadRoleName(source), owner),
+  );
+  if (outcome.removed) return { result: { action: outcome.result?.action ?? 'absent', remainingLinks: 0 } };
+  if (!issuer) return { result: { action: 'kept', remainingLinks: outcome.remaining } };
+  const kept = await converge(link, deps, issuer);
+  return {
+    result: { ...kept.result, action: `kept-${kept.result.action}`, remainingLinks: outcome.remaining },
+  };
 }

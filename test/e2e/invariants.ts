@@ -1,0 +1,92 @@
+/**
+ * The ownership invariants, read from the sandbox: which Tether resources exist, and which
+ * the live links need. "No orphan" = every Tether-tagged resource is needed by a live link;
+ * "nothing missing" = every needed resource exists.
+ */
+import type { Link } from '../../functions/commons/links/model';
+import { issuerHostPath, linkNaturalKey, workloadKey } from '../../functions/commons/links/names';
+import { desiredCidrs, egressOwner } from '../../functions/commons/resources/egress';
+import type { Resolved } from '../../functions/commons/resources/resolve';
+import { TAG_MANAGED, TAG_OWNER } from '../../functions/commons/tags';
+import type { Sandbox } from '../../local/sandbox';
+
+export interface OwnedResource {
+  readonly kind: 'role' | 'oidc-provider' | 'access-entry' | 'aws-auth-entry' | 'sg-rule';
+  readonly account: string;
+  readonly id: string;
+  readonly owner: string;
+}
+
+const tagOf = (tags: readonly { Key: string; Value: string }[] | undefined, key: string) =>
+  tags?.find((t) => t.Key === key)?.Value;
+
+/** Every resource in the sandbox that carries Tether's managed tag (and Tether's aws-auth entries). */
+export function tetherResources(sandbox: Sandbox): OwnedResource[] {
+  const out: OwnedResource[] = [];
+  const state = sandbox.state();
+  for (const [account, a] of Object.entries(state.accounts)) {
+    for (const role of Object.values(a.iam.roles)) {
+      if (tagOf(role.Tags, TAG_MANAGED) === 'true')
+        out.push({ kind: 'role', account, id: role.Arn, owner: tagOf(role.Tags, TAG_OWNER) ?? '' });
+    }
+    for (const p of Object.values(a.iam.oidcProviders)) {
+      if (tagOf(p.Tags, TAG_MANAGED) === 'true')
+        out.push({ kind: 'oidc-provider', account, id: p.Arn, owner: tagOf(p.Tags, TAG_OWNER) ?? '' });
+    }
+    for (const region of Object.values(a.regions)) {
+      for (const cluster of Object.values(region.eks.clusters)) {
+        for (const e of Object.values(cluster.accessEntries)) {
+          if (e.tags[TAG_MANAGED] === 'true')
+            out.push({
+              kind: 'access-entry',
+              account,
+              id: `${cluster.name}:${e.principalArn}`,
+              owner: e.tags[TAG_OWNER] ?? '',
+            });
+        }
+        const mapRoles = cluster.configMaps['kube-system/aws-auth']?.data.mapRoles ?? '';
+        for (const m of mapRoles.matchAll(/rolearn: (\S+)\n\s+username: (tether:\S+)/g)) {
+          out.push({ kind: 'aws-auth-entry', account, id: `${cluster.name}:${m[1]}`, owner: m[2] ?? '' });
+        }
+      }
+      for (const r of Object.values(region.ec2.securityGroupRules)) {
+        if (tagOf(r.Tags, TAG_MANAGED) === 'true')
+          out.push({
+            kind: 'sg-rule',
+            account,
+            id: r.SecurityGroupRuleId,
+            owner: tagOf(r.Tags, TAG_OWNER) ?? '',
+          });
+      }
+    }
+  }
+  return out;
+}
+
+/** Owner keys (and aws-auth usernames) the given live links need, each with the kind it names. */
+export function neededOwners(links: readonly Link[]): Set<string> {
+  const needed = new Set<string>();
+  for (const link of links) {
+    const resolved = link.outputs.resolved as Resolved | undefined;
+    if (!resolved) continue;
+    if (resolved.source.issuer) needed.add(`oidc-provider|issuer:${issuerHostPath(resolved.source.issuer)}`);
+    needed.add(`role|workload:${workloadKey(link.spec.source)}`);
+    needed.add(`role|link:${linkNaturalKey(link.spec)}`);
+    if (resolved.target.authenticationMode === 'CONFIG_MAP') {
+      needed.add(
+        `aws-auth-entry|${link.spec.access.username ?? `tether:${link.spec.source.cluster}:${link.spec.source.namespace}:${link.spec.source.serviceAccount}`}`,
+      );
+    } else {
+      needed.add(`access-entry|link:${linkNaturalKey(link.spec)}`);
+    }
+    const sg = resolved.target.clusterSecurityGroupId;
+    if (sg)
+      for (const cidr of desiredCidrs(link.spec, resolved)) needed.add(`sg-rule|${egressOwner(sg, cidr)}`);
+  }
+  return needed;
+}
+
+/** Present owner keys, as `kind|owner`. */
+export function presentOwners(resources: readonly OwnedResource[]): Set<string> {
+  return new Set(resources.map((r) => `${r.kind}|${r.owner}`));
+}

@@ -1,0 +1,108 @@
+/**
+ * What every response must be, whatever the request: never a 5xx; every 4xx an
+ * `application/problem+json` whose `code` is documented, with the code's own status; every
+ * status one the spec documents for the route (404/405 for routes and methods it lacks).
+ */
+import { expect } from 'vitest';
+import { API_ERROR_CODES, API_ERROR_CODE_NAMES, problemType } from '../../functions/api/problems';
+import type { FuzzRequest, FuzzResponse } from './http';
+import { loadSpec } from './spec-arbitrary';
+
+interface SpecRoute {
+  readonly template: string;
+  /** Literal segments, or `undefined` for a path parameter. */
+  readonly segments: readonly (string | undefined)[];
+  /** Documented statuses per upper-case method. */
+  readonly methods: ReadonlyMap<string, ReadonlySet<number>>;
+}
+
+let routes: SpecRoute[] | undefined;
+
+function specRoutes(): SpecRoute[] {
+  if (routes !== undefined) return routes;
+  const paths = loadSpec().paths as Record<string, Record<string, unknown>>;
+  routes = Object.entries(paths).map(([template, item]) => {
+    const methods = new Map<string, Set<number>>();
+    for (const [method, op] of Object.entries(item)) {
+      const responses = (op as { responses?: Record<string, unknown> }).responses;
+      if (responses === undefined) continue;
+      methods.set(method.toUpperCase(), new Set(Object.keys(responses).map(Number)));
+    }
+    const segments = template
+      .split('/')
+      .filter((s) => s !== '')
+      .map((s) => (/^\{.+\}$/.test(s) ? undefined : s));
+    return { template, segments, methods };
+  });
+  return routes;
+}
+
+export type RouteMatch =
+  | { readonly kind: 'operation'; readonly template: string; readonly statuses: ReadonlySet<number> }
+  | { readonly kind: 'method not allowed'; readonly allow: readonly string[] }
+  | { readonly kind: 'no route' };
+
+/** The spec's answer to "which statuses may this method on this raw path get?". */
+export function routeOf(method: string, rawTarget: string): RouteMatch {
+  const path = rawTarget.split('#', 1)[0]?.split('?', 1)[0] ?? '';
+  const segments = path.split('/').filter((s) => s !== '');
+  const matching = specRoutes()
+    .filter(
+      (r) =>
+        r.segments.length === segments.length &&
+        r.segments.every((literal, i) => literal === undefined || literal === segments[i]),
+    )
+    // Literal segments win over parameters, as in the router.
+    .sort((a, b) => b.segments.filter(Boolean).length - a.segments.filter(Boolean).length);
+  for (const route of matching) {
+    const statuses = route.methods.get(method.toUpperCase());
+    if (statuses !== undefined) return { kind: 'operation', template: route.template, statuses };
+  }
+  const first = matching[0];
+  if (first !== undefined) return { kind: 'method not allowed', allow: [...first.methods.keys()] };
+  return { kind: 'no route' };
+}
+
+/** Shown with every failed expectation, so a counterexample reads on its own. */
+export function describeExchange(req: FuzzRequest, res: FuzzResponse): string {
+  const body = req.body === undefined ? '' : String(req.body instanceof Uint8Array ? '<bytes>' : req.body);
+  return `${req.method} ${req.path.slice(0, 300)} [${req.kind}] body=${body.slice(0, 300)} → ${res.status} ${res.text.slice(0, 500)}`;
+}
+
+/** Checks what holds of any response; returns the route match for further checks. */
+export function checkResponse(req: FuzzRequest, res: FuzzResponse): RouteMatch {
+  const about = describeExchange(req, res);
+  expect(res.status, about).toBeGreaterThanOrEqual(200);
+  expect(res.status, about).toBeLessThan(500);
+  const route = routeOf(req.method, req.path);
+  if (res.status >= 400) {
+    expect(String(res.headers['content-type']), about).toMatch(/^application\/problem\+json\b/);
+    if (req.method !== 'HEAD') {
+      const problem = res.json as Record<string, unknown> | undefined;
+      expect(problem, about).toBeTypeOf('object');
+      const code = problem?.code as keyof typeof API_ERROR_CODES;
+      expect(API_ERROR_CODE_NAMES, about).toContain(code);
+      expect(problem?.status, about).toBe(res.status);
+      expect(API_ERROR_CODES[code]?.status, about).toBe(res.status);
+      expect(problem?.type, about).toBe(problemType(code));
+      expect(problem?.title, about).toBe(API_ERROR_CODES[code]?.title);
+    }
+  }
+  switch (route.kind) {
+    case 'operation':
+      expect([...route.statuses], `${about}: undocumented status for ${route.template}`).toContain(
+        res.status,
+      );
+      break;
+    case 'method not allowed':
+      expect(res.status, about).toBe(405);
+      expect(String(res.headers.allow).split(/,\s*/).sort(), about).toEqual([...route.allow].sort());
+      break;
+    case 'no route':
+      expect(res.status, about).toBe(404);
+      if (req.method !== 'HEAD')
+        expect((res.json as { code?: unknown } | undefined)?.code, about).toBe('ROUTE_NOT_FOUND');
+      break;
+  }
+  return route;
+}
