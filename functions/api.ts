@@ -18,6 +18,7 @@ import {
   getLink,
   listLinks,
   listRuns,
+  reconcileLink,
 } from './api/operations';
 import { httpProblems } from './api/problems';
 import { loadApiRouter } from './api/router';
@@ -55,6 +56,8 @@ const functionHandler = async (
       return toResponse(await deleteLink(rt, id));
     case 'getKubeconfig':
       return toResponse(await getKubeconfig(rt, id));
+    case 'reconcileLink':
+      return toResponse(await reconcileLink(rt, id));
     case 'listRuns':
       return toResponse(await listRuns(rt, id));
     default:

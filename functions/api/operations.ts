@@ -352,3 +352,39 @@ export async function deleteLink(rt: TetherRuntime, id: string): Promise<ApiResu
     body: { ...summary(deleting) },
   };
 }
+
+/** Statuses from which a link may be reconciled (its ensures run again against what is there). */
+const RECONCILABLE: readonly LinkStatus[] = ['ACTIVE', 'DEGRADED', 'FAILED'];
+
+/**
+ * `POST /links/{id}/reconcile`: runs the link's ensures again — they read what is in the
+ * accounts and change only the difference (new NAT IPs added, stale ones revoked, a drifted
+ * policy rewritten).
+ */
+export async function reconcileLink(rt: TetherRuntime, id: string): Promise<ApiResult> {
+  const link = await rt.links.find(id);
+  if (!link || link.status === 'DELETED') throw new ApiError('LINK_NOT_FOUND', `Link ${id} does not exist`);
+  if (!RECONCILABLE.includes(link.status)) {
+    throw new ApiError(
+      'LINK_BUSY',
+      `Link ${id} is ${link.status}; reconcile it once it is ACTIVE, DEGRADED or FAILED`,
+    );
+  }
+  const name = `reconcile-${id}-v${link.version}`;
+  try {
+    await startOnboard(rt, name, [id]);
+  } catch (err) {
+    if ((err as Error).name === 'ExecutionAlreadyExists') {
+      throw new ApiError(
+        'LINK_BUSY',
+        `A reconcile of link ${id} at version ${link.version} was already started`,
+      );
+    }
+    throw err;
+  }
+  return {
+    statusCode: 202,
+    headers: { location: linkHref(id) },
+    body: { ...summary(link), execution: name },
+  };
+}

@@ -87,13 +87,11 @@ describe('DELETE /links/{id}', () => {
     ).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
     const rules =
       (
-        await h.rt.clients
-          .ec2('222222222222', 'ap-southeast-1')
-          .send(
-            new DescribeSecurityGroupRulesCommand({
-              Filters: [{ Name: 'group-id', Values: [a.outputs.egress.securityGroupId] }],
-            }),
-          )
+        await h.rt.clients.ec2('222222222222', 'ap-southeast-1').send(
+          new DescribeSecurityGroupRulesCommand({
+            Filters: [{ Name: 'group-id', Values: [a.outputs.egress.securityGroupId] }],
+          }),
+        )
       ).SecurityGroupRules ?? [];
     expect(rules.filter((r) => r.Tags?.some((t) => t.Key === 'tether:managed'))).toEqual([]);
     expect(rules.length).toBeGreaterThan(0); // the cluster's own rules are still there

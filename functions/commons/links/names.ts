@@ -29,9 +29,12 @@ export function workloadKey(w: WorkloadRef): string {
   return `${clusterKey(w)}/${w.namespace}/${w.serviceAccount}`;
 }
 
-/** Identity of a link: one workload → one target cluster. */
+/**
+ * Identity of a link: one workload → one target cluster. `@` appears in no part of it and is
+ * in IAM's tag character set, so the key can be an owner tag as it is.
+ */
 export function linkNaturalKey(spec: Pick<LinkSpec, 'source' | 'target'>): string {
-  return `${workloadKey(spec.source)}->${clusterKey(spec.target)}`;
+  return `${workloadKey(spec.source)}@${clusterKey(spec.target)}`;
 }
 
 /**

@@ -26,7 +26,7 @@ import {
 } from '../errors';
 import type { Access, Link } from '../links/model';
 import { kubernetesUsername, linkNaturalKey } from '../links/names';
-import { isManaged, ownerOf, ownershipTagMap } from '../tags';
+import { isOwnedBy, ownershipTagMap } from '../tags';
 import { resolvedOf } from './resolve';
 import { targetRoleArnOf } from './workload-role';
 
@@ -95,7 +95,7 @@ export async function ensureAccessEntry(
     }
   }
   if (action !== 'created') {
-    if (!isManaged(entry?.tags) || ownerOf(entry?.tags) !== owner) {
+    if (!isOwnedBy(entry?.tags, owner)) {
       throw new ConflictUnmanagedResourceError(
         entry?.accessEntryArn ?? principalArn,
         `An access entry for ${principalArn} on cluster ${clusterName} exists and was not made by Tether for this link; Tether will not change it`,
@@ -257,7 +257,7 @@ export async function deleteOwnedAccessEntry(
     if (isAwsError(err, 'ResourceNotFoundException')) return { kind: 'access-entry', action: 'absent' };
     throw err;
   }
-  if (!isManaged(entry?.tags) || ownerOf(entry?.tags) !== owner) {
+  if (!isOwnedBy(entry?.tags, owner)) {
     return { kind: 'access-entry', action: 'left-unmanaged', accessEntryArn: entry?.accessEntryArn };
   }
   try {

@@ -25,7 +25,7 @@ import {
 import type { Link, LinkSpec } from '../links/model';
 import { type LinkRepository, membership } from '../links/repository';
 import { joinShared, leaveShared } from '../links/shared';
-import { isManaged, ownerOf, ownershipTags } from '../tags';
+import { isManaged, isOwnedBy, ownershipTags } from '../tags';
 import { type Resolved, resolvedOf } from './resolve';
 
 export const EGRESS_PORT = 443;
@@ -204,18 +204,38 @@ export async function egressStep(
       { linkId: link.id },
     );
   }
+  const ec2 = deps.clients.ec2(target.accountId, target.region);
   const ensured = await ensureIngressRules(
-    deps.clients.ec2(target.accountId, target.region),
+    ec2,
     groupId,
     cidrs,
     `tether: egress of ${source.cluster} (${source.accountId})`,
   );
+  // A re-run after the source's NAT IPs changed: leave the CIDRs this link no longer needs.
+  const previous = link.outputs.egress as { securityGroupId?: string; cidrs?: string[] } | undefined;
+  const stale =
+    previous?.securityGroupId === groupId ? (previous.cidrs ?? []).filter((c) => !cidrs.includes(c)) : [];
+  const released: Record<string, unknown>[] = [];
+  for (const cidr of stale) {
+    const outcome = await leaveShared(
+      deps.links,
+      membership.egress(target.accountId, target.region, groupId, cidr),
+      membership.link(link.id),
+      link.id,
+      deps.now().getTime(),
+      () => revokeOwnedRule(ec2, groupId, cidr),
+    );
+    released.push(
+      outcome.removed ? { ...outcome.result } : { cidr, action: 'kept', remainingLinks: outcome.remaining },
+    );
+  }
   const result = {
     mode: link.spec.network.mode,
     securityGroupId: groupId,
     cidrs,
     ...ensured,
-    action: ensured.created.length ? 'created' : 'unchanged',
+    ...(released.length ? { released } : {}),
+    action: ensured.created.length || released.length ? 'updated' : 'unchanged',
     ...effect,
   };
   return {
@@ -228,11 +248,7 @@ export async function egressStep(
 export async function revokeOwnedRule(ec2: EC2Client, groupId: string, cidr: string) {
   const rules = await ingressRules(ec2, groupId);
   const mine = rules.filter(
-    (r) =>
-      r.CidrIpv4 === cidr &&
-      r.FromPort === EGRESS_PORT &&
-      isManaged(r.Tags) &&
-      ownerOf(r.Tags) === egressOwner(groupId, cidr),
+    (r) => r.CidrIpv4 === cidr && r.FromPort === EGRESS_PORT && isOwnedBy(r.Tags, egressOwner(groupId, cidr)),
   );
   if (mine.length === 0) return { cidr, action: 'absent' };
   try {

@@ -17,7 +17,7 @@ import type { Link } from '../links/model';
 import { issuerHostPath, oidcProviderArn } from '../links/names';
 import { type LinkRepository, membership } from '../links/repository';
 import { joinShared, leaveShared } from '../links/shared';
-import { isManaged, ownerOf, ownershipTags } from '../tags';
+import { isManaged, isOwnedBy, ownershipTags } from '../tags';
 import { resolvedOf } from './resolve';
 
 export const STS_AUDIENCE = 'sts.amazonaws.com';
@@ -116,7 +116,7 @@ export async function deleteOwnedProvider(iam: IAMClient, accountId: string, iss
   const arn = oidcProviderArn(accountId, issuer);
   const existing = await findProvider(iam, arn);
   if (!existing) return { action: 'absent', arn };
-  if (!isManaged(existing.Tags) || ownerOf(existing.Tags) !== ownerOfIssuer(issuer)) {
+  if (!isOwnedBy(existing.Tags, ownerOfIssuer(issuer))) {
     return { action: 'left-unmanaged', arn };
   }
   try {

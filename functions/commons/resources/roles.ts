@@ -25,7 +25,7 @@ import {
 } from '../errors';
 import type { PolicyDocument } from '../policy/evaluate';
 import { parsePolicy } from '../policy/evaluate';
-import { isManaged, ownerOf, ownershipTags } from '../tags';
+import { isManaged, isOwnedBy, ownerOf, ownershipTags } from '../tags';
 
 export interface RoleSpec {
   readonly name: string;
@@ -121,7 +121,7 @@ export function assertOwnedRole(role: Role, owner: string): void {
     );
   }
   const current = ownerOf(role.Tags);
-  if (current !== owner) {
+  if (!isOwnedBy(role.Tags, owner)) {
     throw new ConflictUnmanagedResourceError(
       role.Arn ?? 'role',
       `IAM role ${role.Arn} is Tether's but belongs to ${current ?? 'no owner'}, not ${owner}`,
@@ -203,8 +203,7 @@ export async function deleteOwnedRole(
 ): Promise<{ action: RemoveAction; arn?: string }> {
   const role = await findRole(iam, name);
   if (!role) return { action: 'absent' };
-  if (!isManaged(role.Tags) || ownerOf(role.Tags) !== owner)
-    return { action: 'left-unmanaged', arn: role.Arn ?? name };
+  if (!isOwnedBy(role.Tags, owner)) return { action: 'left-unmanaged', arn: role.Arn ?? name };
   const inline = (await iam.send(new ListRolePoliciesCommand({ RoleName: name }))).PolicyNames ?? [];
   for (const policyName of inline) {
     try {
