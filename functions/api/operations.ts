@@ -241,21 +241,32 @@ export async function getLink(rt: TetherRuntime, id: string): Promise<ApiResult>
   return { statusCode: 200, body: presentLink(link) };
 }
 
-/** Cursor: the table's LastEvaluatedKey, base64url JSON, checked on the way back in. */
+/**
+ * Cursor: the table's LastEvaluatedKey on the `byCreated` index, base64url JSON, checked on
+ * the way back in — exactly the four keys, in the shape this API writes them.
+ */
 function decodeCursor(cursor: string | undefined): Record<string, unknown> | undefined {
   if (cursor === undefined) return undefined;
+  const invalid = () => new ApiError('INVALID_CURSOR', 'The cursor is not one this API returned');
+  let key: Record<string, unknown>;
   try {
-    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
-    const valid =
-      key &&
-      typeof key === 'object' &&
-      Object.keys(key).sort().join() === 'gsi1pk,gsi1sk,pk,sk' &&
-      Object.values(key).every((v) => typeof v === 'string' && v.length < 600);
-    if (!valid) throw new Error('bad cursor');
-    return key;
+    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
   } catch {
-    throw new ApiError('INVALID_CURSOR', 'The cursor is not one this API returned');
+    throw invalid();
   }
+  const valid =
+    key !== null &&
+    typeof key === 'object' &&
+    !Array.isArray(key) &&
+    Object.keys(key).sort().join() === 'gsi1pk,gsi1sk,pk,sk' &&
+    key.gsi1pk === 'LINKS' &&
+    key.sk === 'LINK' &&
+    typeof key.pk === 'string' &&
+    /^LINK#lnk_[0-9A-HJKMNP-TV-Z]{26}$/.test(key.pk) &&
+    typeof key.gsi1sk === 'string' &&
+    /^\d{4}-\d{2}-\d{2}T[\d:.]+Z#lnk_[0-9A-HJKMNP-TV-Z]{26}$/.test(key.gsi1sk);
+  if (!valid) throw invalid();
+  return key;
 }
 
 export async function listLinks(rt: TetherRuntime, query: Record<string, string>): Promise<ApiResult> {
@@ -270,7 +281,17 @@ export async function listLinks(rt: TetherRuntime, query: Record<string, string>
     ...(query.targetCluster ? { targetCluster: query.targetCluster } : {}),
   };
   const limit = Number(query.limit ?? 25);
-  const page = await rt.links.list(filters, limit, decodeCursor(query.cursor));
+  const cursor = decodeCursor(query.cursor);
+  let page: Awaited<ReturnType<typeof rt.links.list>>;
+  try {
+    page = await rt.links.list(filters, limit, cursor);
+  } catch (err) {
+    // A well-formed cursor the table still refuses (e.g. outside the query's range).
+    if (cursor && isAwsError(err, 'ValidationException')) {
+      throw new ApiError('INVALID_CURSOR', 'The cursor is not one this API returned');
+    }
+    throw err;
+  }
   return {
     statusCode: 200,
     body: {

@@ -392,7 +392,22 @@ function readBody(
   const structure = checkJsonStructure(text);
   if (structure !== undefined) throw new ApiError('MALFORMED_JSON', structure);
 
-  if (!spec.validate(body)) throw validationFailed(fieldErrors(operation.spec, spec.validate.errors, 'body'));
+  let valid: boolean;
+  try {
+    valid = spec.validate(body) as boolean;
+  } catch {
+    // Ajv's uniqueItems compares items with fast-deep-equal, which calls an object's own
+    // `toString`/`valueOf`: a body with such keys throws instead of failing. No schema of
+    // ours allows those keys, so the body is invalid whatever the comparison would say.
+    throw new ApiError(
+      'VALIDATION_FAILED',
+      'The request body has keys no schema allows (such as toString or valueOf).',
+      {
+        errors: [{ path: '', in: 'body', message: 'keys such as toString or valueOf are not allowed' }],
+      },
+    );
+  }
+  if (!valid) throw validationFailed(fieldErrors(operation.spec, spec.validate.errors, 'body'));
   return body;
 }
 

@@ -4,8 +4,8 @@
  * "nothing missing" = every needed resource exists.
  */
 import type { Link } from '../../functions/commons/links/model';
-import { issuerHostPath, linkNaturalKey, workloadKey } from '../../functions/commons/links/names';
-import { desiredCidrs, egressOwner } from '../../functions/commons/resources/egress';
+import { owners } from '../../functions/commons/links/names';
+import { desiredCidrs } from '../../functions/commons/resources/egress';
 import type { Resolved } from '../../functions/commons/resources/resolve';
 import { TAG_MANAGED, TAG_OWNER } from '../../functions/commons/tags';
 import type { Sandbox } from '../../local/sandbox';
@@ -69,19 +69,19 @@ export function neededOwners(links: readonly Link[]): Set<string> {
   for (const link of links) {
     const resolved = link.outputs.resolved as Resolved | undefined;
     if (!resolved) continue;
-    if (resolved.source.issuer) needed.add(`oidc-provider|issuer:${issuerHostPath(resolved.source.issuer)}`);
-    needed.add(`role|workload:${workloadKey(link.spec.source)}`);
-    needed.add(`role|link:${linkNaturalKey(link.spec)}`);
+    if (resolved.source.issuer) needed.add(`oidc-provider|${owners.issuer(resolved.source.issuer)}`);
+    needed.add(`role|${owners.workload(link.spec.source)}`);
+    needed.add(`role|${owners.link(link.spec)}`);
     if (resolved.target.authenticationMode === 'CONFIG_MAP') {
       needed.add(
         `aws-auth-entry|${link.spec.access.username ?? `tether:${link.spec.source.cluster}:${link.spec.source.namespace}:${link.spec.source.serviceAccount}`}`,
       );
     } else {
-      needed.add(`access-entry|link:${linkNaturalKey(link.spec)}`);
+      needed.add(`access-entry|${owners.link(link.spec)}`);
     }
     const sg = resolved.target.clusterSecurityGroupId;
     if (sg)
-      for (const cidr of desiredCidrs(link.spec, resolved)) needed.add(`sg-rule|${egressOwner(sg, cidr)}`);
+      for (const cidr of desiredCidrs(link.spec, resolved)) needed.add(`sg-rule|${owners.egress(sg, cidr)}`);
   }
   return needed;
 }

@@ -35,13 +35,11 @@ afterAll(async () => {
 async function taggedCidrs(): Promise<string[]> {
   const rules =
     (
-      await h.rt.clients
-        .ec2('222222222222', 'ap-southeast-1')
-        .send(
-          new DescribeSecurityGroupRulesCommand({
-            Filters: [{ Name: 'group-id', Values: [link.outputs.egress.securityGroupId] }],
-          }),
-        )
+      await h.rt.clients.ec2('222222222222', 'ap-southeast-1').send(
+        new DescribeSecurityGroupRulesCommand({
+          Filters: [{ Name: 'group-id', Values: [link.outputs.egress.securityGroupId] }],
+        }),
+      )
     ).SecurityGroupRules ?? [];
   return rules
     .filter((r) => r.Tags?.some((t) => t.Key === 'tether:managed'))

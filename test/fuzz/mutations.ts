@@ -14,6 +14,7 @@ export const INJECTION_STRINGS = [
   '" OR "1"="1',
   '../../etc/passwd',
   '..%2F..%2Fetc%2Fpasswd',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a Log4Shell lookup, on purpose
   '${jndi:ldap://127.0.0.1:1389/a}',
   '<script>alert(1)</script>',
   '%00',
@@ -107,6 +108,8 @@ export const unknownKey: fc.Arbitrary<string> = fc.oneof(
     'constructor',
     'prototype',
     'toString',
+    'valueOf',
+    'hasOwnProperty',
     '',
     ' ',
     'Source',
@@ -120,8 +123,9 @@ export const unknownKey: fc.Arbitrary<string> = fc.oneof(
 /** Every location in a JSON value, as the keys that lead to it (the root is `[]`). */
 export function locations(value: Json, at: (string | number)[] = []): (string | number)[][] {
   const found = [at];
-  if (Array.isArray(value)) value.forEach((item, i) => found.push(...locations(item, [...at, i])));
-  else if (value !== null && typeof value === 'object') {
+  if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) found.push(...locations(item, [...at, i]));
+  } else if (value !== null && typeof value === 'object') {
     for (const [key, item] of Object.entries(value)) found.push(...locations(item, [...at, key]));
   }
   return found;

@@ -137,8 +137,17 @@ function listLinksParameters(): QueryParameter[] {
 
 const base64url = (text: string | Uint8Array) => Buffer.from(text).toString('base64url');
 
+/** Real cursors (`nextCursor` of pages the API served), edited: a character changed, cut short. */
+const realCursor = (served: readonly string[]): fc.Arbitrary<string> =>
+  fc.tuple(fc.nat(), fc.nat(), fc.constantFrom('keep', 'flip', 'cut')).map(([which, at, edit]) => {
+    const c = served[which % Math.max(1, served.length)] ?? 'e30';
+    const i = at % c.length;
+    if (edit === 'flip') return `${c.slice(0, i)}${c[i] === 'A' ? 'B' : 'A'}${c.slice(i + 1)}`;
+    return edit === 'cut' ? c.slice(0, Math.max(1, i)) : c;
+  });
+
 /** Cursors: garbage, garbage base64, base64 JSON of the wrong shape, and of the right shape with odd values. */
-const cursor: fc.Arbitrary<string> = fc.oneof(
+const forgedCursor: fc.Arbitrary<string> = fc.oneof(
   fc.string({ minLength: 1, maxLength: 60 }),
   fc.uint8Array({ minLength: 1, maxLength: 300 }).map(base64url),
   fc.uint8Array({ minLength: 1, maxLength: 60 }).map((b) => Buffer.from(b).toString('base64')),
@@ -155,10 +164,14 @@ const cursor: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom('', '=', '====', 'e30', 'bnVsbA', 'W10', '%', 'a'.repeat(2049)),
 );
 
-/** Query parameters of GET /links: valid by the spec, hostile, repeated, unknown. */
-export const listLinksRequest: fc.Arbitrary<FuzzRequest> = (() => {
+/**
+ * Query parameters of GET /links: valid by the spec, hostile, repeated, unknown; cursors
+ * forged, or served by the API (`served`, filled as pages come back) and edited.
+ */
+export function listLinksRequest(served: readonly string[]): fc.Arbitrary<FuzzRequest> {
   const params = listLinksParameters();
-  const valueOf = (p: QueryParameter): fc.Arbitrary<string> =>
+  const cursor = fc.oneof(forgedCursor, realCursor(served));
+  const valuesOf = (p: QueryParameter): fc.Arbitrary<string> =>
     fc.oneof(
       { weight: 4, arbitrary: arbitraryFor(p.schema).map(String) },
       {
@@ -168,7 +181,7 @@ export const listLinksRequest: fc.Arbitrary<FuzzRequest> = (() => {
       { weight: 2, arbitrary: nastyString.filter((s) => s.length < 3000) },
       ...(p.name === 'cursor' ? [{ weight: 4, arbitrary: cursor }] : []),
     );
-  const known = fc.oneof(...params.map((p) => valueOf(p).map((v) => [p.name, v] as const)));
+  const known = fc.oneof(...params.map((p) => valuesOf(p).map((v) => [p.name, v] as const)));
   const unknown = fc
     .tuple(
       fc.oneof(
@@ -180,6 +193,7 @@ export const listLinksRequest: fc.Arbitrary<FuzzRequest> = (() => {
           '__proto__',
           'constructor',
           'toString',
+          'valueOf',
           'page',
           'sort',
         ),
@@ -199,7 +213,7 @@ export const listLinksRequest: fc.Arbitrary<FuzzRequest> = (() => {
         headers: {},
       };
     });
-})();
+}
 
 // ---- ids, paths, methods ----------------------------------------------------------------
 
@@ -258,14 +272,12 @@ function encodeBytes(s: string): string {
 
 /** Reads of one link: GET /links/{id}, /kubeconfig, /runs. */
 export function linkReadRequest(known: readonly string[]): fc.Arbitrary<FuzzRequest> {
-  return fc
-    .tuple(linkIdSegment(known), fc.constantFrom('', '/kubeconfig', '/runs'))
-    .map(([id, suffix]) => ({
-      kind: 'link read',
-      method: 'GET',
-      path: `/links/${id}${suffix}`,
-      headers: {},
-    }));
+  return fc.tuple(linkIdSegment(known), fc.constantFrom('', '/kubeconfig', '/runs')).map(([id, suffix]) => ({
+    kind: 'link read',
+    method: 'GET',
+    path: `/links/${id}${suffix}`,
+    headers: {},
+  }));
 }
 
 /** DELETE /links/{id}. */

@@ -74,6 +74,21 @@ export function oidcProviderArn(accountId: string, issuerUrl: string): string {
   return `arn:aws:iam::${accountId}:oidc-provider/${issuerHostPath(issuerUrl)}`;
 }
 
+/**
+ * Owner keys: what `tether:owner` says (through `ownerTagValue`) on each kind of resource,
+ * and what Tether checks before it changes or deletes one.
+ */
+export const owners = {
+  /** The OIDC provider of an issuer, shared by the issuer's links. */
+  issuer: (issuerUrl: string) => `issuer:${issuerHostPath(issuerUrl)}`,
+  /** The workload role, shared by the workload's links. */
+  workload: (w: WorkloadRef) => `workload:${workloadKey(w)}`,
+  /** The target role and the access entry of one link. */
+  link: (spec: Pick<LinkSpec, 'source' | 'target'>) => `link:${linkNaturalKey(spec)}`,
+  /** The ingress rule for one CIDR on one security group, shared by the links that need it. */
+  egress: (groupId: string, cidr: string) => `egress:${groupId}/${cidr}`,
+};
+
 /** Kubernetes username of the target role in the target cluster. */
 export function kubernetesUsername(spec: Pick<LinkSpec, 'source'>): string {
   return `tether:${spec.source.cluster}:${spec.source.namespace}:${spec.source.serviceAccount}`;

@@ -25,7 +25,7 @@ import {
   UnsupportedClusterError,
 } from '../errors';
 import type { Access, Link } from '../links/model';
-import { kubernetesUsername, linkNaturalKey } from '../links/names';
+import { kubernetesUsername, owners } from '../links/names';
 import { isOwnedBy, ownershipTagMap } from '../tags';
 import { resolvedOf } from './resolve';
 import { targetRoleArnOf } from './workload-role';
@@ -238,7 +238,7 @@ export async function accessEntryStep(link: Link, deps: { clients: AwsClients })
           principalArn,
           link.spec.access,
           username,
-          `link:${linkNaturalKey(link.spec)}`,
+          owners.link(link.spec),
         );
   return { result, outputs: { access: result } };
 }
@@ -306,7 +306,7 @@ export async function removeAccessEntryStep(link: Link, deps: { clients: AwsClie
           deps.clients.eks(target.accountId, target.region),
           target.cluster,
           principalArn,
-          `link:${linkNaturalKey(link.spec)}`,
+          owners.link(link.spec),
         );
   return { result };
 }

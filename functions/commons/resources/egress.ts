@@ -23,6 +23,7 @@ import {
   UnsupportedClusterError,
 } from '../errors';
 import type { Link, LinkSpec } from '../links/model';
+import { owners } from '../links/names';
 import { type LinkRepository, membership } from '../links/repository';
 import { joinShared, leaveShared } from '../links/shared';
 import { isManaged, isOwnedBy, ownershipTags } from '../tags';
@@ -31,10 +32,6 @@ import { type Resolved, resolvedOf } from './resolve';
 export const EGRESS_PORT = 443;
 /** Inbound rules per security group (AWS-FACTS.md, EC2/VPC). */
 export const MAX_INBOUND_RULES = 60;
-
-export function egressOwner(groupId: string, cidr: string): string {
-  return `egress:${groupId}/${cidr}`;
-}
 
 /** The CIDRs a link must let in, from its network mode. */
 export function desiredCidrs(spec: LinkSpec, resolved: Resolved): string[] {
@@ -143,7 +140,7 @@ export async function ensureIngressRules(
               },
             ],
             TagSpecifications: [
-              { ResourceType: 'security-group-rule', Tags: ownershipTags(egressOwner(groupId, cidr)) },
+              { ResourceType: 'security-group-rule', Tags: ownershipTags(owners.egress(groupId, cidr)) },
             ],
           }),
         );
@@ -248,7 +245,8 @@ export async function egressStep(
 export async function revokeOwnedRule(ec2: EC2Client, groupId: string, cidr: string) {
   const rules = await ingressRules(ec2, groupId);
   const mine = rules.filter(
-    (r) => r.CidrIpv4 === cidr && r.FromPort === EGRESS_PORT && isOwnedBy(r.Tags, egressOwner(groupId, cidr)),
+    (r) =>
+      r.CidrIpv4 === cidr && r.FromPort === EGRESS_PORT && isOwnedBy(r.Tags, owners.egress(groupId, cidr)),
   );
   if (mine.length === 0) return { cidr, action: 'absent' };
   try {

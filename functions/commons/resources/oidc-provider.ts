@@ -14,7 +14,7 @@ import {
 import type { AwsClients } from '../clients/aws';
 import { ConflictUnmanagedResourceError, isAwsError, QuotaExceededError } from '../errors';
 import type { Link } from '../links/model';
-import { issuerHostPath, oidcProviderArn } from '../links/names';
+import { issuerHostPath, oidcProviderArn, owners } from '../links/names';
 import { type LinkRepository, membership } from '../links/repository';
 import { joinShared, leaveShared } from '../links/shared';
 import { isManaged, isOwnedBy, ownershipTags } from '../tags';
@@ -44,7 +44,7 @@ export async function ensureOidcProvider(
   issuer: string,
 ): Promise<EnsuredOidcProvider> {
   const arn = oidcProviderArn(accountId, issuer);
-  const owner = ownerOfIssuer(issuer);
+  const owner = owners.issuer(issuer);
   let existing = await findProvider(iam, arn);
   if (!existing) {
     try {
@@ -86,9 +86,6 @@ export async function ensureOidcProvider(
   return { arn, issuer, action: 'unchanged' };
 }
 
-/** The owner key of an issuer's provider. */
-const ownerOfIssuer = (issuer: string) => `issuer:${issuerHostPath(issuer)}`;
-
 /**
  * The onboard step: join the issuer's membership (one member per link, so the provider goes
  * with the issuer's last link, whatever workload it belongs to), then ensure the provider.
@@ -116,7 +113,7 @@ export async function deleteOwnedProvider(iam: IAMClient, accountId: string, iss
   const arn = oidcProviderArn(accountId, issuer);
   const existing = await findProvider(iam, arn);
   if (!existing) return { action: 'absent', arn };
-  if (!isOwnedBy(existing.Tags, ownerOfIssuer(issuer))) {
+  if (!isOwnedBy(existing.Tags, owners.issuer(issuer))) {
     return { action: 'left-unmanaged', arn };
   }
   try {

@@ -7,7 +7,7 @@ import type { AwsClients } from '../clients/aws';
 import type { Link } from '../links/model';
 import {
   eksClusterArn,
-  linkNaturalKey,
+  owners,
   roleArn,
   TARGET_POLICY_NAME,
   TETHER_ROLE_PATH,
@@ -50,7 +50,7 @@ export async function targetRoleStep(link: Link, deps: { clients: AwsClients }) 
     description: `Tether target role: ${source.namespace}/${source.serviceAccount} in ${source.cluster} -> ${target.cluster}`,
     trust: targetTrustPolicy(source.accountId, workloadRoleArn),
     inlinePolicies: { [TARGET_POLICY_NAME]: targetPolicy(eksClusterArn(target)) },
-    owner: `link:${linkNaturalKey(link.spec)}`,
+    owner: owners.link(link.spec),
   });
   return { result: { ...ensured }, outputs: { targetRoleArn: ensured.arn } };
 }
@@ -60,7 +60,7 @@ export async function removeTargetRoleStep(link: Link, deps: { clients: AwsClien
   const removed = await deleteOwnedRole(
     deps.clients.iam(link.spec.target.accountId),
     targetRoleName(link.spec),
-    `link:${linkNaturalKey(link.spec)}`,
+    owners.link(link.spec),
   );
   return { result: { ...removed } };
 }

@@ -12,6 +12,7 @@ import type { Link, WorkloadRef } from '../links/model';
 import {
   issuerHostPath,
   oidcProviderArn,
+  owners,
   roleArn,
   TETHER_ROLE_PATH,
   targetRoleName,
@@ -105,7 +106,7 @@ async function converge(link: Link, deps: { clients: AwsClients; links: LinkRepo
       description: `Tether workload role for ${source.namespace}/${source.serviceAccount} in ${source.cluster}`,
       trust: workloadTrustPolicy(source.accountId, issuer, source),
       inlinePolicies: { [WORKLOAD_POLICY_NAME]: workloadPolicy(targets) },
-      owner: `workload:${workloadKey(source)}`,
+      owner: owners.workload(source),
     });
     const after = await memberTargetRoles(deps.links, source);
     if (after.join() === targets.join()) {
@@ -132,7 +133,7 @@ export async function releaseWorkloadRoleStep(
 ) {
   const { source } = link.spec;
   const issuer = (link.outputs.resolved as { source?: { issuer?: string } } | undefined)?.source?.issuer;
-  const owner = `workload:${workloadKey(source)}`;
+  const owner = owners.workload(source);
   const outcome = await leaveShared(
     deps.links,
     membership.workload(workloadKey(source)),
