@@ -178,9 +178,30 @@ function roleOutput(state: SandboxState, role: RoleState, full: boolean): Record
   return out;
 }
 
+/** IAM's tag character set (IAM API reference, Tag: Key and Value patterns). */
+const TAG_PATTERN = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+
+/** Keys ≤ 128 and values ≤ 256 characters of IAM's tag set, as IAM checks them. */
+function checkTagContents(tags: readonly { Key?: string; Value?: string }[]): void {
+  tags.forEach((t, i) => {
+    const key = t.Key ?? '';
+    const value = t.Value ?? '';
+    const at = (field: string, rule: string) =>
+      new SandboxError(
+        'ValidationError',
+        `1 validation error detected: Value at 'tags.${i + 1}.member.${field}' failed to satisfy constraint: ${rule}`,
+      );
+    if (key.length < 1 || key.length > 128) throw at('key', 'Member must have length between 1 and 128');
+    if (!TAG_PATTERN.test(key)) throw at('key', 'Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+');
+    if (value.length > 256) throw at('value', 'Member must have length less than or equal to 256');
+    if (!TAG_PATTERN.test(value)) throw at('value', 'Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*');
+  });
+}
+
 function validateTags(tags: unknown): TagState[] {
   if (tags === undefined) return [];
   if (!Array.isArray(tags)) throw new SandboxError('ValidationError', 'Tags must be a list');
+  checkTagContents(tags as { Key?: string; Value?: string }[]);
   const out = mergeTags([], tags as { Key?: string; Value?: string }[]);
   checkTagCount(out.length);
   return out;
@@ -452,6 +473,7 @@ const ops: Record<string, Handler> = {
 
   TagRole: (ctx, input) => {
     const role = getRoleOrThrow(ctx.account, input.RoleName);
+    if (Array.isArray(input.Tags)) checkTagContents(input.Tags as { Key?: string; Value?: string }[]);
     const tags = mergeTags(role.Tags, input.Tags);
     checkTagCount(tags.length);
     role.Tags = tags;

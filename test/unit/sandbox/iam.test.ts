@@ -24,7 +24,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { describe, expect, it } from 'vitest';
 import { Sandbox } from '../../../local/sandbox';
-import { agentClients, rejectionOf, trustPolicy } from './helpers';
+import { agentClients, clientsFor, rejectionOf, trustPolicy } from './helpers';
 
 const trustAccount = (account: string) =>
   trustPolicy({
@@ -306,5 +306,37 @@ describe('iam', () => {
       ),
     );
     expect(err.name).toBe('LimitExceededException');
+  });
+});
+
+describe('IAM tag contents', () => {
+  it('refuses a tag value outside IAM’s character set or over 256 characters, as IAM does', async () => {
+    const sb = Sandbox.open({ world: 'demo' });
+    const { iam } = clientsFor(sb, sb.rootCredentials('111111111111'));
+    const trust = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+    });
+    for (const Value of ['a->b', 'x'.repeat(257), 'semi;colon']) {
+      await expect(
+        iam.send(
+          new CreateRoleCommand({
+            RoleName: 'tagged',
+            AssumeRolePolicyDocument: trust,
+            Tags: [{ Key: 'k', Value }],
+          }),
+        ),
+      ).rejects.toMatchObject({ name: 'ValidationError' });
+    }
+    await iam.send(
+      new CreateRoleCommand({
+        RoleName: 'tagged',
+        AssumeRolePolicyDocument: trust,
+        Tags: [{ Key: 'k', Value: 'a@b/c=d:e' }],
+      }),
+    );
+    await expect(
+      iam.send(new TagRoleCommand({ RoleName: 'tagged', Tags: [{ Key: 'bad>key', Value: 'v' }] })),
+    ).rejects.toMatchObject({ name: 'ValidationError' });
   });
 });
