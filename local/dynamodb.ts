@@ -45,6 +45,16 @@ export async function startDynamo(options: { path?: string; tableName: string })
     if ((err as Error).name !== 'ResourceNotFoundException') throw err;
     await client.send(new CreateTableCommand(tableDefinition(options.tableName)));
   }
+  // dynalite answers ResourceNotFoundException while a table or index is CREATING, even with
+  // createTableMs 0 (it turns ACTIVE on a timer): wait, as a caller of CreateTable must.
+  for (let attempt = 0; ; attempt++) {
+    const table = (await client.send(new DescribeTableCommand({ TableName: options.tableName }))).Table;
+    const active =
+      table?.TableStatus === 'ACTIVE' && (table.GlobalSecondaryIndexes ?? []).every((i) => i.IndexStatus === 'ACTIVE');
+    if (active) break;
+    if (attempt > 500) throw new Error(`Table ${options.tableName} did not become ACTIVE`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
   client.destroy();
   return {
     endpoint,

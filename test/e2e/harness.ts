@@ -1,4 +1,5 @@
 /** The end-to-end harness: a local runtime and an HTTP client for its API. */
+import { DEMO_REQUEST } from '../../local/demo';
 import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime';
 
 export interface ApiResponse {
@@ -53,27 +54,7 @@ export function harnessFor(rt: LocalRuntime) {
 
 export type Harness = ReturnType<typeof harnessFor>;
 
-/** The demo link of seed 000 as a request body. */
+/** The demo link of seed 000 (local/demo.ts) as a request body, with top-level overrides. */
 export function demoRequest(overrides: Record<string, unknown> = {}) {
-  return {
-    source: {
-      accountId: '111111111111',
-      region: 'ap-southeast-1',
-      cluster: 'cluster-a',
-      namespace: 'kubeai-chatbot',
-      serviceAccount: 'kubeai-chatbot',
-    },
-    targets: [
-      {
-        accountId: '222222222222',
-        region: 'ap-southeast-1',
-        cluster: 'cluster-b',
-        access: {
-          policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy',
-          scope: { type: 'cluster' },
-        },
-      },
-    ],
-    ...overrides,
-  };
+  return { ...(structuredClone(DEMO_REQUEST) as Record<string, any>), ...overrides };
 }

@@ -6,9 +6,10 @@
  * - **join** (onboard): write the member item, THEN read R's removal lock; if a removal
  *   holds it, back off and retry (ConcurrentUpdateError, retried by the ASL). Only then
  *   ensure R.
- * - **leave** (offboard, compensation): delete the member item, take R's removal lock
- *   (conditional put: free, expired, or already ours after a crash), THEN read the
- *   members; remove R only if none is left; release the lock.
+ * - **leave** (offboard, compensation): delete the member item and read the members; if
+ *   any is left, keep R (no lock needed: nothing is removed). Otherwise take R's removal
+ *   lock (conditional put: free, expired, or already ours after a crash), THEN read the
+ *   members again; remove R only if none is left; release the lock.
  *
  * Each side writes before it reads what the other writes, on strongly consistent items,
  * so at least one sees the other: either the leaver sees the new member and keeps R, or the
@@ -54,6 +55,10 @@ export async function leaveShared<T>(
   removeIfUnused: () => Promise<T>,
 ): Promise<LeaveOutcome<T>> {
   await repo.deleteMember(resource, member);
+  // Members left: nothing will be removed, so no lock is needed (and none is contended:
+  // every link but the last leaves without one).
+  const others = (await repo.members(resource)).length;
+  if (others > 0) return { removed: false, remaining: others };
   await repo.acquireRemovalLock(resource, owner, nowMs, REMOVAL_LEASE_MS);
   try {
     const remaining = (await repo.members(resource)).length;

@@ -24,10 +24,10 @@ import {
   NotYetPropagatedError,
   UnsupportedClusterError,
 } from '../errors';
-import type { Access, Link } from '../links/model';
+import type { Access, ClusterRef, Link } from '../links/model';
 import { kubernetesUsername, owners } from '../links/names';
 import { isOwnedBy, ownershipTagMap } from '../tags';
-import { resolvedOf } from './resolve';
+import { type ResolvedTarget, resolvedOf } from './resolve';
 import { targetRoleArnOf } from './workload-role';
 
 export const AWS_AUTH_NAMESPACE = 'kube-system';
@@ -212,6 +212,21 @@ export async function ensureAwsAuthEntry(
   };
 }
 
+/** The Kubernetes API of the link's target cluster. */
+export function kubernetesOf(
+  clients: AwsClients,
+  target: ClusterRef,
+  resolved: ResolvedTarget,
+): KubernetesApi {
+  return clients.kubernetes({
+    accountId: target.accountId,
+    region: target.region,
+    cluster: target.cluster,
+    endpoint: resolved.endpoint,
+    certificateAuthority: resolved.certificateAuthority,
+  });
+}
+
 /** The onboard step. */
 export async function accessEntryStep(link: Link, deps: { clients: AwsClients }) {
   const { target } = link.spec;
@@ -221,13 +236,7 @@ export async function accessEntryStep(link: Link, deps: { clients: AwsClients })
   const result =
     resolved.authenticationMode === 'CONFIG_MAP'
       ? await ensureAwsAuthEntry(
-          deps.clients.kubernetes({
-            accountId: target.accountId,
-            region: target.region,
-            cluster: target.cluster,
-            endpoint: resolved.endpoint,
-            certificateAuthority: resolved.certificateAuthority,
-          }),
+          kubernetesOf(deps.clients, link.spec.target, resolved),
           principalArn,
           link.spec.access,
           username,
@@ -292,13 +301,7 @@ export async function removeAccessEntryStep(link: Link, deps: { clients: AwsClie
   const result =
     resolved.authenticationMode === 'CONFIG_MAP'
       ? await removeAwsAuthEntry(
-          deps.clients.kubernetes({
-            accountId: target.accountId,
-            region: target.region,
-            cluster: target.cluster,
-            endpoint: resolved.endpoint,
-            certificateAuthority: resolved.certificateAuthority,
-          }),
+          kubernetesOf(deps.clients, link.spec.target, resolved),
           principalArn,
           username,
         )

@@ -212,20 +212,7 @@ export async function egressStep(
   const previous = link.outputs.egress as { securityGroupId?: string; cidrs?: string[] } | undefined;
   const stale =
     previous?.securityGroupId === groupId ? (previous.cidrs ?? []).filter((c) => !cidrs.includes(c)) : [];
-  const released: Record<string, unknown>[] = [];
-  for (const cidr of stale) {
-    const outcome = await leaveShared(
-      deps.links,
-      membership.egress(target.accountId, target.region, groupId, cidr),
-      membership.link(link.id),
-      link.id,
-      deps.now().getTime(),
-      () => revokeOwnedRule(ec2, groupId, cidr),
-    );
-    released.push(
-      outcome.removed ? { ...outcome.result } : { cidr, action: 'kept', remainingLinks: outcome.remaining },
-    );
-  }
+  const released = await releaseCidrs(link, deps, groupId, stale);
   const result = {
     mode: link.spec.network.mode,
     securityGroupId: groupId,
@@ -239,6 +226,32 @@ export async function egressStep(
     result,
     outputs: { egress: { securityGroupId: groupId, cidrs, ruleIds: ensured.ruleIds, ...effect } },
   };
+}
+
+/** Leaves each CIDR's shared rule on the group; a rule goes with the last link that needs it. */
+async function releaseCidrs(
+  link: Link,
+  deps: { clients: AwsClients; links: LinkRepository; now: () => Date },
+  groupId: string,
+  cidrs: readonly string[],
+): Promise<Record<string, unknown>[]> {
+  const { target } = link.spec;
+  const ec2 = deps.clients.ec2(target.accountId, target.region);
+  const results: Record<string, unknown>[] = [];
+  for (const cidr of cidrs) {
+    const outcome = await leaveShared(
+      deps.links,
+      membership.egress(target.accountId, target.region, groupId, cidr),
+      membership.link(link.id),
+      link.id,
+      deps.now().getTime(),
+      () => revokeOwnedRule(ec2, groupId, cidr),
+    );
+    results.push(
+      outcome.removed ? { ...outcome.result } : { cidr, action: 'kept', remainingLinks: outcome.remaining },
+    );
+  }
+  return results;
 }
 
 /** Revokes Tether's rule for one CIDR on the group, if it is there; others' rules are never touched. */
@@ -272,23 +285,7 @@ export async function revokeEgressStep(
   const { target, source } = link.spec;
   const groupId = resolved.target.clusterSecurityGroupId;
   const cidrs = desiredCidrs(link.spec, resolved);
-  const results: Record<string, unknown>[] = [];
-  if (groupId) {
-    const ec2 = deps.clients.ec2(target.accountId, target.region);
-    for (const cidr of cidrs) {
-      const outcome = await leaveShared(
-        deps.links,
-        membership.egress(target.accountId, target.region, groupId, cidr),
-        membership.link(link.id),
-        link.id,
-        deps.now().getTime(),
-        () => revokeOwnedRule(ec2, groupId, cidr),
-      );
-      results.push(
-        outcome.removed ? { ...outcome.result } : { cidr, action: 'kept', remainingLinks: outcome.remaining },
-      );
-    }
-  }
+  const results = groupId ? await releaseCidrs(link, deps, groupId, cidrs) : [];
   if (link.spec.network.mode === 'nat') {
     await deps.links.deleteMember(
       membership.sourceVpc(source.accountId, source.region, resolved.source.vpcId),

@@ -23,7 +23,7 @@ import {
 } from '../links/names';
 import { evaluatePolicy, parsePolicy } from '../policy/evaluate';
 import { isManaged } from '../tags';
-import { AWS_AUTH_NAME, AWS_AUTH_NAMESPACE, withoutPath } from './access-entry';
+import { AWS_AUTH_NAME, AWS_AUTH_NAMESPACE, kubernetesOf, withoutPath } from './access-entry';
 import { desiredCidrs, EGRESS_PORT } from './egress';
 import { STS_AUDIENCE } from './oidc-provider';
 import { resolvedOf } from './resolve';
@@ -129,13 +129,7 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
   });
 
   if (resolved.target.authenticationMode === 'CONFIG_MAP') {
-    const kube = clients.kubernetes({
-      accountId: target.accountId,
-      region: target.region,
-      cluster: target.cluster,
-      endpoint: resolved.target.endpoint,
-      certificateAuthority: resolved.target.certificateAuthority,
-    });
+    const kube = kubernetesOf(clients, target, resolved.target);
     const cm = await kube.getConfigMap(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME);
     const roles = ((cm ? YAML.parse(cm.data.mapRoles ?? '') : []) ?? []) as {
       rolearn: string;

@@ -1,5 +1,6 @@
 /** Builders of API Gateway HTTP API (payload v2) events and the demo request of seed 000. */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { DEMO_REQUEST } from '../../../local/demo';
 
 export interface EventOptions {
   readonly body?: unknown;
@@ -40,28 +41,9 @@ export function apiEvent(method: string, path: string, options: EventOptions = {
   };
 }
 
-/** Seed 000: workload kubeai-chatbot in cluster-a (account A) → cluster-b (account B), view access. */
-export function demoRequest() {
-  return {
-    source: {
-      accountId: '111111111111',
-      region: 'ap-southeast-1',
-      cluster: 'cluster-a',
-      namespace: 'kubeai-chatbot',
-      serviceAccount: 'kubeai-chatbot',
-    },
-    targets: [
-      {
-        accountId: '222222222222',
-        region: 'ap-southeast-1',
-        cluster: 'cluster-b',
-        access: {
-          policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy',
-          scope: { type: 'cluster' },
-        },
-      },
-    ],
-  } as Record<string, any>;
+/** Seed 000's demo link (local/demo.ts), as a mutable body the tests can change. */
+export function demoRequest(): Record<string, any> {
+  return structuredClone(DEMO_REQUEST) as Record<string, any>;
 }
 
 export const LINK_ID = 'lnk_01J9Z8Q4V6X2C3B5N7M9K1H3G5';
