@@ -50,7 +50,8 @@ export async function startDynamo(options: { path?: string; tableName: string })
   for (let attempt = 0; ; attempt++) {
     const table = (await client.send(new DescribeTableCommand({ TableName: options.tableName }))).Table;
     const active =
-      table?.TableStatus === 'ACTIVE' && (table.GlobalSecondaryIndexes ?? []).every((i) => i.IndexStatus === 'ACTIVE');
+      table?.TableStatus === 'ACTIVE' &&
+      (table.GlobalSecondaryIndexes ?? []).every((i) => i.IndexStatus === 'ACTIVE');
     if (active) break;
     if (attempt > 500) throw new Error(`Table ${options.tableName} did not become ACTIVE`);
     await new Promise((r) => setTimeout(r, 5));

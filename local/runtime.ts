@@ -93,6 +93,9 @@ function localSfnPlugin(sfn: LocalStepFunctions): Pluggable<any, any> {
   };
 }
 
+/** The reason of a sandbox Kubernetes error (`SandboxError.code`: NotFound, Conflict, …). */
+const kubeCode = (err: unknown) => (err as { code?: string }).code ?? (err as Error).name;
+
 /** The Kubernetes API of a sandbox cluster (aws-auth), called with the agent role's keys. */
 function sandboxKubernetes(sandbox: Sandbox, target: KubernetesTarget, credentials: unknown): KubernetesApi {
   const call = async (operation: string, input: Record<string, unknown>) => {
@@ -109,7 +112,7 @@ function sandboxKubernetes(sandbox: Sandbox, target: KubernetesTarget, credentia
         },
       );
     } catch (err) {
-      if ((err as Error).name === 'Conflict' || (err as Error).name === 'AlreadyExists') {
+      if (kubeCode(err) === 'Conflict' || kubeCode(err) === 'AlreadyExists') {
         throw new ConcurrentUpdateError((err as Error).message, { cause: err });
       }
       throw err;
@@ -121,7 +124,7 @@ function sandboxKubernetes(sandbox: Sandbox, target: KubernetesTarget, credentia
         const out = (await call('GetConfigMap', { namespace, name })) as any;
         return { data: out.configMap.data ?? {}, resourceVersion: out.configMap.metadata.resourceVersion };
       } catch (err) {
-        if ((err as Error).name === 'NotFound') return undefined;
+        if (kubeCode(err) === 'NotFound') return undefined;
         throw err;
       }
     },

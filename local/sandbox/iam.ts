@@ -192,9 +192,11 @@ function checkTagContents(tags: readonly { Key?: string; Value?: string }[]): vo
         `1 validation error detected: Value at 'tags.${i + 1}.member.${field}' failed to satisfy constraint: ${rule}`,
       );
     if (key.length < 1 || key.length > 128) throw at('key', 'Member must have length between 1 and 128');
-    if (!TAG_PATTERN.test(key)) throw at('key', 'Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+');
+    if (!TAG_PATTERN.test(key))
+      throw at('key', 'Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+');
     if (value.length > 256) throw at('value', 'Member must have length less than or equal to 256');
-    if (!TAG_PATTERN.test(value)) throw at('value', 'Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*');
+    if (!TAG_PATTERN.test(value))
+      throw at('value', 'Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*');
   });
 }
 

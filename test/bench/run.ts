@@ -3,11 +3,15 @@
  * request with 20 targets, on the local runtime (in memory, retry waits shortened): wall
  * time from POST /links to every link ACTIVE, and AWS calls per link (mutating and
  * read-only) as the sandbox counted them; then the same request again (idempotent re-run).
+ * Then the cost of a link on AWS (`cost.ts`) and a short load run (`load.ts`, LOAD_SECONDS,
+ * 15 s here; `npm run bench:load` runs 60 s).
  */
 import '../../local/polyfills';
 import { performance } from 'node:perf_hooks';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 import { DEMO_REQUEST } from '../../local/demo';
+import { measureCost, printCost } from './cost';
+import { printLoad, runLoad } from './load';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
@@ -127,3 +131,8 @@ console.log(
 );
 console.table(rows);
 console.log(`peak RSS ${Math.round(process.memoryUsage().rss / 1048576)} MiB`);
+
+printCost(await measureCost());
+const load = await runLoad({ seconds: Number(process.env.LOAD_SECONDS ?? 15) });
+printLoad(load);
+if (load.serverErrors || load.networkErrors || load.lost.length || load.orphans.length) process.exitCode = 1;

@@ -58,7 +58,11 @@ export async function leaveShared<T>(
   // Members left: nothing will be removed, so no lock is needed (and none is contended:
   // every link but the last leaves without one).
   const others = (await repo.members(resource)).length;
-  if (others > 0) return { removed: false, remaining: others };
+  if (others > 0) {
+    // A crashed earlier run of this leave may still hold the lock: let it go (a no-op otherwise).
+    await repo.releaseRemovalLock(resource, owner);
+    return { removed: false, remaining: others };
+  }
   await repo.acquireRemovalLock(resource, owner, nowMs, REMOVAL_LEASE_MS);
   try {
     const remaining = (await repo.members(resource)).length;

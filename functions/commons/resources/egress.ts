@@ -282,7 +282,7 @@ export async function revokeEgressStep(
 ) {
   const resolved = link.outputs.resolved as Resolved | undefined;
   if (!resolved) return { result: { action: 'nothing-to-remove' } };
-  const { target, source } = link.spec;
+  const { source } = link.spec;
   const groupId = resolved.target.clusterSecurityGroupId;
   const cidrs = desiredCidrs(link.spec, resolved);
   const results = groupId ? await releaseCidrs(link, deps, groupId, cidrs) : [];
