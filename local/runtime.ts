@@ -30,6 +30,16 @@ export interface LocalRuntimeOptions {
   /** HTTP port; 0 = any free port. @default 0 */
   readonly port?: number;
   readonly host?: string;
+  /**
+   * Where the member-account AWS calls go. `sandbox`: the embedded sandbox. `environment`:
+   * wherever the SDK's own configuration points — `AWS_ENDPOINT_URL` (moto, LocalStack, …)
+   * or real AWS with the default credential chain (DESIGN.md, "Real AWS without the hub").
+   * The table and the workflows stay local either way; the sandbox then sits idle.
+   * @default 'sandbox'
+   */
+  readonly aws?: 'sandbox' | 'environment';
+  /** The hub's account id in `environment` mode (whose credentials assume the agent roles). @default 000000000000 */
+  readonly hubAccountId?: string;
   /** The sandbox's initial world when the data directory is new. @default 'demo' */
   readonly world?: 'demo' | 'empty';
   /** Retry waits in ms instead of the ASL's. @default 50 */
@@ -161,17 +171,22 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     ...(dataDir ? { dataDir } : {}),
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
   });
+  const useSandbox = (options.aws ?? 'sandbox') === 'sandbox';
   const clients = new AwsClients({
-    hubAccountId: LOCAL_HUB_ACCOUNT_ID,
+    hubAccountId: options.hubAccountId ?? LOCAL_HUB_ACCOUNT_ID,
     hubRegion: LOCAL_HUB_REGION,
-    hubCredentials: sandbox.hubCredentials(),
     dynamoDbEndpoint: dynamo.endpoint,
-    kubernetes: (target, credentials) => sandboxKubernetes(sandbox, target, credentials),
+    ...(useSandbox
+      ? {
+          hubCredentials: sandbox.hubCredentials(),
+          kubernetes: (target: KubernetesTarget, credentials: unknown) => sandboxKubernetes(sandbox, target, credentials),
+        }
+      : {}),
     configureClient: (client, service) => {
       client.middlewareStack.use(haltPlugin(() => halted));
       if (service === 'dynamodb') return; // the embedded DynamoDB speaks the real protocol
       if (service === 'sfn') client.middlewareStack.use(localSfnPlugin(stepFunctions));
-      else client.middlewareStack.use(sandboxPlugin(sandbox, service, client.config as any) as any);
+      else if (useSandbox) client.middlewareStack.use(sandboxPlugin(sandbox, service, client.config as any) as any);
     },
   });
   const links = new LinkRepository(clients.dynamodb(), tableName);
