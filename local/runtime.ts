@@ -179,14 +179,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     ...(useSandbox
       ? {
           hubCredentials: sandbox.hubCredentials(),
-          kubernetes: (target: KubernetesTarget, credentials: unknown) => sandboxKubernetes(sandbox, target, credentials),
+          kubernetes: (target: KubernetesTarget, credentials: unknown) =>
+            sandboxKubernetes(sandbox, target, credentials),
         }
       : {}),
     configureClient: (client, service) => {
       client.middlewareStack.use(haltPlugin(() => halted));
       if (service === 'dynamodb') return; // the embedded DynamoDB speaks the real protocol
       if (service === 'sfn') client.middlewareStack.use(localSfnPlugin(stepFunctions));
-      else if (useSandbox) client.middlewareStack.use(sandboxPlugin(sandbox, service, client.config as any) as any);
+      else if (useSandbox)
+        client.middlewareStack.use(sandboxPlugin(sandbox, service, client.config as any) as any);
     },
   });
   const links = new LinkRepository(clients.dynamodb(), tableName);
