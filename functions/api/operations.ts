@@ -157,6 +157,15 @@ export async function createPlan(rt: TetherRuntime, request: OnboardingRequest):
   return { statusCode: 200, body: { checks, targets } };
 }
 
+/** Whether the execution that last drove the link is still running (its compensation, say). */
+async function stillRunning(rt: TetherRuntime, link: Link): Promise<boolean> {
+  if (!link.lastExecution) return false;
+  const out = await rt.clients
+    .sfn()
+    .send(new DescribeExecutionCommand({ executionArn: link.lastExecution.arn }));
+  return out.status === 'RUNNING';
+}
+
 async function startOnboard(rt: TetherRuntime, requestId: string, linkIds: readonly string[]) {
   await rt.clients.sfn().send(
     new StartExecutionCommand({
@@ -193,15 +202,28 @@ export async function createLinks(
   }
   try {
     await planChecks(rt, request);
+    // An existing link of the same workload → target must have the same spec: a POST never
+    // changes a link silently. Checked for every target before anything is made.
+    for (const spec of specsOf(request)) {
+      const existing = await rt.links.findByNaturalKey(spec);
+      if (existing && canonicalJson(existing.spec) !== canonicalJson(spec)) {
+        throw new ApiError(
+          'LINK_SPEC_MISMATCH',
+          `Link ${existing.id} already links this workload to ${clusterKey(spec.target)} with another access, network or identity; delete it first, or ask for the same spec`,
+        );
+      }
+    }
     const requestId = `req_${ulid()}`;
     const now = rt.now().toISOString();
     const results = [];
     for (const spec of specsOf(request)) {
       results.push(await rt.links.createOrGet(`lnk_${ulid()}`, requestId, spec, now));
     }
-    const toDrive = results
-      .filter((r) => r.created || REDRIVEN.includes(r.link.status))
-      .map((r) => r.link.id);
+    const toDrive: string[] = [];
+    for (const r of results) {
+      if (r.created || (REDRIVEN.includes(r.link.status) && !(await stillRunning(rt, r.link))))
+        toDrive.push(r.link.id);
+    }
     if (toDrive.length) {
       await rt.links.putRequest(requestId, toDrive, now);
       await startOnboard(rt, requestId, toDrive);

@@ -30,6 +30,10 @@ export const API_ERROR_CODES = {
   },
   LINK_NOT_READY: { status: 409, title: 'The link is not active yet' },
   LINK_BUSY: { status: 409, title: 'A workflow is already running for the link' },
+  LINK_SPEC_MISMATCH: {
+    status: 409,
+    title: 'The workload is already linked to that cluster with another spec',
+  },
   QUOTA_EXCEEDED: { status: 422, title: 'An AWS quota would be exceeded' },
   INVALID_CURSOR: { status: 400, title: 'The pagination cursor is not valid' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large' },

@@ -85,6 +85,12 @@ export class LinkStateError extends TetherError {
   readonly code = 'LINK_STATE_CONFLICT';
 }
 
+/** The target cluster's Kubernetes API cannot be reached (aws-auth clusters only). */
+export class KubernetesApiUnreachableError extends TetherError {
+  override readonly name = 'KubernetesApiUnreachableError';
+  readonly code = 'KUBERNETES_API_UNREACHABLE';
+}
+
 /** The link record does not exist. */
 export class LinkNotFoundError extends TetherError {
   override readonly name = 'LinkNotFoundError';
@@ -111,6 +117,7 @@ export const STEP_ERROR_NAMES = [
   'LinkStateError',
   'LinkNotFoundError',
   'VerificationFailedError',
+  'KubernetesApiUnreachableError',
 ] as const;
 
 const THROTTLING_CODES = new Set([

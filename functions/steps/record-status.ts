@@ -91,6 +91,7 @@ const CODES: Record<string, string> = {
   LinkStateError: 'LINK_STATE_CONFLICT',
   LinkNotFoundError: 'LINK_NOT_FOUND',
   VerificationFailedError: 'VERIFICATION_FAILED',
+  KubernetesApiUnreachableError: 'KUBERNETES_API_UNREACHABLE',
   'States.Timeout': 'STEP_TIMED_OUT',
 };
 

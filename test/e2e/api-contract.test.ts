@@ -121,6 +121,17 @@ describe('bad requests', () => {
     });
   }
 
+  it('answers 409 LINK_SPEC_MISMATCH for an existing workload → target asked with another spec, and changes nothing', async () => {
+    const first = await h.api('POST', '/links', demoRequest());
+    expect([202, 200]).toContain(first.status);
+    await h.settle(first.body.links[0].id);
+    h.rt.sandbox.resetCalls();
+    const res = await h.api('POST', '/links', demoRequest({ network: { mode: 'none' } }));
+    expect([res.status, res.body.code]).toEqual([409, 'LINK_SPEC_MISMATCH']);
+    expect(res.body.detail).toContain(first.body.links[0].id);
+    expect(h.rt.sandbox.callCounts({ mutating: true })).toBe(0);
+  });
+
   it('rejects malformed JSON with 400 MALFORMED_JSON', async () => {
     const res = await h.api('POST', '/links', '{"source": {"accountId": "1111');
     expect([res.status, res.body.code]).toEqual([400, 'MALFORMED_JSON']);

@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { targetRoleName } from '../../functions/commons/links/names';
 import { sandboxPlugin } from '../../local/sandbox/sdk-plugin';
 import { demoRequest, type Harness, harnessFor, startHarness } from './harness';
+import { tetherResources } from './invariants';
 import { startLocalRuntime } from '../../local/runtime';
 
 const dirs: string[] = [];
@@ -118,6 +119,46 @@ describe('an unmanaged role with the target role name', () => {
         .calls()
         .filter((c) => c.mutating && c.accountId === '222222222222' && c.service === 'iam' && c.ok);
       expect(changedIt.map((c) => c.operation)).toEqual(['CreateRole']); // only ours, above
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('a failed onboard', () => {
+  it('is compensated: everything the link made is removed, and what it did not make is untouched', async () => {
+    const h = await startHarness();
+    try {
+      // EKS refuses the access entry for good (not a retried error): the target branch fails
+      // after its role was made, while the source branch makes the provider and workload role.
+      h.rt.sandbox.injectFault({
+        service: 'eks',
+        operation: 'CreateAccessEntry',
+        code: 'AccessDeniedException',
+        times: 1,
+      });
+      const before = tetherResources(h.rt.sandbox);
+      const link = await onboardDemo(h);
+      expect(link.status).toBe('FAILED');
+      expect(link.error.step).toBe('accessEntry');
+      expect(link.steps.targetRole.result.action).toBe('created');
+      expect(link.steps.workloadRole.status).toBe('SUCCEEDED');
+      for (const step of [
+        'revokeEgress',
+        'removeAccessEntry',
+        'removeTargetRole',
+        'releaseWorkloadRole',
+        'releaseOidcProvider',
+      ]) {
+        expect(link.steps[step]?.status, step).toBe('SUCCEEDED');
+      }
+      expect(before).toEqual([]);
+      expect(tetherResources(h.rt.sandbox)).toEqual([]);
+      // A POST of the same request re-drives the FAILED link, to ACTIVE this time.
+      const again = await h.api('POST', '/links', demoRequest());
+      expect(again.status).toBe(202);
+      expect(again.body.links[0]).toMatchObject({ id: link.id, redriven: true });
+      expect((await h.settle(link.id)).status).toBe('ACTIVE');
     } finally {
       await h.close();
     }

@@ -13,7 +13,7 @@ import type {
   Checksum,
   SourceData,
 } from '@smithy/types';
-import { ConcurrentUpdateError } from '../errors';
+import { ConcurrentUpdateError, KubernetesApiUnreachableError } from '../errors';
 
 export interface ConfigMap {
   readonly data: Record<string, string>;
@@ -130,8 +130,17 @@ export function httpsKubernetesApi(
           });
         },
       );
-      req.on('error', reject);
-      req.on('timeout', () => req.destroy(new Error(`Kubernetes API ${url.host} timed out`)));
+      // A socket-level failure (no such host, refused, timed out) is the cluster being out of
+      // reach from the hub, not a bug: a stable error the workflow retries, then records.
+      req.on('error', (err) =>
+        reject(
+          new KubernetesApiUnreachableError(
+            `Kubernetes API of ${target.cluster} (${url.host}): ${err.message}`,
+            { cause: err },
+          ),
+        ),
+      );
+      req.on('timeout', () => req.destroy(new Error('timed out after 10 s')));
       if (body !== undefined) req.write(JSON.stringify(body));
       req.end();
     });
