@@ -348,20 +348,23 @@ export async function getKubeconfig(rt: TetherRuntime, id: string): Promise<ApiR
 export async function listRuns(rt: TetherRuntime, id: string): Promise<ApiResult> {
   const link = await rt.links.find(id);
   if (!link) throw new ApiError('LINK_NOT_FOUND', `Link ${id} does not exist`);
-  const runs = [];
-  if (link.lastExecution) {
-    const arn = link.lastExecution.arn;
-    const out = await rt.clients.sfn().send(new DescribeExecutionCommand({ executionArn: arn }));
-    runs.push({
-      executionArn: arn,
-      name: link.lastExecution.name,
-      workflow: link.lastExecution.workflow,
-      status: out.status,
-      startedAt: out.startDate?.toISOString(),
-      ...(out.stopDate ? { stoppedAt: out.stopDate.toISOString() } : {}),
-    });
-  }
-  return { statusCode: 200, body: { items: runs } };
+  const recorded =
+    link.runs ?? (link.lastExecution ? [{ ...link.lastExecution, startedAt: link.updatedAt }] : []);
+  // Newest first; the status comes from Step Functions, which keeps the history.
+  const items = await Promise.all(
+    [...recorded].reverse().map(async (run) => {
+      const out = await rt.clients.sfn().send(new DescribeExecutionCommand({ executionArn: run.arn }));
+      return {
+        executionArn: run.arn,
+        name: run.name,
+        workflow: run.workflow,
+        status: out.status,
+        startedAt: out.startDate?.toISOString() ?? run.startedAt,
+        ...(out.stopDate ? { stoppedAt: out.stopDate.toISOString() } : {}),
+      };
+    }),
+  );
+  return { statusCode: 200, body: { items } };
 }
 
 /** Statuses from which a link may be offboarded; a link being made or repaired must finish first. */

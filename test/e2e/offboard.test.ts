@@ -122,6 +122,15 @@ describe('DELETE /links/{id}', () => {
     await assertNoOrphanNothingMissing();
   });
 
+  it('lists every run of the link, newest first', async () => {
+    const runs = await h.api('GET', `/links/${a.id}/runs`);
+    expect(runs.status).toBe(200);
+    expect(runs.body.items.map((r: { workflow: string; status: string }) => [r.workflow, r.status])).toEqual([
+      ['offboard', 'SUCCEEDED'],
+      ['onboard', 'SUCCEEDED'],
+    ]);
+  });
+
   it('answers 404 LINK_NOT_FOUND for a DELETED or unknown link', async () => {
     const again = await h.api('DELETE', `/links/${a.id}`);
     expect([again.status, again.body.code]).toEqual([404, 'LINK_NOT_FOUND']);

@@ -109,6 +109,13 @@ export interface Link {
   readonly outputs: Record<string, unknown>;
   readonly error?: LinkError;
   readonly lastExecution?: { readonly name: string; readonly arn: string; readonly workflow: string };
+  /** Every execution that drove the link, oldest first. */
+  readonly runs?: readonly {
+    readonly name: string;
+    readonly arn: string;
+    readonly workflow: string;
+    readonly startedAt: string;
+  }[];
   readonly createdAt: string;
   readonly updatedAt: string;
 }

@@ -260,8 +260,11 @@ export class LinkRepository {
       }
       if (changes.lastExecution) {
         names['#lastExecution'] = 'lastExecution';
-        sets.push('#lastExecution = :exec');
+        names['#runs'] = 'runs';
+        sets.push('#lastExecution = :exec', '#runs = list_append(if_not_exists(#runs, :noRuns), :run)');
         values[':exec'] = changes.lastExecution;
+        values[':noRuns'] = [];
+        values[':run'] = [{ ...changes.lastExecution, startedAt: now }];
       }
       if (changes.resetSteps) {
         names['#steps'] = 'steps';
