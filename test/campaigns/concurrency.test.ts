@@ -12,6 +12,7 @@
  * previous link is still DELETING gets that link back (200) and is tried again later.
  * Choices come from the seed; the timing of the workflows adds the rest of the interleaving.
  */
+import { DEMO_REQUEST } from '../../local/demo';
 import { describe, expect, it } from 'vitest';
 import type { Link, WorkloadRef } from '../../functions/commons/links/model';
 import { workloadKey } from '../../functions/commons/links/names';
@@ -35,15 +36,7 @@ import {
 const LINKS_PER_WORKLOAD = 10;
 
 const TARGETS = [
-  {
-    accountId: '222222222222',
-    region: 'ap-southeast-1',
-    cluster: 'cluster-b',
-    access: {
-      policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy',
-      scope: { type: 'cluster' },
-    },
-  },
+  DEMO_REQUEST.targets[0],
   {
     accountId: '444444444444',
     region: 'us-east-1',

@@ -6,13 +6,7 @@
  * and what the compensation left behind.
  */
 import { type Cluster, DescribeClusterCommand } from '@aws-sdk/client-eks';
-import {
-  GetOpenIDConnectProviderCommand,
-  GetRoleCommand,
-  type IAMClient,
-  ListOpenIDConnectProvidersCommand,
-  ListRolesCommand,
-} from '@aws-sdk/client-iam';
+import { type IAMClient, ListOpenIDConnectProvidersCommand, ListRolesCommand } from '@aws-sdk/client-iam';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ONBOARD_STEPS } from '../../functions/commons/links/model';
 import { demoRequest, type Harness } from '../e2e/harness';
@@ -81,8 +75,6 @@ async function tetherIam(iam: IAMClient) {
     providers: providers.map((p) => p.Arn ?? '').sort(),
   };
 }
-
-const roleName = (arn: string) => arn.split('/').pop() ?? '';
 
 async function postAndSettle(h: Harness, body: unknown) {
   const res = await h.api('POST', '/links', body);

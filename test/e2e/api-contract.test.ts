@@ -14,16 +14,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-const target = (overrides: Record<string, unknown> = {}) => ({
-  accountId: '222222222222',
-  region: 'ap-southeast-1',
-  cluster: 'cluster-b',
-  access: {
-    policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy',
-    scope: { type: 'cluster' },
-  },
-  ...overrides,
-});
+/** The demo target (cluster-b, view policy), with overrides. */
+const target = (overrides: Record<string, unknown> = {}) => ({ ...demoRequest().targets[0], ...overrides });
 const source = (overrides: Record<string, unknown> = {}) => ({ ...demoRequest().source, ...overrides });
 
 async function linkCount(): Promise<number> {
