@@ -40,6 +40,18 @@ const rt = await startLocalRuntime({
       console.log(`  ✗ ${event.state}: ${event.error} ${event.cause ?? ''}`);
     }
   },
+}).catch((err: NodeJS.ErrnoException) => {
+  if (err.code === 'EADDRINUSE') {
+    console.error(
+      `Port ${port} is in use: stop what holds it, or pass --port N (--port 0 takes any free port).`,
+    );
+    process.exit(1);
+  }
+  if (err.name === 'DataDirectoryInUseError') {
+    console.error(err.message);
+    process.exit(1);
+  }
+  throw err;
 });
 
 console.log(`Tether local control plane on ${rt.url}  (data: ${values['data-dir']})`);

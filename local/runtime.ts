@@ -5,6 +5,7 @@
  * one data directory, so a restart (or a crash) loses nothing.
  */
 import './polyfills';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Pluggable } from '@smithy/types';
@@ -19,6 +20,42 @@ import { startHttpServer } from './http-server';
 import { Sandbox } from './sandbox';
 import { sandboxPlugin } from './sandbox/sdk-plugin';
 import { LocalStepFunctions, type LocalStepFunctionsOptions } from './stepfunctions';
+
+/** Raised when another live process already runs on the data directory. */
+export class DataDirectoryInUseError extends Error {
+  override readonly name = 'DataDirectoryInUseError';
+}
+
+/**
+ * One process per data directory: the table (LevelDB) and the sandbox file cannot be
+ * shared. A lock file holds the owner's pid; a lock whose process is gone is taken over.
+ */
+function lockDataDirectory(dataDir: string): () => void {
+  mkdirSync(dataDir, { recursive: true });
+  const lock = join(dataDir, 'tether.pid');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      return () => rmSync(lock, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number(readFileSync(lock, 'utf8'));
+      let alive = false;
+      try {
+        alive = Number.isInteger(pid) && pid > 0 && pid !== process.pid && process.kill(pid, 0);
+      } catch {
+        alive = false; // no such process: a crash left the lock
+      }
+      if (alive) {
+        throw new DataDirectoryInUseError(
+          `The data directory ${dataDir} is in use by process ${pid}; stop it, or pass another --data-dir`,
+        );
+      }
+      rmSync(lock, { force: true });
+    }
+  }
+  throw new DataDirectoryInUseError(`Could not lock the data directory ${dataDir}`);
+}
 
 /** The control plane's own account and region when it runs locally. */
 export const LOCAL_HUB_ACCOUNT_ID = '000000000000';
@@ -156,6 +193,7 @@ function sandboxKubernetes(sandbox: Sandbox, target: KubernetesTarget, credentia
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const dataDir = options.dataDir;
+  const unlock = dataDir ? lockDataDirectory(dataDir) : () => undefined;
   let halted = false;
   const sandbox = Sandbox.open({
     ...(dataDir ? { dataDir: join(dataDir, 'sandbox') } : {}),
@@ -227,6 +265,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       await stepFunctions.idle();
       clients.destroy();
       await dynamo.close();
+      unlock();
     },
   };
 }
