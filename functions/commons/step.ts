@@ -10,7 +10,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context } from 'aws-lambda';
 import { classifyAwsError, LinkStateError, TetherError } from './errors';
 import { logger } from './logger';
-import type { Link, LinkStatus } from './links/model';
+import type { Link, LinkStatus, OffboardStep, OnboardStep } from './links/model';
 import { runtime, type TetherRuntime } from './runtime';
 
 /** What the ASL passes to every step. */
@@ -40,7 +40,11 @@ const RUNNABLE: Record<'onboard' | 'offboard', readonly LinkStatus[]> = {
  * @example
  * const functionHandler = runStep('onboard', 'targetRole', ensureTargetRole);
  */
-export function runStep(workflow: 'onboard' | 'offboard', stepName: string, logic: StepLogic) {
+export function runStep(
+  workflow: 'onboard' | 'offboard',
+  stepName: OnboardStep | OffboardStep,
+  logic: StepLogic,
+) {
   return async (event: StepEvent): Promise<StepEvent & { step: string; result: Record<string, unknown> }> => {
     const rt = runtime();
     const link = await rt.links.get(event.linkId);

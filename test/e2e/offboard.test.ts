@@ -6,6 +6,7 @@ import { DescribeSecurityGroupRulesCommand } from '@aws-sdk/client-ec2';
 import { DescribeAccessEntryCommand } from '@aws-sdk/client-eks';
 import { GetRoleCommand, GetRolePolicyCommand } from '@aws-sdk/client-iam';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { OFFBOARD_STEPS } from '../../functions/commons/links/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Link } from '../../functions/commons/links/model';
 import { demoRequest, type Harness, startHarness } from './harness';
@@ -56,13 +57,7 @@ describe('DELETE /links/{id}', () => {
     expect(res.body.status).toBe('DELETING');
     const deleted = await h.settle(a.id);
     expect(deleted.status).toBe('DELETED');
-    for (const step of [
-      'revokeEgress',
-      'removeAccessEntry',
-      'removeTargetRole',
-      'releaseWorkloadRole',
-      'releaseOidcProvider',
-    ]) {
+    for (const step of OFFBOARD_STEPS) {
       expect(deleted.steps[step]?.status, step).toBe('SUCCEEDED');
     }
     expect(deleted.outputs.kubeconfig).toBeUndefined();

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateRoleCommand, GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
+import { OFFBOARD_STEPS } from '../../functions/commons/links/model';
 import { afterAll, describe, expect, it } from 'vitest';
 import { targetRoleName } from '../../functions/commons/links/names';
 import { sandboxPlugin } from '../../local/sandbox/sdk-plugin';
@@ -143,13 +144,7 @@ describe('a failed onboard', () => {
       expect(link.error.step).toBe('accessEntry');
       expect(link.steps.targetRole.result.action).toBe('created');
       expect(link.steps.workloadRole.status).toBe('SUCCEEDED');
-      for (const step of [
-        'revokeEgress',
-        'removeAccessEntry',
-        'removeTargetRole',
-        'releaseWorkloadRole',
-        'releaseOidcProvider',
-      ]) {
+      for (const step of OFFBOARD_STEPS) {
         expect(link.steps[step]?.status, step).toBe('SUCCEEDED');
       }
       expect(before).toEqual([]);

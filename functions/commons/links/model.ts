@@ -82,6 +82,16 @@ export const ONBOARD_STEPS = [
 ] as const;
 export type OnboardStep = (typeof ONBOARD_STEPS)[number];
 
+/** The removal steps, in the order offboard (and an onboard's compensation) runs them. */
+export const OFFBOARD_STEPS = [
+  'revokeEgress',
+  'removeAccessEntry',
+  'removeTargetRole',
+  'releaseWorkloadRole',
+  'releaseOidcProvider',
+] as const;
+export type OffboardStep = (typeof OFFBOARD_STEPS)[number];
+
 export interface StepResult {
   readonly status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
   readonly startedAt: string;
