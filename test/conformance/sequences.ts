@@ -795,6 +795,12 @@ export async function clusterByCalls(side: Side, net: Network): Promise<void> {
 
 const EKS_ENDPOINT = /^https:\/\/[0-9A-F]{32}\.gr7\.ap-southeast-1\.eks\.amazonaws\.com$/;
 const EKS_ISSUER = /^https:\/\/oidc\.eks\.ap-southeast-1\.amazonaws\.com\/id\/[0-9A-F]{32}$/;
+// moto's formats (moto/eks/models.py: ENDPOINT_TEMPLATE, ISSUER_TEMPLATE): random tokens of
+// [A-Za-z0-9]. Matched by pattern, since a short random token can be all lower case and
+// would then pass for a word in `shape`.
+const MOTO_EKS_ENDPOINT =
+  /^https:\/\/[A-Za-z0-9]{20}\.[A-Za-z0-9]{3}\.ap-southeast-1\.eks\.amazonaws\.com\/$/;
+const MOTO_EKS_ISSUER = /^https:\/\/oidc\.eks\.ap-southeast-1\.amazonaws\.com\/id\/[A-Za-z0-9]{10}$/;
 
 export async function eksCluster(side: Side, rec: Recorder, net: Network): Promise<void> {
   const { eks, iam } = side.account(MEMBER);
@@ -811,9 +817,13 @@ export async function eksCluster(side: Side, rec: Recorder, net: Network): Promi
         status: c?.status,
         version: c?.version,
         createdAt: c?.createdAt,
-        endpoint: shape(c?.endpoint, EKS_ENDPOINT, '<eks endpoint>'),
+        endpoint: MOTO_EKS_ENDPOINT.test(c?.endpoint ?? '')
+          ? 'https://<random 20>.<random 3>.ap-southeast-1.eks.amazonaws.com/'
+          : shape(c?.endpoint, EKS_ENDPOINT, '<eks endpoint>'),
         certificateAuthority: typeof c?.certificateAuthority?.data === 'string',
-        issuer: shape(c?.identity?.oidc?.issuer, EKS_ISSUER, '<oidc issuer>'),
+        issuer: MOTO_EKS_ISSUER.test(c?.identity?.oidc?.issuer ?? '')
+          ? 'https://oidc.eks.ap-southeast-1.amazonaws.com/id/<random 10>'
+          : shape(c?.identity?.oidc?.issuer, EKS_ISSUER, '<oidc issuer>'),
         roleArn: c?.roleArn,
         vpcId:
           c?.resourcesVpcConfig?.vpcId === undefined ? undefined : c.resourcesVpcConfig.vpcId === net.vpcId,
