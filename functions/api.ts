@@ -65,4 +65,14 @@ const functionHandler = async (
   }
 };
 
-export const handler = middy(functionHandler).use(injectLambdaContext(logger)).use(httpProblems());
+/** Unexpected (5xx) errors go to the Powertools logger, with the error as its `error` key. */
+const problemLogger = {
+  error: (message: string, ...details: unknown[]) =>
+    details[0] instanceof Error
+      ? logger.error(message, details[0])
+      : logger.error(message, { details: String(details[0]) }),
+};
+
+export const handler = middy(functionHandler)
+  .use(injectLambdaContext(logger))
+  .use(httpProblems({ logger: problemLogger }));
