@@ -8,7 +8,7 @@
 import { type Cluster, DescribeClusterCommand } from '@aws-sdk/client-eks';
 import { type IAMClient, ListOpenIDConnectProvidersCommand, ListRolesCommand } from '@aws-sdk/client-iam';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ONBOARD_STEPS } from '../../functions/commons/links/model';
+import { OFFBOARD_STEPS, ONBOARD_STEPS } from '../../functions/commons/links/model';
 import { demoRequest, type Harness } from '../e2e/harness';
 import { type Divergence, findDivergence } from './divergences';
 import { type MotoServer, motoAvailable, startMoto } from './moto';
@@ -17,15 +17,8 @@ import { motoSide } from './sides';
 
 const availability = motoAvailable();
 
-/** The compensation steps of the onboard ASL, in the order they run. */
-const UNDO_STEPS = [
-  'revokeEgress',
-  'removeAccessEntry',
-  'removeTargetRole',
-  'releaseWorkloadRole',
-  'releaseOidcProvider',
-] as const;
-const ALL_STEPS = [...ONBOARD_STEPS, ...UNDO_STEPS];
+/** Onboard steps, then the compensation's (the removal steps), in the order they run. */
+const ALL_STEPS = [...ONBOARD_STEPS, ...OFFBOARD_STEPS];
 
 type Observed = 'SUCCEEDED' | 'FAILED' | 'RUNNING' | 'not run';
 

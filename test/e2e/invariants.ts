@@ -4,7 +4,7 @@
  * "nothing missing" = every needed resource exists.
  */
 import type { Link } from '../../functions/commons/links/model';
-import { owners } from '../../functions/commons/links/names';
+import { kubernetesUsername, owners } from '../../functions/commons/links/names';
 import { desiredCidrs } from '../../functions/commons/resources/egress';
 import type { Resolved } from '../../functions/commons/resources/resolve';
 import { TAG_MANAGED, TAG_OWNER } from '../../functions/commons/tags';
@@ -73,9 +73,7 @@ export function neededOwners(links: readonly Link[]): Set<string> {
     needed.add(`role|${owners.workload(link.spec.source)}`);
     needed.add(`role|${owners.link(link.spec)}`);
     if (resolved.target.authenticationMode === 'CONFIG_MAP') {
-      needed.add(
-        `aws-auth-entry|${link.spec.access.username ?? `tether:${link.spec.source.cluster}:${link.spec.source.namespace}:${link.spec.source.serviceAccount}`}`,
-      );
+      needed.add(`aws-auth-entry|${kubernetesUsername(link.spec)}`);
     } else {
       needed.add(`access-entry|${owners.link(link.spec)}`);
     }

@@ -89,7 +89,13 @@ export const owners = {
   egress: (groupId: string, cidr: string) => `egress:${groupId}/${cidr}`,
 };
 
-/** Kubernetes username of the target role in the target cluster. */
-export function kubernetesUsername(spec: Pick<LinkSpec, 'source'>): string {
-  return `tether:${spec.source.cluster}:${spec.source.namespace}:${spec.source.serviceAccount}`;
+/**
+ * Kubernetes username of the target role in the target cluster: the request's `username`,
+ * else `tether:<cluster>:<ns>:<sa>` (how Tether recognises its aws-auth entries).
+ */
+export function kubernetesUsername(spec: Pick<LinkSpec, 'source' | 'access'>): string {
+  return (
+    spec.access.username ??
+    `tether:${spec.source.cluster}:${spec.source.namespace}:${spec.source.serviceAccount}`
+  );
 }

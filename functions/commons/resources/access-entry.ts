@@ -232,7 +232,7 @@ export async function accessEntryStep(link: Link, deps: { clients: AwsClients })
   const { target } = link.spec;
   const resolved = resolvedOf(link).target;
   const principalArn = targetRoleArnOf(link);
-  const username = link.spec.access.username ?? kubernetesUsername(link.spec);
+  const username = kubernetesUsername(link.spec);
   const result =
     resolved.authenticationMode === 'CONFIG_MAP'
       ? await ensureAwsAuthEntry(
@@ -292,12 +292,11 @@ export async function removeAwsAuthEntry(kube: KubernetesApi, principalArn: stri
 
 /** The offboard step. */
 export async function removeAccessEntryStep(link: Link, deps: { clients: AwsClients }) {
-  const resolved = (link.outputs.resolved as { target?: ReturnType<typeof resolvedOf>['target'] } | undefined)
-    ?.target;
+  const resolved = (link.outputs.resolved as { target?: ResolvedTarget } | undefined)?.target;
   if (!resolved) return { result: { action: 'nothing-to-remove' } };
   const { target } = link.spec;
   const principalArn = targetRoleArnOf(link);
-  const username = link.spec.access.username ?? kubernetesUsername(link.spec);
+  const username = kubernetesUsername(link.spec);
   const result =
     resolved.authenticationMode === 'CONFIG_MAP'
       ? await removeAwsAuthEntry(
