@@ -1,5 +1,5 @@
 /** The demo link of seed 000: kubeai-chatbot/kubeai-chatbot in cluster-a → cluster-b, view access. */
-import type { OnboardingRequest } from '../functions/commons/links/model';
+import type { OnboardingRequest } from '#link/model';
 
 export const DEMO_REQUEST = {
   source: {

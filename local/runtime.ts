@@ -9,17 +9,17 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Pluggable } from '@smithy/types';
-import { handler as apiHandler } from '../functions/api';
-import { AwsClients } from '../functions/commons/clients/aws';
-import type { KubernetesApi, KubernetesTarget } from '../functions/commons/clients/kubernetes';
-import { ConcurrentUpdateError } from '../functions/commons/errors';
-import { DEFAULT_TABLE_NAME, LinkRepository } from '../functions/commons/links/repository';
-import { configureRuntime, type TetherRuntime } from '../functions/commons/runtime';
-import { startDynamo } from './dynamodb';
-import { startHttpServer } from './http-server';
-import { Sandbox } from './sandbox';
-import { sandboxPlugin } from './sandbox/sdk-plugin';
-import { LocalStepFunctions, type LocalStepFunctionsOptions } from './stepfunctions';
+import { handler as apiHandler } from '#api/handler';
+import { AwsClients } from '#aws/clients';
+import type { KubernetesApi, KubernetesTarget } from '#aws/kubernetes';
+import { ConcurrentUpdateError } from '#link/errors';
+import { DEFAULT_TABLE_NAME, LinkRepository } from '#store/links';
+import { configureRuntime, type TetherRuntime } from '#functions/runtime';
+import { startDynamo } from '#local/adapters/dynamodb';
+import { startHttpServer } from '#local/adapters/http';
+import { Sandbox } from '#local/sandbox/index';
+import { sandboxPlugin } from '#local/adapters/sdk-plugin';
+import { LocalStepFunctions, type LocalStepFunctionsOptions } from '#local/adapters/stepfunctions';
 
 /** Raised when another live process already runs on the data directory. */
 export class DataDirectoryInUseError extends Error {

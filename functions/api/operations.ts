@@ -6,18 +6,14 @@
 import { createHash } from 'node:crypto';
 import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { ulid } from 'ulid';
-import {
-  AccountNotReachableError,
-  ClusterNotFoundError,
-  isAwsError,
-  LinkStateError,
-} from '../commons/errors';
-import type { Link, LinkSpec, LinkStatus, OnboardingRequest } from '../commons/links/model';
-import { clusterKey, targetRoleName, workloadRoleName } from '../commons/links/names';
-import type { LinkFilters } from '../commons/links/repository';
-import { describeCluster } from '../commons/resources/resolve';
-import { canonicalJson } from '../commons/resources/roles';
-import type { TetherRuntime } from '../commons/runtime';
+import { AccountNotReachableError, ClusterNotFoundError, LinkStateError } from '#link/errors';
+import { isAwsError } from '#aws/errors';
+import type { Link, LinkSpec, LinkStatus, OnboardingRequest } from '#link/model';
+import { clusterKey, targetRoleName, workloadRoleName } from '#link/names';
+import type { LinkFilters } from '#store/links';
+import { describeCluster } from '#resources/resolve';
+import { canonicalJson } from '#resources/iam-role';
+import type { TetherRuntime } from '#functions/runtime';
 import { ApiError } from './problems';
 
 export interface ApiResult {

@@ -46,7 +46,7 @@ export type { SandboxCredentials } from './sts';
 export type { EksClusterIds, EksClusterSpec } from './world';
 export type { ConfigMapOutput, ConfigMapRef, ConfigMapWrite } from './kubernetes';
 export type * from './state';
-export { sandboxPlugin, attachSandbox, toSdkError } from './sdk-plugin';
+export { sandboxPlugin, attachSandbox, toSdkError } from '#local/adapters/sdk-plugin';
 export { HUB_ACCOUNT_ID, HUB_ROLE_ARN, AGENT_ROLE_NAME, AGENT_ROLE_PATH, DEMO_NAT_IPS };
 
 /** The services the sandbox serves. */

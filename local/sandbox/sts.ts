@@ -2,7 +2,7 @@
  * STS: AssumeRole (with the target role's trust policy and the caller's identity
  * policies evaluated by Tether's own evaluator, functions/commons/policy/evaluate.ts) and GetCallerIdentity.
  */
-import { evaluatePolicy, type PolicyDocument as EvalDocument } from '../../functions/commons/policy/evaluate';
+import { evaluatePolicy, type PolicyDocument as EvalDocument } from '#link/policy/evaluate';
 import { type Caller, type OpContext, type Operations, requireString } from './context';
 import { SandboxError } from './errors';
 import { awsPrincipals, effectiveTrust, findRoleByArn, parsePolicy, type PolicyDocument } from './iam';

@@ -19,12 +19,12 @@
  * uses a fresh workload, so every run makes (and removes) the cluster's OIDC provider and
  * the workload role, the most a link can cost.
  */
-import '../../local/polyfills';
+import '#local/polyfills';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { DEMO_REQUEST } from '../../local/demo';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
-import type { HistoryEvent } from '../../local/stepfunctions';
+import { DEMO_REQUEST } from '#local/demo';
+import { type LocalRuntime, startLocalRuntime } from '#local/runtime';
+import type { HistoryEvent } from '#local/adapters/stepfunctions';
 import { DynamoMeter, type OperationUnits } from './dynamo-meter';
 import { PRICE_REGION, PRICES, PRICES_CHECKED } from './prices';
 import { median, usd } from './stats';

@@ -16,12 +16,12 @@
  * Functions interpreter, every Lambda handler, dynalite, the sandbox): one event loop, so
  * the figures are those of one core's worth of JavaScript, not of AWS.
  */
-import '../../local/polyfills';
+import '#local/polyfills';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { DEMO_REQUEST } from '../../local/demo';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import { DEMO_REQUEST } from '#local/demo';
+import { type LocalRuntime, startLocalRuntime } from '#local/runtime';
 import { summarize } from './stats';
 
 export interface LoadOptions {

@@ -6,10 +6,10 @@
  * Then the cost of a link on AWS (`cost.ts`) and a short load run (`load.ts`, LOAD_SECONDS,
  * 15 s here; `npm run bench:load` runs 60 s).
  */
-import '../../local/polyfills';
+import '#local/polyfills';
 import { performance } from 'node:perf_hooks';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
-import { DEMO_REQUEST } from '../../local/demo';
+import { type LocalRuntime, startLocalRuntime } from '#local/runtime';
+import { DEMO_REQUEST } from '#local/demo';
 import { measureCost, printCost } from './cost';
 import { printLoad, runLoad } from './load';
 

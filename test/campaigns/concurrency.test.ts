@@ -12,11 +12,11 @@
  * previous link is still DELETING gets that link back (200) and is tried again later.
  * Choices come from the seed; the timing of the workflows adds the rest of the interleaving.
  */
-import { DEMO_REQUEST } from '../../local/demo';
+import { DEMO_REQUEST } from '#local/demo';
 import { describe, expect, it } from 'vitest';
-import type { Link, WorkloadRef } from '../../functions/commons/links/model';
-import { workloadKey } from '../../functions/commons/links/names';
-import { startLocalRuntime } from '../../local/runtime';
+import type { Link, WorkloadRef } from '#link/model';
+import { workloadKey } from '#link/names';
+import { startLocalRuntime } from '#local/runtime';
 import { type Harness, harnessFor } from '../e2e/harness';
 import {
   allLinks,

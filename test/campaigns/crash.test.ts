@@ -10,9 +10,9 @@
  * Data directories are copied from templates built once, so a cycle costs two starts.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Link } from '../../functions/commons/links/model';
-import { linkNaturalKey } from '../../functions/commons/links/names';
-import { startLocalRuntime } from '../../local/runtime';
+import type { Link } from '#link/model';
+import { linkNaturalKey } from '#link/names';
+import { startLocalRuntime } from '#local/runtime';
 import { demoRequest, type Harness, harnessFor } from '../e2e/harness';
 import { tetherResources } from '../e2e/invariants';
 import {

@@ -11,7 +11,7 @@ import { AuthorizeSecurityGroupIngressCommand, EC2Client } from '@aws-sdk/client
 import { CreateAccessEntryCommand, EKSClient } from '@aws-sdk/client-eks';
 import { CreateRoleCommand, GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import type { Link } from '../../functions/commons/links/model';
+import type { Link } from '#link/model';
 import {
   issuerHostPath,
   roleArn,
@@ -19,13 +19,13 @@ import {
   WORKLOAD_POLICY_NAME,
   workloadKey,
   workloadRoleName,
-} from '../../functions/commons/links/names';
-import { DEFAULT_TABLE_NAME, membership, REMOVAL_LOCK_SK } from '../../functions/commons/links/repository';
-import { desiredCidrs } from '../../functions/commons/resources/egress';
-import type { Resolved } from '../../functions/commons/resources/resolve';
-import { TAG_MANAGED } from '../../functions/commons/tags';
-import type { LocalRuntime } from '../../local/runtime';
-import { type CallRecord, isMutatingOperation, type Sandbox, sandboxPlugin } from '../../local/sandbox';
+} from '#link/names';
+import { DEFAULT_TABLE_NAME, membership, REMOVAL_LOCK_SK } from '#store/links';
+import { desiredCidrs } from '#resources/egress-allowance';
+import type { Resolved } from '#resources/resolve';
+import { TAG_MANAGED } from '#link/tags';
+import type { LocalRuntime } from '#local/runtime';
+import { type CallRecord, isMutatingOperation, type Sandbox, sandboxPlugin } from '#local/sandbox/index';
 import type { Harness } from '../e2e/harness';
 import { neededOwners, presentOwners, tetherResources } from '../e2e/invariants';
 

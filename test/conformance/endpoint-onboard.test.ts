@@ -8,13 +8,13 @@
  */
 import { AllocateAddressCommand, CreateNatGatewayCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureAccessEntry } from '../../functions/commons/resources/access-entry';
-import { ensureIngressRules } from '../../functions/commons/resources/egress';
-import { ensureOidcProvider } from '../../functions/commons/resources/oidc-provider';
-import { describeCluster, natGatewayIps } from '../../functions/commons/resources/resolve';
-import { ensureRole } from '../../functions/commons/resources/roles';
-import { targetPolicy, targetTrustPolicy } from '../../functions/commons/resources/target-role';
-import { workloadPolicy, workloadTrustPolicy } from '../../functions/commons/resources/workload-role';
+import { ensureAccessEntry } from '#resources/access-entry';
+import { ensureIngressRules } from '#resources/egress-allowance';
+import { ensureOidcProvider } from '#resources/oidc-provider';
+import { describeCluster, natGatewayIps } from '#resources/resolve';
+import { ensureRole } from '#resources/iam-role';
+import { targetPolicy, targetTrustPolicy } from '#resources/target-role';
+import { workloadPolicy, workloadTrustPolicy } from '#resources/workload-role';
 import { type MotoServer, motoAvailable, startMoto } from './moto';
 import { CLUSTER, clusterByCalls, MEMBER, networkByCalls, OTHER } from './sequences';
 import { motoSide, REGION } from './sides';

@@ -8,7 +8,7 @@
 import { type Cluster, DescribeClusterCommand } from '@aws-sdk/client-eks';
 import { type IAMClient, ListOpenIDConnectProvidersCommand, ListRolesCommand } from '@aws-sdk/client-iam';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OFFBOARD_STEPS, ONBOARD_STEPS } from '../../functions/commons/links/model';
+import { OFFBOARD_STEPS, ONBOARD_STEPS } from '#link/model';
 import { demoRequest, type Harness } from '../e2e/harness';
 import { type Divergence, findDivergence } from './divergences';
 import { type MotoServer, motoAvailable, startMoto } from './moto';

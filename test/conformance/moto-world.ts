@@ -12,7 +12,7 @@ import {
 import { type Cluster, CreateClusterCommand, DescribeClusterCommand } from '@aws-sdk/client-eks';
 import { CreateRoleCommand, type IAMClient } from '@aws-sdk/client-iam';
 import type { Pluggable } from '@smithy/types';
-import { startLocalRuntime } from '../../local/runtime';
+import { startLocalRuntime } from '#local/runtime';
 import { type Harness, harnessFor } from '../e2e/harness';
 import type { MotoServer } from './moto';
 import { type Clients, motoSide, REGION } from './sides';

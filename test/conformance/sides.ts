@@ -9,7 +9,7 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
 import { STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity, Pluggable } from '@smithy/types';
-import { attachSandbox, Sandbox } from '../../local/sandbox';
+import { attachSandbox, Sandbox } from '#local/sandbox/index';
 import type { MotoServer } from './moto';
 
 /** Real SDK clients of the services Tether calls. */

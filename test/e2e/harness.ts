@@ -1,6 +1,6 @@
 /** The end-to-end harness: a local runtime and an HTTP client for its API. */
-import { DEMO_REQUEST } from '../../local/demo';
-import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime';
+import { DEMO_REQUEST } from '#local/demo';
+import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '#local/runtime';
 
 export interface ApiResponse {
   readonly status: number;

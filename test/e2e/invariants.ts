@@ -3,12 +3,12 @@
  * the live links need. "No orphan" = every Tether-tagged resource is needed by a live link;
  * "nothing missing" = every needed resource exists.
  */
-import type { Link } from '../../functions/commons/links/model';
-import { kubernetesUsername, owners } from '../../functions/commons/links/names';
-import { desiredCidrs } from '../../functions/commons/resources/egress';
-import type { Resolved } from '../../functions/commons/resources/resolve';
-import { TAG_MANAGED, TAG_OWNER } from '../../functions/commons/tags';
-import type { Sandbox } from '../../local/sandbox';
+import type { Link } from '#link/model';
+import { kubernetesUsername, owners } from '#link/names';
+import { desiredCidrs } from '#resources/egress-allowance';
+import type { Resolved } from '#resources/resolve';
+import { TAG_MANAGED, TAG_OWNER } from '#link/tags';
+import type { Sandbox } from '#local/sandbox/index';
 
 export interface OwnedResource {
   readonly kind: 'role' | 'oidc-provider' | 'access-entry' | 'aws-auth-entry' | 'sg-rule';

@@ -6,9 +6,9 @@ import { DescribeSecurityGroupRulesCommand } from '@aws-sdk/client-ec2';
 import { DescribeAccessEntryCommand } from '@aws-sdk/client-eks';
 import { GetRoleCommand, GetRolePolicyCommand } from '@aws-sdk/client-iam';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { OFFBOARD_STEPS } from '../../functions/commons/links/model';
+import { OFFBOARD_STEPS } from '#link/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Link } from '../../functions/commons/links/model';
+import type { Link } from '#link/model';
 import { demoRequest, type Harness, startHarness } from './harness';
 import { neededOwners, presentOwners, tetherResources } from './invariants';
 

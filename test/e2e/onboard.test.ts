@@ -13,7 +13,7 @@ import {
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { ONBOARD_STEPS } from '../../functions/commons/links/model';
+import { ONBOARD_STEPS } from '#link/model';
 import { type Harness, demoRequest, startHarness } from './harness';
 
 const SOURCE = '111111111111';

@@ -11,7 +11,7 @@ import {
   EC2Client,
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sandboxPlugin } from '../../local/sandbox/sdk-plugin';
+import { sandboxPlugin } from '#local/adapters/sdk-plugin';
 import { demoRequest, type Harness, startHarness } from './harness';
 
 let h: Harness;

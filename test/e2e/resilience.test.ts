@@ -7,13 +7,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateRoleCommand, GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
-import { OFFBOARD_STEPS } from '../../functions/commons/links/model';
+import { OFFBOARD_STEPS } from '#link/model';
 import { afterAll, describe, expect, it } from 'vitest';
-import { targetRoleName } from '../../functions/commons/links/names';
-import { sandboxPlugin } from '../../local/sandbox/sdk-plugin';
+import { targetRoleName } from '#link/names';
+import { sandboxPlugin } from '#local/adapters/sdk-plugin';
 import { demoRequest, type Harness, harnessFor, startHarness } from './harness';
 import { tetherResources } from './invariants';
-import { startLocalRuntime } from '../../local/runtime';
+import { startLocalRuntime } from '#local/runtime';
 
 const dirs: string[] = [];
 function tempDir(): string {

@@ -12,11 +12,11 @@
 import { ListRolesCommand, ListRoleTagsCommand } from '@aws-sdk/client-iam';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { specsOf } from '../../functions/api/operations';
-import { loadApiRouter } from '../../functions/api/router';
-import type { OnboardingRequest } from '../../functions/commons/links/model';
-import { owners, targetRoleName, workloadRoleName } from '../../functions/commons/links/names';
-import { isOwnedBy, ownerOf, ownershipTags } from '../../functions/commons/tags';
+import { specsOf } from '#api/operations';
+import { loadApiRouter } from '#api/openapi/router';
+import type { OnboardingRequest } from '#link/model';
+import { owners, targetRoleName, workloadRoleName } from '#link/names';
+import { isOwnedBy, ownerOf, ownershipTags } from '#link/tags';
 import { type Harness, startHarness } from '../e2e/harness';
 import { apiEvent } from '../unit/api/api-events';
 import { closeClient, type FuzzRequest, type FuzzResponse, send } from './http';

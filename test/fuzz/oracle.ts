@@ -4,7 +4,7 @@
  * status one the spec documents for the route (404/405 for routes and methods it lacks).
  */
 import { expect } from 'vitest';
-import { API_ERROR_CODES, API_ERROR_CODE_NAMES, problemType } from '../../functions/api/problems';
+import { API_ERROR_CODES, API_ERROR_CODE_NAMES, problemType } from '#api/problems';
 import type { FuzzRequest, FuzzResponse } from './http';
 import { loadSpec } from './spec-arbitrary';
 

@@ -1,8 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { LAMBDA_SERVICE_ERROR_NAMES, STEP_ERROR_NAMES } from '../../functions/commons/errors';
-import { WORKFLOW_FUNCTIONS } from '../../functions/registry';
-import { LocalStepFunctions, loadDefinition, localFunctionArn, taskStates } from '../../local/stepfunctions';
+import { LAMBDA_SERVICE_ERROR_NAMES, STEP_ERROR_NAMES } from '#link/errors';
+import { WORKFLOW_FUNCTIONS } from '#workflow/registry';
+import {
+  LocalStepFunctions,
+  loadDefinition,
+  localFunctionArn,
+  taskStates,
+} from '#local/adapters/stepfunctions';
 
 const dir = new URL('../../statemachines/', import.meta.url).pathname;
 const files = readdirSync(dir).filter((f) => f.endsWith('.asl.json'));

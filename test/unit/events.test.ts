@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { EVENTS, SAMPLES_DIR } from '../../events/registry';
+import { EVENTS, SAMPLES_DIR } from '#events/registry';
 
 /**
  * The subset of EventBridge pattern semantics the registry uses: every listed field must

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { LinkSpec } from '../../functions/commons/links/model';
-import { targetRoleName, workloadRoleName } from '../../functions/commons/links/names';
+import type { LinkSpec } from '#link/model';
+import { targetRoleName, workloadRoleName } from '#link/names';
 
 const IAM_ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 const dns1123Label = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/);

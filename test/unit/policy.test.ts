@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { evaluatePolicy, parsePolicy } from '../../functions/commons/policy/evaluate';
-import { targetTrustPolicy } from '../../functions/commons/resources/target-role';
-import { workloadPolicy, workloadTrustPolicy } from '../../functions/commons/resources/workload-role';
+import { evaluatePolicy, parsePolicy } from '#link/policy/evaluate';
+import { targetTrustPolicy } from '#resources/target-role';
+import { workloadPolicy, workloadTrustPolicy } from '#resources/workload-role';
 
 const issuer = 'https://oidc.eks.ap-southeast-1.amazonaws.com/id/ABC';
 const host = 'oidc.eks.ap-southeast-1.amazonaws.com/id/ABC';

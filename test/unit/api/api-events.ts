@@ -1,6 +1,6 @@
 /** Builders of API Gateway HTTP API (payload v2) events and the demo request of seed 000. */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { DEMO_REQUEST } from '../../../local/demo';
+import { DEMO_REQUEST } from '#local/demo';
 
 export interface EventOptions {
   readonly body?: unknown;

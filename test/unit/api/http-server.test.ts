@@ -2,9 +2,9 @@ import { request as httpRequest } from 'node:http';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { httpProblems } from '../../../functions/api/problems';
-import { loadApiRouter } from '../../../functions/api/router';
-import { type HttpServer, startHttpServer } from '../../../local/http-server';
+import { httpProblems } from '#api/problems';
+import { loadApiRouter } from '#api/openapi/router';
+import { type HttpServer, startHttpServer } from '#local/adapters/http';
 import { demoRequest } from './api-events';
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;

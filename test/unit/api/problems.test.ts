@@ -1,8 +1,8 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
-import { LinkNotFoundError, ThrottledError } from '../../../functions/commons/errors';
-import { API_ERROR_CODES, ApiError, httpProblems, problemResponse } from '../../../functions/api/problems';
+import { LinkNotFoundError, ThrottledError } from '#link/errors';
+import { API_ERROR_CODES, ApiError, httpProblems, problemResponse } from '#api/problems';
 import { apiEvent } from './api-events';
 
 function parseBody(response: APIGatewayProxyStructuredResultV2): Record<string, unknown> {

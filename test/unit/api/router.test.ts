@@ -4,9 +4,9 @@ import addFormats from 'ajv-formats';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import type { OnboardingRequest } from '../../../functions/commons/links/model';
-import { API_ERROR_CODE_NAMES, ApiError } from '../../../functions/api/problems';
-import { type ApiRequest, checkJsonStructure, loadApiRouter } from '../../../functions/api/router';
+import type { OnboardingRequest } from '#link/model';
+import { API_ERROR_CODE_NAMES, ApiError } from '#api/problems';
+import { type ApiRequest, checkJsonStructure, loadApiRouter } from '#api/openapi/router';
 import { apiEvent, demoRequest, LINK_ID } from './api-events';
 
 const router = loadApiRouter();

@@ -20,7 +20,7 @@ import {
   RevokeSecurityGroupIngressCommand,
 } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
-import { DEMO_NAT_IPS, Sandbox } from '../../../local/sandbox';
+import { DEMO_NAT_IPS, Sandbox } from '#local/sandbox/index';
 import { agentClients, rejectionOf } from './helpers';
 
 const https = (cidr: string, description?: string) => ({

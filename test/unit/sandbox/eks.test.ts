@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-eks';
 import { CreateRoleCommand } from '@aws-sdk/client-iam';
 import { describe, expect, it } from 'vitest';
-import { Sandbox } from '../../../local/sandbox';
+import { Sandbox } from '#local/sandbox/index';
 import { agentClients, rejectionOf, trustPolicy } from './helpers';
 
 const VIEW = 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy';

@@ -23,7 +23,7 @@ import {
   UpdateAssumeRolePolicyCommand,
 } from '@aws-sdk/client-iam';
 import { describe, expect, it } from 'vitest';
-import { Sandbox } from '../../../local/sandbox';
+import { Sandbox } from '#local/sandbox/index';
 import { agentClients, clientsFor, rejectionOf, trustPolicy } from './helpers';
 
 const trustAccount = (account: string) =>

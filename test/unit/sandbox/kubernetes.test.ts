@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Sandbox } from '../../../local/sandbox';
+import { Sandbox } from '#local/sandbox/index';
 import { agentCredentials, rejectionOf } from './helpers';
 
 type ConfigMapOut = { configMap: { data: Record<string, string>; metadata: { resourceVersion: string } } };

@@ -10,7 +10,7 @@ import {
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { Sandbox } from '../../../local/sandbox';
+import { Sandbox } from '#local/sandbox/index';
 import { agentClients, rejectionOf } from './helpers';
 
 const bucket = {

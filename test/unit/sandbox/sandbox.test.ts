@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { CreateRoleCommand, GetRoleCommand, ListRolesCommand } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type CallRecord, Sandbox } from '../../../local/sandbox';
+import { type CallRecord, Sandbox } from '#local/sandbox/index';
 import { agentClients, agentCredentials, clientsFor, rejectionOf, trustPolicy } from './helpers';
 
 const trust = trustPolicy({

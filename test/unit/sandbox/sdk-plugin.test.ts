@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Sandbox } from '../../../local/sandbox';
+import { Sandbox } from '#local/sandbox/index';
 import { agentClients, clientsFor, rejectionOf } from './helpers';
 
 /** A fake AWS endpoint answering every request with the next canned error response. */

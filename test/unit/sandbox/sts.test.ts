@@ -1,7 +1,7 @@
 import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
-import { Sandbox, type SandboxCredentials } from '../../../local/sandbox';
+import { Sandbox, type SandboxCredentials } from '#local/sandbox/index';
 import { agentClients, clientsFor, rejectionOf, trustPolicy } from './helpers';
 
 const creds = (c: {

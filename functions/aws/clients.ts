@@ -1,0 +1,224 @@
+/**
+ * The one client factory (STYLE.md habit 2). Every AWS call Tether makes gets its client
+ * here, created once per account and region with credentials from the member account's
+ * agent role. The local runtime plugs the sandbox in under these same SDK clients through
+ * {@link AwsClientsOptions.configureClient}; `AWS_ENDPOINT_URL` points them elsewhere
+ * (moto, another emulator) without code changes.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { EKSClient } from '@aws-sdk/client-eks';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { AccountNotReachableError } from '#link/errors';
+import { classifyAwsError, isAwsError } from '#aws/errors';
+import { httpsKubernetesApi, type KubernetesApi, type KubernetesTarget } from './kubernetes';
+
+/** The services Tether calls, by the name the sandbox and call counts use. */
+export type AwsServiceName = 'iam' | 'sts' | 'eks' | 'ec2' | 's3' | 'sfn' | 'dynamodb';
+
+type AnyClient = IAMClient | STSClient | EKSClient | EC2Client | S3Client | SFNClient | DynamoDBClient;
+
+export interface AwsClientsOptions {
+  /** The hub's own account; calls into it use the hub credentials directly. */
+  readonly hubAccountId: string;
+  /** Region of the hub (table, state machines). */
+  readonly hubRegion: string;
+  /** Name of the agent role in each member account. @default 'tether-agent' */
+  readonly agentRoleName?: string;
+  /** Path of the agent role. @default '/tether/' */
+  readonly agentRolePath?: string;
+  /** Credentials of the hub (the Lambda's role). @default the SDK's provider chain */
+  readonly hubCredentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  /** Called on every new client: the local runtime adds the sandbox plug-in here. */
+  readonly configureClient?: (client: AnyClient, service: AwsServiceName) => void;
+  /** Makes the Kubernetes API client of a cluster. @default HTTPS to the cluster endpoint with an EKS token */
+  readonly kubernetes?: (
+    target: KubernetesTarget,
+    credentials: AwsCredentialIdentityProvider | AwsCredentialIdentity | undefined,
+  ) => KubernetesApi;
+  /** Endpoint of the hub's DynamoDB (the embedded emulator locally). */
+  readonly dynamoDbEndpoint?: string;
+}
+
+/** IAM is global: its clients use this region. */
+const IAM_REGION = 'us-east-1';
+/** Refresh assumed credentials this long before they expire. */
+const REFRESH_MARGIN_MS = 5 * 60_000;
+
+/**
+ * Clients for the hub and for every member account, cached per account and region.
+ *
+ * @example
+ * const clients = new AwsClients({ hubAccountId: '000000000000', hubRegion: 'ap-southeast-1' });
+ * await clients.iam('111111111111').send(new GetRoleCommand({ RoleName: 'x' }));
+ */
+export class AwsClients {
+  readonly hubAccountId: string;
+  readonly hubRegion: string;
+  readonly agentRoleName: string;
+  readonly agentRolePath: string;
+  readonly #options: AwsClientsOptions;
+  readonly #clients = new Map<string, AnyClient>();
+  readonly #credentials = new Map<string, AwsCredentialIdentityProvider>();
+
+  constructor(options: AwsClientsOptions) {
+    this.#options = options;
+    this.hubAccountId = options.hubAccountId;
+    this.hubRegion = options.hubRegion;
+    this.agentRoleName = options.agentRoleName ?? 'tether-agent';
+    this.agentRolePath = options.agentRolePath ?? '/tether/';
+  }
+
+  /** ARN of the agent role the hub assumes in a member account. */
+  agentRoleArn(accountId: string): string {
+    return `arn:aws:iam::${accountId}:role${this.agentRolePath}${this.agentRoleName}`;
+  }
+
+  iam(accountId: string): IAMClient {
+    return this.#client('iam', accountId, IAM_REGION, (c) => new IAMClient(c));
+  }
+
+  eks(accountId: string, region: string): EKSClient {
+    return this.#client('eks', accountId, region, (c) => new EKSClient(c));
+  }
+
+  ec2(accountId: string, region: string): EC2Client {
+    return this.#client('ec2', accountId, region, (c) => new EC2Client(c));
+  }
+
+  s3(accountId: string, region: string): S3Client {
+    return this.#client('s3', accountId, region, (c) => new S3Client({ ...c, forcePathStyle: true }));
+  }
+
+  /** The Kubernetes API of a cluster, as the agent role of its account. */
+  kubernetes(target: KubernetesTarget): KubernetesApi {
+    const credentials = this.#credentialsFor(target.accountId);
+    if (this.#options.kubernetes) return this.#options.kubernetes(target, credentials);
+    if (!credentials) throw new Error('No credentials for the Kubernetes API');
+    return httpsKubernetesApi(target, credentials);
+  }
+
+  /** Step Functions of the hub. */
+  sfn(): SFNClient {
+    return this.#client('sfn', this.hubAccountId, this.hubRegion, (c) => new SFNClient(c));
+  }
+
+  /** DynamoDB of the hub, as a document client. */
+  dynamodb(): DynamoDBDocumentClient {
+    const key = `dynamodb-doc|${this.hubAccountId}|${this.hubRegion}`;
+    const cached = this.#clients.get(key);
+    if (cached) return cached as unknown as DynamoDBDocumentClient;
+    const endpoint = this.#options.dynamoDbEndpoint;
+    // The hub's own table: the SDK retries it (a transient failure here is not a member account's).
+    const base = this.#client('dynamodb', this.hubAccountId, this.hubRegion, (c) =>
+      endpoint
+        ? new DynamoDBClient({ ...c, maxAttempts: 4, endpoint })
+        : new DynamoDBClient({ ...c, maxAttempts: 4 }),
+    );
+    const doc = DynamoDBDocumentClient.from(base, { marshallOptions: { removeUndefinedValues: true } });
+    this.#clients.set(key, doc as unknown as AnyClient);
+    return doc;
+  }
+
+  /** Releases the sockets of every client made so far. */
+  destroy(): void {
+    for (const client of this.#clients.values()) client.destroy();
+    this.#clients.clear();
+    this.#credentials.clear();
+  }
+
+  #client<C extends AnyClient>(
+    service: AwsServiceName,
+    accountId: string,
+    region: string,
+    make: (config: {
+      region: string;
+      credentials: AwsCredentialIdentityProvider | AwsCredentialIdentity | undefined;
+      maxAttempts: number;
+    }) => C,
+  ): C {
+    const key = `${service}|${accountId}|${region}`;
+    const cached = this.#clients.get(key);
+    if (cached) return cached as C;
+    // The ASL owns retries (with backoff visible in the execution history), so the SDK
+    // makes one attempt: a throttled call fails fast into the state machine's Retry.
+    const client = make({ region, credentials: this.#credentialsFor(accountId), maxAttempts: 1 });
+    this.#options.configureClient?.(client, service);
+    this.#clients.set(key, client);
+    return client;
+  }
+
+  #hubSts(): STSClient {
+    const key = `sts|hub|${this.hubRegion}`;
+    const cached = this.#clients.get(key);
+    if (cached) return cached as STSClient;
+    const client = new STSClient({
+      region: this.hubRegion,
+      credentials: this.#options.hubCredentials,
+      maxAttempts: 3,
+    });
+    this.#options.configureClient?.(client, 'sts');
+    this.#clients.set(key, client);
+    return client;
+  }
+
+  #credentialsFor(accountId: string): AwsCredentialIdentityProvider | AwsCredentialIdentity | undefined {
+    if (accountId === this.hubAccountId) return this.#options.hubCredentials;
+    const cached = this.#credentials.get(accountId);
+    if (cached) return cached;
+    const provider = this.#assumeAgentRole(accountId);
+    this.#credentials.set(accountId, provider);
+    return provider;
+  }
+
+  /** A memoised provider that assumes the agent role and refreshes before expiry. */
+  #assumeAgentRole(accountId: string): AwsCredentialIdentityProvider {
+    let current: Promise<AwsCredentialIdentity> | undefined;
+    const roleArn = this.agentRoleArn(accountId);
+    const assume = async (): Promise<AwsCredentialIdentity> => {
+      try {
+        const out = await this.#hubSts().send(
+          new AssumeRoleCommand({
+            RoleArn: roleArn,
+            RoleSessionName: `tether-${accountId}`,
+            DurationSeconds: 3600,
+          }),
+        );
+        const c = out.Credentials;
+        if (!c?.AccessKeyId || !c.SecretAccessKey) throw new Error('AssumeRole returned no credentials');
+        return {
+          accessKeyId: c.AccessKeyId,
+          secretAccessKey: c.SecretAccessKey,
+          ...(c.SessionToken ? { sessionToken: c.SessionToken } : {}),
+          ...(c.Expiration ? { expiration: c.Expiration } : {}),
+        };
+      } catch (err) {
+        current = undefined;
+        if (isAwsError(err, 'AccessDenied', 'NoSuchEntity')) {
+          throw new AccountNotReachableError(
+            `Tether cannot assume ${roleArn}: deploy the member-account stack in ${accountId} (${(err as Error).message})`,
+            { cause: err },
+          );
+        }
+        throw classifyAwsError(err);
+      }
+    };
+    let refreshAt = Number.POSITIVE_INFINITY;
+    return () => {
+      // One AssumeRole in flight per account, shared by every concurrent caller.
+      if (current === undefined || Date.now() >= refreshAt) {
+        refreshAt = Number.POSITIVE_INFINITY;
+        current = assume().then((c) => {
+          refreshAt = c.expiration ? c.expiration.getTime() - REFRESH_MARGIN_MS : Number.POSITIVE_INFINITY;
+          return c;
+        });
+      }
+      return current;
+    };
+  }
+}

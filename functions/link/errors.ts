@@ -1,0 +1,162 @@
+/**
+ * The errors Tether's step handlers throw. Their `name` is what the ASL's `ErrorEquals`
+ * matches (in AWS, Lambda reports `error.name` as the `errorType`), and `code` is the
+ * stable code a FAILED link and the API show. `test/unit/asl.test.ts` checks that every
+ * `ErrorEquals` in `statemachines/*.asl.json` is a `States.*` name or in
+ * {@link STEP_ERROR_NAMES}.
+ */
+
+/** Base class: a stable `code` and the original `cause`. */
+export abstract class TetherError extends Error {
+  abstract readonly code: string;
+  /** Whether the API may show the message to the caller. */
+  readonly expose: boolean = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** AWS throttled the call (IAM/STS `Throttling`, EKS `TooManyRequestsException`, EC2 `RequestLimitExceeded`, …); retried with backoff. */
+export class ThrottledError extends TetherError {
+  override readonly name = 'ThrottledError';
+  readonly code = 'THROTTLED';
+}
+
+/** AWS or the network failed in a way that may pass (5xx, timeout, reset connection); retried with backoff. */
+export class TransientAwsError extends TetherError {
+  override readonly name = 'TransientAwsError';
+  readonly code = 'AWS_UNAVAILABLE';
+}
+
+/**
+ * A principal Tether just made is not yet visible to the service that needs it (IAM
+ * eventual consistency, AWS-FACTS.md): retried with backoff for up to about two minutes.
+ */
+export class NotYetPropagatedError extends TetherError {
+  override readonly name = 'NotYetPropagatedError';
+  readonly code = 'NOT_YET_PROPAGATED';
+}
+
+/** Another writer changed the same item or resource first (version mismatch); retried. */
+export class ConcurrentUpdateError extends TetherError {
+  override readonly name = 'ConcurrentUpdateError';
+  readonly code = 'CONCURRENT_UPDATE';
+}
+
+/** A resource Tether would make or change exists and is not Tether's (DESIGN.md, ownership). */
+export class ConflictUnmanagedResourceError extends TetherError {
+  override readonly name = 'ConflictUnmanagedResourceError';
+  readonly code = 'CONFLICT_UNMANAGED_RESOURCE';
+  constructor(
+    readonly resource: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A cluster named by the link does not exist in its account and region. */
+export class ClusterNotFoundError extends TetherError {
+  override readonly name = 'ClusterNotFoundError';
+  readonly code = 'CLUSTER_NOT_FOUND';
+}
+
+/** The control plane could not act in a member account (no agent role, or it may not be assumed). */
+export class AccountNotReachableError extends TetherError {
+  override readonly name = 'AccountNotReachableError';
+  readonly code = 'ACCOUNT_NOT_REACHABLE';
+}
+
+/** An AWS quota would be exceeded (trust policy size, rules per security group, …). */
+export class QuotaExceededError extends TetherError {
+  override readonly name = 'QuotaExceededError';
+  readonly code = 'QUOTA_EXCEEDED';
+}
+
+/** The cluster cannot take the link as asked (e.g. no OIDC issuer for `irsa`). */
+export class UnsupportedClusterError extends TetherError {
+  override readonly name = 'UnsupportedClusterError';
+  readonly code = 'UNSUPPORTED_CLUSTER';
+}
+
+/** The link is not in a state that allows this step (e.g. it is being deleted). */
+export class LinkStateError extends TetherError {
+  override readonly name = 'LinkStateError';
+  readonly code = 'LINK_STATE_CONFLICT';
+}
+
+/** The target cluster's Kubernetes API cannot be reached (aws-auth clusters only). */
+export class KubernetesApiUnreachableError extends TetherError {
+  override readonly name = 'KubernetesApiUnreachableError';
+  readonly code = 'KUBERNETES_API_UNREACHABLE';
+}
+
+/** The link record does not exist. */
+export class LinkNotFoundError extends TetherError {
+  override readonly name = 'LinkNotFoundError';
+  readonly code = 'LINK_NOT_FOUND';
+}
+
+/** Verification read back the policies in place and the role chain does not hold. */
+export class VerificationFailedError extends TetherError {
+  override readonly name = 'VerificationFailedError';
+  readonly code = 'VERIFICATION_FAILED';
+}
+
+/**
+ * Every error a step handler throws on purpose, declared once. Their names are what the
+ * ASL's `ErrorEquals` may match (besides `States.*` and the Lambda service errors), and
+ * their codes are what a FAILED link shows: both are derived from this list.
+ */
+export const STEP_ERRORS = [
+  ThrottledError,
+  TransientAwsError,
+  NotYetPropagatedError,
+  ConcurrentUpdateError,
+  ConflictUnmanagedResourceError,
+  ClusterNotFoundError,
+  AccountNotReachableError,
+  QuotaExceededError,
+  UnsupportedClusterError,
+  LinkStateError,
+  LinkNotFoundError,
+  VerificationFailedError,
+  KubernetesApiUnreachableError,
+] as const;
+
+/** The `name` and `code` of each step error, read off an instance (they are instance fields). */
+const STEP_ERROR_CODE_BY_NAME: ReadonlyMap<string, string> = new Map(
+  STEP_ERRORS.map((ErrorClass) => {
+    const sample = new (ErrorClass as unknown as new (message: string) => TetherError)('');
+    return [sample.name, sample.code];
+  }),
+);
+
+/** Every error name a step handler throws on purpose; the ASL may match only these and `States.*`. */
+export const STEP_ERROR_NAMES: readonly string[] = [...STEP_ERROR_CODE_BY_NAME.keys()];
+
+/**
+ * The stable code of an error the ASL caught, by its name: a step error's own code,
+ * `STEP_TIMED_OUT` for a task timeout, undefined for anything else (a bug: INTERNAL).
+ *
+ * @example
+ * stepErrorCode('NotYetPropagatedError'); // 'NOT_YET_PROPAGATED'
+ */
+export function stepErrorCode(errorName: string): string | undefined {
+  if (errorName === 'States.Timeout') return 'STEP_TIMED_OUT';
+  return STEP_ERROR_CODE_BY_NAME.get(errorName);
+}
+
+/** The stable code of any error: Tether's own, or INTERNAL. */
+export function errorCode(err: unknown): string {
+  if (err instanceof TetherError) return err.code;
+  return 'INTERNAL';
+}
+
+/** Lambda service errors Step Functions reports for a failed invoke (retried in the ASL). */
+export const LAMBDA_SERVICE_ERROR_NAMES = [
+  'Lambda.TooManyRequestsException',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+] as const;

@@ -1,0 +1,292 @@
+/**
+ * Egress allowance (target account): tcp/443 from each source NAT public IP /32 (or each
+ * explicit CIDR) on the target's cluster security group (seed 000 step 6.2). A rule is
+ * shared by every link from the same egress IP to the same cluster (membership `EGRESS#…`),
+ * tagged with its owner key, and made once.
+ *
+ * Where it takes effect: the cluster security group governs the ENIs EKS puts in the
+ * cluster's subnets, so the private endpoint; the public endpoint is governed by
+ * `publicAccessCidrs` (AWS-FACTS.md). The result says which applies.
+ */
+import {
+  AuthorizeSecurityGroupIngressCommand,
+  DescribeSecurityGroupRulesCommand,
+  type EC2Client,
+  RevokeSecurityGroupIngressCommand,
+  type SecurityGroupRule,
+} from '@aws-sdk/client-ec2';
+import type { AwsClients } from '#aws/clients';
+import { ConflictUnmanagedResourceError, QuotaExceededError, UnsupportedClusterError } from '#link/errors';
+import { isAwsError } from '#aws/errors';
+import type { Link, LinkSpec } from '#link/model';
+import { owners } from '#link/names';
+import { type LinkRepository, membership } from '#store/links';
+import { joinShared, leaveShared } from '#store/memberships';
+import { isManaged, isOwnedBy, ownershipTags } from '#link/tags';
+import { type Resolved, resolvedOf } from './resolve';
+
+export const EGRESS_PORT = 443;
+/** Inbound rules per security group (AWS-FACTS.md, EC2/VPC). */
+export const MAX_INBOUND_RULES = 60;
+
+/** The CIDRs a link must let in, from its network mode. */
+export function desiredCidrs(spec: LinkSpec, resolved: Resolved): string[] {
+  switch (spec.network.mode) {
+    case 'nat':
+      return resolved.source.natIps.map((ip) => `${ip}/32`);
+    case 'cidrs':
+      return [...new Set(spec.network.cidrs)].sort();
+    case 'none':
+      return [];
+  }
+}
+
+/** Where an SG allowance takes effect for this target (see the module comment). */
+export function allowanceEffect(target: Resolved['target']): Record<string, unknown> {
+  const publicOpen = target.endpointPublicAccess && target.publicAccessCidrs.includes('0.0.0.0/0');
+  return {
+    securityGroupGoverns: target.endpointPrivateAccess
+      ? 'private-endpoint'
+      : 'nothing-reachable (private endpoint disabled)',
+    publicEndpoint: !target.endpointPublicAccess
+      ? 'disabled'
+      : publicOpen
+        ? 'open-to-all'
+        : 'restricted-by-publicAccessCidrs',
+    ...(target.endpointPublicAccess && !publicOpen ? { publicAccessCidrs: target.publicAccessCidrs } : {}),
+  };
+}
+
+async function ingressRules(ec2: EC2Client, groupId: string): Promise<SecurityGroupRule[]> {
+  const rules: SecurityGroupRule[] = [];
+  let token: string | undefined;
+  do {
+    const out = await ec2.send(
+      new DescribeSecurityGroupRulesCommand({
+        Filters: [{ Name: 'group-id', Values: [groupId] }],
+        ...(token ? { NextToken: token } : {}),
+      }),
+    );
+    rules.push(...(out.SecurityGroupRules ?? []).filter((r) => !r.IsEgress));
+    token = out.NextToken;
+  } while (token);
+  return rules;
+}
+
+const coversPort = (r: SecurityGroupRule) =>
+  (r.IpProtocol === 'tcp' && (r.FromPort ?? 0) <= EGRESS_PORT && (r.ToPort ?? 0) >= EGRESS_PORT) ||
+  r.IpProtocol === '-1';
+
+/** Ensures one Tether rule per CIDR on the group; never touches a rule Tether did not make. */
+export async function ensureIngressRules(
+  ec2: EC2Client,
+  groupId: string,
+  cidrs: readonly string[],
+  description: string,
+): Promise<{ created: string[]; unchanged: string[]; ruleIds: Record<string, string> }> {
+  const rules = await ingressRules(ec2, groupId);
+  const created: string[] = [];
+  const unchanged: string[] = [];
+  const ruleIds: Record<string, string> = {};
+  const missing: string[] = [];
+  for (const cidr of cidrs) {
+    const same = rules.filter(
+      (r) =>
+        r.CidrIpv4 === cidr &&
+        r.IpProtocol === 'tcp' &&
+        r.FromPort === EGRESS_PORT &&
+        r.ToPort === EGRESS_PORT,
+    );
+    const mine = same.find((r) => isManaged(r.Tags));
+    if (mine) {
+      unchanged.push(cidr);
+      ruleIds[cidr] = mine.SecurityGroupRuleId ?? '';
+      continue;
+    }
+    const theirs = same[0] ?? rules.find((r) => r.CidrIpv4 === cidr && coversPort(r) && !isManaged(r.Tags));
+    if (theirs) {
+      throw new ConflictUnmanagedResourceError(
+        `${groupId}/${theirs.SecurityGroupRuleId}`,
+        `Security group ${groupId} already has rule ${theirs.SecurityGroupRuleId} for ${cidr} that Tether did not make; Tether will not change or count it`,
+      );
+    }
+    missing.push(cidr);
+  }
+  if (missing.length > 0) {
+    const inboundIpv4 = rules.filter(
+      (r) => r.CidrIpv4 !== undefined || r.ReferencedGroupInfo !== undefined,
+    ).length;
+    if (inboundIpv4 + missing.length > MAX_INBOUND_RULES) {
+      throw new QuotaExceededError(
+        `Security group ${groupId} has ${inboundIpv4} inbound rules; ${missing.length} more would pass the quota of ${MAX_INBOUND_RULES}`,
+      );
+    }
+    // One rule per CIDR, each tagged with its own owner key: one call per CIDR, as the runbook does.
+    for (const cidr of missing) {
+      try {
+        const out = await ec2.send(
+          new AuthorizeSecurityGroupIngressCommand({
+            GroupId: groupId,
+            IpPermissions: [
+              {
+                IpProtocol: 'tcp',
+                FromPort: EGRESS_PORT,
+                ToPort: EGRESS_PORT,
+                IpRanges: [{ CidrIp: cidr, Description: description.slice(0, 255) }],
+              },
+            ],
+            TagSpecifications: [
+              { ResourceType: 'security-group-rule', Tags: ownershipTags(owners.egress(groupId, cidr)) },
+            ],
+          }),
+        );
+        ruleIds[cidr] = out.SecurityGroupRules?.[0]?.SecurityGroupRuleId ?? '';
+        created.push(cidr);
+      } catch (err) {
+        if (isAwsError(err, 'RulesPerSecurityGroupLimitExceeded')) {
+          throw new QuotaExceededError((err as Error).message, { cause: err });
+        }
+        if (!isAwsError(err, 'InvalidPermission.Duplicate')) throw err;
+        // A concurrent link made it first: it must be Tether's.
+        const again = (await ingressRules(ec2, groupId)).find(
+          (r) => r.CidrIpv4 === cidr && r.FromPort === EGRESS_PORT && isManaged(r.Tags),
+        );
+        if (!again) {
+          throw new ConflictUnmanagedResourceError(
+            `${groupId}/${cidr}`,
+            `Security group ${groupId} got a rule for ${cidr} that Tether did not make`,
+          );
+        }
+        ruleIds[cidr] = again.SecurityGroupRuleId ?? '';
+        unchanged.push(cidr);
+      }
+    }
+  }
+  return { created, unchanged, ruleIds };
+}
+
+/** The onboard step. */
+export async function egressStep(
+  link: Link,
+  deps: { clients: AwsClients; links: LinkRepository; now: () => Date },
+) {
+  const resolved = resolvedOf(link);
+  const cidrs = desiredCidrs(link.spec, resolved);
+  const { target, source } = link.spec;
+  const effect = allowanceEffect(resolved.target);
+  if (cidrs.length === 0) {
+    const result = { mode: link.spec.network.mode, cidrs, ...effect };
+    return { result, outputs: { egress: result } };
+  }
+  const groupId = resolved.target.clusterSecurityGroupId;
+  if (!groupId) throw new UnsupportedClusterError(`Cluster ${target.cluster} has no cluster security group`);
+  // Memberships first, so a concurrent offboard of another link keeps the rules we need.
+  for (const cidr of cidrs) {
+    await joinShared(
+      deps.links,
+      membership.egress(target.accountId, target.region, groupId, cidr),
+      membership.link(link.id),
+      { linkId: link.id },
+      deps.now().getTime(),
+    );
+  }
+  if (link.spec.network.mode === 'nat') {
+    await deps.links.putMember(
+      membership.sourceVpc(source.accountId, source.region, resolved.source.vpcId),
+      membership.link(link.id),
+      { linkId: link.id },
+    );
+  }
+  const ec2 = deps.clients.ec2(target.accountId, target.region);
+  const ensured = await ensureIngressRules(
+    ec2,
+    groupId,
+    cidrs,
+    `tether: egress of ${source.cluster} (${source.accountId})`,
+  );
+  // A re-run after the source's NAT IPs changed: leave the CIDRs this link no longer needs.
+  const previous = link.outputs.egress as { securityGroupId?: string; cidrs?: string[] } | undefined;
+  const stale =
+    previous?.securityGroupId === groupId ? (previous.cidrs ?? []).filter((c) => !cidrs.includes(c)) : [];
+  const released = await releaseCidrs(link, deps, groupId, stale);
+  const result = {
+    mode: link.spec.network.mode,
+    securityGroupId: groupId,
+    cidrs,
+    ...ensured,
+    ...(released.length ? { released } : {}),
+    action: ensured.created.length || released.length ? 'updated' : 'unchanged',
+    ...effect,
+  };
+  return {
+    result,
+    outputs: { egress: { securityGroupId: groupId, cidrs, ruleIds: ensured.ruleIds, ...effect } },
+  };
+}
+
+/** Leaves each CIDR's shared rule on the group; a rule goes with the last link that needs it. */
+async function releaseCidrs(
+  link: Link,
+  deps: { clients: AwsClients; links: LinkRepository; now: () => Date },
+  groupId: string,
+  cidrs: readonly string[],
+): Promise<Record<string, unknown>[]> {
+  const { target } = link.spec;
+  const ec2 = deps.clients.ec2(target.accountId, target.region);
+  const results: Record<string, unknown>[] = [];
+  for (const cidr of cidrs) {
+    const outcome = await leaveShared(
+      deps.links,
+      membership.egress(target.accountId, target.region, groupId, cidr),
+      membership.link(link.id),
+      link.id,
+      deps.now().getTime(),
+      () => revokeOwnedRule(ec2, groupId, cidr),
+    );
+    results.push(
+      outcome.removed ? { ...outcome.result } : { cidr, action: 'kept', remainingLinks: outcome.remaining },
+    );
+  }
+  return results;
+}
+
+/** Revokes Tether's rule for one CIDR on the group, if it is there; others' rules are never touched. */
+export async function revokeOwnedRule(ec2: EC2Client, groupId: string, cidr: string) {
+  const rules = await ingressRules(ec2, groupId);
+  const mine = rules.filter(
+    (r) =>
+      r.CidrIpv4 === cidr && r.FromPort === EGRESS_PORT && isOwnedBy(r.Tags, owners.egress(groupId, cidr)),
+  );
+  if (mine.length === 0) return { cidr, action: 'absent' };
+  try {
+    await ec2.send(
+      new RevokeSecurityGroupIngressCommand({
+        GroupId: groupId,
+        SecurityGroupRuleIds: mine.map((r) => r.SecurityGroupRuleId ?? ''),
+      }),
+    );
+  } catch (err) {
+    if (!isAwsError(err, 'InvalidSecurityGroupRuleId.NotFound', 'InvalidPermission.NotFound')) throw err;
+  }
+  return { cidr, action: 'revoked', ruleIds: mine.map((r) => r.SecurityGroupRuleId) };
+}
+
+/** The offboard step: leave each CIDR's rule; a rule goes with the last link that needs it. */
+export async function revokeEgressStep(
+  link: Link,
+  deps: { clients: AwsClients; links: LinkRepository; now: () => Date },
+) {
+  const resolved = link.outputs.resolved as Resolved | undefined;
+  if (!resolved) return { result: { action: 'nothing-to-remove' } };
+  const { source } = link.spec;
+  const groupId = resolved.target.clusterSecurityGroupId;
+  const cidrs = desiredCidrs(link.spec, resolved);
+  const results = groupId ? await releaseCidrs(link, deps, groupId, cidrs) : [];
+  if (link.spec.network.mode === 'nat') {
+    await deps.links.deleteMember(
+      membership.sourceVpc(source.accountId, source.region, resolved.source.vpcId),
+      membership.link(link.id),
+    );
+  }
+  return { result: { securityGroupId: groupId, rules: results } };
+}

@@ -1,0 +1,227 @@
+/**
+ * Ensure a role: read, compare, change only the difference (DESIGN.md, Workflows). Shared by
+ * the workload role and the target role. A role of the same name that Tether did not make
+ * (or that another owner made) is a conflict, and is never changed.
+ */
+import {
+  CreateRoleCommand,
+  DeleteRoleCommand,
+  DeleteRolePolicyCommand,
+  DetachRolePolicyCommand,
+  GetRoleCommand,
+  ListAttachedRolePoliciesCommand,
+  ListRolePoliciesCommand,
+  GetRolePolicyCommand,
+  type IAMClient,
+  type Role,
+  PutRolePolicyCommand,
+  UpdateAssumeRolePolicyCommand,
+} from '@aws-sdk/client-iam';
+import { ConflictUnmanagedResourceError, NotYetPropagatedError, QuotaExceededError } from '#link/errors';
+import { isAwsError } from '#aws/errors';
+import type { PolicyDocument } from '#link/policy/evaluate';
+import { parsePolicy } from '#link/policy/evaluate';
+import { isManaged, isOwnedBy, ownerOf, ownershipTags } from '#link/tags';
+
+export interface RoleSpec {
+  readonly name: string;
+  readonly path: string;
+  readonly description: string;
+  readonly trust: PolicyDocument;
+  readonly inlinePolicies: Readonly<Record<string, PolicyDocument>>;
+  /** Owner key written in the tags and required on an existing role. */
+  readonly owner: string;
+}
+
+export type EnsureAction = 'created' | 'updated' | 'unchanged';
+
+export interface EnsuredRole {
+  readonly arn: string;
+  readonly roleId: string;
+  readonly action: EnsureAction;
+  /** What changed on an existing role. */
+  readonly changes: readonly string[];
+}
+
+/** JSON with sorted keys, so two equal policies compare equal whatever their key order. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function samePolicy(a: PolicyDocument | string | undefined, b: PolicyDocument): boolean {
+  if (a === undefined) return false;
+  const left = typeof a === 'string' ? parsePolicy(a) : a;
+  return canonicalJson(normalise(left)) === canonicalJson(normalise(b));
+}
+
+/** IAM returns single-element lists as written; treat `"x"` and `["x"]` alike. */
+function normalise(policy: PolicyDocument): unknown {
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.length === 1 ? walk(v[0]) : v.map(walk);
+    if (v !== null && typeof v === 'object') {
+      return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, walk(x)]));
+    }
+    return v;
+  };
+  return walk(policy);
+}
+
+/** The role, or undefined if it does not exist. */
+export async function findRole(iam: IAMClient, name: string): Promise<Role | undefined> {
+  try {
+    return (await iam.send(new GetRoleCommand({ RoleName: name }))).Role;
+  } catch (err) {
+    if (isAwsError(err, 'NoSuchEntity')) return undefined;
+    throw err;
+  }
+}
+
+async function getInlinePolicy(
+  iam: IAMClient,
+  roleName: string,
+  policyName: string,
+): Promise<string | undefined> {
+  try {
+    return (await iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: policyName })))
+      .PolicyDocument;
+  } catch (err) {
+    if (isAwsError(err, 'NoSuchEntity')) return undefined;
+    throw err;
+  }
+}
+
+/** Maps IAM's answers to the errors the workflow understands. */
+function iamError(err: unknown, what: string): unknown {
+  if (isAwsError(err, 'MalformedPolicyDocument') && /invalid principal/i.test((err as Error).message)) {
+    // A principal made moments ago is not yet visible to IAM (AWS-FACTS.md): retry.
+    return new NotYetPropagatedError(`${what}: ${(err as Error).message}`, { cause: err });
+  }
+  if (isAwsError(err, 'LimitExceeded'))
+    return new QuotaExceededError(`${what}: ${(err as Error).message}`, { cause: err });
+  return err;
+}
+
+/** Checks that an existing role is Tether's and belongs to `owner`. */
+export function assertOwnedRole(role: Role, owner: string): void {
+  if (!isManaged(role.Tags)) {
+    throw new ConflictUnmanagedResourceError(
+      role.Arn ?? role.RoleName ?? 'role',
+      `IAM role ${role.Arn} exists and was not made by Tether; Tether will not change it (rename or remove it, then retry)`,
+    );
+  }
+  const current = ownerOf(role.Tags);
+  if (!isOwnedBy(role.Tags, owner)) {
+    throw new ConflictUnmanagedResourceError(
+      role.Arn ?? 'role',
+      `IAM role ${role.Arn} is Tether's but belongs to ${current ?? 'no owner'}, not ${owner}`,
+    );
+  }
+}
+
+/** Creates the role or brings an existing Tether role to the spec; makes no call when nothing differs. */
+export async function ensureRole(iam: IAMClient, spec: RoleSpec): Promise<EnsuredRole> {
+  let role = await findRole(iam, spec.name);
+  const changes: string[] = [];
+  let action: EnsureAction = 'unchanged';
+  if (!role) {
+    try {
+      role = (
+        await iam.send(
+          new CreateRoleCommand({
+            RoleName: spec.name,
+            Path: spec.path,
+            Description: spec.description,
+            AssumeRolePolicyDocument: JSON.stringify(spec.trust),
+            Tags: ownershipTags(spec.owner),
+          }),
+        )
+      ).Role;
+      action = 'created';
+    } catch (err) {
+      if (!isAwsError(err, 'EntityAlreadyExists')) throw iamError(err, `CreateRole ${spec.name}`);
+      role = await findRole(iam, spec.name); // a concurrent run made it: check it as an existing role
+    }
+    if (!role) throw new Error(`Role ${spec.name} vanished while being created`);
+  }
+  if (action !== 'created') {
+    assertOwnedRole(role, spec.owner);
+    if (!samePolicy(role.AssumeRolePolicyDocument, spec.trust)) {
+      try {
+        await iam.send(
+          new UpdateAssumeRolePolicyCommand({
+            RoleName: spec.name,
+            PolicyDocument: JSON.stringify(spec.trust),
+          }),
+        );
+      } catch (err) {
+        throw iamError(err, `UpdateAssumeRolePolicy ${spec.name}`);
+      }
+      changes.push('trust');
+    }
+  }
+  for (const [policyName, document] of Object.entries(spec.inlinePolicies)) {
+    const current = action === 'created' ? undefined : await getInlinePolicy(iam, spec.name, policyName);
+    if (samePolicy(current, document)) continue;
+    try {
+      await iam.send(
+        new PutRolePolicyCommand({
+          RoleName: spec.name,
+          PolicyName: policyName,
+          PolicyDocument: JSON.stringify(document),
+        }),
+      );
+    } catch (err) {
+      throw iamError(err, `PutRolePolicy ${spec.name}/${policyName}`);
+    }
+    if (action !== 'created') changes.push(`policy:${policyName}`);
+  }
+  if (action !== 'created' && changes.length > 0) action = 'updated';
+  return { arn: role.Arn ?? '', roleId: role.RoleId ?? '', action, changes };
+}
+
+export type RemoveAction = 'deleted' | 'absent' | 'left-unmanaged';
+
+/**
+ * Deletes a role if it is Tether's and `owner`'s: inline policies, attached policies, then
+ * the role. A role that is not (an unmanaged look-alike) is left exactly as it is.
+ */
+export async function deleteOwnedRole(
+  iam: IAMClient,
+  name: string,
+  owner: string,
+): Promise<{ action: RemoveAction; arn?: string }> {
+  const role = await findRole(iam, name);
+  if (!role) return { action: 'absent' };
+  if (!isOwnedBy(role.Tags, owner)) return { action: 'left-unmanaged', arn: role.Arn ?? name };
+  const inline = (await iam.send(new ListRolePoliciesCommand({ RoleName: name }))).PolicyNames ?? [];
+  for (const policyName of inline) {
+    try {
+      await iam.send(new DeleteRolePolicyCommand({ RoleName: name, PolicyName: policyName }));
+    } catch (err) {
+      if (!isAwsError(err, 'NoSuchEntity')) throw err;
+    }
+  }
+  const attached =
+    (await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: name }))).AttachedPolicies ?? [];
+  for (const p of attached) {
+    try {
+      await iam.send(new DetachRolePolicyCommand({ RoleName: name, PolicyArn: p.PolicyArn }));
+    } catch (err) {
+      if (!isAwsError(err, 'NoSuchEntity')) throw err;
+    }
+  }
+  try {
+    await iam.send(new DeleteRoleCommand({ RoleName: name }));
+  } catch (err) {
+    if (isAwsError(err, 'NoSuchEntity')) return { action: 'absent' };
+    throw err;
+  }
+  return { action: 'deleted', arn: role.Arn ?? name };
+}

@@ -1,0 +1,72 @@
+/**
+ * Kubeconfig (seed 000 step 3): an exec-credential kubeconfig for the target cluster whose
+ * token comes through the role chain: the pod's web identity (IRSA) → the workload role
+ * (`AWS_ROLE_ARN`) → `aws eks get-token --role-arn <target role>`. The runbook's variant that
+ * points `AWS_ROLE_ARN` straight at the target role would need the source issuer trusted in
+ * the target account; Tether's chain keeps the OIDC trust in the source account.
+ */
+import YAML from 'yaml';
+import type { Link } from '#link/model';
+import { roleArn, workloadRoleName } from '#link/names';
+import { resolvedOf } from './resolve';
+import { targetRoleArnOf } from './workload-role';
+
+/** Where EKS mounts the projected service-account token for IRSA. */
+export const IRSA_TOKEN_FILE = '/var/run/secrets/eks.amazonaws.com/serviceaccount/token';
+
+export function renderKubeconfig(link: Pick<Link, 'spec' | 'outputs'>): string {
+  const { spec } = link;
+  const resolved = resolvedOf(link).target;
+  const name = resolved.clusterArn;
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [
+      {
+        cluster: { 'certificate-authority-data': resolved.certificateAuthority, server: resolved.endpoint },
+        name,
+      },
+    ],
+    contexts: [{ context: { cluster: name, user: name }, name: spec.target.cluster }],
+    'current-context': spec.target.cluster,
+    users: [
+      {
+        name,
+        user: {
+          exec: {
+            apiVersion: 'client.authentication.k8s.io/v1beta1',
+            command: 'aws',
+            args: [
+              '--region',
+              spec.target.region,
+              'eks',
+              'get-token',
+              '--cluster-name',
+              spec.target.cluster,
+              '--role-arn',
+              targetRoleArnOf(link),
+              '--output',
+              'json',
+            ],
+            env: [
+              { name: 'AWS_ROLE_ARN', value: roleArn(spec.source.accountId, workloadRoleName(spec.source)) },
+              { name: 'AWS_WEB_IDENTITY_TOKEN_FILE', value: IRSA_TOKEN_FILE },
+            ],
+            interactiveMode: 'Never',
+            provideClusterInfo: false,
+          },
+        },
+      },
+    ],
+  };
+  return YAML.stringify(config);
+}
+
+/** The onboard step: pure, no AWS call. */
+export async function kubeconfigStep(link: Link) {
+  const kubeconfig = renderKubeconfig(link);
+  return {
+    result: { context: link.spec.target.cluster, bytes: Buffer.byteLength(kubeconfig) },
+    outputs: { kubeconfig },
+  };
+}

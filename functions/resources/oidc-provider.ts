@@ -1,0 +1,149 @@
+/**
+ * OIDC provider (source account): the IAM identity provider for the source cluster's issuer,
+ * shared by every workload of the cluster (membership `ISSUER#…`). An existing provider for
+ * the issuer that Tether did not make (eksctl makes one per cluster) is used as it is and
+ * never changed or deleted, provided it trusts the `sts.amazonaws.com` audience.
+ */
+import {
+  AddClientIDToOpenIDConnectProviderCommand,
+  CreateOpenIDConnectProviderCommand,
+  DeleteOpenIDConnectProviderCommand,
+  GetOpenIDConnectProviderCommand,
+  type IAMClient,
+} from '@aws-sdk/client-iam';
+import type { AwsClients } from '#aws/clients';
+import { ConflictUnmanagedResourceError, QuotaExceededError } from '#link/errors';
+import { isAwsError } from '#aws/errors';
+import type { Link } from '#link/model';
+import { issuerHostPath, oidcProviderArn, owners } from '#link/names';
+import { type LinkRepository, membership } from '#store/links';
+import { joinShared, leaveShared } from '#store/memberships';
+import { isManaged, isOwnedBy, ownershipTags } from '#link/tags';
+import { resolvedOf } from './resolve';
+
+export const STS_AUDIENCE = 'sts.amazonaws.com';
+
+export interface EnsuredOidcProvider {
+  readonly arn: string;
+  readonly issuer: string;
+  readonly action: 'created' | 'updated' | 'unchanged' | 'uses-existing-unmanaged';
+}
+
+async function findProvider(iam: IAMClient, arn: string) {
+  try {
+    return await iam.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }));
+  } catch (err) {
+    if (isAwsError(err, 'NoSuchEntity')) return undefined;
+    throw err;
+  }
+}
+
+/** Makes sure the source account trusts the issuer, for `sts.amazonaws.com`. */
+export async function ensureOidcProvider(
+  iam: IAMClient,
+  accountId: string,
+  issuer: string,
+): Promise<EnsuredOidcProvider> {
+  const arn = oidcProviderArn(accountId, issuer);
+  const owner = owners.issuer(issuer);
+  let existing = await findProvider(iam, arn);
+  if (!existing) {
+    try {
+      await iam.send(
+        new CreateOpenIDConnectProviderCommand({
+          Url: issuer,
+          ClientIDList: [STS_AUDIENCE],
+          Tags: ownershipTags(owner),
+        }),
+      );
+      return { arn, issuer, action: 'created' };
+    } catch (err) {
+      if (isAwsError(err, 'LimitExceeded'))
+        throw new QuotaExceededError((err as Error).message, { cause: err });
+      if (!isAwsError(err, 'EntityAlreadyExists')) throw err;
+      existing = await findProvider(iam, arn);
+      if (!existing) throw err;
+    }
+  }
+  const audiences = existing.ClientIDList ?? [];
+  if (!isManaged(existing.Tags)) {
+    if (!audiences.includes(STS_AUDIENCE)) {
+      throw new ConflictUnmanagedResourceError(
+        arn,
+        `OIDC provider ${arn} exists, was not made by Tether, and does not list the audience ${STS_AUDIENCE}; Tether will not change it`,
+      );
+    }
+    return { arn, issuer, action: 'uses-existing-unmanaged' };
+  }
+  if (!audiences.includes(STS_AUDIENCE)) {
+    await iam.send(
+      new AddClientIDToOpenIDConnectProviderCommand({
+        OpenIDConnectProviderArn: arn,
+        ClientID: STS_AUDIENCE,
+      }),
+    );
+    return { arn, issuer, action: 'updated' };
+  }
+  return { arn, issuer, action: 'unchanged' };
+}
+
+/**
+ * The onboard step: join the issuer's membership (one member per link, so the provider goes
+ * with the issuer's last link, whatever workload it belongs to), then ensure the provider.
+ */
+export async function oidcProviderStep(
+  link: Link,
+  deps: { clients: AwsClients; links: LinkRepository; now: () => Date },
+) {
+  const { source } = link.spec;
+  const issuer = resolvedOf(link).source.issuer;
+  if (!issuer) throw new Error('irsa link without an issuer: resolve should have refused it');
+  await joinShared(
+    deps.links,
+    membership.issuer(source.accountId, issuerHostPath(issuer)),
+    membership.link(link.id),
+    { linkId: link.id },
+    deps.now().getTime(),
+  );
+  const provider = await ensureOidcProvider(deps.clients.iam(source.accountId), source.accountId, issuer);
+  return { result: { ...provider }, outputs: { oidcProviderArn: provider.arn } };
+}
+
+/** Deletes the provider if Tether made it for this issuer; anyone else's is never touched. */
+export async function deleteOwnedProvider(iam: IAMClient, accountId: string, issuer: string) {
+  const arn = oidcProviderArn(accountId, issuer);
+  const existing = await findProvider(iam, arn);
+  if (!existing) return { action: 'absent', arn };
+  if (!isOwnedBy(existing.Tags, owners.issuer(issuer))) {
+    return { action: 'left-unmanaged', arn };
+  }
+  try {
+    await iam.send(new DeleteOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }));
+  } catch (err) {
+    if (!isAwsError(err, 'NoSuchEntity')) throw err;
+  }
+  return { action: 'deleted', arn };
+}
+
+/** The offboard step: leave the issuer; the provider goes with the issuer's last link. */
+export async function releaseOidcProviderStep(
+  link: Link,
+  deps: { clients: AwsClients; links: LinkRepository; now: () => Date },
+) {
+  const { source } = link.spec;
+  const issuer = (link.outputs.resolved as { source?: { issuer?: string } } | undefined)?.source?.issuer;
+  if (!issuer) return { result: { action: 'nothing-to-remove' } };
+  const outcome = await leaveShared(
+    deps.links,
+    membership.issuer(source.accountId, issuerHostPath(issuer)),
+    membership.link(link.id),
+    link.id,
+    deps.now().getTime(),
+    () => deleteOwnedProvider(deps.clients.iam(source.accountId), source.accountId, issuer),
+  );
+  return {
+    result: outcome.removed
+      ? { ...outcome.result, remainingLinks: 0 }
+      : { action: 'kept', arn: oidcProviderArn(source.accountId, issuer), remainingLinks: outcome.remaining },
+  };
+}

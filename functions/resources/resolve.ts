@@ -1,0 +1,128 @@
+/**
+ * Resolve: read both clusters and the source's NAT egress IPs (seed 000 steps 1.2 and 6.1).
+ * Read-only; the result is what every later step builds on.
+ */
+import { DescribeNatGatewaysCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeClusterCommand, type EKSClient } from '@aws-sdk/client-eks';
+import type { AwsClients } from '#aws/clients';
+import { ClusterNotFoundError, UnsupportedClusterError } from '#link/errors';
+import { isAwsError } from '#aws/errors';
+import type { ClusterRef, LinkSpec } from '#link/model';
+import { eksClusterArn } from '#link/names';
+
+export interface ResolvedSource {
+  readonly clusterArn: string;
+  readonly issuer?: string;
+  readonly vpcId: string;
+  /** Public IPs of the source VPC's available NAT gateways, sorted. */
+  readonly natIps: readonly string[];
+}
+
+export interface ResolvedTarget {
+  readonly clusterArn: string;
+  readonly endpoint: string;
+  readonly certificateAuthority: string;
+  readonly authenticationMode: 'API' | 'API_AND_CONFIG_MAP' | 'CONFIG_MAP';
+  readonly clusterSecurityGroupId?: string;
+  readonly vpcId: string;
+  readonly endpointPublicAccess: boolean;
+  readonly endpointPrivateAccess: boolean;
+  readonly publicAccessCidrs: readonly string[];
+}
+
+export interface Resolved {
+  readonly source: ResolvedSource;
+  readonly target: ResolvedTarget;
+}
+
+/** DescribeCluster, with a missing cluster as a clear error. */
+export async function describeCluster(eks: EKSClient, ref: ClusterRef) {
+  try {
+    const out = await eks.send(new DescribeClusterCommand({ name: ref.cluster }));
+    if (!out.cluster)
+      throw new ClusterNotFoundError(`EKS cluster ${eksClusterArn(ref)} returned no description`);
+    return out.cluster;
+  } catch (err) {
+    if (isAwsError(err, 'ResourceNotFoundException')) {
+      throw new ClusterNotFoundError(
+        `EKS cluster ${ref.cluster} does not exist in account ${ref.accountId}, region ${ref.region}`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}
+
+/** Public IPs of the NAT gateways of a VPC (seed 000 step 6.1). */
+export async function natGatewayIps(ec2: EC2Client, vpcId: string): Promise<string[]> {
+  const ips = new Set<string>();
+  let token: string | undefined;
+  do {
+    const out = await ec2.send(
+      new DescribeNatGatewaysCommand({
+        Filter: [
+          { Name: 'vpc-id', Values: [vpcId] },
+          { Name: 'state', Values: ['available'] },
+        ],
+        ...(token ? { NextToken: token } : {}),
+      }),
+    );
+    for (const gw of out.NatGateways ?? []) {
+      for (const address of gw.NatGatewayAddresses ?? []) if (address.PublicIp) ips.add(address.PublicIp);
+    }
+    token = out.NextToken;
+  } while (token);
+  return [...ips].sort();
+}
+
+/** Resolves both clusters of a link and, for `nat` networking, the source egress IPs. */
+export async function resolveLink(clients: AwsClients, spec: LinkSpec): Promise<Resolved> {
+  const [source, target] = await Promise.all([
+    describeCluster(clients.eks(spec.source.accountId, spec.source.region), spec.source),
+    describeCluster(clients.eks(spec.target.accountId, spec.target.region), spec.target),
+  ]);
+  const issuer = source.identity?.oidc?.issuer;
+  if (spec.identity.mode === 'irsa' && !issuer) {
+    throw new UnsupportedClusterError(
+      `Cluster ${spec.source.cluster} has no OIDC issuer; irsa needs one (or publish OIDC discovery for a self-managed cluster)`,
+    );
+  }
+  const vpcId = source.resourcesVpcConfig?.vpcId ?? '';
+  const natIps =
+    spec.network.mode === 'nat'
+      ? await natGatewayIps(clients.ec2(spec.source.accountId, spec.source.region), vpcId)
+      : [];
+  if (spec.network.mode === 'nat' && natIps.length === 0) {
+    throw new UnsupportedClusterError(
+      `The VPC ${vpcId} of cluster ${spec.source.cluster} has no available NAT gateway with a public IP; use network mode "cidrs" or "none"`,
+    );
+  }
+  const vpc = target.resourcesVpcConfig;
+  const mode = target.accessConfig?.authenticationMode ?? 'CONFIG_MAP';
+  return {
+    source: {
+      clusterArn: source.arn ?? eksClusterArn(spec.source),
+      ...(issuer ? { issuer } : {}),
+      vpcId,
+      natIps,
+    },
+    target: {
+      clusterArn: target.arn ?? eksClusterArn(spec.target),
+      endpoint: target.endpoint ?? '',
+      certificateAuthority: target.certificateAuthority?.data ?? '',
+      authenticationMode: mode as ResolvedTarget['authenticationMode'],
+      ...(vpc?.clusterSecurityGroupId ? { clusterSecurityGroupId: vpc.clusterSecurityGroupId } : {}),
+      vpcId: vpc?.vpcId ?? '',
+      endpointPublicAccess: vpc?.endpointPublicAccess ?? true,
+      endpointPrivateAccess: vpc?.endpointPrivateAccess ?? false,
+      publicAccessCidrs: vpc?.publicAccessCidrs ?? [],
+    },
+  };
+}
+
+/** The resolution a previous step recorded on the link. */
+export function resolvedOf(link: { outputs: Record<string, unknown> }): Resolved {
+  const resolved = link.outputs.resolved as Resolved | undefined;
+  if (!resolved) throw new Error('The link has no resolution yet: the resolve step must run first');
+  return resolved;
+}

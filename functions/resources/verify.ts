@@ -1,0 +1,215 @@
+/**
+ * Verify: read back the policies in place and evaluate the role chain hop by hop, the way
+ * AWS would authorise the pod's calls — web identity → workload role → target role →
+ * DescribeCluster — then check the cluster access and the egress rules. Read-only.
+ * A second, negative check proves the trust is scoped: another service account is refused.
+ */
+import { DescribeSecurityGroupRulesCommand } from '@aws-sdk/client-ec2';
+import { DescribeAccessEntryCommand, ListAssociatedAccessPoliciesCommand } from '@aws-sdk/client-eks';
+import { GetRoleCommand, GetRolePolicyCommand } from '@aws-sdk/client-iam';
+import YAML from 'yaml';
+import type { AwsClients } from '#aws/clients';
+import { VerificationFailedError } from '#link/errors';
+import { isAwsError } from '#aws/errors';
+import type { Link } from '#link/model';
+import {
+  eksClusterArn,
+  issuerHostPath,
+  oidcProviderArn,
+  roleArn,
+  TARGET_POLICY_NAME,
+  targetRoleName,
+  WORKLOAD_POLICY_NAME,
+  workloadRoleName,
+} from '#link/names';
+import { evaluatePolicy, parsePolicy } from '#link/policy/evaluate';
+import { isManaged } from '#link/tags';
+import { AWS_AUTH_NAME, AWS_AUTH_NAMESPACE, kubernetesOf, withoutPath } from './access-entry';
+import { desiredCidrs, EGRESS_PORT } from './egress-allowance';
+import { STS_AUDIENCE } from './oidc-provider';
+import { resolvedOf } from './resolve';
+
+export interface Hop {
+  readonly hop: string;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+async function readRole(clients: AwsClients, accountId: string, name: string, policyName: string) {
+  const iam = clients.iam(accountId);
+  try {
+    const role = (await iam.send(new GetRoleCommand({ RoleName: name }))).Role;
+    const policy = (await iam.send(new GetRolePolicyCommand({ RoleName: name, PolicyName: policyName })))
+      .PolicyDocument;
+    return {
+      trust: parsePolicy(role?.AssumeRolePolicyDocument ?? '{"Statement":[]}'),
+      policy: parsePolicy(policy ?? '{"Statement":[]}'),
+    };
+  } catch (err) {
+    if (isAwsError(err, 'NoSuchEntity')) return undefined;
+    throw err;
+  }
+}
+
+/** Evaluates the chain; returns every hop, passing or not. */
+export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[]> {
+  const { source, target, access } = link.spec;
+  const resolved = resolvedOf(link);
+  const hops: Hop[] = [];
+  const workloadArn = roleArn(source.accountId, workloadRoleName(source));
+  const targetArn = roleArn(target.accountId, targetRoleName(link.spec));
+  const clusterArn = eksClusterArn(target);
+
+  if (link.spec.identity.mode === 'irsa') {
+    const issuer = resolved.source.issuer ?? '';
+    const host = issuerHostPath(issuer);
+    const workload = await readRole(
+      clients,
+      source.accountId,
+      workloadRoleName(source),
+      WORKLOAD_POLICY_NAME,
+    );
+    const webIdentity = (sa: string) =>
+      workload
+        ? evaluatePolicy(workload.trust, {
+            action: 'sts:AssumeRoleWithWebIdentity',
+            principal: { type: 'Federated', id: oidcProviderArn(source.accountId, issuer) },
+            context: {
+              [`${host}:sub`]: `system:serviceaccount:${source.namespace}:${sa}`,
+              [`${host}:aud`]: STS_AUDIENCE,
+            },
+          })
+        : 'ImplicitDeny';
+    hops.push({
+      hop: 'web-identity→workload-role',
+      ok: webIdentity(source.serviceAccount) === 'Allow',
+      detail: `${source.namespace}/${source.serviceAccount} may assume ${workloadArn} with a token from ${host}`,
+    });
+    hops.push({
+      hop: 'trust-is-scoped',
+      ok: webIdentity(`${source.serviceAccount}-other`) !== 'Allow',
+      detail: 'another service account of the same namespace is refused',
+    });
+    hops.push({
+      hop: 'workload-role→target-role',
+      ok:
+        !!workload &&
+        evaluatePolicy(workload.policy, { action: 'sts:AssumeRole', resource: targetArn }) === 'Allow',
+      detail: `${workloadArn} may call sts:AssumeRole on ${targetArn}`,
+    });
+  }
+  const targetRole = await readRole(clients, target.accountId, targetRoleName(link.spec), TARGET_POLICY_NAME);
+  hops.push({
+    hop: 'target-role-trusts-workload-role',
+    ok:
+      !!targetRole &&
+      evaluatePolicy(targetRole.trust, {
+        action: 'sts:AssumeRole',
+        principal: { type: 'AWS', id: workloadArn },
+        context: { 'aws:PrincipalArn': workloadArn },
+      }) === 'Allow',
+    detail: `${targetArn} trusts ${workloadArn} (aws:PrincipalArn)`,
+  });
+  hops.push({
+    hop: 'target-role-trust-is-scoped',
+    ok:
+      !!targetRole &&
+      evaluatePolicy(targetRole.trust, {
+        action: 'sts:AssumeRole',
+        principal: { type: 'AWS', id: `arn:aws:iam::${source.accountId}:role/someone-else` },
+        context: { 'aws:PrincipalArn': `arn:aws:iam::${source.accountId}:role/someone-else` },
+      }) !== 'Allow',
+    detail: 'another role of the source account is refused',
+  });
+  hops.push({
+    hop: 'target-role→describe-cluster',
+    ok:
+      !!targetRole &&
+      evaluatePolicy(targetRole.policy, { action: 'eks:DescribeCluster', resource: clusterArn }) === 'Allow',
+    detail: `${targetArn} may eks:DescribeCluster on ${clusterArn}`,
+  });
+
+  if (resolved.target.authenticationMode === 'CONFIG_MAP') {
+    const kube = kubernetesOf(clients, target, resolved.target);
+    const cm = await kube.getConfigMap(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME);
+    const roles = ((cm ? YAML.parse(cm.data.mapRoles ?? '') : []) ?? []) as {
+      rolearn: string;
+      groups?: string[];
+    }[];
+    const entry = roles.find((r) => r.rolearn === withoutPath(targetArn));
+    const groups = 'groups' in access ? access.groups : [];
+    hops.push({
+      hop: 'cluster-access',
+      ok: !!entry && groups.every((g) => entry.groups?.includes(g)),
+      detail: `aws-auth maps ${withoutPath(targetArn)} to ${groups.join(', ')}`,
+    });
+  } else {
+    const eks = clients.eks(target.accountId, target.region);
+    let ok = false;
+    let detail = `no access entry for ${targetArn} on ${target.cluster}`;
+    try {
+      const entry = (
+        await eks.send(
+          new DescribeAccessEntryCommand({ clusterName: target.cluster, principalArn: targetArn }),
+        )
+      ).accessEntry;
+      if ('policyArn' in access) {
+        const associated =
+          (
+            await eks.send(
+              new ListAssociatedAccessPoliciesCommand({
+                clusterName: target.cluster,
+                principalArn: targetArn,
+              }),
+            )
+          ).associatedAccessPolicies ?? [];
+        const a = associated.find((p) => p.policyArn === access.policyArn);
+        ok = !!entry && !!a && a.accessScope?.type === access.scope.type;
+        detail = `access entry ${entry?.accessEntryArn ?? '?'} has ${access.policyArn} (${access.scope.type} scope)`;
+      } else {
+        ok = !!entry && access.groups.every((g) => entry.kubernetesGroups?.includes(g));
+        detail = `access entry ${entry?.accessEntryArn ?? '?'} maps groups ${access.groups.join(', ')}`;
+      }
+    } catch (err) {
+      if (!isAwsError(err, 'ResourceNotFoundException')) throw err;
+    }
+    hops.push({ hop: 'cluster-access', ok, detail });
+  }
+
+  const cidrs = desiredCidrs(link.spec, resolved);
+  const groupId = resolved.target.clusterSecurityGroupId;
+  if (cidrs.length && groupId) {
+    const rules =
+      (
+        await clients
+          .ec2(target.accountId, target.region)
+          .send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [groupId] }] }))
+      ).SecurityGroupRules ?? [];
+    const missing = cidrs.filter(
+      (c) =>
+        !rules.some(
+          (r) => !r.IsEgress && r.CidrIpv4 === c && r.FromPort === EGRESS_PORT && isManaged(r.Tags),
+        ),
+    );
+    hops.push({
+      hop: 'network',
+      ok: missing.length === 0,
+      detail: missing.length
+        ? `no tcp/443 rule on ${groupId} for ${missing.join(', ')}`
+        : `tcp/443 from ${cidrs.join(', ')} on ${groupId}`,
+    });
+  }
+  return hops;
+}
+
+/** The onboard step: every hop must hold. */
+export async function verifyStep(link: Link, deps: { clients: AwsClients }) {
+  const hops = await verifyChain(link, deps.clients);
+  const failed = hops.filter((h) => !h.ok);
+  if (failed.length) {
+    throw new VerificationFailedError(
+      `The role chain does not hold: ${failed.map((h) => `${h.hop} (${h.detail})`).join('; ')}`,
+    );
+  }
+  return { result: { hops } };
+}

@@ -1,0 +1,589 @@
+/**
+ * The one table (DESIGN.md, State). Single-item conditional writes only — the embedded
+ * emulator has no transactions, and none are needed: every item has one writer rule.
+ *
+ * | item | pk | sk |
+ * |---|---|---|
+ * | link | `LINK#<id>` | `LINK` (GSI `byCreated`: `gsi1pk = LINKS`, `gsi1sk = <createdAt>#<id>`) |
+ * | natural key (one link per workload → target) | `LINKKEY#<hash>` | `LINKKEY` |
+ * | onboarding request | `REQUEST#<id>` | `REQUEST` |
+ * | idempotency key | `IDEMPOTENCY#<key>` | `IDEMPOTENCY` |
+ * | membership of a shared resource | `<KIND>#<resource key>` | `<MEMBER KIND>#<member id>` |
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { ConcurrentUpdateError, LinkNotFoundError, LinkStateError } from '#link/errors';
+import type { Link, LinkError, LinkSpec, LinkStatus, StepResult } from '#link/model';
+import { linkNaturalKey, shortHash } from '#link/names';
+
+export const DEFAULT_TABLE_NAME = 'tether';
+export const GSI_BY_CREATED = 'byCreated';
+
+/** How long a DELETED link stays readable. */
+export const DELETED_TTL_SECONDS = 7 * 24 * 3600;
+/** How long an idempotency key is remembered. */
+export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+/** A key still IN_FLIGHT after this long was abandoned by a crashed caller and may be taken over. */
+export const IDEMPOTENCY_LEASE_MS = 30_000;
+
+/** Which statuses a link may move to from which. */
+const TRANSITIONS: Record<LinkStatus, readonly LinkStatus[]> = {
+  PENDING: ['PROVISIONING', 'FAILED', 'DELETING'],
+  PROVISIONING: ['PROVISIONING', 'ACTIVE', 'FAILED', 'DELETING'],
+  ACTIVE: ['RECONCILING', 'DELETING', 'PROVISIONING'],
+  FAILED: ['PROVISIONING', 'DELETING'],
+  RECONCILING: ['ACTIVE', 'DEGRADED', 'DELETING'],
+  DEGRADED: ['RECONCILING', 'ACTIVE', 'DELETING', 'PROVISIONING'],
+  DELETING: ['DELETING', 'DELETED', 'FAILED'],
+  DELETED: [],
+};
+
+export function canTransition(from: LinkStatus, to: LinkStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+export interface LinkFilters {
+  readonly status?: LinkStatus;
+  /** Links made by one onboarding request. */
+  readonly requestId?: string;
+  readonly sourceAccountId?: string;
+  readonly sourceCluster?: string;
+  readonly namespace?: string;
+  readonly serviceAccount?: string;
+  readonly targetAccountId?: string;
+  readonly targetCluster?: string;
+}
+
+export type IdempotencyState =
+  | { readonly state: 'new' }
+  | { readonly state: 'done'; readonly response: unknown }
+  | { readonly state: 'in-flight' }
+  | { readonly state: 'reused' };
+
+interface LinkItem extends Link {
+  readonly pk: string;
+  readonly sk: string;
+  readonly gsi1pk?: string;
+  readonly gsi1sk?: string;
+  readonly naturalKey: string;
+  readonly expiresAt?: number;
+}
+
+const linkPk = (id: string) => `LINK#${id}`;
+const naturalKeyPk = (spec: Pick<LinkSpec, 'source' | 'target'>) =>
+  `LINKKEY#${shortHash([linkNaturalKey(spec)], 32)}`;
+
+function toLink(item: Record<string, unknown>): Link {
+  const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, naturalKey: _nk, expiresAt: _e, ...link } = item;
+  return link as unknown as Link;
+}
+
+function isConditionFailure(err: unknown): boolean {
+  return (
+    err instanceof ConditionalCheckFailedException ||
+    (err as Error)?.name === 'ConditionalCheckFailedException'
+  );
+}
+
+/**
+ * Link records, requests, idempotency keys and memberships.
+ *
+ * @example
+ * const repo = new LinkRepository(clients.dynamodb(), 'tether');
+ * const link = await repo.get('lnk_01J…');
+ */
+export class LinkRepository {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    readonly tableName: string = DEFAULT_TABLE_NAME,
+  ) {}
+
+  /** The link, or undefined. */
+  async find(id: string): Promise<Link | undefined> {
+    const out = await this.db.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: linkPk(id), sk: 'LINK' },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item ? toLink(out.Item) : undefined;
+  }
+
+  /** The link; {@link LinkNotFoundError} if there is none. */
+  async get(id: string): Promise<Link> {
+    const link = await this.find(id);
+    if (!link) throw new LinkNotFoundError(`Link ${id} does not exist`);
+    return link;
+  }
+
+  /** The live link for this workload → target, if one exists. */
+  async findByNaturalKey(spec: Pick<LinkSpec, 'source' | 'target'>): Promise<Link | undefined> {
+    const out = await this.db.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: naturalKeyPk(spec), sk: 'LINKKEY' },
+        ConsistentRead: true,
+      }),
+    );
+    const linkId = out.Item?.linkId as string | undefined;
+    if (!linkId) return undefined;
+    const link = await this.find(linkId);
+    return link && link.status !== 'DELETED' ? link : undefined;
+  }
+
+  /**
+   * Creates a PENDING link unless a live one exists for the same workload → target.
+   * The natural-key item is claimed first, so two concurrent requests make one link; a key
+   * left by a crash before its link was written (or by a DELETED link) is taken over.
+   */
+  async createOrGet(
+    id: string,
+    requestId: string,
+    spec: LinkSpec,
+    now: string,
+  ): Promise<{ link: Link; created: boolean }> {
+    const keyPk = naturalKeyPk(spec);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const existing = await this.db.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: { pk: keyPk, sk: 'LINKKEY' },
+          ConsistentRead: true,
+        }),
+      );
+      const holder = existing.Item?.linkId as string | undefined;
+      if (holder) {
+        const link = await this.find(holder);
+        if (link && link.status !== 'DELETED') return { link, created: false };
+      }
+      try {
+        await this.db.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: { pk: keyPk, sk: 'LINKKEY', linkId: id, naturalKey: linkNaturalKey(spec), createdAt: now },
+            ConditionExpression: holder ? 'linkId = :holder' : 'attribute_not_exists(pk)',
+            ...(holder ? { ExpressionAttributeValues: { ':holder': holder } } : {}),
+          }),
+        );
+      } catch (err) {
+        if (isConditionFailure(err)) continue; // someone else claimed it: read again
+        throw err;
+      }
+      const link: LinkItem = {
+        pk: linkPk(id),
+        sk: 'LINK',
+        gsi1pk: 'LINKS',
+        gsi1sk: `${now}#${id}`,
+        naturalKey: linkNaturalKey(spec),
+        id,
+        requestId,
+        status: 'PENDING',
+        version: 1,
+        spec,
+        steps: {},
+        outputs: {},
+        createdAt: now,
+        updatedAt: now,
+      };
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: link,
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return { link: toLink(link as unknown as Record<string, unknown>), created: true };
+    }
+    throw new ConcurrentUpdateError(`Too many concurrent requests for ${linkNaturalKey(spec)}`);
+  }
+
+  /** Records an onboarding request and the links it made. */
+  async putRequest(requestId: string, linkIds: readonly string[], now: string): Promise<void> {
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { pk: `REQUEST#${requestId}`, sk: 'REQUEST', requestId, linkIds, createdAt: now },
+      }),
+    );
+  }
+
+  /**
+   * Moves a link to `status` if the transition is allowed, optionally setting fields.
+   * Conditional on the version read, so no update is lost; retried on a race.
+   */
+  async transition(
+    id: string,
+    to: LinkStatus,
+    now: string,
+    changes: {
+      error?: LinkError | null;
+      outputs?: Record<string, unknown>;
+      lastExecution?: Link['lastExecution'];
+      resetSteps?: boolean;
+    } = {},
+  ): Promise<Link> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const link = await this.get(id);
+      if (link.status === to && changes.resetSteps !== true && changes.lastExecution === undefined) {
+        // Already there (a re-run): write only what changed.
+        if (changes.error === undefined && changes.outputs === undefined) return link;
+      }
+      if (link.status !== to && !canTransition(link.status, to)) {
+        throw new LinkStateError(`Link ${id} is ${link.status} and cannot become ${to}`);
+      }
+      const names: Record<string, string> = {
+        '#status': 'status',
+        '#version': 'version',
+        '#updatedAt': 'updatedAt',
+      };
+      const values: Record<string, unknown> = { ':to': to, ':v': link.version, ':one': 1, ':now': now };
+      const sets = ['#status = :to', '#version = #version + :one', '#updatedAt = :now'];
+      const removes: string[] = [];
+      if (changes.error === null) removes.push('#error');
+      if (changes.error !== undefined) names['#error'] = 'error';
+      if (changes.error) {
+        sets.push('#error = :error');
+        values[':error'] = changes.error;
+      }
+      if (changes.outputs) {
+        names['#outputs'] = 'outputs';
+        sets.push('#outputs = :outputs');
+        values[':outputs'] = changes.outputs;
+      }
+      if (changes.lastExecution) {
+        names['#lastExecution'] = 'lastExecution';
+        names['#runs'] = 'runs';
+        sets.push('#lastExecution = :exec', '#runs = list_append(if_not_exists(#runs, :noRuns), :run)');
+        values[':exec'] = changes.lastExecution;
+        values[':noRuns'] = [];
+        values[':run'] = [{ ...changes.lastExecution, startedAt: now }];
+      }
+      if (changes.resetSteps) {
+        names['#steps'] = 'steps';
+        sets.push('#steps = :emptySteps');
+        values[':emptySteps'] = {};
+      }
+      if (to === 'DELETED') {
+        names['#expiresAt'] = 'expiresAt';
+        sets.push('#expiresAt = :ttl');
+        values[':ttl'] = Math.floor(Date.parse(now) / 1000) + DELETED_TTL_SECONDS;
+      }
+      try {
+        const out = await this.db.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { pk: linkPk(id), sk: 'LINK' },
+            UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+            ConditionExpression: '#version = :v',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return toLink(out.Attributes ?? {});
+      } catch (err) {
+        if (isConditionFailure(err)) continue;
+        throw err;
+      }
+    }
+    throw new ConcurrentUpdateError(`Link ${id} kept changing while moving to ${to}`);
+  }
+
+  /**
+   * Writes one step's result (and optionally merges outputs) on the link. Each step owns
+   * its own map entry, so concurrent steps of the Parallel state never overwrite each other.
+   */
+  async recordStep(
+    id: string,
+    step: string,
+    result: StepResult,
+    outputs?: Record<string, unknown>,
+  ): Promise<void> {
+    const names: Record<string, string> = {
+      '#steps': 'steps',
+      '#step': step,
+      '#version': 'version',
+      '#updatedAt': 'updatedAt',
+      '#status': 'status',
+    };
+    const values: Record<string, unknown> = {
+      ':r': result,
+      ':one': 1,
+      ':now': result.endedAt ?? result.startedAt,
+      ':deleted': 'DELETED',
+    };
+    const sets = ['#steps.#step = :r', '#version = #version + :one', '#updatedAt = :now'];
+    for (const [i, [key, value]] of Object.entries(outputs ?? {}).entries()) {
+      names['#outputs'] = 'outputs';
+      names[`#o${i}`] = key;
+      values[`:o${i}`] = value;
+      sets.push(`#outputs.#o${i} = :o${i}`);
+    }
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: linkPk(id), sk: 'LINK' },
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: 'attribute_exists(pk) AND #status <> :deleted',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (err) {
+      if (isConditionFailure(err))
+        throw new LinkStateError(`Link ${id} is gone or DELETED; step ${step} not recorded`);
+      throw err;
+    }
+  }
+
+  /** Links, newest first, filtered; `cursor` continues a previous page. */
+  async list(
+    filters: LinkFilters,
+    limit: number,
+    cursor?: Record<string, unknown>,
+  ): Promise<{ items: Link[]; next?: Record<string, unknown> }> {
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = { ':links': 'LINKS' };
+    const conditions: string[] = [];
+    const add = (path: string[], value: string | undefined) => {
+      if (value === undefined) return;
+      const placeholders = path.map((p) => {
+        names[`#${p}`] = p;
+        return `#${p}`;
+      });
+      const v = `:f${conditions.length}`;
+      values[v] = value;
+      conditions.push(`${placeholders.join('.')} = ${v}`);
+    };
+    add(['status'], filters.status);
+    add(['requestId'], filters.requestId);
+    add(['spec', 'source', 'accountId'], filters.sourceAccountId);
+    add(['spec', 'source', 'cluster'], filters.sourceCluster);
+    add(['spec', 'source', 'namespace'], filters.namespace);
+    add(['spec', 'source', 'serviceAccount'], filters.serviceAccount);
+    // `target` and `source` share attribute names; give the target path its own placeholders.
+    if (filters.targetAccountId !== undefined) {
+      names['#spec'] = 'spec';
+      names['#tgt'] = 'target';
+      names['#accountId'] = 'accountId';
+      values[':tacct'] = filters.targetAccountId;
+      conditions.push('#spec.#tgt.#accountId = :tacct');
+    }
+    if (filters.targetCluster !== undefined) {
+      names['#spec'] = 'spec';
+      names['#tgt'] = 'target';
+      names['#cluster'] = 'cluster';
+      values[':tcluster'] = filters.targetCluster;
+      conditions.push('#spec.#tgt.#cluster = :tcluster');
+    }
+    const items: Link[] = [];
+    let startKey = cursor;
+    // A filter applies after the page is read, so keep reading until the page is full.
+    do {
+      const out = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: GSI_BY_CREATED,
+          KeyConditionExpression: 'gsi1pk = :links',
+          ...(conditions.length ? { FilterExpression: conditions.join(' AND ') } : {}),
+          ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
+          ExpressionAttributeValues: values,
+          ScanIndexForward: false,
+          Limit: limit - items.length,
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      for (const item of out.Items ?? []) items.push(toLink(item));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey && items.length < limit);
+    return startKey ? { items, next: startKey } : { items };
+  }
+
+  /**
+   * Claims an idempotency key for a request body (by hash). The same key with another body
+   * is `reused`; with the same body it is `done` (the stored response) or `in-flight`.
+   */
+  async beginIdempotent(key: string, bodyHash: string, nowMs: number): Promise<IdempotencyState> {
+    const pk = `IDEMPOTENCY#${key}`;
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            pk,
+            sk: 'IDEMPOTENCY',
+            bodyHash,
+            state: 'IN_FLIGHT',
+            leaseUntil: nowMs + IDEMPOTENCY_LEASE_MS,
+            expiresAt: Math.floor(nowMs / 1000) + IDEMPOTENCY_TTL_SECONDS,
+          },
+          ConditionExpression:
+            'attribute_not_exists(pk) OR (#state = :inflight AND leaseUntil < :now AND bodyHash = :h)',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':inflight': 'IN_FLIGHT', ':now': nowMs, ':h': bodyHash },
+        }),
+      );
+      return { state: 'new' };
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+    }
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk, sk: 'IDEMPOTENCY' }, ConsistentRead: true }),
+    );
+    const item = out.Item;
+    if (!item) return this.beginIdempotent(key, bodyHash, nowMs);
+    if (item.bodyHash !== bodyHash) return { state: 'reused' };
+    if (item.state === 'DONE') return { state: 'done', response: item.response };
+    return { state: 'in-flight' };
+  }
+
+  async completeIdempotent(key: string, response: unknown): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: `IDEMPOTENCY#${key}`, sk: 'IDEMPOTENCY' },
+        UpdateExpression: 'SET #state = :done, #response = :r REMOVE leaseUntil',
+        ExpressionAttributeNames: { '#state': 'state', '#response': 'response' },
+        ExpressionAttributeValues: { ':done': 'DONE', ':r': response },
+      }),
+    );
+  }
+
+  /** Releases a key whose request failed, so the caller may retry with it. */
+  async abandonIdempotent(key: string): Promise<void> {
+    await this.db.send(
+      new DeleteCommand({ TableName: this.tableName, Key: { pk: `IDEMPOTENCY#${key}`, sk: 'IDEMPOTENCY' } }),
+    );
+  }
+
+  /** Adds (or refreshes) a member of a shared resource. */
+  async putMember(resource: string, member: string, attributes: Record<string, unknown> = {}): Promise<void> {
+    await this.db.send(
+      new PutCommand({ TableName: this.tableName, Item: { ...attributes, pk: resource, sk: member } }),
+    );
+  }
+
+  async deleteMember(resource: string, member: string): Promise<void> {
+    await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: resource, sk: member } }));
+  }
+
+  /** Every member of a shared resource (consistent read). */
+  async members(resource: string): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': resource },
+          ConsistentRead: true,
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      // The removal lock lives beside the members; it is not one.
+      items.push(...(out.Items ?? []).filter((i) => i.sk !== REMOVAL_LOCK_SK));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return items;
+  }
+
+  /** The removal lock of a shared resource, if one is held and not expired. */
+  async removalLock(
+    resource: string,
+    nowMs: number,
+  ): Promise<{ owner: string; leaseUntil: number } | undefined> {
+    const out = await this.db.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: resource, sk: REMOVAL_LOCK_SK },
+        ConsistentRead: true,
+      }),
+    );
+    const item = out.Item;
+    if (!item || (item.leaseUntil as number) <= nowMs) return undefined;
+    return { owner: item.owner as string, leaseUntil: item.leaseUntil as number };
+  }
+
+  /**
+   * Takes the removal lock of a shared resource for `owner` (free, expired, or already
+   * `owner`'s after a crash); {@link ConcurrentUpdateError} while another holds it.
+   */
+  async acquireRemovalLock(resource: string, owner: string, nowMs: number, leaseMs: number): Promise<void> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: resource, sk: REMOVAL_LOCK_SK, owner, leaseUntil: nowMs + leaseMs },
+          ConditionExpression: 'attribute_not_exists(pk) OR leaseUntil < :now OR #owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':now': nowMs, ':owner': owner },
+        }),
+      );
+    } catch (err) {
+      if (isConditionFailure(err))
+        throw new ConcurrentUpdateError(`${resource} is being removed by another link`);
+      throw err;
+    }
+  }
+
+  async releaseRemovalLock(resource: string, owner: string): Promise<void> {
+    try {
+      await this.db.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { pk: resource, sk: REMOVAL_LOCK_SK },
+          ConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':owner': owner },
+        }),
+      );
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err; // not ours any more (expired and taken): nothing to release
+    }
+  }
+
+  /** Releases the natural key of a DELETED link, so the same workload → target can be linked again. */
+  async releaseNaturalKey(spec: Pick<LinkSpec, 'source' | 'target'>, linkId: string): Promise<void> {
+    try {
+      await this.db.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { pk: naturalKeyPk(spec), sk: 'LINKKEY' },
+          ConditionExpression: 'linkId = :id',
+          ExpressionAttributeValues: { ':id': linkId },
+        }),
+      );
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err; // already released, or another link holds it now
+    }
+  }
+}
+
+/** Sort key of a shared resource's removal lock (DESIGN.md, State; README, reference counting). */
+export const REMOVAL_LOCK_SK = '#REMOVAL_LOCK';
+
+/** Membership keys of the shared resources (DESIGN.md, State). */
+export const membership = {
+  /** Links of a workload: they define its role's policy. */
+  workload: (workloadKey: string) => `WORKLOAD#${workloadKey}`,
+  /** Workloads using an issuer's OIDC provider in the source account. */
+  issuer: (accountId: string, issuerHostPath: string) => `ISSUER#${accountId}#${issuerHostPath}`,
+  /** Links needing one CIDR on one target security group. */
+  egress: (accountId: string, region: string, groupId: string, cidr: string) =>
+    `EGRESS#${accountId}#${region}#${groupId}#${cidr}`,
+  /** Links whose source is one VPC (for reconcile look-ups on NAT changes). */
+  sourceVpc: (accountId: string, region: string, vpcId: string) =>
+    `SOURCEVPC#${accountId}#${region}#${vpcId}`,
+  link: (id: string) => `LINK#${id}`,
+  workloadMember: (workloadKey: string) => `WORKLOAD#${workloadKey}`,
+};

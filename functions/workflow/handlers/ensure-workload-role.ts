@@ -1,0 +1,10 @@
+/**
+ * Onboard task "Ensure workload role": the source workload's role, trusted by the OIDC provider for exactly this service account. The logic is `workloadRoleStep` in `#resources/workload-role`.
+ */
+import { workloadRoleStep } from '#resources/workload-role';
+import { runStep, stepHandler } from '../step';
+
+export const ensureWorkloadRole = runStep('onboard', 'workloadRole', (link, rt) =>
+  workloadRoleStep(link, rt),
+);
+export const handler = stepHandler(ensureWorkloadRole);

@@ -1,0 +1,92 @@
+/**
+ * The shape every workflow step shares (STYLE.md habit 1): a thin Lambda handler around a
+ * plain function of the link. The wrapper loads the link, marks the step RUNNING, runs it,
+ * writes its result (and outputs) to the link record, and maps AWS throttling to
+ * {@link ThrottledError} so the ASL's Retry sees one name. The step's return value is also
+ * the Task's output, so the Step Functions console shows the same story as the API.
+ */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { Context } from 'aws-lambda';
+import { LinkStateError, TetherError } from '#link/errors';
+import { classifyAwsError } from '#aws/errors';
+import { logger } from '#functions/logger';
+import { STEP_RUNNABLE, type StepWorkflow } from '#link/lifecycle';
+import type { Link, OffboardStep, OnboardStep } from '#link/model';
+import { runtime, type TetherRuntime } from '#functions/runtime';
+
+/** What the ASL passes to every step. */
+export interface StepEvent {
+  readonly linkId: string;
+}
+
+/**
+ * The input of a workflow's first task (the workflow start input, narrowed to one link): the
+ * link and the execution that drives it, so the link records which run it is on.
+ */
+export interface WorkflowStartEvent extends StepEvent {
+  readonly execution: { readonly name: string; readonly arn: string };
+}
+
+export interface StepOutcome {
+  /** What the step made, found or changed (written to `steps.<name>.result`). */
+  readonly result: Record<string, unknown>;
+  /** Values merged into the link's `outputs`. */
+  readonly outputs?: Record<string, unknown>;
+}
+
+export type StepLogic = (link: Link, rt: TetherRuntime) => Promise<StepOutcome>;
+
+/**
+ * Runs one step of a workflow on one link, recording it.
+ *
+ * @example
+ * const functionHandler = runStep('onboard', 'targetRole', ensureTargetRole);
+ */
+export function runStep(workflow: StepWorkflow, stepName: OnboardStep | OffboardStep, logic: StepLogic) {
+  return async (event: StepEvent): Promise<StepEvent & { step: string; result: Record<string, unknown> }> => {
+    const rt = runtime();
+    const link = await rt.links.get(event.linkId);
+    if (!STEP_RUNNABLE[workflow].has(link.status)) {
+      throw new LinkStateError(
+        `Link ${link.id} is ${link.status}; the ${workflow} step ${stepName} does not run`,
+      );
+    }
+    const startedAt = rt.now().toISOString();
+    const attempts =
+      (link.steps[stepName]?.status === 'RUNNING' || link.steps[stepName]?.status === 'FAILED'
+        ? (link.steps[stepName]?.attempts ?? 0)
+        : 0) + 1;
+    await rt.links.recordStep(link.id, stepName, { status: 'RUNNING', startedAt, attempts });
+    try {
+      const outcome = await logic(link, rt);
+      await rt.links.recordStep(
+        link.id,
+        stepName,
+        { status: 'SUCCEEDED', startedAt, endedAt: rt.now().toISOString(), attempts, result: outcome.result },
+        outcome.outputs,
+      );
+      logger.debug('step succeeded', { linkId: link.id, step: stepName, result: outcome.result });
+      return { linkId: link.id, step: stepName, result: outcome.result };
+    } catch (raw) {
+      const err = classifyAwsError(raw) as Error;
+      const code = err instanceof TetherError ? err.code : (err.name ?? 'INTERNAL');
+      await rt.links
+        .recordStep(link.id, stepName, {
+          status: 'FAILED',
+          startedAt,
+          endedAt: rt.now().toISOString(),
+          attempts,
+          error: { code, message: err.message },
+        })
+        .catch(() => undefined); // the original error matters more than this write
+      logger.warn('step failed', { linkId: link.id, step: stepName, error: err.name, detail: err.message });
+      throw err;
+    }
+  };
+}
+
+/** Wraps a step function as a Lambda handler with the house middleware. */
+export function stepHandler<E, R>(fn: (event: E) => Promise<R>) {
+  return middy(async (event: E, _context: Context) => fn(event)).use(injectLambdaContext(logger));
+}

@@ -1,0 +1,267 @@
+/**
+ * The local HTTP adapter: a Node `http` server that turns each request into the event API
+ * Gateway's HTTP API sends a Lambda (payload format 2.0), calls the same handler the Lambda
+ * runs, and writes the handler's result back. Bodies over 1 MiB are refused before they are
+ * buffered, and a handler that throws gets a 500 problem, never a dropped connection.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyResultV2,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+} from 'aws-lambda';
+import { ApiError, problemResponse } from '#api/problems';
+
+/** Largest body the adapter reads (bytes). API Gateway's own limit is larger; the API's is 64 KiB. */
+export const MAX_HTTP_BODY_BYTES = 1024 * 1024;
+/** API Gateway HTTP APIs give an integration at most 30 s. */
+const LAMBDA_TIMEOUT_MS = 30_000;
+const FUNCTION_NAME = 'tether-api';
+
+export interface HttpServerOptions {
+  readonly handler: (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;
+  /** Interface to listen on; 127.0.0.1 by default. */
+  readonly host?: string;
+  /** Port to listen on; 0 (the default) picks a free one. */
+  readonly port?: number;
+  /** Where a handler crash is logged; `console` by default. */
+  readonly logger?: { error(message: string, ...details: unknown[]): void };
+}
+
+export interface HttpServer {
+  /** `http://host:port`, without a trailing slash. */
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
+  const host = opts.host ?? '127.0.0.1';
+  const logger = opts.logger ?? console;
+  const server = createServer((req, res) => {
+    serve(req, res, opts.handler, logger).catch((err: unknown) => {
+      logger.error('Local HTTP adapter failed to answer a request', err);
+      if (!res.headersSent) writeResult(res, problemResponse(err, pathOf(req)));
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${shownHost}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function serve(
+  req: IncomingMessage,
+  res: ServerResponse,
+  handler: HttpServerOptions['handler'],
+  logger: NonNullable<HttpServerOptions['logger']>,
+): Promise<void> {
+  const body = await readBody(req);
+  if (body === undefined) {
+    // Too large: answer now and close, without reading the rest.
+    res.setHeader('connection', 'close');
+    writeResult(
+      res,
+      problemResponse(
+        new ApiError('PAYLOAD_TOO_LARGE', `The request body is over ${MAX_HTTP_BODY_BYTES} bytes.`),
+        pathOf(req),
+      ),
+    );
+    req.resume();
+    return;
+  }
+  const event = toEvent(req, body);
+  let result: APIGatewayProxyResultV2;
+  try {
+    result = await handler(event, fakeContext(event.requestContext.requestId));
+  } catch (err) {
+    logger.error('API handler threw', err);
+    result = problemResponse(err, event.rawPath, { requestId: event.requestContext.requestId });
+  }
+  writeResult(res, toStructured(result));
+}
+
+function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const end = url.search(/[?#]/);
+  return end === -1 ? url : url.slice(0, end);
+}
+
+/** The body, or `undefined` when it is over {@link MAX_HTTP_BODY_BYTES} (checked before buffering it all). */
+async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  const declared = Number(req.headers['content-length'] ?? Number.NaN);
+  if (Number.isFinite(declared) && declared > MAX_HTTP_BODY_BYTES) return undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_HTTP_BODY_BYTES) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+const TEXT_MEDIA_TYPE =
+  /^(text\/.*|application\/(json|.*\+json|xml|.*\+xml|yaml|x-yaml|javascript|x-www-form-urlencoded|graphql))$/;
+
+/** The API Gateway HTTP API (payload format 2.0) event for a request. */
+function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
+  const url = req.url ?? '/';
+  const hashless = url.split('#', 1)[0] ?? '';
+  const queryAt = hashless.indexOf('?');
+  const rawPath = queryAt === -1 ? hashless : hashless.slice(0, queryAt);
+  const rawQueryString = queryAt === -1 ? '' : hashless.slice(queryAt + 1);
+
+  const headers: Record<string, string> = {};
+  let cookies: string[] | undefined;
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    if (name === 'cookie') {
+      cookies = (Array.isArray(value) ? value.join('; ') : value).split(';').map((c) => c.trim());
+      continue;
+    }
+    headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
+  }
+
+  // API Gateway joins repeated query parameters with commas.
+  const query: Record<string, string> = {};
+  for (const [name, value] of new URLSearchParams(rawQueryString)) {
+    query[name] = name in query ? `${query[name]},${value}` : value;
+  }
+
+  const now = new Date();
+  const requestId = randomUUID();
+  const method = (req.method ?? 'GET').toUpperCase();
+  const hostHeader = headers.host ?? 'localhost';
+  const domainName = hostHeader.replace(/:\d+$/, '');
+  const event: APIGatewayProxyEventV2 = {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath,
+    rawQueryString,
+    headers,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName,
+      domainPrefix: domainName.split('.')[0] ?? domainName,
+      http: {
+        method,
+        path: rawPath,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId,
+      routeKey: '$default',
+      stage: '$default',
+      time: apiGatewayTime(now),
+      timeEpoch: now.getTime(),
+    },
+    isBase64Encoded: false,
+  };
+  if (cookies !== undefined) event.cookies = cookies;
+  if (Object.keys(query).length > 0) event.queryStringParameters = query;
+  if (body.length > 0) {
+    const text = isTextMediaType(headers['content-type']) ? utf8(body) : undefined;
+    event.body = text ?? body.toString('base64');
+    event.isBase64Encoded = text === undefined;
+  }
+  return event;
+}
+
+function isTextMediaType(contentType: string | undefined): boolean {
+  if (contentType === undefined) return true;
+  const mediaType = contentType.split(';', 1)[0]?.trim().toLowerCase() ?? '';
+  return mediaType === '' || TEXT_MEDIA_TYPE.test(mediaType);
+}
+
+function utf8(bytes: Buffer): string | undefined {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** `12/Mar/2020:19:03:58 +0000`, as `requestContext.time`. */
+function apiGatewayTime(date: Date): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return (
+    `${pad(date.getUTCDate())}/${MONTHS[date.getUTCMonth()]}/${date.getUTCFullYear()}:` +
+    `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())} +0000`
+  );
+}
+
+function fakeContext(awsRequestId: string): Context {
+  const deadline = Date.now() + LAMBDA_TIMEOUT_MS;
+  const region = process.env.AWS_REGION ?? 'us-east-1';
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: FUNCTION_NAME,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${region}:000000000000:function:${FUNCTION_NAME}`,
+    memoryLimitInMB: '1024',
+    awsRequestId,
+    logGroupName: `/aws/lambda/${FUNCTION_NAME}`,
+    logStreamName: `local/${awsRequestId}`,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/**
+ * A handler's result as API Gateway reads it: a structured result as is; a string, or an
+ * object without `statusCode`, as a 200 JSON body.
+ */
+function toStructured(result: APIGatewayProxyResultV2): APIGatewayProxyStructuredResultV2 {
+  if (
+    typeof result === 'object' &&
+    result !== null &&
+    'statusCode' in result &&
+    result.statusCode !== undefined
+  ) {
+    return result as APIGatewayProxyStructuredResultV2;
+  }
+  return {
+    statusCode: 200,
+    headers: { 'content-type': 'application/json' },
+    body: typeof result === 'string' ? result : JSON.stringify(result ?? null),
+  };
+}
+
+function writeResult(res: ServerResponse, result: APIGatewayProxyStructuredResultV2): void {
+  const body =
+    result.body === undefined
+      ? Buffer.alloc(0)
+      : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(result.headers ?? {}))
+    headers[name.toLowerCase()] = String(value);
+  if (result.cookies !== undefined && result.cookies.length > 0) headers['set-cookie'] = result.cookies;
+  headers['content-length'] = String(body.length);
+  res.writeHead(result.statusCode ?? 200, headers);
+  res.end(body);
+}
