@@ -1,20 +1,32 @@
 /**
- * What a handler needs from its environment: the client factory, the link table, a clock
- * and the workflow ARNs. In AWS it is built once per container from environment variables;
+ * What a handler needs from its environment: the client factory, the stores, a clock and
+ * the workflow ARNs. In AWS it is built once per container from environment variables;
  * the local runtime sets its own with {@link configureRuntime} before any handler runs.
  */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AwsClients } from '#aws/clients';
-import { DEFAULT_TABLE_NAME, LinkRepository } from '#store/links';
+import type { StepDeps } from '#resources/deps';
+import { IdempotencyStore } from '#store/idempotency';
+import { LinkStore } from '#store/links';
+import { MembershipStore } from '#store/memberships';
+import { DEFAULT_TABLE_NAME } from '#store/table';
 
-export interface TetherRuntime {
-  readonly clients: AwsClients;
-  readonly links: LinkRepository;
-  readonly now: () => Date;
+export interface TetherRuntime extends StepDeps {
+  readonly idempotency: IdempotencyStore;
   /** ARNs of the state machines, by workflow name. */
   readonly stateMachines: {
     readonly onboard: string;
     readonly offboard?: string;
     readonly reconcile?: string;
+  };
+}
+
+/** The three stores of the one table, on one client. */
+export function tableStores(db: DynamoDBDocumentClient, tableName: string = DEFAULT_TABLE_NAME) {
+  return {
+    links: new LinkStore(db, tableName),
+    memberships: new MembershipStore(db, tableName),
+    idempotency: new IdempotencyStore(db, tableName),
   };
 }
 
@@ -41,7 +53,7 @@ export function runtime(): TetherRuntime {
   });
   current = {
     clients,
-    links: new LinkRepository(clients.dynamodb(), process.env.TETHER_TABLE_NAME ?? DEFAULT_TABLE_NAME),
+    ...tableStores(clients.dynamodb(), process.env.TETHER_TABLE_NAME ?? DEFAULT_TABLE_NAME),
     now: () => new Date(),
     stateMachines: {
       onboard: process.env.TETHER_ONBOARD_STATE_MACHINE_ARN ?? '',

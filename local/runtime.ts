@@ -13,8 +13,9 @@ import { handler as apiHandler } from '#api/handler';
 import { AwsClients } from '#aws/clients';
 import type { KubernetesApi, KubernetesTarget } from '#aws/kubernetes';
 import { ConcurrentUpdateError } from '#link/errors';
-import { DEFAULT_TABLE_NAME, LinkRepository } from '#store/links';
-import { configureRuntime, type TetherRuntime } from '#functions/runtime';
+import type { LinkStore } from '#store/links';
+import { DEFAULT_TABLE_NAME } from '#store/table';
+import { configureRuntime, type TetherRuntime, tableStores } from '#functions/runtime';
 import { startDynamo } from '#local/adapters/dynamodb';
 import { startHttpServer } from '#local/adapters/http';
 import { Sandbox } from '#local/sandbox/index';
@@ -94,7 +95,7 @@ export interface LocalRuntime {
   readonly sandbox: Sandbox;
   readonly stepFunctions: LocalStepFunctions;
   readonly clients: AwsClients;
-  readonly links: LinkRepository;
+  readonly links: LinkStore;
   readonly runtime: TetherRuntime;
   /** Links found half-done at start and re-driven. */
   readonly redriven: readonly string[];
@@ -229,10 +230,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         client.middlewareStack.use(sandboxPlugin(sandbox, service, client.config as any) as any);
     },
   });
-  const links = new LinkRepository(clients.dynamodb(), tableName);
+  const stores = tableStores(clients.dynamodb(), tableName);
+  const links = stores.links;
   const runtime: TetherRuntime = {
     clients,
-    links,
+    ...stores,
     now: () => new Date(),
     stateMachines: {
       onboard: stepFunctions.stateMachineArn('onboard'),

@@ -6,14 +6,16 @@
 import { createHash } from 'node:crypto';
 import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { ulid } from 'ulid';
-import { AccountNotReachableError, ClusterNotFoundError, LinkStateError } from '#link/errors';
 import { isAwsError } from '#aws/errors';
-import type { Link, LinkSpec, LinkStatus, OnboardingRequest } from '#link/model';
-import { clusterKey, targetRoleName, workloadRoleName } from '#link/names';
-import type { LinkFilters } from '#store/links';
-import { describeCluster } from '#resources/resolve';
-import { canonicalJson } from '#resources/iam-role';
 import type { TetherRuntime } from '#functions/runtime';
+import { canonicalJson } from '#link/canonical-json';
+import { LinkStateError } from '#link/errors';
+import { DELETABLE, isDeleted, RECONCILABLE, REDRIVABLE, SERVES_KUBECONFIG } from '#link/lifecycle';
+import type { Link, LinkStatus, OnboardingRequest } from '#link/model';
+import { clusterKey } from '#link/names';
+import { assertApplicable, type Plan, planRequest, plannedResources } from '#resources/plan';
+import type { LinkFilters } from '#store/links';
+import { decodeCursor, encodeCursor, invalidCursor } from './cursor';
 import { ApiError } from './problems';
 
 export interface ApiResult {
@@ -42,74 +44,6 @@ function summary(link: Link) {
   return { id: link.id, status: link.status, target: link.spec.target, href: linkHref(link.id) };
 }
 
-/** One link spec per target of the request. */
-export function specsOf(request: OnboardingRequest): LinkSpec[] {
-  return request.targets.map((t) => ({
-    source: request.source,
-    target: { accountId: t.accountId, region: t.region, cluster: t.cluster },
-    access: t.access,
-    network: request.network,
-    identity: request.identity,
-  }));
-}
-
-/** Statuses in which a POST re-drives an existing link rather than only returning it. */
-const REDRIVEN: readonly LinkStatus[] = ['PENDING', 'FAILED'];
-
-/**
- * The plan's checks (DESIGN.md, "The same checks run first as a plan"): read-only calls
- * that find what would make the workflow fail for certain — a missing cluster, an account
- * Tether cannot reach, a source without an OIDC issuer.
- */
-export async function planChecks(rt: TetherRuntime, request: OnboardingRequest) {
-  const clusters = [request.source, ...request.targets];
-  const seen = new Map<string, Promise<unknown>>();
-  const checks: { check: string; ok: boolean; detail: string }[] = [];
-  for (const c of clusters) {
-    const key = clusterKey(c);
-    if (seen.has(key)) continue;
-    seen.set(
-      key,
-      describeCluster(rt.clients.eks(c.accountId, c.region), c).then(
-        (cluster) => {
-          checks.push({
-            check: `cluster ${key}`,
-            ok: true,
-            detail: `${cluster.status ?? 'ACTIVE'}, ${cluster.accessConfig?.authenticationMode ?? 'CONFIG_MAP'}`,
-          });
-          if (c === request.source && request.identity.mode === 'irsa' && !cluster.identity?.oidc?.issuer) {
-            throw new ApiError(
-              'UNSUPPORTED_CLUSTER',
-              `Source cluster ${key} has no OIDC issuer, which irsa needs`,
-            );
-          }
-          if (c !== request.source) {
-            const mode = cluster.accessConfig?.authenticationMode ?? 'CONFIG_MAP';
-            const t = c as OnboardingRequest['targets'][number];
-            if (mode === 'CONFIG_MAP' && 'policyArn' in t.access) {
-              throw new ApiError(
-                'UNSUPPORTED_CLUSTER',
-                `Target cluster ${key} uses the aws-auth ConfigMap only (CONFIG_MAP mode), which cannot attach EKS access policies: ask for Kubernetes groups`,
-              );
-            }
-          }
-        },
-        (err: unknown) => {
-          if (err instanceof ClusterNotFoundError) throw new ApiError('CLUSTER_NOT_FOUND', err.message);
-          if (err instanceof AccountNotReachableError)
-            throw new ApiError('ACCOUNT_NOT_REACHABLE', err.message);
-          if (isAwsError(err, 'AccessDenied', 'AccessDeniedException')) {
-            throw new ApiError('ACCOUNT_NOT_REACHABLE', `Tether may not describe cluster ${key}`);
-          }
-          throw err;
-        },
-      ),
-    );
-  }
-  await Promise.all(seen.values());
-  return checks;
-}
-
 function assertSupported(request: OnboardingRequest): void {
   if (request.identity.mode !== 'irsa') {
     throw new ApiError(
@@ -132,25 +66,19 @@ function assertSupported(request: OnboardingRequest): void {
 /** `POST /plans`: what `POST /links` would do, changing nothing. */
 export async function createPlan(rt: TetherRuntime, request: OnboardingRequest): Promise<ApiResult> {
   assertSupported(request);
-  const checks = await planChecks(rt, request);
-  const targets = await Promise.all(
-    specsOf(request).map(async (spec) => {
-      const existing = await rt.links.findByNaturalKey(spec);
-      return {
-        target: spec.target,
-        existingLink: existing ? { id: existing.id, status: existing.status } : null,
-        action: existing ? (REDRIVEN.includes(existing.status) ? 'redrive' : 'none') : 'create',
-        resources: {
-          workloadRole: workloadRoleName(spec.source),
-          targetRole: targetRoleName(spec),
-          accessEntry:
-            'policyArn' in spec.access ? spec.access.policyArn : `groups ${spec.access.groups.join(',')}`,
-          network: spec.network.mode,
-        },
-      };
-    }),
-  );
-  return { statusCode: 200, body: { checks, targets } };
+  const plan = await planRequest(rt, request);
+  return {
+    statusCode: 200,
+    body: {
+      checks: plan.checks,
+      targets: plan.targets.map((t) => ({
+        target: t.spec.target,
+        existingLink: t.existing ? { id: t.existing.id, status: t.existing.status } : null,
+        action: t.action,
+        resources: plannedResources(t.spec),
+      })),
+    },
+  };
 }
 
 /** Whether the execution that last drove the link is still running (its compensation, say). */
@@ -181,7 +109,7 @@ export async function createLinks(
   assertSupported(request);
   const bodyHash = createHash('sha256').update(canonicalJson(request)).digest('hex');
   if (idempotencyKey) {
-    const state = await rt.links.beginIdempotent(idempotencyKey, bodyHash, rt.now().getTime());
+    const state = await rt.idempotency.begin(idempotencyKey, bodyHash, rt.now().getTime());
     if (state.state === 'reused') {
       throw new ApiError(
         'IDEMPOTENCY_KEY_REUSED',
@@ -197,94 +125,66 @@ export async function createLinks(
     if (state.state === 'done') return state.response as ApiResult;
   }
   try {
-    await planChecks(rt, request);
-    // An existing link of the same workload → target must have the same spec: a POST never
-    // changes a link silently. Checked for every target before anything is made.
-    for (const spec of specsOf(request)) {
-      const existing = await rt.links.findByNaturalKey(spec);
-      if (existing && canonicalJson(existing.spec) !== canonicalJson(spec)) {
-        throw new ApiError(
-          'LINK_SPEC_MISMATCH',
-          `Link ${existing.id} already links this workload to ${clusterKey(spec.target)} with another access, network or identity; delete it first, or ask for the same spec`,
-        );
-      }
-    }
-    const requestId = `req_${ulid()}`;
-    const now = rt.now().toISOString();
-    const results = [];
-    for (const spec of specsOf(request)) {
-      results.push(await rt.links.createOrGet(`lnk_${ulid()}`, requestId, spec, now));
-    }
-    const toDrive: string[] = [];
-    for (const r of results) {
-      if (r.created || (REDRIVEN.includes(r.link.status) && !(await stillRunning(rt, r.link))))
-        toDrive.push(r.link.id);
-    }
-    if (toDrive.length) {
-      await rt.links.putRequest(requestId, toDrive, now);
-      await startOnboard(rt, requestId, toDrive);
-    }
-    const first = results.find((r) => r.created) ?? results[0];
-    // One target: the link itself; several: the list of this request's links.
-    const location =
-      results.length > 1 && toDrive.length
-        ? `/links?requestId=${requestId}`
-        : first
-          ? linkHref(first.link.id)
-          : undefined;
-    const response: ApiResult = {
-      statusCode: toDrive.length ? 202 : 200,
-      headers: location ? { location } : {},
-      body: {
-        requestId: toDrive.length ? requestId : null,
-        links: results.map((r) => ({
-          ...summary(r.link),
-          created: r.created,
-          redriven: !r.created && toDrive.includes(r.link.id),
-        })),
-      },
-    };
-    if (idempotencyKey) await rt.links.completeIdempotent(idempotencyKey, response);
+    const plan = await planRequest(rt, request);
+    assertApplicable(plan);
+    const response = await applyPlan(rt, plan);
+    if (idempotencyKey) await rt.idempotency.complete(idempotencyKey, response);
     return response;
   } catch (err) {
     // Nothing was promised for this key: let the caller retry with it.
-    if (idempotencyKey) await rt.links.abandonIdempotent(idempotencyKey).catch(() => undefined);
+    if (idempotencyKey) await rt.idempotency.abandon(idempotencyKey).catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * Applies a plan that holds: one PENDING link per target (or the existing one), then one
+ * onboard execution for the links to drive. A link whose last run is still going is not
+ * driven again.
+ */
+async function applyPlan(rt: TetherRuntime, plan: Plan): Promise<ApiResult> {
+  const requestId = `req_${ulid()}`;
+  const now = rt.now().toISOString();
+  const results = [];
+  for (const { spec } of plan.targets) {
+    results.push(await rt.links.createOrGet(`lnk_${ulid()}`, requestId, spec, now));
+  }
+  const toDrive: string[] = [];
+  for (const r of results) {
+    if (r.created || (REDRIVABLE.has(r.link.status) && !(await stillRunning(rt, r.link))))
+      toDrive.push(r.link.id);
+  }
+  if (toDrive.length) {
+    await rt.links.putRequest(requestId, toDrive, now);
+    await startOnboard(rt, requestId, toDrive);
+  }
+  const first = results.find((r) => r.created) ?? results[0];
+  // One target: the link itself; several: the list of this request's links.
+  const location =
+    results.length > 1 && toDrive.length
+      ? `/links?requestId=${requestId}`
+      : first
+        ? linkHref(first.link.id)
+        : undefined;
+  const response: ApiResult = {
+    statusCode: toDrive.length ? 202 : 200,
+    headers: location ? { location } : {},
+    body: {
+      requestId: toDrive.length ? requestId : null,
+      links: results.map((r) => ({
+        ...summary(r.link),
+        created: r.created,
+        redriven: !r.created && toDrive.includes(r.link.id),
+      })),
+    },
+  };
+  return response;
 }
 
 export async function getLink(rt: TetherRuntime, id: string): Promise<ApiResult> {
   const link = await rt.links.find(id);
   if (!link) throw new ApiError('LINK_NOT_FOUND', `Link ${id} does not exist`);
   return { statusCode: 200, body: presentLink(link) };
-}
-
-/**
- * Cursor: the table's LastEvaluatedKey on the `byCreated` index, base64url JSON, checked on
- * the way back in — exactly the four keys, in the shape this API writes them.
- */
-function decodeCursor(cursor: string | undefined): Record<string, unknown> | undefined {
-  if (cursor === undefined) return undefined;
-  const invalid = () => new ApiError('INVALID_CURSOR', 'The cursor is not one this API returned');
-  let key: Record<string, unknown>;
-  try {
-    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
-  } catch {
-    throw invalid();
-  }
-  const valid =
-    key !== null &&
-    typeof key === 'object' &&
-    !Array.isArray(key) &&
-    Object.keys(key).sort().join() === 'gsi1pk,gsi1sk,pk,sk' &&
-    key.gsi1pk === 'LINKS' &&
-    key.sk === 'LINK' &&
-    typeof key.pk === 'string' &&
-    /^LINK#lnk_[0-9A-HJKMNP-TV-Z]{26}$/.test(key.pk) &&
-    typeof key.gsi1sk === 'string' &&
-    /^\d{4}-\d{2}-\d{2}T[\d:.]+Z#lnk_[0-9A-HJKMNP-TV-Z]{26}$/.test(key.gsi1sk);
-  if (!valid) throw invalid();
-  return key;
 }
 
 export async function listLinks(rt: TetherRuntime, query: Record<string, string>): Promise<ApiResult> {
@@ -306,7 +206,7 @@ export async function listLinks(rt: TetherRuntime, query: Record<string, string>
   } catch (err) {
     // A well-formed cursor the table still refuses (e.g. outside the query's range).
     if (cursor && isAwsError(err, 'ValidationException')) {
-      throw new ApiError('INVALID_CURSOR', 'The cursor is not one this API returned');
+      throw invalidCursor();
     }
     throw err;
   }
@@ -314,18 +214,16 @@ export async function listLinks(rt: TetherRuntime, query: Record<string, string>
     statusCode: 200,
     body: {
       items: page.items.map(presentLink),
-      ...(page.next ? { nextCursor: Buffer.from(JSON.stringify(page.next)).toString('base64url') } : {}),
+      ...(page.next ? { nextCursor: encodeCursor(page.next) } : {}),
     },
   };
 }
-
-const READY: readonly LinkStatus[] = ['ACTIVE', 'RECONCILING', 'DEGRADED'];
 
 export async function getKubeconfig(rt: TetherRuntime, id: string): Promise<ApiResult> {
   const link = await rt.links.find(id);
   if (!link) throw new ApiError('LINK_NOT_FOUND', `Link ${id} does not exist`);
   const kubeconfig = link.outputs.kubeconfig;
-  if (!READY.includes(link.status) || typeof kubeconfig !== 'string') {
+  if (!SERVES_KUBECONFIG.has(link.status) || typeof kubeconfig !== 'string') {
     throw new ApiError(
       'LINK_NOT_READY',
       `Link ${id} is ${link.status}; its kubeconfig is served once it is ACTIVE`,
@@ -363,14 +261,11 @@ export async function listRuns(rt: TetherRuntime, id: string): Promise<ApiResult
   return { statusCode: 200, body: { items } };
 }
 
-/** Statuses from which a link may be offboarded; a link being made or repaired must finish first. */
-const DELETABLE: readonly LinkStatus[] = ['ACTIVE', 'FAILED', 'DEGRADED', 'DELETING'];
-
 /** `DELETE /links/{id}`: DELETING now (a conditional write), then the offboard workflow. */
 export async function deleteLink(rt: TetherRuntime, id: string): Promise<ApiResult> {
   const link = await rt.links.find(id);
-  if (!link || link.status === 'DELETED') throw new ApiError('LINK_NOT_FOUND', `Link ${id} does not exist`);
-  if (!DELETABLE.includes(link.status)) {
+  if (!link || isDeleted(link.status)) throw new ApiError('LINK_NOT_FOUND', `Link ${id} does not exist`);
+  if (!DELETABLE.has(link.status)) {
     throw new ApiError('LINK_BUSY', `Link ${id} is ${link.status}; delete it once it is ACTIVE or FAILED`);
   }
   if (!rt.stateMachines.offboard) throw new Error('No offboard state machine is configured');
@@ -395,9 +290,6 @@ export async function deleteLink(rt: TetherRuntime, id: string): Promise<ApiResu
   };
 }
 
-/** Statuses from which a link may be reconciled (its ensures run again against what is there). */
-const RECONCILABLE: readonly LinkStatus[] = ['ACTIVE', 'DEGRADED', 'FAILED'];
-
 /**
  * `POST /links/{id}/reconcile`: runs the link's ensures again — they read what is in the
  * accounts and change only the difference (new NAT IPs added, stale ones revoked, a drifted
@@ -405,8 +297,8 @@ const RECONCILABLE: readonly LinkStatus[] = ['ACTIVE', 'DEGRADED', 'FAILED'];
  */
 export async function reconcileLink(rt: TetherRuntime, id: string): Promise<ApiResult> {
   const link = await rt.links.find(id);
-  if (!link || link.status === 'DELETED') throw new ApiError('LINK_NOT_FOUND', `Link ${id} does not exist`);
-  if (!RECONCILABLE.includes(link.status)) {
+  if (!link || isDeleted(link.status)) throw new ApiError('LINK_NOT_FOUND', `Link ${id} does not exist`);
+  if (!RECONCILABLE.has(link.status)) {
     throw new ApiError(
       'LINK_BUSY',
       `Link ${id} is ${link.status}; reconcile it once it is ACTIVE, DEGRADED or FAILED`,

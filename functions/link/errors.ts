@@ -103,6 +103,12 @@ export class VerificationFailedError extends TetherError {
   readonly code = 'VERIFICATION_FAILED';
 }
 
+/** A request asks for an existing link (same workload → target) with another spec: a request never changes a link silently. */
+export class LinkSpecMismatchError extends TetherError {
+  override readonly name = 'LinkSpecMismatchError';
+  readonly code = 'LINK_SPEC_MISMATCH';
+}
+
 /**
  * Every error a step handler throws on purpose, declared once. Their names are what the
  * ASL's `ErrorEquals` may match (besides `States.*` and the Lambda service errors), and

@@ -15,12 +15,12 @@ import {
   RevokeSecurityGroupIngressCommand,
   type SecurityGroupRule,
 } from '@aws-sdk/client-ec2';
-import type { AwsClients } from '#aws/clients';
 import { ConflictUnmanagedResourceError, QuotaExceededError, UnsupportedClusterError } from '#link/errors';
 import { isAwsError } from '#aws/errors';
 import type { Link, LinkSpec } from '#link/model';
 import { owners } from '#link/names';
-import { type LinkRepository, membership } from '#store/links';
+import { membership } from '#store/table';
+import type { StepDeps } from './deps';
 import { joinShared, leaveShared } from '#store/memberships';
 import { isManaged, isOwnedBy, ownershipTags } from '#link/tags';
 import { type Resolved, resolvedOf } from './resolve';
@@ -166,10 +166,7 @@ export async function ensureIngressRules(
 }
 
 /** The onboard step. */
-export async function egressStep(
-  link: Link,
-  deps: { clients: AwsClients; links: LinkRepository; now: () => Date },
-) {
+export async function egressStep(link: Link, deps: StepDeps) {
   const resolved = resolvedOf(link);
   const cidrs = desiredCidrs(link.spec, resolved);
   const { target, source } = link.spec;
@@ -183,7 +180,7 @@ export async function egressStep(
   // Memberships first, so a concurrent offboard of another link keeps the rules we need.
   for (const cidr of cidrs) {
     await joinShared(
-      deps.links,
+      deps.memberships,
       membership.egress(target.accountId, target.region, groupId, cidr),
       membership.link(link.id),
       { linkId: link.id },
@@ -191,7 +188,7 @@ export async function egressStep(
     );
   }
   if (link.spec.network.mode === 'nat') {
-    await deps.links.putMember(
+    await deps.memberships.put(
       membership.sourceVpc(source.accountId, source.region, resolved.source.vpcId),
       membership.link(link.id),
       { linkId: link.id },
@@ -227,7 +224,7 @@ export async function egressStep(
 /** Leaves each CIDR's shared rule on the group; a rule goes with the last link that needs it. */
 async function releaseCidrs(
   link: Link,
-  deps: { clients: AwsClients; links: LinkRepository; now: () => Date },
+  deps: StepDeps,
   groupId: string,
   cidrs: readonly string[],
 ): Promise<Record<string, unknown>[]> {
@@ -236,7 +233,7 @@ async function releaseCidrs(
   const results: Record<string, unknown>[] = [];
   for (const cidr of cidrs) {
     const outcome = await leaveShared(
-      deps.links,
+      deps.memberships,
       membership.egress(target.accountId, target.region, groupId, cidr),
       membership.link(link.id),
       link.id,
@@ -272,10 +269,7 @@ export async function revokeOwnedRule(ec2: EC2Client, groupId: string, cidr: str
 }
 
 /** The offboard step: leave each CIDR's rule; a rule goes with the last link that needs it. */
-export async function revokeEgressStep(
-  link: Link,
-  deps: { clients: AwsClients; links: LinkRepository; now: () => Date },
-) {
+export async function revokeEgressStep(link: Link, deps: StepDeps) {
   const resolved = link.outputs.resolved as Resolved | undefined;
   if (!resolved) return { result: { action: 'nothing-to-remove' } };
   const { source } = link.spec;
@@ -283,7 +277,7 @@ export async function revokeEgressStep(
   const cidrs = desiredCidrs(link.spec, resolved);
   const results = groupId ? await releaseCidrs(link, deps, groupId, cidrs) : [];
   if (link.spec.network.mode === 'nat') {
-    await deps.links.deleteMember(
+    await deps.memberships.delete(
       membership.sourceVpc(source.accountId, source.region, resolved.source.vpcId),
       membership.link(link.id),
     );

@@ -21,6 +21,7 @@ import { ConflictUnmanagedResourceError, NotYetPropagatedError, QuotaExceededErr
 import { isAwsError } from '#aws/errors';
 import type { PolicyDocument } from '#link/policy/evaluate';
 import { parsePolicy } from '#link/policy/evaluate';
+import { canonicalJson } from '#link/canonical-json';
 import { isManaged, isOwnedBy, ownerOf, ownershipTags } from '#link/tags';
 
 export interface RoleSpec {
@@ -41,18 +42,6 @@ export interface EnsuredRole {
   readonly action: EnsureAction;
   /** What changed on an existing role. */
   readonly changes: readonly string[];
-}
-
-/** JSON with sorted keys, so two equal policies compare equal whatever their key order. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 export function samePolicy(a: PolicyDocument | string | undefined, b: PolicyDocument): boolean {

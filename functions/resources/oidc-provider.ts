@@ -11,12 +11,12 @@ import {
   GetOpenIDConnectProviderCommand,
   type IAMClient,
 } from '@aws-sdk/client-iam';
-import type { AwsClients } from '#aws/clients';
 import { ConflictUnmanagedResourceError, QuotaExceededError } from '#link/errors';
 import { isAwsError } from '#aws/errors';
 import type { Link } from '#link/model';
 import { issuerHostPath, oidcProviderArn, owners } from '#link/names';
-import { type LinkRepository, membership } from '#store/links';
+import { membership } from '#store/table';
+import type { StepDeps } from './deps';
 import { joinShared, leaveShared } from '#store/memberships';
 import { isManaged, isOwnedBy, ownershipTags } from '#link/tags';
 import { resolvedOf } from './resolve';
@@ -91,15 +91,12 @@ export async function ensureOidcProvider(
  * The onboard step: join the issuer's membership (one member per link, so the provider goes
  * with the issuer's last link, whatever workload it belongs to), then ensure the provider.
  */
-export async function oidcProviderStep(
-  link: Link,
-  deps: { clients: AwsClients; links: LinkRepository; now: () => Date },
-) {
+export async function oidcProviderStep(link: Link, deps: StepDeps) {
   const { source } = link.spec;
   const issuer = resolvedOf(link).source.issuer;
   if (!issuer) throw new Error('irsa link without an issuer: resolve should have refused it');
   await joinShared(
-    deps.links,
+    deps.memberships,
     membership.issuer(source.accountId, issuerHostPath(issuer)),
     membership.link(link.id),
     { linkId: link.id },
@@ -126,15 +123,12 @@ export async function deleteOwnedProvider(iam: IAMClient, accountId: string, iss
 }
 
 /** The offboard step: leave the issuer; the provider goes with the issuer's last link. */
-export async function releaseOidcProviderStep(
-  link: Link,
-  deps: { clients: AwsClients; links: LinkRepository; now: () => Date },
-) {
+export async function releaseOidcProviderStep(link: Link, deps: StepDeps) {
   const { source } = link.spec;
   const issuer = (link.outputs.resolved as { source?: { issuer?: string } } | undefined)?.source?.issuer;
   if (!issuer) return { result: { action: 'nothing-to-remove' } };
   const outcome = await leaveShared(
-    deps.links,
+    deps.memberships,
     membership.issuer(source.accountId, issuerHostPath(issuer)),
     membership.link(link.id),
     link.id,

@@ -1,12 +1,3 @@
-/**
- * Workload role (source account): trusted by the OIDC provider for exactly one service
- * account (`StringEquals` on `sub` and `aud`, never `StringLike`: AWS-FACTS.md), with an
- * inline policy allowing `sts:AssumeRole` on exactly the target roles of the workload's live
- * links. The policy is derived from the membership items, so it is the same whichever link
- * writes it; writing, then re-reading the members until they stop changing, makes concurrent
- * onboards of one workload converge on the full set.
- */
-import type { AwsClients } from '#aws/clients';
 import { ConcurrentUpdateError } from '#link/errors';
 import type { Link, WorkloadRef } from '#link/model';
 import {
@@ -20,8 +11,9 @@ import {
   workloadKey,
   workloadRoleName,
 } from '#link/names';
-import { type LinkRepository, membership } from '#store/links';
-import { joinShared, leaveShared } from '#store/memberships';
+import { membership } from '#store/table';
+import type { StepDeps } from './deps';
+import { joinShared, leaveShared, type MembershipStore } from '#store/memberships';
 import type { PolicyDocument } from '#link/policy/evaluate';
 import { resolvedOf } from './resolve';
 import { deleteOwnedRole, ensureRole } from './iam-role';
@@ -69,8 +61,8 @@ export function targetRoleArnOf(link: Pick<Link, 'spec'>): string {
 }
 
 /** Target roles of the workload's live links, from the membership items. */
-async function memberTargetRoles(links: LinkRepository, w: WorkloadRef): Promise<string[]> {
-  const members = await links.members(membership.workload(workloadKey(w)));
+async function memberTargetRoles(memberships: MembershipStore, w: WorkloadRef): Promise<string[]> {
+  const members = await memberships.members(membership.workload(workloadKey(w)));
   return members
     .map((m) => m.targetRoleArn as string)
     .filter(Boolean)
@@ -78,14 +70,11 @@ async function memberTargetRoles(links: LinkRepository, w: WorkloadRef): Promise
 }
 
 /** The onboard step: join the workload's membership, then ensure the role and its policy. */
-export async function workloadRoleStep(
-  link: Link,
-  deps: { clients: AwsClients; links: LinkRepository; now: () => Date },
-) {
+export async function workloadRoleStep(link: Link, deps: StepDeps) {
   const { source } = link.spec;
   const issuer = resolvedOf(link).source.issuer ?? '';
   await joinShared(
-    deps.links,
+    deps.memberships,
     membership.workload(workloadKey(source)),
     membership.link(link.id),
     { linkId: link.id, targetRoleArn: targetRoleArnOf(link) },
@@ -95,10 +84,10 @@ export async function workloadRoleStep(
 }
 
 /** Writes the role and its policy from the members until they stop changing. */
-async function converge(link: Link, deps: { clients: AwsClients; links: LinkRepository }, issuer: string) {
+async function converge(link: Link, deps: Pick<StepDeps, 'clients' | 'memberships'>, issuer: string) {
   const { source } = link.spec;
   const iam = deps.clients.iam(source.accountId);
-  let targets = await memberTargetRoles(deps.links, source);
+  let targets = await memberTargetRoles(deps.memberships, source);
   for (let round = 0; round < 5; round++) {
     const ensured = await ensureRole(iam, {
       name: workloadRoleName(source),
@@ -108,7 +97,7 @@ async function converge(link: Link, deps: { clients: AwsClients; links: LinkRepo
       inlinePolicies: { [WORKLOAD_POLICY_NAME]: workloadPolicy(targets) },
       owner: owners.workload(source),
     });
-    const after = await memberTargetRoles(deps.links, source);
+    const after = await memberTargetRoles(deps.memberships, source);
     if (after.join() === targets.join()) {
       return {
         result: { ...ensured, targetRoleArns: targets },
@@ -127,15 +116,12 @@ async function converge(link: Link, deps: { clients: AwsClients; links: LinkRepo
  * The offboard step: leave the workload; the role goes with its last link, otherwise its
  * policy is re-derived from the remaining links.
  */
-export async function releaseWorkloadRoleStep(
-  link: Link,
-  deps: { clients: AwsClients; links: LinkRepository; now: () => Date },
-) {
+export async function releaseWorkloadRoleStep(link: Link, deps: StepDeps) {
   const { source } = link.spec;
   const issuer = (link.outputs.resolved as { source?: { issuer?: string } } | undefined)?.source?.issuer;
   const owner = owners.workload(source);
   const outcome = await leaveShared(
-    deps.links,
+    deps.memberships,
     membership.workload(workloadKey(source)),
     membership.link(link.id),
     link.id,

@@ -1,16 +1,8 @@
 /**
- * The one table (DESIGN.md, State). Single-item conditional writes only — the embedded
- * emulator has no transactions, and none are needed: every item has one writer rule.
- *
- * | item | pk | sk |
- * |---|---|---|
- * | link | `LINK#<id>` | `LINK` (GSI `byCreated`: `gsi1pk = LINKS`, `gsi1sk = <createdAt>#<id>`) |
- * | natural key (one link per workload → target) | `LINKKEY#<hash>` | `LINKKEY` |
- * | onboarding request | `REQUEST#<id>` | `REQUEST` |
- * | idempotency key | `IDEMPOTENCY#<key>` | `IDEMPOTENCY` |
- * | membership of a shared resource | `<KIND>#<resource key>` | `<MEMBER KIND>#<member id>` |
+ * Link records and onboarding requests in the one table (keys in `./table`). Every status
+ * change is a conditional write on the version read, checked against `#link/lifecycle`, so
+ * no update is lost under concurrent writers.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -20,34 +12,13 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { ConcurrentUpdateError, LinkNotFoundError, LinkStateError } from '#link/errors';
+import { canTransition, isDeleted } from '#link/lifecycle';
 import type { Link, LinkError, LinkSpec, LinkStatus, StepResult } from '#link/model';
-import { linkNaturalKey, shortHash } from '#link/names';
-
-export const DEFAULT_TABLE_NAME = 'tether';
-export const GSI_BY_CREATED = 'byCreated';
+import { linkNaturalKey } from '#link/names';
+import { DEFAULT_TABLE_NAME, GSI_BY_CREATED, isConditionFailure, keys } from './table';
 
 /** How long a DELETED link stays readable. */
 export const DELETED_TTL_SECONDS = 7 * 24 * 3600;
-/** How long an idempotency key is remembered. */
-export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
-/** A key still IN_FLIGHT after this long was abandoned by a crashed caller and may be taken over. */
-export const IDEMPOTENCY_LEASE_MS = 30_000;
-
-/** Which statuses a link may move to from which. */
-const TRANSITIONS: Record<LinkStatus, readonly LinkStatus[]> = {
-  PENDING: ['PROVISIONING', 'FAILED', 'DELETING'],
-  PROVISIONING: ['PROVISIONING', 'ACTIVE', 'FAILED', 'DELETING'],
-  ACTIVE: ['RECONCILING', 'DELETING', 'PROVISIONING'],
-  FAILED: ['PROVISIONING', 'DELETING'],
-  RECONCILING: ['ACTIVE', 'DEGRADED', 'DELETING'],
-  DEGRADED: ['RECONCILING', 'ACTIVE', 'DELETING', 'PROVISIONING'],
-  DELETING: ['DELETING', 'DELETED', 'FAILED'],
-  DELETED: [],
-};
-
-export function canTransition(from: LinkStatus, to: LinkStatus): boolean {
-  return TRANSITIONS[from].includes(to);
-}
 
 export interface LinkFilters {
   readonly status?: LinkStatus;
@@ -61,12 +32,6 @@ export interface LinkFilters {
   readonly targetCluster?: string;
 }
 
-export type IdempotencyState =
-  | { readonly state: 'new' }
-  | { readonly state: 'done'; readonly response: unknown }
-  | { readonly state: 'in-flight' }
-  | { readonly state: 'reused' };
-
 interface LinkItem extends Link {
   readonly pk: string;
   readonly sk: string;
@@ -76,30 +41,19 @@ interface LinkItem extends Link {
   readonly expiresAt?: number;
 }
 
-const linkPk = (id: string) => `LINK#${id}`;
-const naturalKeyPk = (spec: Pick<LinkSpec, 'source' | 'target'>) =>
-  `LINKKEY#${shortHash([linkNaturalKey(spec)], 32)}`;
-
 function toLink(item: Record<string, unknown>): Link {
   const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, naturalKey: _nk, expiresAt: _e, ...link } = item;
   return link as unknown as Link;
 }
 
-function isConditionFailure(err: unknown): boolean {
-  return (
-    err instanceof ConditionalCheckFailedException ||
-    (err as Error)?.name === 'ConditionalCheckFailedException'
-  );
-}
-
 /**
- * Link records, requests, idempotency keys and memberships.
+ * Link records and onboarding requests.
  *
  * @example
- * const repo = new LinkRepository(clients.dynamodb(), 'tether');
- * const link = await repo.get('lnk_01J…');
+ * const links = new LinkStore(clients.dynamodb(), 'tether');
+ * const link = await links.get('lnk_01J…');
  */
-export class LinkRepository {
+export class LinkStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     readonly tableName: string = DEFAULT_TABLE_NAME,
@@ -110,7 +64,7 @@ export class LinkRepository {
     const out = await this.db.send(
       new GetCommand({
         TableName: this.tableName,
-        Key: { pk: linkPk(id), sk: 'LINK' },
+        Key: keys.link(id),
         ConsistentRead: true,
       }),
     );
@@ -129,14 +83,14 @@ export class LinkRepository {
     const out = await this.db.send(
       new GetCommand({
         TableName: this.tableName,
-        Key: { pk: naturalKeyPk(spec), sk: 'LINKKEY' },
+        Key: keys.naturalKey(spec),
         ConsistentRead: true,
       }),
     );
     const linkId = out.Item?.linkId as string | undefined;
     if (!linkId) return undefined;
     const link = await this.find(linkId);
-    return link && link.status !== 'DELETED' ? link : undefined;
+    return link && !isDeleted(link.status) ? link : undefined;
   }
 
   /**
@@ -150,25 +104,25 @@ export class LinkRepository {
     spec: LinkSpec,
     now: string,
   ): Promise<{ link: Link; created: boolean }> {
-    const keyPk = naturalKeyPk(spec);
+    const naturalKey = keys.naturalKey(spec);
     for (let attempt = 0; attempt < 5; attempt++) {
       const existing = await this.db.send(
         new GetCommand({
           TableName: this.tableName,
-          Key: { pk: keyPk, sk: 'LINKKEY' },
+          Key: naturalKey,
           ConsistentRead: true,
         }),
       );
       const holder = existing.Item?.linkId as string | undefined;
       if (holder) {
         const link = await this.find(holder);
-        if (link && link.status !== 'DELETED') return { link, created: false };
+        if (link && !isDeleted(link.status)) return { link, created: false };
       }
       try {
         await this.db.send(
           new PutCommand({
             TableName: this.tableName,
-            Item: { pk: keyPk, sk: 'LINKKEY', linkId: id, naturalKey: linkNaturalKey(spec), createdAt: now },
+            Item: { ...naturalKey, linkId: id, naturalKey: linkNaturalKey(spec), createdAt: now },
             ConditionExpression: holder ? 'linkId = :holder' : 'attribute_not_exists(pk)',
             ...(holder ? { ExpressionAttributeValues: { ':holder': holder } } : {}),
           }),
@@ -178,8 +132,7 @@ export class LinkRepository {
         throw err;
       }
       const link: LinkItem = {
-        pk: linkPk(id),
-        sk: 'LINK',
+        ...keys.link(id),
         gsi1pk: 'LINKS',
         gsi1sk: `${now}#${id}`,
         naturalKey: linkNaturalKey(spec),
@@ -210,7 +163,7 @@ export class LinkRepository {
     await this.db.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { pk: `REQUEST#${requestId}`, sk: 'REQUEST', requestId, linkIds, createdAt: now },
+        Item: { ...keys.request(requestId), requestId, linkIds, createdAt: now },
       }),
     );
   }
@@ -280,7 +233,7 @@ export class LinkRepository {
         const out = await this.db.send(
           new UpdateCommand({
             TableName: this.tableName,
-            Key: { pk: linkPk(id), sk: 'LINK' },
+            Key: keys.link(id),
             UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
             ConditionExpression: '#version = :v',
             ExpressionAttributeNames: names,
@@ -331,7 +284,7 @@ export class LinkRepository {
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: linkPk(id), sk: 'LINK' },
+          Key: keys.link(id),
           UpdateExpression: `SET ${sets.join(', ')}`,
           ConditionExpression: 'attribute_exists(pk) AND #status <> :deleted',
           ExpressionAttributeNames: names,
@@ -408,157 +361,13 @@ export class LinkRepository {
     return startKey ? { items, next: startKey } : { items };
   }
 
-  /**
-   * Claims an idempotency key for a request body (by hash). The same key with another body
-   * is `reused`; with the same body it is `done` (the stored response) or `in-flight`.
-   */
-  async beginIdempotent(key: string, bodyHash: string, nowMs: number): Promise<IdempotencyState> {
-    const pk = `IDEMPOTENCY#${key}`;
-    try {
-      await this.db.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: {
-            pk,
-            sk: 'IDEMPOTENCY',
-            bodyHash,
-            state: 'IN_FLIGHT',
-            leaseUntil: nowMs + IDEMPOTENCY_LEASE_MS,
-            expiresAt: Math.floor(nowMs / 1000) + IDEMPOTENCY_TTL_SECONDS,
-          },
-          ConditionExpression:
-            'attribute_not_exists(pk) OR (#state = :inflight AND leaseUntil < :now AND bodyHash = :h)',
-          ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: { ':inflight': 'IN_FLIGHT', ':now': nowMs, ':h': bodyHash },
-        }),
-      );
-      return { state: 'new' };
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
-    }
-    const out = await this.db.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk, sk: 'IDEMPOTENCY' }, ConsistentRead: true }),
-    );
-    const item = out.Item;
-    if (!item) return this.beginIdempotent(key, bodyHash, nowMs);
-    if (item.bodyHash !== bodyHash) return { state: 'reused' };
-    if (item.state === 'DONE') return { state: 'done', response: item.response };
-    return { state: 'in-flight' };
-  }
-
-  async completeIdempotent(key: string, response: unknown): Promise<void> {
-    await this.db.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { pk: `IDEMPOTENCY#${key}`, sk: 'IDEMPOTENCY' },
-        UpdateExpression: 'SET #state = :done, #response = :r REMOVE leaseUntil',
-        ExpressionAttributeNames: { '#state': 'state', '#response': 'response' },
-        ExpressionAttributeValues: { ':done': 'DONE', ':r': response },
-      }),
-    );
-  }
-
-  /** Releases a key whose request failed, so the caller may retry with it. */
-  async abandonIdempotent(key: string): Promise<void> {
-    await this.db.send(
-      new DeleteCommand({ TableName: this.tableName, Key: { pk: `IDEMPOTENCY#${key}`, sk: 'IDEMPOTENCY' } }),
-    );
-  }
-
-  /** Adds (or refreshes) a member of a shared resource. */
-  async putMember(resource: string, member: string, attributes: Record<string, unknown> = {}): Promise<void> {
-    await this.db.send(
-      new PutCommand({ TableName: this.tableName, Item: { ...attributes, pk: resource, sk: member } }),
-    );
-  }
-
-  async deleteMember(resource: string, member: string): Promise<void> {
-    await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: resource, sk: member } }));
-  }
-
-  /** Every member of a shared resource (consistent read). */
-  async members(resource: string): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const out = await this.db.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': resource },
-          ConsistentRead: true,
-          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-        }),
-      );
-      // The removal lock lives beside the members; it is not one.
-      items.push(...(out.Items ?? []).filter((i) => i.sk !== REMOVAL_LOCK_SK));
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
-    return items;
-  }
-
-  /** The removal lock of a shared resource, if one is held and not expired. */
-  async removalLock(
-    resource: string,
-    nowMs: number,
-  ): Promise<{ owner: string; leaseUntil: number } | undefined> {
-    const out = await this.db.send(
-      new GetCommand({
-        TableName: this.tableName,
-        Key: { pk: resource, sk: REMOVAL_LOCK_SK },
-        ConsistentRead: true,
-      }),
-    );
-    const item = out.Item;
-    if (!item || (item.leaseUntil as number) <= nowMs) return undefined;
-    return { owner: item.owner as string, leaseUntil: item.leaseUntil as number };
-  }
-
-  /**
-   * Takes the removal lock of a shared resource for `owner` (free, expired, or already
-   * `owner`'s after a crash); {@link ConcurrentUpdateError} while another holds it.
-   */
-  async acquireRemovalLock(resource: string, owner: string, nowMs: number, leaseMs: number): Promise<void> {
-    try {
-      await this.db.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { pk: resource, sk: REMOVAL_LOCK_SK, owner, leaseUntil: nowMs + leaseMs },
-          ConditionExpression: 'attribute_not_exists(pk) OR leaseUntil < :now OR #owner = :owner',
-          ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: { ':now': nowMs, ':owner': owner },
-        }),
-      );
-    } catch (err) {
-      if (isConditionFailure(err))
-        throw new ConcurrentUpdateError(`${resource} is being removed by another link`);
-      throw err;
-    }
-  }
-
-  async releaseRemovalLock(resource: string, owner: string): Promise<void> {
-    try {
-      await this.db.send(
-        new DeleteCommand({
-          TableName: this.tableName,
-          Key: { pk: resource, sk: REMOVAL_LOCK_SK },
-          ConditionExpression: '#owner = :owner',
-          ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: { ':owner': owner },
-        }),
-      );
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err; // not ours any more (expired and taken): nothing to release
-    }
-  }
-
   /** Releases the natural key of a DELETED link, so the same workload → target can be linked again. */
   async releaseNaturalKey(spec: Pick<LinkSpec, 'source' | 'target'>, linkId: string): Promise<void> {
     try {
       await this.db.send(
         new DeleteCommand({
           TableName: this.tableName,
-          Key: { pk: naturalKeyPk(spec), sk: 'LINKKEY' },
+          Key: keys.naturalKey(spec),
           ConditionExpression: 'linkId = :id',
           ExpressionAttributeValues: { ':id': linkId },
         }),
@@ -568,22 +377,3 @@ export class LinkRepository {
     }
   }
 }
-
-/** Sort key of a shared resource's removal lock (DESIGN.md, State; README, reference counting). */
-export const REMOVAL_LOCK_SK = '#REMOVAL_LOCK';
-
-/** Membership keys of the shared resources (DESIGN.md, State). */
-export const membership = {
-  /** Links of a workload: they define its role's policy. */
-  workload: (workloadKey: string) => `WORKLOAD#${workloadKey}`,
-  /** Workloads using an issuer's OIDC provider in the source account. */
-  issuer: (accountId: string, issuerHostPath: string) => `ISSUER#${accountId}#${issuerHostPath}`,
-  /** Links needing one CIDR on one target security group. */
-  egress: (accountId: string, region: string, groupId: string, cidr: string) =>
-    `EGRESS#${accountId}#${region}#${groupId}#${cidr}`,
-  /** Links whose source is one VPC (for reconcile look-ups on NAT changes). */
-  sourceVpc: (accountId: string, region: string, vpcId: string) =>
-    `SOURCEVPC#${accountId}#${region}#${vpcId}`,
-  link: (id: string) => `LINK#${id}`,
-  workloadMember: (workloadKey: string) => `WORKLOAD#${workloadKey}`,
-};

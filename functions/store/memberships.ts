@@ -16,22 +16,131 @@
  * joiner sees the lock and waits until R is gone, then makes it again. A crashed leaver's
  * lock expires after {@link REMOVAL_LEASE_MS}; its re-driven run takes it back as its owner.
  */
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { ConcurrentUpdateError } from '#link/errors';
-import type { LinkRepository } from './links';
+import { DEFAULT_TABLE_NAME, isConditionFailure, REMOVAL_LOCK_SK } from './table';
+
+/**
+ * Membership items and removal locks of shared resources, in the one table (keys from
+ * `membership` in `./table`).
+ *
+ * @example
+ * const memberships = new MembershipStore(db);
+ * await joinShared(memberships, membership.workload(key), membership.link(id), {}, Date.now());
+ */
+export class MembershipStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    readonly tableName: string = DEFAULT_TABLE_NAME,
+  ) {}
+
+  /** Adds (or refreshes) a member of a shared resource. */
+  async put(resource: string, member: string, attributes: Record<string, unknown> = {}): Promise<void> {
+    await this.db.send(
+      new PutCommand({ TableName: this.tableName, Item: { ...attributes, pk: resource, sk: member } }),
+    );
+  }
+
+  async delete(resource: string, member: string): Promise<void> {
+    await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: resource, sk: member } }));
+  }
+
+  /** Every member of a shared resource (consistent read). */
+  async members(resource: string): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': resource },
+          ConsistentRead: true,
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      // The removal lock lives beside the members; it is not one.
+      items.push(...(out.Items ?? []).filter((i) => i.sk !== REMOVAL_LOCK_SK));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return items;
+  }
+
+  /** The removal lock of a shared resource, if one is held and not expired. */
+  async removalLock(
+    resource: string,
+    nowMs: number,
+  ): Promise<{ owner: string; leaseUntil: number } | undefined> {
+    const out = await this.db.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: resource, sk: REMOVAL_LOCK_SK },
+        ConsistentRead: true,
+      }),
+    );
+    const item = out.Item;
+    if (!item || (item.leaseUntil as number) <= nowMs) return undefined;
+    return { owner: item.owner as string, leaseUntil: item.leaseUntil as number };
+  }
+
+  /**
+   * Takes the removal lock of a shared resource for `owner` (free, expired, or already
+   * `owner`'s after a crash); {@link ConcurrentUpdateError} while another holds it.
+   */
+  async acquireRemovalLock(resource: string, owner: string, nowMs: number, leaseMs: number): Promise<void> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: resource, sk: REMOVAL_LOCK_SK, owner, leaseUntil: nowMs + leaseMs },
+          ConditionExpression: 'attribute_not_exists(pk) OR leaseUntil < :now OR #owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':now': nowMs, ':owner': owner },
+        }),
+      );
+    } catch (err) {
+      if (isConditionFailure(err))
+        throw new ConcurrentUpdateError(`${resource} is being removed by another link`);
+      throw err;
+    }
+  }
+
+  async releaseRemovalLock(resource: string, owner: string): Promise<void> {
+    try {
+      await this.db.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { pk: resource, sk: REMOVAL_LOCK_SK },
+          ConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':owner': owner },
+        }),
+      );
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err; // not ours any more (expired and taken): nothing to release
+    }
+  }
+}
 
 /** How long a removal may hold a shared resource before a joiner may go ahead anyway. */
 export const REMOVAL_LEASE_MS = 120_000;
 
 /** Joins a shared resource; throws while a removal of it is under way. */
 export async function joinShared(
-  repo: LinkRepository,
+  memberships: MembershipStore,
   resource: string,
   member: string,
   attributes: Record<string, unknown>,
   nowMs: number,
 ): Promise<void> {
-  await repo.putMember(resource, member, attributes);
-  const lock = await repo.removalLock(resource, nowMs);
+  await memberships.put(resource, member, attributes);
+  const lock = await memberships.removalLock(resource, nowMs);
   if (lock) {
     throw new ConcurrentUpdateError(
       `${resource} is being removed by ${lock.owner}; waiting for it to finish`,
@@ -47,28 +156,28 @@ export interface LeaveOutcome<T> {
 
 /** Leaves a shared resource and removes it if this was its last member. */
 export async function leaveShared<T>(
-  repo: LinkRepository,
+  memberships: MembershipStore,
   resource: string,
   member: string,
   owner: string,
   nowMs: number,
   removeIfUnused: () => Promise<T>,
 ): Promise<LeaveOutcome<T>> {
-  await repo.deleteMember(resource, member);
+  await memberships.delete(resource, member);
   // Members left: nothing will be removed, so no lock is needed (and none is contended:
   // every link but the last leaves without one).
-  const others = (await repo.members(resource)).length;
+  const others = (await memberships.members(resource)).length;
   if (others > 0) {
     // A crashed earlier run of this leave may still hold the lock: let it go (a no-op otherwise).
-    await repo.releaseRemovalLock(resource, owner);
+    await memberships.releaseRemovalLock(resource, owner);
     return { removed: false, remaining: others };
   }
-  await repo.acquireRemovalLock(resource, owner, nowMs, REMOVAL_LEASE_MS);
+  await memberships.acquireRemovalLock(resource, owner, nowMs, REMOVAL_LEASE_MS);
   try {
-    const remaining = (await repo.members(resource)).length;
+    const remaining = (await memberships.members(resource)).length;
     if (remaining > 0) return { removed: false, remaining };
     return { removed: true, remaining: 0, result: await removeIfUnused() };
   } finally {
-    await repo.releaseRemovalLock(resource, owner);
+    await memberships.releaseRemovalLock(resource, owner);
   }
 }

@@ -1,7 +1,72 @@
-/** The table's key schema, shared by the CDK stack and the local runtime. */
-import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
-import { GSI_BY_CREATED } from './links';
+/**
+ * The one table (docs/architecture.md, "State"): its definition, shared by the CDK stack
+ * and the local runtime, and the key of every item kind. Single-item conditional writes
+ * only — the embedded emulator has no transactions, and none are needed: every item has
+ * one writer rule.
+ *
+ * | item | pk | sk |
+ * |---|---|---|
+ * | link | `LINK#<id>` | `LINK` (GSI `byCreated`: `gsi1pk = LINKS`, `gsi1sk = <createdAt>#<id>`) |
+ * | natural key (one link per workload → target) | `LINKKEY#<hash>` | `LINKKEY` |
+ * | onboarding request | `REQUEST#<id>` | `REQUEST` |
+ * | idempotency key | `IDEMPOTENCY#<key>` | `IDEMPOTENCY` |
+ * | membership of a shared resource | `<KIND>#<resource key>` | `<MEMBER KIND>#<member id>` |
+ * | removal lock of a shared resource | `<KIND>#<resource key>` | `#REMOVAL_LOCK` |
+ */
+import { ConditionalCheckFailedException, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import type { LinkSpec } from '#link/model';
+import { linkNaturalKey, shortHash } from '#link/names';
 
+export const DEFAULT_TABLE_NAME = 'tether';
+export const GSI_BY_CREATED = 'byCreated';
+
+/** The attribute DynamoDB's TTL reads (epoch seconds). */
+export const TTL_ATTRIBUTE = 'expiresAt';
+
+/** Sort key of a shared resource's removal lock (docs/architecture.md, the reference-counting protocol). */
+export const REMOVAL_LOCK_SK = '#REMOVAL_LOCK';
+
+/** The key of every item kind but memberships. */
+export const keys = {
+  link: (id: string) => ({ pk: `LINK#${id}`, sk: 'LINK' }),
+  naturalKey: (spec: Pick<LinkSpec, 'source' | 'target'>) => ({
+    pk: `LINKKEY#${shortHash([linkNaturalKey(spec)], 32)}`,
+    sk: 'LINKKEY',
+  }),
+  request: (requestId: string) => ({ pk: `REQUEST#${requestId}`, sk: 'REQUEST' }),
+  idempotency: (key: string) => ({ pk: `IDEMPOTENCY#${key}`, sk: 'IDEMPOTENCY' }),
+} as const;
+
+/** Membership keys of the shared resources (docs/architecture.md, "State"). */
+export const membership = {
+  /** Links of a workload: they define its role's policy. */
+  workload: (workloadKey: string) => `WORKLOAD#${workloadKey}`,
+  /** Workloads using an issuer's OIDC provider in the source account. */
+  issuer: (accountId: string, issuerHostPath: string) => `ISSUER#${accountId}#${issuerHostPath}`,
+  /** Links needing one CIDR on one target security group. */
+  egress: (accountId: string, region: string, groupId: string, cidr: string) =>
+    `EGRESS#${accountId}#${region}#${groupId}#${cidr}`,
+  /** Links whose source is one VPC (for reconcile look-ups on NAT changes). */
+  sourceVpc: (accountId: string, region: string, vpcId: string) =>
+    `SOURCEVPC#${accountId}#${region}#${vpcId}`,
+  /** A link as a member of a shared resource. */
+  link: (id: string) => `LINK#${id}`,
+} as const;
+
+/** Whether a write failed its condition (someone else wrote first). */
+export function isConditionFailure(err: unknown): boolean {
+  return (
+    err instanceof ConditionalCheckFailedException ||
+    (err as Error)?.name === 'ConditionalCheckFailedException'
+  );
+}
+
+/**
+ * The table as DynamoDB creates it: keys, the `byCreated` index, on-demand billing.
+ *
+ * @example
+ * await dynamodb.send(new CreateTableCommand(tableDefinition('tether')));
+ */
 export function tableDefinition(tableName: string): CreateTableCommandInput {
   return {
     TableName: tableName,
@@ -28,6 +93,3 @@ export function tableDefinition(tableName: string): CreateTableCommandInput {
     ],
   };
 }
-
-/** The attribute DynamoDB's TTL reads (epoch seconds). */
-export const TTL_ATTRIBUTE = 'expiresAt';

@@ -20,7 +20,7 @@ import {
   workloadKey,
   workloadRoleName,
 } from '#link/names';
-import { DEFAULT_TABLE_NAME, membership, REMOVAL_LOCK_SK } from '#store/links';
+import { DEFAULT_TABLE_NAME, membership, REMOVAL_LOCK_SK } from '#store/table';
 import { desiredCidrs } from '#resources/egress-allowance';
 import type { Resolved } from '#resources/resolve';
 import { TAG_MANAGED } from '#link/tags';

@@ -194,7 +194,7 @@ describe('Idempotency-Key', () => {
 
   it('answers 409 IDEMPOTENCY_KEY_IN_FLIGHT while the first request with the key is processed', async () => {
     const key = 'in-flight-1';
-    await h.rt.links.beginIdempotent(key, 'another-request-in-progress', Date.now());
+    await h.rt.runtime.idempotency.begin(key, 'another-request-in-progress', Date.now());
     const res = await h.api('POST', '/links', demoRequest(), { 'idempotency-key': key });
     // The stored hash is of another body, so this is reuse; an in-flight request of the SAME body:
     expect(res.status).toBe(422);

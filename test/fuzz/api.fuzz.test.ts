@@ -12,7 +12,7 @@
 import { ListRolesCommand, ListRoleTagsCommand } from '@aws-sdk/client-iam';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { specsOf } from '#api/operations';
+import { specsOf } from '#resources/plan';
 import { loadApiRouter } from '#api/openapi/router';
 import type { OnboardingRequest } from '#link/model';
 import { owners, targetRoleName, workloadRoleName } from '#link/names';

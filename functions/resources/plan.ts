@@ -1,0 +1,142 @@
+/**
+ * The plan (docs/architecture.md, "Workflows"): the read-only checks that find what would
+ * make the onboard fail for certain — a missing cluster, an account Tether cannot reach, a
+ * source without an OIDC issuer, a CONFIG_MAP-only target asked for an access policy, an
+ * existing link of the same workload → target with another spec — and what each target
+ * would get. `POST /plans` answers it; `POST /links` runs it first and applies only a plan
+ * that holds. Domain errors only: the API maps their codes to problems.
+ */
+import { AccountNotReachableError, LinkSpecMismatchError, UnsupportedClusterError } from '#link/errors';
+import { isAwsError } from '#aws/errors';
+import { canonicalJson } from '#link/canonical-json';
+import { REDRIVABLE } from '#link/lifecycle';
+import type { Link, LinkSpec, OnboardingRequest, TargetRequest } from '#link/model';
+import { clusterKey, targetRoleName, workloadRoleName } from '#link/names';
+import type { StepDeps } from './deps';
+import { describeCluster } from './resolve';
+
+/** One read-only check and what it found. */
+export interface PlanCheck {
+  readonly check: string;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+/** What one target of the request would get. */
+export interface TargetPlan {
+  readonly spec: LinkSpec;
+  readonly existing?: Link;
+  /** `create` a new link, `redrive` a PENDING or FAILED one, or `none`: it exists as asked. */
+  readonly action: 'create' | 'redrive' | 'none';
+  /** Why the target cannot be applied as asked: an existing link with another spec. */
+  readonly conflict?: LinkSpecMismatchError;
+}
+
+export interface Plan {
+  readonly checks: readonly PlanCheck[];
+  readonly targets: readonly TargetPlan[];
+}
+
+/** One link spec per target of the request. */
+export function specsOf(request: OnboardingRequest): LinkSpec[] {
+  return request.targets.map((t) => ({
+    source: request.source,
+    target: { accountId: t.accountId, region: t.region, cluster: t.cluster },
+    access: t.access,
+    network: request.network,
+    identity: request.identity,
+  }));
+}
+
+/** Describes every cluster of the request once; throws the domain error of the first that cannot take the link. */
+export async function checkClusters(
+  deps: Pick<StepDeps, 'clients'>,
+  request: OnboardingRequest,
+): Promise<PlanCheck[]> {
+  const checks: PlanCheck[] = [];
+  const seen = new Map<string, Promise<void>>();
+  for (const c of [request.source, ...request.targets]) {
+    const key = clusterKey(c);
+    if (seen.has(key)) continue;
+    const isSource = c === request.source;
+    seen.set(
+      key,
+      describeCluster(deps.clients.eks(c.accountId, c.region), c).then(
+        (cluster) => {
+          const mode = cluster.accessConfig?.authenticationMode ?? 'CONFIG_MAP';
+          checks.push({
+            check: `cluster ${key}`,
+            ok: true,
+            detail: `${cluster.status ?? 'ACTIVE'}, ${mode}`,
+          });
+          if (isSource && request.identity.mode === 'irsa' && !cluster.identity?.oidc?.issuer) {
+            throw new UnsupportedClusterError(`Source cluster ${key} has no OIDC issuer, which irsa needs`);
+          }
+          if (!isSource && mode === 'CONFIG_MAP' && 'policyArn' in (c as TargetRequest).access) {
+            throw new UnsupportedClusterError(
+              `Target cluster ${key} uses the aws-auth ConfigMap only (CONFIG_MAP mode), which cannot attach EKS access policies: ask for Kubernetes groups`,
+            );
+          }
+        },
+        (err: unknown) => {
+          if (isAwsError(err, 'AccessDenied', 'AccessDeniedException')) {
+            throw new AccountNotReachableError(`Tether may not describe cluster ${key}`, { cause: err });
+          }
+          throw err;
+        },
+      ),
+    );
+  }
+  await Promise.all(seen.values());
+  return checks;
+}
+
+/**
+ * The whole plan of a request: the cluster checks, then per target whether a link exists
+ * and what would happen to it. An existing link with another spec is a conflict that
+ * {@link assertApplicable} refuses: a request never changes a link silently.
+ *
+ * @example
+ * const plan = await planRequest(rt, request);
+ * plan.targets.map((t) => t.action); // ['create']
+ */
+export async function planRequest(
+  deps: Pick<StepDeps, 'clients' | 'links'>,
+  request: OnboardingRequest,
+): Promise<Plan> {
+  const checks = await checkClusters(deps, request);
+  const targets: TargetPlan[] = [];
+  for (const spec of specsOf(request)) {
+    const existing = await deps.links.findByNaturalKey(spec);
+    const conflict =
+      existing && canonicalJson(existing.spec) !== canonicalJson(spec)
+        ? new LinkSpecMismatchError(
+            `Link ${existing.id} already links this workload to ${clusterKey(spec.target)} with another access, network or identity; delete it first, or ask for the same spec`,
+          )
+        : undefined;
+    targets.push({
+      spec,
+      ...(existing ? { existing } : {}),
+      ...(conflict ? { conflict } : {}),
+      action: existing ? (REDRIVABLE.has(existing.status) ? 'redrive' : 'none') : 'create',
+    });
+  }
+  return { checks, targets };
+}
+
+/** Throws the first conflict of a plan: nothing of it may be applied. */
+export function assertApplicable(plan: Plan): void {
+  const conflicted = plan.targets.find((t) => t.conflict);
+  if (conflicted?.conflict) throw conflicted.conflict;
+}
+
+/** The names of what a target plan would make, as `POST /plans` shows them. */
+export function plannedResources(spec: LinkSpec) {
+  return {
+    workloadRole: workloadRoleName(spec.source),
+    targetRole: targetRoleName(spec),
+    accessEntry:
+      'policyArn' in spec.access ? spec.access.policyArn : `groups ${spec.access.groups.join(',')}`,
+    network: spec.network.mode,
+  };
+}
