@@ -1,11 +1,11 @@
 /**
- * Every event Tether listens to or emits, declared once (STYLE.md habit 4): the infra rules,
+ * Every event Tether listens to or emits, declared once: the infra rules,
  * the local bus and the tests read this file. Reconciliation on NAT changes is driven by
- * these patterns (DESIGN.md, reconcile).
+ * these patterns (docs/architecture.md#reconcile).
  *
  * EC2 emits no native EventBridge event for NAT gateway changes: the rule matches the
  * CloudTrail-delivered API calls, which arrive before a new gateway is available and on a
- * best-effort basis, so a scheduled sweep stays necessary (AWS-FACTS.md, Events).
+ * best-effort basis, so a scheduled sweep stays necessary (docs/aws-facts.md#nat-gateway-change-events).
  */
 
 export interface EventPattern {

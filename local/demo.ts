@@ -1,4 +1,4 @@
-/** The demo link of seed 000: kubeai-chatbot/kubeai-chatbot in cluster-a → cluster-b, view access. */
+/** The demo link of the cross-account IRSA runbook: kubeai-chatbot/kubeai-chatbot in cluster-a → cluster-b, view access. */
 import type { OnboardingRequest } from '#link/model';
 
 export const DEMO_REQUEST = {

@@ -1,6 +1,6 @@
 /**
  * `npm start`: the control plane on this machine, on embedded defaults. It starts the local
- * runtime, onboards the demo link of seed 000 through the HTTP API, shows each step as it
+ * runtime, onboards the demo link of the cross-account IRSA runbook through the HTTP API, shows each step as it
  * completes, prints the link, what was made and the kubeconfig, and keeps serving.
  *
  * Options: --data-dir DIR (default .tether), --port N (default 8787, 0 = any free),
@@ -72,7 +72,7 @@ async function api(method: string, path: string, body?: unknown) {
 if (!values['no-demo']) {
   rt.sandbox.resetCalls();
   console.log(
-    '\nOnboarding the demo link of seed 000: kubeai-chatbot/kubeai-chatbot in cluster-a (111111111111) → cluster-b (222222222222), AmazonEKSViewPolicy, cluster scope',
+    '\nOnboarding the demo link of the cross-account IRSA runbook: kubeai-chatbot/kubeai-chatbot in cluster-a (111111111111) → cluster-b (222222222222), AmazonEKSViewPolicy, cluster scope',
   );
   console.log(`POST ${rt.url}/links`);
   const created = await api('POST', '/links', DEMO_REQUEST);

@@ -1,5 +1,5 @@
 /**
- * API errors as RFC 9457 problems with a stable `code` (STYLE.md habit 3). The codes and
+ * API errors as RFC 9457 problems with a stable `code`. The codes and
  * their statuses are a contract: `api/openapi.yaml` lists the same codes as the enum of
  * `Problem.code` (a unit test keeps them equal). One `onError` middleware,
  * {@link httpProblems}, turns any thrown error into a response; anything unexpected becomes a

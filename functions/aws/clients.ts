@@ -1,5 +1,5 @@
 /**
- * The one client factory (STYLE.md habit 2). Every AWS call Tether makes gets its client
+ * The one client factory. Every AWS call Tether makes gets its client
  * here, created once per account and region with credentials from the member account's
  * agent role. The local runtime plugs the sandbox in under these same SDK clients through
  * {@link AwsClientsOptions.configureClient}; `AWS_ENDPOINT_URL` points them elsewhere

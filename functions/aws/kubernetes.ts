@@ -1,6 +1,6 @@
 /**
  * The Kubernetes API of a target cluster, for the one object Tether touches there: the
- * `aws-auth` ConfigMap of clusters in `CONFIG_MAP` authentication mode (seed 000 step 5,
+ * `aws-auth` ConfigMap of clusters in `CONFIG_MAP` authentication mode (the cross-account IRSA runbook, step 5: docs/runbooks.md#the-cross-account-irsa-runbook,
  * option A). In AWS it speaks HTTPS to the cluster endpoint with an EKS token (a presigned
  * STS GetCallerIdentity URL, as `aws eks get-token` makes); locally the sandbox answers.
  */
@@ -13,6 +13,7 @@ import type {
   Checksum,
   SourceData,
 } from '@smithy/types';
+import YAML from 'yaml';
 import { ConcurrentUpdateError, KubernetesApiUnreachableError } from '#link/errors';
 
 export interface ConfigMap {
@@ -33,6 +34,48 @@ export interface KubernetesApi {
   ): Promise<void>;
   /** Creates it; {@link ConcurrentUpdateError} when it appeared meanwhile. */
   createConfigMap(namespace: string, name: string, data: Record<string, string>): Promise<void>;
+}
+
+/** Where the `aws-auth` ConfigMap lives. */
+export const AWS_AUTH_NAMESPACE = 'kube-system';
+export const AWS_AUTH_NAME = 'aws-auth';
+
+/** One `mapRoles` entry of `aws-auth`. */
+export interface MapRole {
+  rolearn: string;
+  username?: string;
+  groups?: string[];
+}
+
+/** The `aws-auth` ConfigMap as read (undefined when it does not exist) and its `mapRoles`, parsed. */
+export interface AwsAuth {
+  readonly configMap?: ConfigMap;
+  readonly mapRoles: readonly MapRole[];
+}
+
+/**
+ * Reads `aws-auth` and parses its `mapRoles` (YAML); a missing ConfigMap or key is no roles.
+ *
+ * @example
+ * const { mapRoles } = await readAwsAuth(kube);
+ */
+export async function readAwsAuth(kube: KubernetesApi): Promise<AwsAuth> {
+  const configMap = await kube.getConfigMap(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME);
+  const mapRoles = ((configMap ? YAML.parse(configMap.data.mapRoles ?? '') : undefined) ?? []) as MapRole[];
+  return { ...(configMap ? { configMap } : {}), mapRoles };
+}
+
+/**
+ * Writes `mapRoles` back over what {@link readAwsAuth} read (other keys kept), or creates the
+ * ConfigMap; {@link ConcurrentUpdateError} when someone else wrote it in between.
+ */
+export async function writeAwsAuth(kube: KubernetesApi, read: AwsAuth, mapRoles: readonly MapRole[]) {
+  const data = { ...(read.configMap?.data ?? {}), mapRoles: YAML.stringify(mapRoles) };
+  if (read.configMap) {
+    await kube.replaceConfigMap(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME, data, read.configMap.resourceVersion);
+  } else {
+    await kube.createConfigMap(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME, data);
+  }
 }
 
 export interface KubernetesTarget {

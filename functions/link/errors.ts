@@ -30,7 +30,7 @@ export class TransientAwsError extends TetherError {
 
 /**
  * A principal Tether just made is not yet visible to the service that needs it (IAM
- * eventual consistency, AWS-FACTS.md): retried with backoff for up to about two minutes.
+ * eventual consistency, docs/aws-facts.md#iam-eventual-consistency): retried with backoff for up to about two minutes.
  */
 export class NotYetPropagatedError extends TetherError {
   override readonly name = 'NotYetPropagatedError';
@@ -43,7 +43,7 @@ export class ConcurrentUpdateError extends TetherError {
   readonly code = 'CONCURRENT_UPDATE';
 }
 
-/** A resource Tether would make or change exists and is not Tether's (DESIGN.md, ownership). */
+/** A resource Tether would make or change exists and is not Tether's (docs/architecture.md#ownership). */
 export class ConflictUnmanagedResourceError extends TetherError {
   override readonly name = 'ConflictUnmanagedResourceError';
   readonly code = 'CONFLICT_UNMANAGED_RESOURCE';

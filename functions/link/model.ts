@@ -1,5 +1,5 @@
 /**
- * The link vocabulary of DESIGN.md as types: what an onboarding request asks for and what
+ * docs/architecture.md#vocabulary as types: what an onboarding request asks for and what
  * the table keeps of each link. The API schema (`api/openapi.yaml`) is the source of truth
  * for validation; these types mirror it.
  */
@@ -108,6 +108,68 @@ export interface LinkError {
   readonly step?: string;
 }
 
+/** What the resolve step read of both clusters: what every later step builds on. */
+export interface ResolvedSource {
+  readonly clusterArn: string;
+  readonly issuer?: string;
+  readonly vpcId: string;
+  /** Public IPs of the source VPC's available NAT gateways, sorted. */
+  readonly natIps: readonly string[];
+}
+
+export interface ResolvedTarget {
+  readonly clusterArn: string;
+  readonly endpoint: string;
+  readonly certificateAuthority: string;
+  readonly authenticationMode: 'API' | 'API_AND_CONFIG_MAP' | 'CONFIG_MAP';
+  readonly clusterSecurityGroupId?: string;
+  readonly vpcId: string;
+  readonly endpointPublicAccess: boolean;
+  readonly endpointPrivateAccess: boolean;
+  readonly publicAccessCidrs: readonly string[];
+}
+
+export interface Resolved {
+  readonly source: ResolvedSource;
+  readonly target: ResolvedTarget;
+}
+
+/** The egress allowance as the link records it (the onboard's output, read back by reconcile and offboard). */
+export interface EgressOutput {
+  readonly mode?: Network['mode'];
+  /** The security group the rules are on, when there are rules. */
+  readonly securityGroupId?: string;
+  readonly cidrs: readonly string[];
+  /** Rule id per CIDR. */
+  readonly ruleIds?: Record<string, string>;
+  /** Where the allowance takes effect, as far as the target's endpoint configuration tells. */
+  readonly securityGroupGoverns?: string;
+  readonly publicEndpoint?: string;
+  readonly publicAccessCidrs?: readonly string[];
+}
+
+/**
+ * What the steps put on a link for later steps, the API and the user: each key is written
+ * by one step (named beside it).
+ */
+export interface LinkOutputs {
+  /** Resolve clusters and NAT IPs. */
+  readonly resolved?: Resolved;
+  /** Ensure OIDC provider. */
+  readonly oidcProviderArn?: string;
+  /** Ensure workload role. */
+  readonly workloadRoleArn?: string;
+  readonly serviceAccountAnnotation?: Record<string, string>;
+  /** Ensure target role. */
+  readonly targetRoleArn?: string;
+  /** Ensure access entry: the entry (or aws-auth mapping) and what was done. */
+  readonly access?: Record<string, unknown>;
+  /** Ensure egress allowance. */
+  readonly egress?: EgressOutput;
+  /** Render kubeconfig (dropped when the link starts deleting). */
+  readonly kubeconfig?: string;
+}
+
 /** A link as the table keeps it and the API shows it. */
 export interface Link {
   readonly id: string;
@@ -116,7 +178,7 @@ export interface Link {
   readonly version: number;
   readonly spec: LinkSpec;
   readonly steps: Partial<Record<string, StepResult>>;
-  readonly outputs: Record<string, unknown>;
+  readonly outputs: LinkOutputs;
   readonly error?: LinkError;
   readonly lastExecution?: { readonly name: string; readonly arn: string; readonly workflow: string };
   /** Every execution that drove the link, oldest first. */

@@ -1,13 +1,13 @@
 /**
  * Deterministic names and keys. A link's resources are named from its spec alone, so a
  * re-run after a crash finds what the first run made, and the target role can be made
- * before the workload role exists (DESIGN.md, onboard). Names stay within IAM's limits
+ * before the workload role exists (docs/architecture.md#onboard). Names stay within IAM's limits
  * (role names ≤ 64 characters of `[\w+=,.@-]`), whatever the input.
  */
 import { createHash } from 'node:crypto';
 import type { ClusterRef, LinkSpec, WorkloadRef } from './model';
 
-/** Path of every role Tether makes, so the agent role can be scoped to it (AWS-FACTS.md, delegation). */
+/** Path of every role Tether makes, so the agent role can be scoped to it (docs/aws-facts.md#delegating-role-creation). */
 export const TETHER_ROLE_PATH = '/tether/';
 
 /** Short stable hash of parts (hex). */

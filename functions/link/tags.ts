@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 
 /**
- * Ownership tags (DESIGN.md, "What one link makes, and who owns it"). Every resource
+ * Ownership tags (docs/architecture.md#what-one-link-makes-and-who-owns-it). Every resource
  * Tether creates carries them; before it changes or deletes anything, it checks them.
  */
 

@@ -1,6 +1,6 @@
 /**
  * Access entry (target account): the EKS access entry for the target role plus its access
- * policy association (seed 000 step 5, option B), for clusters in `API` or
+ * policy association (the cross-account IRSA runbook, step 5, option B: docs/runbooks.md#the-cross-account-irsa-runbook), for clusters in `API` or
  * `API_AND_CONFIG_MAP` mode; an `aws-auth` mapRoles entry for clusters in `CONFIG_MAP`
  * mode (step 5, option A). One per link.
  */
@@ -15,19 +15,16 @@ import {
   ListAssociatedAccessPoliciesCommand,
   UpdateAccessEntryCommand,
 } from '@aws-sdk/client-eks';
-import YAML from 'yaml';
 import type { AwsClients } from '#aws/clients';
-import type { KubernetesApi } from '#aws/kubernetes';
+import { type KubernetesApi, type MapRole, readAwsAuth, writeAwsAuth } from '#aws/kubernetes';
 import { ConflictUnmanagedResourceError, NotYetPropagatedError, UnsupportedClusterError } from '#link/errors';
 import { isAwsError } from '#aws/errors';
 import type { Access, ClusterRef, Link } from '#link/model';
 import { kubernetesUsername, owners } from '#link/names';
 import { isOwnedBy, ownershipTagMap } from '#link/tags';
 import { type ResolvedTarget, resolvedOf } from './resolve';
+import type { StepDeps } from './deps';
 import { targetRoleArnOf } from './workload-role';
-
-export const AWS_AUTH_NAMESPACE = 'kube-system';
-export const AWS_AUTH_NAME = 'aws-auth';
 
 const groupsOf = (access: Access): string[] => ('groups' in access ? [...access.groups].sort() : []);
 
@@ -81,7 +78,7 @@ export async function ensureAccessEntry(
       action = 'created';
     } catch (err) {
       if (isAwsError(err, 'InvalidParameterException') && /principal/i.test((err as Error).message)) {
-        // The target role is new and EKS does not see it yet (AWS-FACTS.md): retry.
+        // The target role is new and EKS does not see it yet (docs/aws-facts.md#iam-eventual-consistency): retry.
         throw new NotYetPropagatedError(`CreateAccessEntry on ${clusterName}: ${(err as Error).message}`, {
           cause: err,
         });
@@ -160,12 +157,6 @@ export async function ensureAccessEntry(
   };
 }
 
-interface MapRole {
-  rolearn: string;
-  username?: string;
-  groups?: string[];
-}
-
 /** Ensures one mapRoles entry in `aws-auth`; entries Tether did not write are never changed. */
 export async function ensureAwsAuthEntry(
   kube: KubernetesApi,
@@ -180,8 +171,8 @@ export async function ensureAwsAuthEntry(
   }
   const rolearn = withoutPath(principalArn);
   const want: MapRole = { rolearn, username, groups: [...access.groups].sort() };
-  const current = await kube.getConfigMap(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME);
-  const roles = ((current ? YAML.parse(current.data.mapRoles ?? '') : undefined) ?? []) as MapRole[];
+  const read = await readAwsAuth(kube);
+  const roles = read.mapRoles;
   const existing = roles.find((r) => r.rolearn === rolearn);
   if (existing) {
     // A mapRoles entry has no tags: Tether's are those with its username.
@@ -196,9 +187,7 @@ export async function ensureAwsAuthEntry(
     }
   }
   const next = existing ? roles.map((r) => (r.rolearn === rolearn ? want : r)) : [...roles, want];
-  const data = { ...(current?.data ?? {}), mapRoles: YAML.stringify(next) };
-  if (current) await kube.replaceConfigMap(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME, data, current.resourceVersion);
-  else await kube.createConfigMap(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME, data);
+  await writeAwsAuth(kube, read, next);
   return {
     kind: 'aws-auth',
     action: existing ? 'updated' : 'created',
@@ -224,7 +213,7 @@ export function kubernetesOf(
 }
 
 /** The onboard step. */
-export async function accessEntryStep(link: Link, deps: { clients: AwsClients }) {
+export async function accessEntryStep(link: Link, deps: Pick<StepDeps, 'clients'>) {
   const { target } = link.spec;
   const resolved = resolvedOf(link).target;
   const principalArn = targetRoleArnOf(link);
@@ -276,19 +265,21 @@ export async function deleteOwnedAccessEntry(
 /** Removes Tether's mapRoles entry for the role from aws-auth (recognised by its username). */
 export async function removeAwsAuthEntry(kube: KubernetesApi, principalArn: string, username: string) {
   const rolearn = withoutPath(principalArn);
-  const current = await kube.getConfigMap(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME);
-  const roles = ((current ? YAML.parse(current.data.mapRoles ?? '') : undefined) ?? []) as MapRole[];
-  const existing = roles.find((r) => r.rolearn === rolearn);
-  if (!current || !existing) return { kind: 'aws-auth', action: 'absent', rolearn };
+  const read = await readAwsAuth(kube);
+  const existing = read.mapRoles.find((r) => r.rolearn === rolearn);
+  if (!read.configMap || !existing) return { kind: 'aws-auth', action: 'absent', rolearn };
   if (existing.username !== username) return { kind: 'aws-auth', action: 'left-unmanaged', rolearn };
-  const data = { ...current.data, mapRoles: YAML.stringify(roles.filter((r) => r.rolearn !== rolearn)) };
-  await kube.replaceConfigMap(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME, data, current.resourceVersion);
+  await writeAwsAuth(
+    kube,
+    read,
+    read.mapRoles.filter((r) => r.rolearn !== rolearn),
+  );
   return { kind: 'aws-auth', action: 'deleted', rolearn };
 }
 
 /** The offboard step. */
-export async function removeAccessEntryStep(link: Link, deps: { clients: AwsClients }) {
-  const resolved = (link.outputs.resolved as { target?: ResolvedTarget } | undefined)?.target;
+export async function removeAccessEntryStep(link: Link, deps: Pick<StepDeps, 'clients'>) {
+  const resolved = link.outputs.resolved?.target;
   if (!resolved) return { result: { action: 'nothing-to-remove' } };
   const { target } = link.spec;
   const principalArn = targetRoleArnOf(link);

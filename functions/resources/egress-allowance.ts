@@ -1,12 +1,12 @@
 /**
  * Egress allowance (target account): tcp/443 from each source NAT public IP /32 (or each
- * explicit CIDR) on the target's cluster security group (seed 000 step 6.2). A rule is
+ * explicit CIDR) on the target's cluster security group (the cross-account IRSA runbook, step 6.2: docs/runbooks.md#the-cross-account-irsa-runbook). A rule is
  * shared by every link from the same egress IP to the same cluster (membership `EGRESS#…`),
  * tagged with its owner key, and made once.
  *
  * Where it takes effect: the cluster security group governs the ENIs EKS puts in the
  * cluster's subnets, so the private endpoint; the public endpoint is governed by
- * `publicAccessCidrs` (AWS-FACTS.md). The result says which applies.
+ * `publicAccessCidrs` (docs/aws-facts.md#cluster-security-group-and-public-endpoint). The result says which applies.
  */
 import {
   AuthorizeSecurityGroupIngressCommand,
@@ -26,7 +26,7 @@ import { isManaged, isOwnedBy, ownershipTags } from '#link/tags';
 import { type Resolved, resolvedOf } from './resolve';
 
 export const EGRESS_PORT = 443;
-/** Inbound rules per security group (AWS-FACTS.md, EC2/VPC). */
+/** Inbound rules per security group (docs/aws-facts.md#security-group-and-prefix-list-quotas). */
 export const MAX_INBOUND_RULES = 60;
 
 /** The CIDRs a link must let in, from its network mode. */
@@ -202,7 +202,7 @@ export async function egressStep(link: Link, deps: StepDeps) {
     `tether: egress of ${source.cluster} (${source.accountId})`,
   );
   // A re-run after the source's NAT IPs changed: leave the CIDRs this link no longer needs.
-  const previous = link.outputs.egress as { securityGroupId?: string; cidrs?: string[] } | undefined;
+  const previous = link.outputs.egress;
   const stale =
     previous?.securityGroupId === groupId ? (previous.cidrs ?? []).filter((c) => !cidrs.includes(c)) : [];
   const released = await releaseCidrs(link, deps, groupId, stale);
@@ -270,7 +270,7 @@ export async function revokeOwnedRule(ec2: EC2Client, groupId: string, cidr: str
 
 /** The offboard step: leave each CIDR's rule; a rule goes with the last link that needs it. */
 export async function revokeEgressStep(link: Link, deps: StepDeps) {
-  const resolved = link.outputs.resolved as Resolved | undefined;
+  const resolved = link.outputs.resolved;
   if (!resolved) return { result: { action: 'nothing-to-remove' } };
   const { source } = link.spec;
   const groupId = resolved.target.clusterSecurityGroupId;

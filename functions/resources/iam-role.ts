@@ -1,5 +1,5 @@
 /**
- * Ensure a role: read, compare, change only the difference (DESIGN.md, Workflows). Shared by
+ * Ensure a role: read, compare, change only the difference (docs/architecture.md#workflows). Shared by
  * the workload role and the target role. A role of the same name that Tether did not make
  * (or that another owner made) is a conflict, and is never changed.
  */
@@ -89,7 +89,7 @@ async function getInlinePolicy(
 /** Maps IAM's answers to the errors the workflow understands. */
 function iamError(err: unknown, what: string): unknown {
   if (isAwsError(err, 'MalformedPolicyDocument') && /invalid principal/i.test((err as Error).message)) {
-    // A principal made moments ago is not yet visible to IAM (AWS-FACTS.md): retry.
+    // A principal made moments ago is not yet visible to IAM (docs/aws-facts.md#iam-eventual-consistency): retry.
     return new NotYetPropagatedError(`${what}: ${(err as Error).message}`, { cause: err });
   }
   if (isAwsError(err, 'LimitExceeded'))

@@ -1,5 +1,5 @@
 /**
- * Kubeconfig (seed 000 step 3): an exec-credential kubeconfig for the target cluster whose
+ * Kubeconfig (the cross-account IRSA runbook, step 3: docs/runbooks.md#the-cross-account-irsa-runbook): an exec-credential kubeconfig for the target cluster whose
  * token comes through the role chain: the pod's web identity (IRSA) → the workload role
  * (`AWS_ROLE_ARN`) → `aws eks get-token --role-arn <target role>`. The runbook's variant that
  * points `AWS_ROLE_ARN` straight at the target role would need the source issuer trusted in

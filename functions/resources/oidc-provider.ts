@@ -125,7 +125,7 @@ export async function deleteOwnedProvider(iam: IAMClient, accountId: string, iss
 /** The offboard step: leave the issuer; the provider goes with the issuer's last link. */
 export async function releaseOidcProviderStep(link: Link, deps: StepDeps) {
   const { source } = link.spec;
-  const issuer = (link.outputs.resolved as { source?: { issuer?: string } } | undefined)?.source?.issuer;
+  const issuer = link.outputs.resolved?.source.issuer;
   if (!issuer) return { result: { action: 'nothing-to-remove' } };
   const outcome = await leaveShared(
     deps.memberships,

@@ -1,5 +1,5 @@
 /**
- * Resolve: read both clusters and the source's NAT egress IPs (seed 000 steps 1.2 and 6.1).
+ * Resolve: read both clusters and the source's NAT egress IPs (the cross-account IRSA runbook, steps 1.2 and 6.1: docs/runbooks.md#the-cross-account-irsa-runbook).
  * Read-only; the result is what every later step builds on.
  */
 import { DescribeNatGatewaysCommand, type EC2Client } from '@aws-sdk/client-ec2';
@@ -7,33 +7,10 @@ import { DescribeClusterCommand, type EKSClient } from '@aws-sdk/client-eks';
 import type { AwsClients } from '#aws/clients';
 import { ClusterNotFoundError, UnsupportedClusterError } from '#link/errors';
 import { isAwsError } from '#aws/errors';
-import type { ClusterRef, LinkSpec } from '#link/model';
+import type { ClusterRef, LinkOutputs, LinkSpec, Resolved, ResolvedTarget } from '#link/model';
 import { eksClusterArn } from '#link/names';
 
-export interface ResolvedSource {
-  readonly clusterArn: string;
-  readonly issuer?: string;
-  readonly vpcId: string;
-  /** Public IPs of the source VPC's available NAT gateways, sorted. */
-  readonly natIps: readonly string[];
-}
-
-export interface ResolvedTarget {
-  readonly clusterArn: string;
-  readonly endpoint: string;
-  readonly certificateAuthority: string;
-  readonly authenticationMode: 'API' | 'API_AND_CONFIG_MAP' | 'CONFIG_MAP';
-  readonly clusterSecurityGroupId?: string;
-  readonly vpcId: string;
-  readonly endpointPublicAccess: boolean;
-  readonly endpointPrivateAccess: boolean;
-  readonly publicAccessCidrs: readonly string[];
-}
-
-export interface Resolved {
-  readonly source: ResolvedSource;
-  readonly target: ResolvedTarget;
-}
+export type { Resolved, ResolvedSource, ResolvedTarget } from '#link/model';
 
 /** DescribeCluster, with a missing cluster as a clear error. */
 export async function describeCluster(eks: EKSClient, ref: ClusterRef) {
@@ -53,7 +30,7 @@ export async function describeCluster(eks: EKSClient, ref: ClusterRef) {
   }
 }
 
-/** Public IPs of the NAT gateways of a VPC (seed 000 step 6.1). */
+/** Public IPs of the NAT gateways of a VPC (the cross-account IRSA runbook, step 6.1: docs/runbooks.md#the-cross-account-irsa-runbook). */
 export async function natGatewayIps(ec2: EC2Client, vpcId: string): Promise<string[]> {
   const ips = new Set<string>();
   let token: string | undefined;
@@ -121,8 +98,8 @@ export async function resolveLink(clients: AwsClients, spec: LinkSpec): Promise<
 }
 
 /** The resolution a previous step recorded on the link. */
-export function resolvedOf(link: { outputs: Record<string, unknown> }): Resolved {
-  const resolved = link.outputs.resolved as Resolved | undefined;
+export function resolvedOf(link: { outputs: LinkOutputs }): Resolved {
+  const resolved = link.outputs.resolved;
   if (!resolved) throw new Error('The link has no resolution yet: the resolve step must run first');
   return resolved;
 }

@@ -1,9 +1,3 @@
-/**
- * Target role (target account): trusts the source account with `ArnEquals aws:PrincipalArn`
- * = the workload role ARN, so it can be made before the workload role exists and survives
- * its re-creation (AWS-FACTS.md, IAM); may `eks:DescribeCluster` on its one cluster.
- */
-import type { AwsClients } from '#aws/clients';
 import type { Link } from '#link/model';
 import {
   eksClusterArn,
@@ -15,6 +9,7 @@ import {
   workloadRoleName,
 } from '#link/names';
 import type { PolicyDocument } from '#link/policy/evaluate';
+import type { StepDeps } from './deps';
 import { deleteOwnedRole, ensureRole } from './iam-role';
 
 export function targetTrustPolicy(sourceAccountId: string, workloadRoleArn: string): PolicyDocument {
@@ -41,7 +36,7 @@ export function targetPolicy(clusterArn: string): PolicyDocument {
 }
 
 /** The onboard step. */
-export async function targetRoleStep(link: Link, deps: { clients: AwsClients }) {
+export async function targetRoleStep(link: Link, deps: Pick<StepDeps, 'clients'>) {
   const { source, target } = link.spec;
   const workloadRoleArn = roleArn(source.accountId, workloadRoleName(source));
   const ensured = await ensureRole(deps.clients.iam(target.accountId), {
@@ -56,7 +51,7 @@ export async function targetRoleStep(link: Link, deps: { clients: AwsClients }) 
 }
 
 /** The offboard step: the link's own target role goes. */
-export async function removeTargetRoleStep(link: Link, deps: { clients: AwsClients }) {
+export async function removeTargetRoleStep(link: Link, deps: Pick<StepDeps, 'clients'>) {
   const removed = await deleteOwnedRole(
     deps.clients.iam(link.spec.target.accountId),
     targetRoleName(link.spec),

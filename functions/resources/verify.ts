@@ -7,7 +7,6 @@
 import { DescribeSecurityGroupRulesCommand } from '@aws-sdk/client-ec2';
 import { DescribeAccessEntryCommand, ListAssociatedAccessPoliciesCommand } from '@aws-sdk/client-eks';
 import { GetRoleCommand, GetRolePolicyCommand } from '@aws-sdk/client-iam';
-import YAML from 'yaml';
 import type { AwsClients } from '#aws/clients';
 import { VerificationFailedError } from '#link/errors';
 import { isAwsError } from '#aws/errors';
@@ -24,10 +23,12 @@ import {
 } from '#link/names';
 import { evaluatePolicy, parsePolicy } from '#link/policy/evaluate';
 import { isManaged } from '#link/tags';
-import { AWS_AUTH_NAME, AWS_AUTH_NAMESPACE, kubernetesOf, withoutPath } from './access-entry';
+import { readAwsAuth } from '#aws/kubernetes';
+import { kubernetesOf, withoutPath } from './access-entry';
 import { desiredCidrs, EGRESS_PORT } from './egress-allowance';
 import { STS_AUDIENCE } from './oidc-provider';
 import { resolvedOf } from './resolve';
+import type { StepDeps } from './deps';
 
 export interface Hop {
   readonly hop: string;
@@ -131,12 +132,8 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
 
   if (resolved.target.authenticationMode === 'CONFIG_MAP') {
     const kube = kubernetesOf(clients, target, resolved.target);
-    const cm = await kube.getConfigMap(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME);
-    const roles = ((cm ? YAML.parse(cm.data.mapRoles ?? '') : []) ?? []) as {
-      rolearn: string;
-      groups?: string[];
-    }[];
-    const entry = roles.find((r) => r.rolearn === withoutPath(targetArn));
+    const { mapRoles } = await readAwsAuth(kube);
+    const entry = mapRoles.find((r) => r.rolearn === withoutPath(targetArn));
     const groups = 'groups' in access ? access.groups : [];
     hops.push({
       hop: 'cluster-access',
@@ -203,7 +200,7 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
 }
 
 /** The onboard step: every hop must hold. */
-export async function verifyStep(link: Link, deps: { clients: AwsClients }) {
+export async function verifyStep(link: Link, deps: Pick<StepDeps, 'clients'>) {
   const hops = await verifyChain(link, deps.clients);
   const failed = hops.filter((h) => !h.ok);
   if (failed.length) {

@@ -19,7 +19,7 @@ import { resolvedOf } from './resolve';
 import { deleteOwnedRole, ensureRole } from './iam-role';
 import { STS_AUDIENCE } from './oidc-provider';
 
-/** The IRSA trust of seed 000 step 1.2. */
+/** The IRSA trust of the cross-account IRSA runbook, step 1.2.: docs/runbooks.md#the-cross-account-irsa-runbook */
 export function workloadTrustPolicy(accountId: string, issuer: string, w: WorkloadRef): PolicyDocument {
   const host = issuerHostPath(issuer);
   return {
@@ -118,7 +118,7 @@ async function converge(link: Link, deps: Pick<StepDeps, 'clients' | 'membership
  */
 export async function releaseWorkloadRoleStep(link: Link, deps: StepDeps) {
   const { source } = link.spec;
-  const issuer = (link.outputs.resolved as { source?: { issuer?: string } } | undefined)?.source?.issuer;
+  const issuer = link.outputs.resolved?.source.issuer;
   const owner = owners.workload(source);
   const outcome = await leaveShared(
     deps.memberships,

@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ConcurrentUpdateError, LinkNotFoundError, LinkStateError } from '#link/errors';
 import { canTransition, isDeleted } from '#link/lifecycle';
-import type { Link, LinkError, LinkSpec, LinkStatus, StepResult } from '#link/model';
+import type { Link, LinkError, LinkOutputs, LinkSpec, LinkStatus, StepResult } from '#link/model';
 import { linkNaturalKey } from '#link/names';
 import { DEFAULT_TABLE_NAME, GSI_BY_CREATED, isConditionFailure, keys } from './table';
 
@@ -178,7 +178,7 @@ export class LinkStore {
     now: string,
     changes: {
       error?: LinkError | null;
-      outputs?: Record<string, unknown>;
+      outputs?: LinkOutputs;
       lastExecution?: Link['lastExecution'];
       resetSteps?: boolean;
     } = {},
@@ -258,7 +258,7 @@ export class LinkStore {
     id: string,
     step: string,
     result: StepResult,
-    outputs?: Record<string, unknown>,
+    outputs?: Partial<LinkOutputs>,
   ): Promise<void> {
     const names: Record<string, string> = {
       '#steps': 'steps',

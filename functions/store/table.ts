@@ -1,5 +1,5 @@
 /**
- * The one table (docs/architecture.md, "State"): its definition, shared by the CDK stack
+ * The one table (docs/architecture.md#state-in-dynamodb): its definition, shared by the CDK stack
  * and the local runtime, and the key of every item kind. Single-item conditional writes
  * only — the embedded emulator has no transactions, and none are needed: every item has
  * one writer rule.
@@ -23,7 +23,7 @@ export const GSI_BY_CREATED = 'byCreated';
 /** The attribute DynamoDB's TTL reads (epoch seconds). */
 export const TTL_ATTRIBUTE = 'expiresAt';
 
-/** Sort key of a shared resource's removal lock (docs/architecture.md, the reference-counting protocol). */
+/** Sort key of a shared resource's removal lock (docs/architecture.md#the-reference-counting-protocol). */
 export const REMOVAL_LOCK_SK = '#REMOVAL_LOCK';
 
 /** The key of every item kind but memberships. */
@@ -37,7 +37,7 @@ export const keys = {
   idempotency: (key: string) => ({ pk: `IDEMPOTENCY#${key}`, sk: 'IDEMPOTENCY' }),
 } as const;
 
-/** Membership keys of the shared resources (docs/architecture.md, "State"). */
+/** Membership keys of the shared resources (docs/architecture.md#state-in-dynamodb). */
 export const membership = {
   /** Links of a workload: they define its role's policy. */
   workload: (workloadKey: string) => `WORKLOAD#${workloadKey}`,

@@ -1,5 +1,5 @@
 /**
- * The shape every workflow step shares (STYLE.md habit 1): a thin Lambda handler around a
+ * The shape every workflow step shares: a thin Lambda handler around a
  * plain function of the link. The wrapper loads the link, marks the step RUNNING, runs it,
  * writes its result (and outputs) to the link record, and maps AWS throttling to
  * {@link ThrottledError} so the ASL's Retry sees one name. The step's return value is also
@@ -12,7 +12,7 @@ import { LinkStateError, TetherError } from '#link/errors';
 import { classifyAwsError } from '#aws/errors';
 import { logger } from '#functions/logger';
 import { STEP_RUNNABLE, type StepWorkflow } from '#link/lifecycle';
-import type { Link, OffboardStep, OnboardStep } from '#link/model';
+import type { Link, LinkOutputs, OffboardStep, OnboardStep } from '#link/model';
 import { runtime, type TetherRuntime } from '#functions/runtime';
 
 /** What the ASL passes to every step. */
@@ -32,7 +32,7 @@ export interface StepOutcome {
   /** What the step made, found or changed (written to `steps.<name>.result`). */
   readonly result: Record<string, unknown>;
   /** Values merged into the link's `outputs`. */
-  readonly outputs?: Record<string, unknown>;
+  readonly outputs?: Partial<LinkOutputs>;
 }
 
 export type StepLogic = (link: Link, rt: TetherRuntime) => Promise<StepOutcome>;

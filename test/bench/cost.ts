@@ -5,7 +5,7 @@
  *
  * - Step Functions: the state transitions of the recorded execution history, counted as
  *   Standard workflows bill them — every state entered (Map, Parallel, Pass and Task
- *   alike) is one transition, and every retry is one more (AWS-FACTS.md, Step Functions).
+ *   alike) is one transition, and every retry is one more (docs/aws-facts.md#step-functions).
  * - Lambda: one invocation per Task attempt (retries included) plus one per API request
  *   (API Gateway invokes the API function); duration measured locally and billed rounded
  *   up to 1 ms, at the configured memory (COST_MEMORY_MB, default 256 MB, arm64). Task

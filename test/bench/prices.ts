@@ -12,7 +12,7 @@ export const PRICES_CHECKED = '2026-11-24';
 export const PRICES = {
   /**
    * Step Functions Standard workflows: $0.025 per 1,000 state transitions; every state
-   * entered is a transition and retries count (AWS-FACTS.md, Step Functions).
+   * entered is a transition and retries count (docs/aws-facts.md#step-functions).
    * https://aws.amazon.com/step-functions/pricing/
    */
   stepFunctionsPerTransition: 0.025 / 1_000,

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: figures, not assertions. For the demo link of seed 000 and for one
+ * `npm run bench`: figures, not assertions. For the demo link of the cross-account IRSA runbook and for one
  * request with 20 targets, on the local runtime (in memory, retry waits shortened): wall
  * time from POST /links to every link ACTIVE, and AWS calls per link (mutating and
  * read-only) as the sandbox counted them; then the same request again (idempotent re-run).
@@ -123,7 +123,7 @@ async function scenario(name: string, makeBody: (rt: LocalRuntime) => unknown) {
 }
 
 const rows = [
-  await scenario('demo link (seed 000)', () => DEMO_REQUEST),
+  await scenario('demo link (the cross-account IRSA runbook)', () => DEMO_REQUEST),
   await scenario('one request, 20 targets', twentyTargets),
 ];
 console.log(

@@ -19,7 +19,7 @@ export interface Divergence {
   readonly moto: string;
   /** What AWS does. */
   readonly aws: string;
-  /** AWS documentation URL or AWS-FACTS.md section. */
+  /** AWS documentation URL or docs/aws-facts.md section. */
   readonly reference: string;
   readonly verdict: Verdict;
   /**
@@ -106,7 +106,7 @@ export const DIVERGENCES: readonly Divergence[] = [
     'outcome',
     { sandbox: 'LimitExceededException client 409', moto: 'ok' },
     'A trust policy over 2,048 characters (default quota) fails with LimitExceeded ("Cannot exceed quota for ACLSizePerRole"); moto has no trust-policy size limit.',
-    `${IAM_QUOTAS} (AWS-FACTS.md "IAM")`,
+    `${IAM_QUOTAS} (docs/aws-facts.md#iam)`,
     'sandbox follows AWS',
   ),
   compared(
@@ -198,7 +198,7 @@ export const DIVERGENCES: readonly Divergence[] = [
     'outcome',
     { sandbox: 'PrefixListVersionMismatch client 400', moto: 'ok' },
     'A CurrentVersion that is not the current version fails with PrefixListVersionMismatch; moto ignores CurrentVersion.',
-    `${EC2_API}API_ModifyManagedPrefixList.html; ${PREFIX_LISTS} (AWS-FACTS.md "EC2 / VPC")`,
+    `${EC2_API}API_ModifyManagedPrefixList.html; ${PREFIX_LISTS} (docs/aws-facts.md#ec2-and-vpc)`,
     'sandbox follows AWS',
   ),
   compared(
@@ -328,7 +328,7 @@ export const DIVERGENCES: readonly Divergence[] = [
     field: 'outcome',
     sandbox: 'not implemented (UnsupportedOperation)',
     moto: 'not implemented',
-    aws: 'Creates an EKS Pod Identity association, optionally with a targetRoleArn and an externalId for cross-account use (AWS-FACTS "EKS"). Neither emulator has it, so no sequence compares it.',
+    aws: 'Creates an EKS Pod Identity association, optionally with a targetRoleArn and an externalId for cross-account use (docs/aws-facts.md#eks). Neither emulator has it, so no sequence compares it.',
     reference: `${EKS_API}API_CreatePodIdentityAssociation.html`,
     verdict: 'unknown',
     check: 'documented',

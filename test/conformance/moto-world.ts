@@ -1,5 +1,5 @@
 /**
- * The demo world of seed 000 made in moto, and Tether's local runtime with every member
+ * The demo world of the cross-account IRSA runbook made in moto, and Tether's local runtime with every member
  * account call sent to moto through `AWS_ENDPOINT_URL` (issue 5, item 1, last paragraph).
  */
 import {

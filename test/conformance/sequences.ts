@@ -1,6 +1,6 @@
 /**
  * The sequences of SDK calls the conformance suite runs on both sides: the calls
- * Tether's handlers make (functions/commons/resources), in the order a link uses them,
+ * Tether's handlers make (functions/resources), in the order a link uses them,
  * plus the error paths it handles. Each step records a projection of its answer: the
  * fields AWS documents and Tether reads, with random parts reduced to their shape.
  */
@@ -216,7 +216,7 @@ export async function iamRoles(side: Side, rec: Recorder): Promise<void> {
   await rec.call('get the deleted role', 'iam', 'GetRole', () =>
     iam.send(new GetRoleCommand({ RoleName: 'conf-role' })),
   );
-  // 2,048 characters is the default trust-policy quota (AWS-FACTS "IAM").
+  // 2,048 characters is the default trust-policy quota (docs/aws-facts.md#iam).
   const padded = trustOf(`arn:aws:iam::${OTHER}:root`, { Sid: 'x'.repeat(2100) });
   await rec.call('create role with a 2,200-character trust policy', 'iam', 'CreateRole', () =>
     iam.send(new CreateRoleCommand({ RoleName: 'conf-big-trust', AssumeRolePolicyDocument: padded })),
@@ -465,7 +465,7 @@ export async function ec2Network(side: Side, rec: Recorder, net: Network): Promi
       Tags: o.NatGateway?.Tags,
     }),
   );
-  // CreateNatGateway is asynchronous (AWS-FACTS "Events"): read until it settles.
+  // CreateNatGateway is asynchronous (docs/aws-facts.md#nat-gateway-change-events): read until it settles.
   let state: string | undefined;
   for (let i = 0; i < 10 && state !== 'available'; i++) {
     const out = await ec2.send(

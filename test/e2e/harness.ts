@@ -54,7 +54,7 @@ export function harnessFor(rt: LocalRuntime) {
 
 export type Harness = ReturnType<typeof harnessFor>;
 
-/** The demo link of seed 000 (local/demo.ts) as a request body, with top-level overrides. */
+/** The demo link of the cross-account IRSA runbook (local/demo.ts) as a request body, with top-level overrides. */
 export function demoRequest(overrides: Record<string, unknown> = {}) {
   return { ...(structuredClone(DEMO_REQUEST) as Record<string, any>), ...overrides };
 }

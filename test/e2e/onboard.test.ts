@@ -1,5 +1,5 @@
 /**
- * The demo link of seed 000, end to end: HTTP API → onboard ASL → step handlers → sandbox,
+ * The demo link of the cross-account IRSA runbook, end to end: HTTP API → onboard ASL → step handlers → sandbox,
  * then what the sandbox accounts hold.
  */
 import { DescribeSecurityGroupRulesCommand } from '@aws-sdk/client-ec2';
@@ -33,7 +33,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-describe('POST /links with the demo link of seed 000', () => {
+describe('POST /links with the demo link of the cross-account IRSA runbook', () => {
   it('answers 202 with a Location and a PENDING link', async () => {
     const res = await h.api('POST', '/links', demoRequest());
     expect(res.status).toBe(202);

@@ -56,7 +56,7 @@ describe('POST /links/{id}/reconcile', () => {
     await sourceEc2.send(
       new CreateNatGatewayCommand({ SubnetId: gone.SubnetId, AllocationId: eip.AllocationId }),
     );
-    // CreateNatGateway is asynchronous (AWS-FACTS.md): describe until it settles.
+    // CreateNatGateway is asynchronous (docs/aws-facts.md#nat-gateway-change-events): describe until it settles.
     for (let i = 0; i < 5; i++) await sourceEc2.send(new DescribeNatGatewaysCommand({}));
 
     h.rt.sandbox.resetCalls();

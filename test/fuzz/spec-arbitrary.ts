@@ -213,7 +213,7 @@ export function anyOnboardingRequest(maxItems = 4, longNames = false): fc.Arbitr
   return longNames ? fc.oneof(walk(), walk(LONG_NAMES)) : walk();
 }
 
-/** The clusters of the demo world (seed 000). */
+/** The clusters of the demo world (the cross-account IRSA runbook). */
 export const DEMO_CLUSTERS = [
   { accountId: '111111111111', region: 'ap-southeast-1', cluster: 'cluster-a' },
   { accountId: '222222222222', region: 'ap-southeast-1', cluster: 'cluster-b' },

@@ -1,4 +1,4 @@
-/** Builders of API Gateway HTTP API (payload v2) events and the demo request of seed 000. */
+/** Builders of API Gateway HTTP API (payload v2) events and the demo request of the cross-account IRSA runbook. */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { DEMO_REQUEST } from '#local/demo';
 
@@ -41,7 +41,7 @@ export function apiEvent(method: string, path: string, options: EventOptions = {
   };
 }
 
-/** Seed 000's demo link (local/demo.ts), as a mutable body the tests can change. */
+/** The cross-account IRSA runbook's demo link (local/demo.ts), as a mutable body the tests can change. */
 export function demoRequest(): Record<string, any> {
   return structuredClone(DEMO_REQUEST) as Record<string, any>;
 }

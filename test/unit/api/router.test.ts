@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import type { OnboardingRequest } from '#link/model';
 import { API_ERROR_CODE_NAMES, ApiError } from '#api/problems';
-import { type ApiRequest, checkJsonStructure, loadApiRouter } from '#api/openapi/router';
+import { checkJsonStructure } from '#api/openapi/body-checks';
+import { type ApiRequest, loadApiRouter } from '#api/openapi/router';
 import { apiEvent, demoRequest, LINK_ID } from './api-events';
 
 const router = loadApiRouter();

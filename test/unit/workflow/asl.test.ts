@@ -9,7 +9,7 @@ import {
   taskStates,
 } from '#local/adapters/stepfunctions';
 
-const dir = new URL('../../statemachines/', import.meta.url).pathname;
+const dir = new URL('../../../statemachines/', import.meta.url).pathname;
 const files = readdirSync(dir).filter((f) => f.endsWith('.asl.json'));
 
 /** Every ErrorEquals list in a definition, with the state that holds it. */
