@@ -2,7 +2,11 @@
  * STS: AssumeRole (with the target role's trust policy and the caller's identity
  * policies evaluated by Tether's own evaluator, functions/commons/policy/evaluate.ts) and GetCallerIdentity.
  */
-import { evaluatePolicy, type PolicyDocument as EvalDocument } from '../../functions/commons/policy/evaluate';
+import {
+  evaluatePolicies,
+  evaluatePolicy,
+  type PolicyDocument as EvalDocument,
+} from '../../functions/commons/policy/evaluate';
 import { type Caller, type OpContext, type Operations, requireString } from './context';
 import { SandboxError } from './errors';
 import { awsPrincipals, effectiveTrust, findRoleByArn, parsePolicy, type PolicyDocument } from './iam';
@@ -146,15 +150,15 @@ async function mayAssume(
   if (externalId !== undefined) context['sts:ExternalId'] = externalId;
   const trust = trustForEvaluation(ctx.state, role) as unknown as EvalDocument;
   const principalId = ctx.caller.principalArn;
-  if (
-    evaluatePolicy(trust, {
-      action: 'sts:AssumeRole',
-      principal: { type: 'AWS', id: principalId },
-      context,
-    }) !== 'Allow'
-  ) {
-    return { ok: false }; // AWS's message says no more than that
-  }
+  const trusted = evaluatePolicy(
+    trust,
+    { action: 'sts:AssumeRole', principal: { type: 'AWS', id: principalId }, context },
+    { policyType: 'resource' },
+  );
+  // What the evaluator cannot judge is refused, never guessed; the reason goes in the sandbox detail.
+  if (trusted.decision === 'CannotEvaluate')
+    return { ok: false, detail: `cannot evaluate: ${trusted.reason}` };
+  if (trusted.decision !== 'Allow') return { ok: false }; // AWS's message says no more than that
   // A trust that names the caller itself suffices in the same account; an account principal,
   // or any cross-account call, also needs the caller's identity policy (IAM policy evaluation logic).
   const roleAccount = role.Arn.split(':')[4] ?? '';
@@ -163,16 +167,14 @@ async function mayAssume(
     (st) => st.Effect === 'Allow' && awsPrincipals(st as never).includes(principalId),
   );
   if (roleAccount === ctx.caller.accountId && namesCaller) return { ok: true };
-  const decisions = identityPolicies(ctx).map((p) =>
-    evaluatePolicy(p.policy as unknown as EvalDocument, {
-      action: 'sts:AssumeRole',
-      resource: role.Arn,
-      context,
-    }),
+  const identity = evaluatePolicies(
+    identityPolicies(ctx).map((p) => p.policy as unknown as EvalDocument),
+    { action: 'sts:AssumeRole', resource: role.Arn, context },
+    { policyType: 'identity' },
   );
-  if (decisions.includes('ExplicitDeny')) return { ok: false };
-  if (!decisions.includes('Allow')) return { ok: false };
-  return { ok: true };
+  if (identity.decision === 'CannotEvaluate')
+    return { ok: false, detail: `cannot evaluate: ${identity.reason}` };
+  return { ok: identity.decision === 'Allow' };
 }
 
 /** The STS operations the sandbox implements. */

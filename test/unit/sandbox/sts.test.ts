@@ -240,3 +240,32 @@ describe('sts trust by role ARN', () => {
     expect(err.name).toBe('AccessDenied');
   });
 });
+
+describe('sts with the evaluator', () => {
+  it('refuses when the trust policy holds a condition it cannot evaluate', async () => {
+    // Arrange
+    const sb = Sandbox.open();
+    const a = await agentClients(sb, '111111111111');
+    await a.iam.send(
+      new CreateRoleCommand({
+        RoleName: 'dst',
+        AssumeRolePolicyDocument: trustPolicy({
+          Effect: 'Allow',
+          Principal: { AWS: 'arn:aws:iam::111111111111:root' },
+          Action: 'sts:AssumeRole',
+          Condition: { StringMatches: { 'aws:PrincipalArn': 'arn:aws:iam::111111111111:root' } },
+        }),
+      }),
+    );
+    const root = clientsFor(sb, sb.rootCredentials('111111111111'));
+    // Act
+    const err = await rejectionOf(
+      root.sts.send(
+        new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::111111111111:role/dst', RoleSessionName: 's1' }),
+      ),
+    );
+    // Assert
+    expect(err.name).toBe('AccessDenied');
+    expect(err.message).toMatch(/sandbox: cannot evaluate/);
+  });
+});
