@@ -159,14 +159,8 @@ async function mayAssume(
   if (trusted.decision === 'CannotEvaluate')
     return { ok: false, detail: `cannot evaluate: ${trusted.reason}` };
   if (trusted.decision !== 'Allow') return { ok: false }; // AWS's message says no more than that
-  // A trust that names the caller itself suffices in the same account; an account principal,
-  // or any cross-account call, also needs the caller's identity policy (IAM policy evaluation logic).
-  const roleAccount = role.Arn.split(':')[4] ?? '';
-  const statements = Array.isArray(trust.Statement) ? trust.Statement : [trust.Statement];
-  const namesCaller = statements.some(
-    (st) => st.Effect === 'Allow' && awsPrincipals(st as never).includes(principalId),
-  );
-  if (roleAccount === ctx.caller.accountId && namesCaller) return { ok: true };
+  // The caller's identity policies always count: an explicit Deny there wins even where the
+  // trust alone would do (IAM policy evaluation logic).
   const identity = evaluatePolicies(
     identityPolicies(ctx).map((p) => p.policy as unknown as EvalDocument),
     { action: 'sts:AssumeRole', resource: role.Arn, context },
@@ -174,6 +168,15 @@ async function mayAssume(
   );
   if (identity.decision === 'CannotEvaluate')
     return { ok: false, detail: `cannot evaluate: ${identity.reason}` };
+  if (identity.decision === 'ExplicitDeny') return { ok: false };
+  // A trust that names the caller itself suffices in the same account; an account principal,
+  // or any cross-account call, also needs an Allow in the caller's identity policies.
+  const roleAccount = role.Arn.split(':')[4] ?? '';
+  const statements = Array.isArray(trust.Statement) ? trust.Statement : [trust.Statement];
+  const namesCaller = statements.some(
+    (st) => st.Effect === 'Allow' && awsPrincipals(st as never).includes(principalId),
+  );
+  if (roleAccount === ctx.caller.accountId && namesCaller) return { ok: true };
   return { ok: identity.decision === 'Allow' };
 }
 
