@@ -149,10 +149,11 @@ async function mayAssume(
   };
   if (externalId !== undefined) context['sts:ExternalId'] = externalId;
   const trust = trustForEvaluation(ctx.state, role) as unknown as EvalDocument;
-  const principalId = ctx.caller.principalArn;
+  // The caller as IAM sees it: a role session is its session ARN, which a trust naming the
+  // role (or its account) covers.
   const trusted = evaluatePolicy(
     trust,
-    { action: 'sts:AssumeRole', principal: { type: 'AWS', id: principalId }, context },
+    { action: 'sts:AssumeRole', principal: { type: 'AWS', id: ctx.caller.arn }, context },
     { policyType: 'resource' },
   );
   // What the evaluator cannot judge is refused, never guessed; the reason goes in the sandbox detail.
@@ -174,7 +175,9 @@ async function mayAssume(
   const roleAccount = role.Arn.split(':')[4] ?? '';
   const statements = Array.isArray(trust.Statement) ? trust.Statement : [trust.Statement];
   const namesCaller = statements.some(
-    (st) => st.Effect === 'Allow' && awsPrincipals(st as never).includes(principalId),
+    (st) =>
+      st.Effect === 'Allow' &&
+      awsPrincipals(st as never).some((p) => p === ctx.caller.principalArn || p === ctx.caller.arn),
   );
   if (roleAccount === ctx.caller.accountId && namesCaller) return { ok: true };
   return { ok: identity.decision === 'Allow' };

@@ -341,4 +341,53 @@ describe('sts with the evaluator', () => {
     expect(err.name).toBe('AccessDenied');
     expect(err.message).toMatch(/sandbox: cannot evaluate/);
   });
+
+  it.each([
+    [
+      'cannot evaluate a Deny NotPrincipal that exempts the role and account but not the session',
+      [],
+      /cannot evaluate: .*NotPrincipal/,
+    ],
+    [
+      'lets a Deny NotPrincipal that also lists the session exempt it',
+      ['arn:aws:sts::111111111111:assumed-role/caller/app'],
+      undefined,
+    ],
+  ])('presents a role session as its session ARN: %s', async (_name, sessions, refusal) => {
+    // Arrange
+    const sb = Sandbox.open();
+    const a = await agentClients(sb, '111111111111');
+    const callerArn = 'arn:aws:iam::111111111111:role/caller';
+    const root = 'arn:aws:iam::111111111111:root';
+    await a.iam.send(
+      new CreateRoleCommand({
+        RoleName: 'caller',
+        AssumeRolePolicyDocument: trustPolicy({
+          Effect: 'Allow',
+          Principal: { AWS: root },
+          Action: 'sts:AssumeRole',
+        }),
+      }),
+    );
+    await a.iam.send(
+      new CreateRoleCommand({
+        RoleName: 'dst',
+        AssumeRolePolicyDocument: trustPolicy([
+          { Effect: 'Allow', Principal: { AWS: callerArn }, Action: 'sts:AssumeRole' },
+          { Effect: 'Deny', NotPrincipal: { AWS: [...sessions, callerArn, root] }, Action: 'sts:AssumeRole' },
+        ]),
+      }),
+    );
+    const session = clientsFor(sb, sb.sessionCredentials(callerArn, 'app'));
+    // Act
+    const outcome = await session.sts
+      .send(new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::111111111111:role/dst', RoleSessionName: 's1' }))
+      .then(
+        () => undefined,
+        (err: Error) => err,
+      );
+    // Assert
+    if (refusal) expect(outcome?.message).toMatch(refusal);
+    else expect(outcome).toBeUndefined();
+  });
 });
