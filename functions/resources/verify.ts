@@ -21,7 +21,7 @@ import {
   WORKLOAD_POLICY_NAME,
   workloadRoleName,
 } from '#link/names';
-import { evaluatePolicy, parsePolicy } from '#link/policy/evaluate';
+import { type Evaluation, type EvaluationRequest, evaluatePolicy, parsePolicy } from '#link/policy/evaluate';
 import { isManaged } from '#link/tags';
 import { readAwsAuth } from '#aws/kubernetes';
 import { kubernetesOf, withoutPath } from './access-entry';
@@ -52,6 +52,34 @@ async function readRole(clients: AwsClients, accountId: string, name: string, po
   }
 }
 
+/**
+ * A hop judged by the evaluator. What it cannot evaluate fails the hop with its reason: a
+ * hop holds only when IAM's answer is known. `expect` is the answer the hop needs.
+ */
+function judged(
+  hop: string,
+  detail: string,
+  evaluation: Evaluation | undefined,
+  expect: 'allowed' | 'refused',
+): Hop {
+  if (!evaluation) return { hop, ok: false, detail };
+  if (evaluation.decision === 'CannotEvaluate') {
+    return { hop, ok: false, detail: `${detail}; cannot evaluate: ${evaluation.reason}` };
+  }
+  const ok = (evaluation.decision === 'Allow') === (expect === 'allowed');
+  return { hop, ok, detail: !ok && evaluation.reason ? `${detail}; ${evaluation.reason}` : detail };
+}
+
+/**
+ * Verify models only the keys it names: a condition on any other key (which AWS may add to
+ * the real request) cannot be evaluated rather than be judged absent.
+ */
+const evaluate = (
+  policy: Parameters<typeof evaluatePolicy>[0],
+  request: EvaluationRequest,
+  policyType: 'identity' | 'resource',
+): Evaluation => evaluatePolicy(policy, { ...request, contextIsComplete: false }, { policyType });
+
 /** Evaluates the chain; returns every hop, passing or not. */
 export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[]> {
   const { source, target, access } = link.spec;
@@ -70,65 +98,79 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
       workloadRoleName(source),
       WORKLOAD_POLICY_NAME,
     );
-    const webIdentity = (sa: string) =>
+    const webIdentity = (sa: string): Evaluation =>
       workload
-        ? evaluatePolicy(workload.trust, {
-            action: 'sts:AssumeRoleWithWebIdentity',
-            principal: { type: 'Federated', id: oidcProviderArn(source.accountId, issuer) },
-            context: {
-              [`${host}:sub`]: `system:serviceaccount:${source.namespace}:${sa}`,
-              [`${host}:aud`]: STS_AUDIENCE,
+        ? evaluate(
+            workload.trust,
+            {
+              action: 'sts:AssumeRoleWithWebIdentity',
+              principal: { type: 'Federated', id: oidcProviderArn(source.accountId, issuer) },
+              context: {
+                [`${host}:sub`]: `system:serviceaccount:${source.namespace}:${sa}`,
+                [`${host}:aud`]: STS_AUDIENCE,
+              },
             },
-          })
-        : 'ImplicitDeny';
-    hops.push({
-      hop: 'web-identity→workload-role',
-      ok: webIdentity(source.serviceAccount) === 'Allow',
-      detail: `${source.namespace}/${source.serviceAccount} may assume ${workloadArn} with a token from ${host}`,
-    });
-    hops.push({
-      hop: 'trust-is-scoped',
-      ok: webIdentity(`${source.serviceAccount}-other`) !== 'Allow',
-      detail: 'another service account of the same namespace is refused',
-    });
-    hops.push({
-      hop: 'workload-role→target-role',
-      ok:
-        !!workload &&
-        evaluatePolicy(workload.policy, { action: 'sts:AssumeRole', resource: targetArn }) === 'Allow',
-      detail: `${workloadArn} may call sts:AssumeRole on ${targetArn}`,
-    });
+            'resource',
+          )
+        : { decision: 'ImplicitDeny' };
+    hops.push(
+      judged(
+        'web-identity→workload-role',
+        `${source.namespace}/${source.serviceAccount} may assume ${workloadArn} with a token from ${host}`,
+        webIdentity(source.serviceAccount),
+        'allowed',
+      ),
+    );
+    hops.push(
+      judged(
+        'trust-is-scoped',
+        'another service account of the same namespace is refused',
+        webIdentity(`${source.serviceAccount}-other`),
+        'refused',
+      ),
+    );
+    hops.push(
+      judged(
+        'workload-role→target-role',
+        `${workloadArn} may call sts:AssumeRole on ${targetArn}`,
+        workload && evaluate(workload.policy, { action: 'sts:AssumeRole', resource: targetArn }, 'identity'),
+        'allowed',
+      ),
+    );
   }
   const targetRole = await readRole(clients, target.accountId, targetRoleName(link.spec), TARGET_POLICY_NAME);
-  hops.push({
-    hop: 'target-role-trusts-workload-role',
-    ok:
-      !!targetRole &&
-      evaluatePolicy(targetRole.trust, {
-        action: 'sts:AssumeRole',
-        principal: { type: 'AWS', id: workloadArn },
-        context: { 'aws:PrincipalArn': workloadArn },
-      }) === 'Allow',
-    detail: `${targetArn} trusts ${workloadArn} (aws:PrincipalArn)`,
-  });
-  hops.push({
-    hop: 'target-role-trust-is-scoped',
-    ok:
-      !!targetRole &&
-      evaluatePolicy(targetRole.trust, {
-        action: 'sts:AssumeRole',
-        principal: { type: 'AWS', id: `arn:aws:iam::${source.accountId}:role/someone-else` },
-        context: { 'aws:PrincipalArn': `arn:aws:iam::${source.accountId}:role/someone-else` },
-      }) !== 'Allow',
-    detail: 'another role of the source account is refused',
-  });
-  hops.push({
-    hop: 'target-role→describe-cluster',
-    ok:
-      !!targetRole &&
-      evaluatePolicy(targetRole.policy, { action: 'eks:DescribeCluster', resource: clusterArn }) === 'Allow',
-    detail: `${targetArn} may eks:DescribeCluster on ${clusterArn}`,
-  });
+  const assumeTarget = (arn: string) =>
+    targetRole &&
+    evaluate(
+      targetRole.trust,
+      { action: 'sts:AssumeRole', principal: { type: 'AWS', id: arn }, context: { 'aws:PrincipalArn': arn } },
+      'resource',
+    );
+  hops.push(
+    judged(
+      'target-role-trusts-workload-role',
+      `${targetArn} trusts ${workloadArn} (aws:PrincipalArn)`,
+      assumeTarget(workloadArn),
+      'allowed',
+    ),
+  );
+  hops.push(
+    judged(
+      'target-role-trust-is-scoped',
+      'another role of the source account is refused',
+      assumeTarget(`arn:aws:iam::${source.accountId}:role/someone-else`),
+      'refused',
+    ),
+  );
+  hops.push(
+    judged(
+      'target-role→describe-cluster',
+      `${targetArn} may eks:DescribeCluster on ${clusterArn}`,
+      targetRole &&
+        evaluate(targetRole.policy, { action: 'eks:DescribeCluster', resource: clusterArn }, 'identity'),
+      'allowed',
+    ),
+  );
 
   if (resolved.target.authenticationMode === 'CONFIG_MAP') {
     const kube = kubernetesOf(clients, target, resolved.target);

@@ -1,8 +1,8 @@
 /**
  * STS: AssumeRole (with the target role's trust policy and the caller's identity
- * policies evaluated by Tether's own evaluator, functions/commons/policy/evaluate.ts) and GetCallerIdentity.
+ * policies evaluated by Tether's own evaluator, functions/link/policy/evaluate.ts) and GetCallerIdentity.
  */
-import { evaluatePolicy, type PolicyDocument as EvalDocument } from '#link/policy/evaluate';
+import { evaluatePolicies, evaluatePolicy, type PolicyDocument as EvalDocument } from '#link/policy/evaluate';
 import { type Caller, type OpContext, type Operations, requireString } from './context';
 import { SandboxError } from './errors';
 import { awsPrincipals, effectiveTrust, findRoleByArn, parsePolicy, type PolicyDocument } from './iam';
@@ -145,34 +145,38 @@ async function mayAssume(
   };
   if (externalId !== undefined) context['sts:ExternalId'] = externalId;
   const trust = trustForEvaluation(ctx.state, role) as unknown as EvalDocument;
-  const principalId = ctx.caller.principalArn;
-  if (
-    evaluatePolicy(trust, {
-      action: 'sts:AssumeRole',
-      principal: { type: 'AWS', id: principalId },
-      context,
-    }) !== 'Allow'
-  ) {
-    return { ok: false }; // AWS's message says no more than that
-  }
+  // The caller as IAM sees it: a role session is its session ARN, which a trust naming the
+  // role (or its account) covers.
+  const trusted = evaluatePolicy(
+    trust,
+    { action: 'sts:AssumeRole', principal: { type: 'AWS', id: ctx.caller.arn }, context },
+    { policyType: 'resource' },
+  );
+  // What the evaluator cannot judge is refused, never guessed; the reason goes in the sandbox detail.
+  if (trusted.decision === 'CannotEvaluate')
+    return { ok: false, detail: `cannot evaluate: ${trusted.reason}` };
+  if (trusted.decision !== 'Allow') return { ok: false }; // AWS's message says no more than that
+  // The caller's identity policies always count: an explicit Deny there wins even where the
+  // trust alone would do (IAM policy evaluation logic).
+  const identity = evaluatePolicies(
+    identityPolicies(ctx).map((p) => p.policy as unknown as EvalDocument),
+    { action: 'sts:AssumeRole', resource: role.Arn, context },
+    { policyType: 'identity' },
+  );
+  if (identity.decision === 'CannotEvaluate')
+    return { ok: false, detail: `cannot evaluate: ${identity.reason}` };
+  if (identity.decision === 'ExplicitDeny') return { ok: false };
   // A trust that names the caller itself suffices in the same account; an account principal,
-  // or any cross-account call, also needs the caller's identity policy (IAM policy evaluation logic).
+  // or any cross-account call, also needs an Allow in the caller's identity policies.
   const roleAccount = role.Arn.split(':')[4] ?? '';
   const statements = Array.isArray(trust.Statement) ? trust.Statement : [trust.Statement];
   const namesCaller = statements.some(
-    (st) => st.Effect === 'Allow' && awsPrincipals(st as never).includes(principalId),
+    (st) =>
+      st.Effect === 'Allow' &&
+      awsPrincipals(st as never).some((p) => p === ctx.caller.principalArn || p === ctx.caller.arn),
   );
   if (roleAccount === ctx.caller.accountId && namesCaller) return { ok: true };
-  const decisions = identityPolicies(ctx).map((p) =>
-    evaluatePolicy(p.policy as unknown as EvalDocument, {
-      action: 'sts:AssumeRole',
-      resource: role.Arn,
-      context,
-    }),
-  );
-  if (decisions.includes('ExplicitDeny')) return { ok: false };
-  if (!decisions.includes('Allow')) return { ok: false };
-  return { ok: true };
+  return { ok: identity.decision === 'Allow' };
 }
 
 /** The STS operations the sandbox implements. */

@@ -240,3 +240,154 @@ describe('sts trust by role ARN', () => {
     expect(err.name).toBe('AccessDenied');
   });
 });
+
+describe('sts with the evaluator', () => {
+  /** Roles `caller` and `dst` in 111111111111; `dst` trusts `caller` by its role ARN, the same-account case. */
+  async function sameAccount(callerPolicy?: Record<string, unknown>[]) {
+    const sb = Sandbox.open();
+    const a = await agentClients(sb, '111111111111');
+    const callerArn = 'arn:aws:iam::111111111111:role/tether/caller';
+    await a.iam.send(
+      new CreateRoleCommand({
+        RoleName: 'caller',
+        Path: '/tether/',
+        AssumeRolePolicyDocument: trustPolicy({
+          Effect: 'Allow',
+          Principal: { AWS: 'arn:aws:iam::111111111111:root' },
+          Action: 'sts:AssumeRole',
+        }),
+      }),
+    );
+    await a.iam.send(
+      new CreateRoleCommand({
+        RoleName: 'dst',
+        AssumeRolePolicyDocument: trustPolicy({
+          Effect: 'Allow',
+          Principal: { AWS: callerArn },
+          Action: 'sts:AssumeRole',
+        }),
+      }),
+    );
+    if (callerPolicy) {
+      await a.iam.send(
+        new PutRolePolicyCommand({
+          RoleName: 'caller',
+          PolicyName: 'p',
+          PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: callerPolicy }),
+        }),
+      );
+    }
+    const session = clientsFor(sb, sb.sessionCredentials(callerArn, 'app'));
+    const assume = () =>
+      session.sts.send(
+        new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::111111111111:role/dst', RoleSessionName: 's1' }),
+      );
+    return { a, assume };
+  }
+
+  it('lets a same-account trust that names the caller suffice without an identity Allow', async () => {
+    // Arrange
+    const { assume } = await sameAccount();
+    // Act
+    const out = await assume();
+    // Assert
+    expect(out.AssumedRoleUser?.Arn).toBe('arn:aws:sts::111111111111:assumed-role/dst/s1');
+  });
+
+  it("lets an explicit Deny in the caller's identity policy win over a same-account trust that names the caller", async () => {
+    // Arrange
+    const { assume } = await sameAccount([{ Effect: 'Deny', Action: 'sts:AssumeRole', Resource: '*' }]);
+    // Act
+    const err = await rejectionOf(assume());
+    // Assert
+    expect(err.name).toBe('AccessDenied');
+  });
+
+  it("refuses when the caller's identity policy holds a Deny it cannot evaluate", async () => {
+    // Arrange
+    const { assume } = await sameAccount([
+      { Effect: 'Deny', Action: 'sts:AssumeRole', Resource: '*', Condition: { Frobnicate: { k: 'v' } } },
+    ]);
+    // Act
+    const err = await rejectionOf(assume());
+    // Assert
+    expect(err.name).toBe('AccessDenied');
+    expect(err.message).toMatch(/cannot evaluate: .*'Frobnicate'/);
+  });
+
+  it('refuses when the trust policy holds a condition it cannot evaluate', async () => {
+    // Arrange
+    const sb = Sandbox.open();
+    const a = await agentClients(sb, '111111111111');
+    await a.iam.send(
+      new CreateRoleCommand({
+        RoleName: 'dst',
+        AssumeRolePolicyDocument: trustPolicy({
+          Effect: 'Allow',
+          Principal: { AWS: 'arn:aws:iam::111111111111:root' },
+          Action: 'sts:AssumeRole',
+          Condition: { StringMatches: { 'aws:PrincipalArn': 'arn:aws:iam::111111111111:root' } },
+        }),
+      }),
+    );
+    const root = clientsFor(sb, sb.rootCredentials('111111111111'));
+    // Act
+    const err = await rejectionOf(
+      root.sts.send(
+        new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::111111111111:role/dst', RoleSessionName: 's1' }),
+      ),
+    );
+    // Assert
+    expect(err.name).toBe('AccessDenied');
+    expect(err.message).toMatch(/sandbox: cannot evaluate/);
+  });
+
+  it.each([
+    [
+      'cannot evaluate a Deny NotPrincipal that exempts the role and account but not the session',
+      [],
+      /cannot evaluate: .*NotPrincipal/,
+    ],
+    [
+      'lets a Deny NotPrincipal that also lists the session exempt it',
+      ['arn:aws:sts::111111111111:assumed-role/caller/app'],
+      undefined,
+    ],
+  ])('presents a role session as its session ARN: %s', async (_name, sessions, refusal) => {
+    // Arrange
+    const sb = Sandbox.open();
+    const a = await agentClients(sb, '111111111111');
+    const callerArn = 'arn:aws:iam::111111111111:role/caller';
+    const root = 'arn:aws:iam::111111111111:root';
+    await a.iam.send(
+      new CreateRoleCommand({
+        RoleName: 'caller',
+        AssumeRolePolicyDocument: trustPolicy({
+          Effect: 'Allow',
+          Principal: { AWS: root },
+          Action: 'sts:AssumeRole',
+        }),
+      }),
+    );
+    await a.iam.send(
+      new CreateRoleCommand({
+        RoleName: 'dst',
+        AssumeRolePolicyDocument: trustPolicy([
+          { Effect: 'Allow', Principal: { AWS: callerArn }, Action: 'sts:AssumeRole' },
+          { Effect: 'Deny', NotPrincipal: { AWS: [...sessions, callerArn, root] }, Action: 'sts:AssumeRole' },
+        ]),
+      }),
+    );
+    const session = clientsFor(sb, sb.sessionCredentials(callerArn, 'app'));
+    // Act
+    const outcome = await session.sts
+      .send(new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::111111111111:role/dst', RoleSessionName: 's1' }))
+      .then(
+        () => undefined,
+        (err: Error) => err,
+      );
+    // Assert
+    if (refusal) expect(outcome?.message).toMatch(refusal);
+    else expect(outcome).toBeUndefined();
+  });
+});
