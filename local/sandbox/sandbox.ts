@@ -16,7 +16,7 @@
  */
 import type { Caller, OpContext, Operations } from './context';
 import { nextHex } from './context';
-import { ec2Operations } from './ec2';
+import { ec2Operations } from './ec2/index';
 import { eksOperations } from './eks';
 import { SandboxError } from './errors';
 import { findRoleByArn, iamOperations } from './iam';

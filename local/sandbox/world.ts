@@ -5,7 +5,7 @@
  * Seeded resources carry no Tether tags: Tether did not make them.
  */
 import type { Caller, OpContext } from './context';
-import { attachAddress } from './ec2';
+import { attachAddress } from './ec2/nat-gateways';
 import { createRole } from './iam';
 import { putConfigMap } from './kubernetes';
 import {
