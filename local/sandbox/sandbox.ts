@@ -19,7 +19,7 @@ import { nextHex } from './context';
 import { ec2Operations } from './ec2/index';
 import { eksOperations } from './eks';
 import { SandboxError } from './errors';
-import { findRoleByArn, iamOperations } from './iam';
+import { findRoleByArn, iamOperations } from './iam/index';
 import { kubernetesOperations } from './kubernetes';
 import { s3Operations } from './s3';
 import { emptyState, loadState, type SandboxState, saveState } from './state';

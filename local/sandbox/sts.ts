@@ -1,11 +1,12 @@
 /**
  * STS: AssumeRole (with the target role's trust policy and the caller's identity
- * policies evaluated by Tether's own evaluator, functions/commons/policy/evaluate.ts) and GetCallerIdentity.
+ * policies evaluated by Tether's own evaluator, functions/link/policy/evaluate.ts) and GetCallerIdentity.
  */
 import { evaluatePolicy, type PolicyDocument as EvalDocument } from '#link/policy/evaluate';
 import { type Caller, type OpContext, type Operations, requireString } from './context';
 import { SandboxError } from './errors';
-import { awsPrincipals, effectiveTrust, findRoleByArn, parsePolicy, type PolicyDocument } from './iam';
+import { awsPrincipals, type PolicyDocument, parsePolicy } from './iam/policies';
+import { effectiveTrust, findRoleByArn } from './iam/roles';
 import { base32Of, type CredentialState, type RoleState, type SandboxState, sha256Hex } from './state';
 
 /** The control plane's own account. */

@@ -6,7 +6,7 @@
  */
 import type { Caller, OpContext } from './context';
 import { attachAddress } from './ec2/nat-gateways';
-import { createRole } from './iam';
+import { createRole } from './iam/roles';
 import { putConfigMap } from './kubernetes';
 import {
   type AccountState,

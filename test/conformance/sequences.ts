@@ -1,6 +1,6 @@
 /**
  * The sequences of SDK calls the conformance suite runs on both sides: the calls
- * Tether's handlers make (functions/commons/resources), in the order a link uses them,
+ * Tether's handlers make (functions/resources), in the order a link uses them,
  * plus the error paths it handles. Each step records a projection of its answer: the
  * fields AWS documents and Tether reads, with random parts reduced to their shape.
  */
