@@ -5,9 +5,7 @@
  * one data directory, so a restart (or a crash) loses nothing.
  */
 import './polyfills';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Pluggable } from '@smithy/types';
 import { handler as apiHandler } from '#api/handler';
 import { AwsClients } from '#aws/clients';
@@ -20,42 +18,10 @@ import { startHttpServer } from '#local/adapters/http';
 import { Sandbox } from '#local/sandbox/index';
 import { sandboxPlugin } from '#local/adapters/sdk-plugin';
 import { LocalStepFunctions, type LocalStepFunctionsOptions } from '#local/adapters/stepfunctions';
+import { lockDataDirectory } from './data-dir-lock';
+import { redriveUnfinished } from './redrive';
 
-/** Raised when another live process already runs on the data directory. */
-export class DataDirectoryInUseError extends Error {
-  override readonly name = 'DataDirectoryInUseError';
-}
-
-/**
- * One process per data directory: the table (LevelDB) and the sandbox file cannot be
- * shared. A lock file holds the owner's pid; a lock whose process is gone is taken over.
- */
-function lockDataDirectory(dataDir: string): () => void {
-  mkdirSync(dataDir, { recursive: true });
-  const lock = join(dataDir, 'tether.pid');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(lock, String(process.pid), { flag: 'wx' });
-      return () => rmSync(lock, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number(readFileSync(lock, 'utf8'));
-      let alive = false;
-      try {
-        alive = Number.isInteger(pid) && pid > 0 && pid !== process.pid && process.kill(pid, 0);
-      } catch {
-        alive = false; // no such process: a crash left the lock
-      }
-      if (alive) {
-        throw new DataDirectoryInUseError(
-          `The data directory ${dataDir} is in use by process ${pid}; stop it, or pass another --data-dir`,
-        );
-      }
-      rmSync(lock, { force: true });
-    }
-  }
-  throw new DataDirectoryInUseError(`Could not lock the data directory ${dataDir}`);
-}
+export { DataDirectoryInUseError } from './data-dir-lock';
 
 /** The control plane's own account and region when it runs locally. */
 export const LOCAL_HUB_ACCOUNT_ID = '000000000000';
@@ -268,45 +234,4 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       unlock();
     },
   };
-}
-
-/**
- * Links a previous process left half-done are driven again: PENDING or PROVISIONING ones by
- * the onboard workflow, DELETING ones by the offboard workflow. Every step is an idempotent
- * ensure (or remove), so the new run converges where the old one stopped.
- */
-async function redriveUnfinished(rt: TetherRuntime): Promise<string[]> {
-  const byStatus = async (status: 'PENDING' | 'PROVISIONING' | 'DELETING') => {
-    const ids: string[] = [];
-    let cursor: Record<string, unknown> | undefined;
-    do {
-      const page = await rt.links.list({ status }, 100, cursor);
-      ids.push(...page.items.map((l) => l.id));
-      cursor = page.next;
-    } while (cursor);
-    return ids;
-  };
-  const onboarding = [...(await byStatus('PENDING')), ...(await byStatus('PROVISIONING'))];
-  const deleting = await byStatus('DELETING');
-  const stamp = Date.now();
-  if (onboarding.length) {
-    const name = `redrive-${stamp}`;
-    await rt.clients.sfn().send(
-      new StartExecutionCommand({
-        stateMachineArn: rt.stateMachines.onboard,
-        name,
-        input: JSON.stringify({ requestId: name, linkIds: onboarding }),
-      }),
-    );
-  }
-  for (const id of deleting) {
-    await rt.clients.sfn().send(
-      new StartExecutionCommand({
-        stateMachineArn: rt.stateMachines.offboard ?? '',
-        name: `redrive-${id}-${stamp}`,
-        input: JSON.stringify({ linkId: id }),
-      }),
-    );
-  }
-  return [...onboarding, ...deleting];
 }
