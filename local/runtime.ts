@@ -9,15 +9,19 @@ import { join } from 'node:path';
 import type { Pluggable } from '@smithy/types';
 import { handler as apiHandler } from '#api/handler';
 import { AwsClients } from '#aws/clients';
-import type { KubernetesApi, KubernetesTarget } from '#aws/kubernetes';
-import { ConcurrentUpdateError } from '#link/errors';
+import type { KubernetesTarget } from '#aws/kubernetes';
 import { DEFAULT_TABLE_NAME, LinkRepository } from '#store/links';
 import { configureRuntime, type TetherRuntime } from '#functions/runtime';
 import { startDynamo } from '#local/adapters/dynamodb';
 import { startHttpServer } from '#local/adapters/http';
+import { sandboxKubernetes } from '#local/adapters/kubernetes';
 import { Sandbox } from '#local/sandbox/index';
 import { sandboxPlugin } from '#local/adapters/sdk-plugin';
-import { LocalStepFunctions, type LocalStepFunctionsOptions } from '#local/adapters/stepfunctions';
+import {
+  LocalStepFunctions,
+  type LocalStepFunctionsOptions,
+  localSfnPlugin,
+} from '#local/adapters/stepfunctions';
 import { lockDataDirectory } from './data-dir-lock';
 import { redriveUnfinished } from './redrive';
 
@@ -86,66 +90,6 @@ function haltPlugin(isHalted: () => boolean): Pluggable<any, any> {
         },
         { step: 'initialize', name: 'tetherHalt', priority: 'high' },
       );
-    },
-  };
-}
-
-/** An initialize-step middleware that answers Step Functions calls from the local engine. */
-function localSfnPlugin(sfn: LocalStepFunctions): Pluggable<any, any> {
-  return {
-    applyToStack(stack) {
-      stack.add(
-        (_next, context) => async (args: any) => {
-          const operation = String(context.commandName ?? '').replace(/Command$/, '');
-          const output = await sfn.invoke(operation, args.input);
-          return { output: { ...output, $metadata: { httpStatusCode: 200 } }, response: {} };
-        },
-        { step: 'initialize', name: 'tetherLocalStepFunctions', priority: 'high' },
-      );
-    },
-  };
-}
-
-/** The reason of a sandbox Kubernetes error (`SandboxError.code`: NotFound, Conflict, …). */
-const kubeCode = (err: unknown) => (err as { code?: string }).code ?? (err as Error).name;
-
-/** The Kubernetes API of a sandbox cluster (aws-auth), called with the agent role's keys. */
-function sandboxKubernetes(sandbox: Sandbox, target: KubernetesTarget, credentials: unknown): KubernetesApi {
-  const call = async (operation: string, input: Record<string, unknown>) => {
-    const identity =
-      typeof credentials === 'function' ? await (credentials as () => Promise<any>)() : (credentials as any);
-    try {
-      return await sandbox.invoke(
-        'kubernetes',
-        operation,
-        { clusterName: target.cluster, ...input },
-        {
-          accessKeyId: identity.accessKeyId,
-          region: target.region,
-        },
-      );
-    } catch (err) {
-      if (kubeCode(err) === 'Conflict' || kubeCode(err) === 'AlreadyExists') {
-        throw new ConcurrentUpdateError((err as Error).message, { cause: err });
-      }
-      throw err;
-    }
-  };
-  return {
-    async getConfigMap(namespace, name) {
-      try {
-        const out = (await call('GetConfigMap', { namespace, name })) as any;
-        return { data: out.configMap.data ?? {}, resourceVersion: out.configMap.metadata.resourceVersion };
-      } catch (err) {
-        if (kubeCode(err) === 'NotFound') return undefined;
-        throw err;
-      }
-    },
-    async replaceConfigMap(namespace, name, data, resourceVersion) {
-      await call('ReplaceConfigMap', { namespace, name, data, resourceVersion });
-    },
-    async createConfigMap(namespace, name, data) {
-      await call('CreateConfigMap', { namespace, name, data });
     },
   };
 }
