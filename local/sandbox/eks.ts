@@ -4,7 +4,7 @@
  */
 import { clone, type OpContext, type Operations, paginate, requireString } from './context';
 import { SandboxError } from './errors';
-import { findRoleByArn } from './iam/roles';
+import { findRoleByArn } from '#local/sandbox/iam/roles';
 import { type AccessEntryState, type ClusterState, regionOf } from './state';
 
 /** Access entries per cluster (AWS-FACTS "EKS"). */

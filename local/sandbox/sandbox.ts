@@ -16,10 +16,10 @@
  */
 import type { Caller, OpContext, Operations } from './context';
 import { nextHex } from './context';
-import { ec2Operations } from './ec2/index';
+import { ec2Operations } from '#local/sandbox/ec2/index';
 import { eksOperations } from './eks';
 import { SandboxError } from './errors';
-import { findRoleByArn, iamOperations } from './iam/index';
+import { findRoleByArn, iamOperations } from '#local/sandbox/iam/index';
 import { kubernetesOperations } from './kubernetes';
 import { s3Operations } from './s3';
 import { emptyState, loadState, type SandboxState, saveState } from './state';

@@ -5,8 +5,8 @@
  * Seeded resources carry no Tether tags: Tether did not make them.
  */
 import type { Caller, OpContext } from './context';
-import { attachAddress } from './ec2/nat-gateways';
-import { createRole } from './iam/roles';
+import { attachAddress } from '#local/sandbox/ec2/nat-gateways';
+import { createRole } from '#local/sandbox/iam/roles';
 import { putConfigMap } from './kubernetes';
 import {
   type AccountState,

@@ -5,7 +5,7 @@
  *
  * One file per resource family; this one assembles their operations.
  */
-import type { Operations } from '../context';
+import type { Operations } from '#local/sandbox/context';
 import { natGatewayOperations } from './nat-gateways';
 import { prefixListOperations } from './prefix-lists';
 import { securityGroupOperations } from './security-groups';

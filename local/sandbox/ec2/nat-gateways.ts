@@ -4,9 +4,9 @@
  * they are described); associate and disassociate secondary addresses. Quotas follow
  * AWS-FACTS "EC2 / VPC".
  */
-import { clone, type OpContext, type Operations, paginate, requireString } from '../context';
-import { SandboxError } from '../errors';
-import type { AddressState, Ec2State, NatGatewayState } from '../state';
+import { clone, type OpContext, type Operations, paginate, requireString } from '#local/sandbox/context';
+import { SandboxError } from '#local/sandbox/errors';
+import type { AddressState, Ec2State, NatGatewayState } from '#local/sandbox/state';
 import { applyFilters, byIds, ec2Of, ids, notFound } from './resources';
 import { specTags } from './tags';
 

@@ -4,9 +4,9 @@
  * rule references the list). Resizing a list counts against every security group whose
  * rules reference it.
  */
-import { clone, type OpContext, type Operations, paginate, requireString } from '../context';
-import { SandboxError } from '../errors';
-import type { Ec2State, PrefixListState } from '../state';
+import { clone, type OpContext, type Operations, paginate, requireString } from '#local/sandbox/context';
+import { SandboxError } from '#local/sandbox/errors';
+import type { Ec2State, PrefixListState } from '#local/sandbox/state';
 import { applyFilters, byIds, ec2Of, ids, notFound } from './resources';
 import { checkRuleQuota } from './security-groups';
 import { specTags } from './tags';

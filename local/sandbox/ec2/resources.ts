@@ -2,9 +2,9 @@
  * What every EC2 family shares: the region's EC2 state, fresh resource ids, the NotFound
  * errors, and how the Describe* calls find resources (a list of ids, then `Filters`).
  */
-import type { OpContext } from '../context';
-import { SandboxError } from '../errors';
-import { type Ec2State, regionOf, type TagState } from '../state';
+import type { OpContext } from '#local/sandbox/context';
+import { SandboxError } from '#local/sandbox/errors';
+import { type Ec2State, regionOf, type TagState } from '#local/sandbox/state';
 
 type Filter = { Name?: string; Values?: string[] };
 

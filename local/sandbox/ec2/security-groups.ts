@@ -4,9 +4,9 @@
  * descriptions, and the rules-per-group quota, where a referenced prefix list counts as its
  * MaxEntries (AWS-FACTS "EC2 / VPC").
  */
-import { clone, type OpContext, type Operations, paginate, requireString } from '../context';
-import { SandboxError } from '../errors';
-import type { Ec2State, SecurityGroupRuleState, SecurityGroupState } from '../state';
+import { clone, type OpContext, type Operations, paginate, requireString } from '#local/sandbox/context';
+import { SandboxError } from '#local/sandbox/errors';
+import type { Ec2State, SecurityGroupRuleState, SecurityGroupState } from '#local/sandbox/state';
 import { applyFilters, byIds, ec2Of, ids, notFound } from './resources';
 import { specTags } from './tags';
 

@@ -2,9 +2,9 @@
  * Tags on any EC2 resource: the `TagSpecifications` of the Create* calls, and CreateTags,
  * DeleteTags and DescribeTags, which find a resource by the prefix of its id.
  */
-import { mergeTags, type Operations } from '../context';
-import { SandboxError } from '../errors';
-import type { Ec2State, TagState } from '../state';
+import { mergeTags, type Operations } from '#local/sandbox/context';
+import { SandboxError } from '#local/sandbox/errors';
+import type { Ec2State, TagState } from '#local/sandbox/state';
 import { applyFilters, ec2Of, notFound } from './resources';
 
 /** The tags of `TagSpecifications` for `resourceType`. */

@@ -2,7 +2,7 @@
  * VPCs and subnets, read only: the seed world (`../world.ts`) makes them, and
  * DescribeVpcs and DescribeSubnets show them.
  */
-import { clone, type Operations } from '../context';
+import { clone, type Operations } from '#local/sandbox/context';
 import { applyFilters, byIds, ec2Of } from './resources';
 
 /** DescribeVpcs and DescribeSubnets. */

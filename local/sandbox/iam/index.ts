@@ -4,7 +4,7 @@
  *
  * One file per family; this one assembles their operations.
  */
-import type { Operations } from '../context';
+import type { Operations } from '#local/sandbox/context';
 import { oidcProviderOperations } from './oidc-providers';
 import { rolePolicyOperations } from './role-policies';
 import { roleOperations } from './roles';

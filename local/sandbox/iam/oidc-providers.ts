@@ -2,9 +2,9 @@
  * IAM OIDC identity providers: create (one per issuer URL, at most 100 per account), read,
  * list, delete, their client ids (audiences), and tags.
  */
-import { clone, mergeTags, type Operations, removeTags, requireString } from '../context';
-import { SandboxError } from '../errors';
-import type { AccountState } from '../state';
+import { clone, mergeTags, type Operations, removeTags, requireString } from '#local/sandbox/context';
+import { SandboxError } from '#local/sandbox/errors';
+import type { AccountState } from '#local/sandbox/state';
 import { checkTagCount, listTags, validateTags } from './tags';
 
 /** OIDC providers per account. */

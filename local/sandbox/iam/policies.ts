@@ -2,7 +2,7 @@
  * IAM policy documents as the sandbox reads them: parsing (MalformedPolicyDocument on bad
  * JSON or shape, like IAM) and the `Principal.AWS` entries of a statement.
  */
-import { SandboxError } from '../errors';
+import { SandboxError } from '#local/sandbox/errors';
 
 /** A parsed IAM policy statement (only the parts the sandbox reads). */
 export interface PolicyStatement {

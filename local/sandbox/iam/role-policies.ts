@@ -3,8 +3,8 @@
  * policies together within 10,240 characters, whitespace not counted) and attached AWS
  * managed ones (attach, detach, list; at most 10 per role).
  */
-import { nonWhitespaceLength, type Operations, requireString } from '../context';
-import { SandboxError } from '../errors';
+import { nonWhitespaceLength, type Operations, requireString } from '#local/sandbox/context';
+import { SandboxError } from '#local/sandbox/errors';
 import { parsePolicy } from './policies';
 import { getRoleOrThrow } from './roles';
 

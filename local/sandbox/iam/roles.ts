@@ -14,9 +14,9 @@ import {
   paginate,
   removeTags,
   requireString,
-} from '../context';
-import { SandboxError } from '../errors';
-import { type AccountState, base32Of, type RoleState, type SandboxState } from '../state';
+} from '#local/sandbox/context';
+import { SandboxError } from '#local/sandbox/errors';
+import { type AccountState, base32Of, type RoleState, type SandboxState } from '#local/sandbox/state';
 import { awsPrincipals, parsePolicy } from './policies';
 import { checkTagContents, checkTagCount, listTags, validateTags } from './tags';
 

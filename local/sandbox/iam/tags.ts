@@ -2,9 +2,9 @@
  * IAM's tag rules, the same for roles and OIDC providers: the character set, the key and
  * value lengths, the tags-per-resource quota, and the shape of List*Tags.
  */
-import { clone, mergeTags } from '../context';
-import { SandboxError } from '../errors';
-import type { TagState } from '../state';
+import { clone, mergeTags } from '#local/sandbox/context';
+import { SandboxError } from '#local/sandbox/errors';
+import type { TagState } from '#local/sandbox/state';
 
 /** Tags per role (and per OIDC provider). */
 export const TAGS_PER_RESOURCE = 50;
