@@ -8,6 +8,7 @@
  */
 import './polyfills';
 import { parseArgs } from 'node:util';
+import { UNFINISHED } from '#link/lifecycle';
 import { DEMO_REQUEST } from './demo';
 import { startLocalRuntime } from './runtime';
 
@@ -85,7 +86,7 @@ if (!values['no-demo']) {
     `→ ${created.status} ${created.status === 202 ? 'Accepted' : 'OK (the link exists)'}: ${summary.id} is ${summary.status}`,
   );
   let link = (await api('GET', `/links/${summary.id}`)).body;
-  while (link.status === 'PENDING' || link.status === 'PROVISIONING') {
+  while (UNFINISHED.onboard.has(link.status)) {
     await new Promise((r) => setTimeout(r, 50));
     link = (await api('GET', `/links/${summary.id}`)).body;
   }

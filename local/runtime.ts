@@ -1,62 +1,32 @@
 /**
- * The local runtime, the embedded default (DESIGN.md, Runtimes): the real API handler behind
+ * The local runtime, the embedded default (docs/architecture.md#runtimes): the real API handler behind
  * a loopback HTTP server, the real ASL files run in-process with the real step handlers, the
  * embedded DynamoDB, and the sandbox of AWS accounts under the real SDK clients — all from
  * one data directory, so a restart (or a crash) loses nothing.
  */
 import './polyfills';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Pluggable } from '@smithy/types';
 import { handler as apiHandler } from '#api/handler';
 import { AwsClients } from '#aws/clients';
-import type { KubernetesApi, KubernetesTarget } from '#aws/kubernetes';
-import { ConcurrentUpdateError } from '#link/errors';
+import type { KubernetesTarget } from '#aws/kubernetes';
 import type { LinkStore } from '#store/links';
 import { DEFAULT_TABLE_NAME } from '#store/table';
 import { configureRuntime, type TetherRuntime, tableStores } from '#functions/runtime';
 import { startDynamo } from '#local/adapters/dynamodb';
 import { startHttpServer } from '#local/adapters/http';
+import { sandboxKubernetes } from '#local/adapters/kubernetes';
 import { Sandbox } from '#local/sandbox/index';
 import { sandboxPlugin } from '#local/adapters/sdk-plugin';
-import { LocalStepFunctions, type LocalStepFunctionsOptions } from '#local/adapters/stepfunctions';
+import {
+  LocalStepFunctions,
+  type LocalStepFunctionsOptions,
+  localSfnPlugin,
+} from '#local/adapters/stepfunctions';
+import { lockDataDirectory } from './data-dir-lock';
+import { redriveUnfinished } from './redrive';
 
-/** Raised when another live process already runs on the data directory. */
-export class DataDirectoryInUseError extends Error {
-  override readonly name = 'DataDirectoryInUseError';
-}
-
-/**
- * One process per data directory: the table (LevelDB) and the sandbox file cannot be
- * shared. A lock file holds the owner's pid; a lock whose process is gone is taken over.
- */
-function lockDataDirectory(dataDir: string): () => void {
-  mkdirSync(dataDir, { recursive: true });
-  const lock = join(dataDir, 'tether.pid');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(lock, String(process.pid), { flag: 'wx' });
-      return () => rmSync(lock, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number(readFileSync(lock, 'utf8'));
-      let alive = false;
-      try {
-        alive = Number.isInteger(pid) && pid > 0 && pid !== process.pid && process.kill(pid, 0);
-      } catch {
-        alive = false; // no such process: a crash left the lock
-      }
-      if (alive) {
-        throw new DataDirectoryInUseError(
-          `The data directory ${dataDir} is in use by process ${pid}; stop it, or pass another --data-dir`,
-        );
-      }
-      rmSync(lock, { force: true });
-    }
-  }
-  throw new DataDirectoryInUseError(`Could not lock the data directory ${dataDir}`);
-}
+export { DataDirectoryInUseError } from './data-dir-lock';
 
 /** The control plane's own account and region when it runs locally. */
 export const LOCAL_HUB_ACCOUNT_ID = '000000000000';
@@ -71,7 +41,7 @@ export interface LocalRuntimeOptions {
   /**
    * Where the member-account AWS calls go. `sandbox`: the embedded sandbox. `environment`:
    * wherever the SDK's own configuration points — `AWS_ENDPOINT_URL` (moto, LocalStack, …)
-   * or real AWS with the default credential chain (DESIGN.md, "Real AWS without the hub").
+   * or real AWS with the default credential chain (docs/architecture.md#real-aws-without-the-hub).
    * The table and the workflows stay local either way; the sandbox then sits idle.
    * @default 'sandbox'
    */
@@ -121,66 +91,6 @@ function haltPlugin(isHalted: () => boolean): Pluggable<any, any> {
         },
         { step: 'initialize', name: 'tetherHalt', priority: 'high' },
       );
-    },
-  };
-}
-
-/** An initialize-step middleware that answers Step Functions calls from the local engine. */
-function localSfnPlugin(sfn: LocalStepFunctions): Pluggable<any, any> {
-  return {
-    applyToStack(stack) {
-      stack.add(
-        (_next, context) => async (args: any) => {
-          const operation = String(context.commandName ?? '').replace(/Command$/, '');
-          const output = await sfn.invoke(operation, args.input);
-          return { output: { ...output, $metadata: { httpStatusCode: 200 } }, response: {} };
-        },
-        { step: 'initialize', name: 'tetherLocalStepFunctions', priority: 'high' },
-      );
-    },
-  };
-}
-
-/** The reason of a sandbox Kubernetes error (`SandboxError.code`: NotFound, Conflict, …). */
-const kubeCode = (err: unknown) => (err as { code?: string }).code ?? (err as Error).name;
-
-/** The Kubernetes API of a sandbox cluster (aws-auth), called with the agent role's keys. */
-function sandboxKubernetes(sandbox: Sandbox, target: KubernetesTarget, credentials: unknown): KubernetesApi {
-  const call = async (operation: string, input: Record<string, unknown>) => {
-    const identity =
-      typeof credentials === 'function' ? await (credentials as () => Promise<any>)() : (credentials as any);
-    try {
-      return await sandbox.invoke(
-        'kubernetes',
-        operation,
-        { clusterName: target.cluster, ...input },
-        {
-          accessKeyId: identity.accessKeyId,
-          region: target.region,
-        },
-      );
-    } catch (err) {
-      if (kubeCode(err) === 'Conflict' || kubeCode(err) === 'AlreadyExists') {
-        throw new ConcurrentUpdateError((err as Error).message, { cause: err });
-      }
-      throw err;
-    }
-  };
-  return {
-    async getConfigMap(namespace, name) {
-      try {
-        const out = (await call('GetConfigMap', { namespace, name })) as any;
-        return { data: out.configMap.data ?? {}, resourceVersion: out.configMap.metadata.resourceVersion };
-      } catch (err) {
-        if (kubeCode(err) === 'NotFound') return undefined;
-        throw err;
-      }
-    },
-    async replaceConfigMap(namespace, name, data, resourceVersion) {
-      await call('ReplaceConfigMap', { namespace, name, data, resourceVersion });
-    },
-    async createConfigMap(namespace, name, data) {
-      await call('CreateConfigMap', { namespace, name, data });
     },
   };
 }
@@ -270,45 +180,4 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       unlock();
     },
   };
-}
-
-/**
- * Links a previous process left half-done are driven again: PENDING or PROVISIONING ones by
- * the onboard workflow, DELETING ones by the offboard workflow. Every step is an idempotent
- * ensure (or remove), so the new run converges where the old one stopped.
- */
-async function redriveUnfinished(rt: TetherRuntime): Promise<string[]> {
-  const byStatus = async (status: 'PENDING' | 'PROVISIONING' | 'DELETING') => {
-    const ids: string[] = [];
-    let cursor: Record<string, unknown> | undefined;
-    do {
-      const page = await rt.links.list({ status }, 100, cursor);
-      ids.push(...page.items.map((l) => l.id));
-      cursor = page.next;
-    } while (cursor);
-    return ids;
-  };
-  const onboarding = [...(await byStatus('PENDING')), ...(await byStatus('PROVISIONING'))];
-  const deleting = await byStatus('DELETING');
-  const stamp = Date.now();
-  if (onboarding.length) {
-    const name = `redrive-${stamp}`;
-    await rt.clients.sfn().send(
-      new StartExecutionCommand({
-        stateMachineArn: rt.stateMachines.onboard,
-        name,
-        input: JSON.stringify({ requestId: name, linkIds: onboarding }),
-      }),
-    );
-  }
-  for (const id of deleting) {
-    await rt.clients.sfn().send(
-      new StartExecutionCommand({
-        stateMachineArn: rt.stateMachines.offboard ?? '',
-        name: `redrive-${id}-${stamp}`,
-        input: JSON.stringify({ linkId: id }),
-      }),
-    );
-  }
-  return [...onboarding, ...deleting];
 }

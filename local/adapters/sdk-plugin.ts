@@ -22,7 +22,7 @@ import type {
 } from '@smithy/types';
 import { randomUUID } from 'node:crypto';
 import { SandboxError } from '#local/sandbox/errors';
-import type { Sandbox, ServiceName } from '#local/sandbox/index';
+import type { Sandbox, ServiceName } from '#local/sandbox/sandbox';
 
 /** The parts of a resolved SDK client config the plugin reads (`client.config` fits). */
 export interface SandboxClientConfig {

@@ -10,6 +10,7 @@ import '#local/polyfills';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Pluggable } from '@smithy/types';
 import type { Context } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { WORKFLOW_FUNCTIONS, type WorkflowFunction } from '#workflow/registry';
@@ -205,7 +206,7 @@ export class LocalStepFunctions {
     renameSync(`${file}.tmp`, file);
   }
 
-  /** StartExecution, with Standard workflows' name semantics (AWS-FACTS.md, Step Functions). */
+  /** StartExecution, with Standard workflows' name semantics (docs/aws-facts.md#step-functions). */
   async startExecution(input: { stateMachineArn?: string; name?: string; input?: string }) {
     const entry = this.#machines.get(input.stateMachineArn ?? '');
     if (!entry)
@@ -372,4 +373,26 @@ export class LocalStepFunctions {
         );
     }
   }
+}
+
+/**
+ * An initialize-step middleware that answers Step Functions calls from the local engine, so
+ * the real `SFNClient` of the client factory reaches `sfn` instead of the network.
+ *
+ * @example
+ * sfnClient.middlewareStack.use(localSfnPlugin(stepFunctions));
+ */
+export function localSfnPlugin(sfn: LocalStepFunctions): Pluggable<any, any> {
+  return {
+    applyToStack(stack) {
+      stack.add(
+        (_next, context) => async (args: any) => {
+          const operation = String(context.commandName ?? '').replace(/Command$/, '');
+          const output = await sfn.invoke(operation, args.input);
+          return { output: { ...output, $metadata: { httpStatusCode: 200 } }, response: {} };
+        },
+        { step: 'initialize', name: 'tetherLocalStepFunctions', priority: 'high' },
+      );
+    },
+  };
 }

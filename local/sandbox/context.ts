@@ -97,7 +97,7 @@ export function clone<T>(value: T): T {
   return structuredClone(value);
 }
 
-/** Counts characters other than whitespace (how IAM sizes policies: AWS-FACTS "IAM"). */
+/** Counts characters other than whitespace (how IAM sizes policies: docs/aws-facts.md#iam). */
 export function nonWhitespaceLength(text: string): number {
   return text.replace(/\s+/g, '').length;
 }

@@ -1,15 +1,15 @@
 /**
  * EKS (per region): clusters (read, plus the endpoint CIDR update), access entries,
- * access policy associations and their tags. Quotas and errors follow AWS-FACTS "EKS".
+ * access policy associations and their tags. Quotas and errors follow docs/aws-facts.md#eks.
  */
 import { clone, type OpContext, type Operations, paginate, requireString } from './context';
 import { SandboxError } from './errors';
-import { findRoleByArn } from './iam';
+import { findRoleByArn } from '#local/sandbox/iam/roles';
 import { type AccessEntryState, type ClusterState, regionOf } from './state';
 
-/** Access entries per cluster (AWS-FACTS "EKS"). */
+/** Access entries per cluster (docs/aws-facts.md#eks). */
 export const ACCESS_ENTRIES_PER_CLUSTER = 3000;
-/** CIDRs in `publicAccessCidrs`, not adjustable (AWS-FACTS "EKS"). */
+/** CIDRs in `publicAccessCidrs`, not adjustable (docs/aws-facts.md#eks). */
 export const PUBLIC_ACCESS_CIDRS_MAX = 40;
 
 /** The EKS access policies AWS offers (`arn:aws:eks::aws:cluster-access-policy/<name>`). */
@@ -194,7 +194,7 @@ export const eksOperations: Operations = {
       );
     }
     const cidrs = vpc.publicAccessCidrs ?? cluster.publicAccessCidrs;
-    // 40 CIDRs at most, not adjustable (AWS-FACTS "EKS").
+    // 40 CIDRs at most, not adjustable (docs/aws-facts.md#eks).
     if (cidrs.length > PUBLIC_ACCESS_CIDRS_MAX) {
       throw new SandboxError(
         'InvalidParameterException',
@@ -283,7 +283,7 @@ export const eksOperations: Operations = {
     }
     const m = ROLE_PRINCIPAL.exec(principalArn);
     const role = m?.[2] === 'role' ? findRoleByArn(ctx.state, principalArn) : undefined;
-    // A principal IAM does not know (yet) is refused the same way (AWS-FACTS "IAM": eventual consistency).
+    // A principal IAM does not know (yet) is refused the same way (docs/aws-facts.md#iam-eventual-consistency).
     if (!m || !role || ctx.notYetPropagated(role, 'CreateAccessEntry')) {
       throw new SandboxError(
         'InvalidParameterException',
@@ -399,7 +399,7 @@ export const eksOperations: Operations = {
         extra: { clusterName: cluster.name },
       });
     }
-    // Access policies attach only to STANDARD entries (AWS-FACTS "EKS"). Error code unconfirmed.
+    // Access policies attach only to STANDARD entries (docs/aws-facts.md#eks). Error code unconfirmed.
     if (entry.type !== 'STANDARD') {
       throw new SandboxError(
         'InvalidRequestException',

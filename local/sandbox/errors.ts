@@ -1,7 +1,7 @@
 /**
  * The one error type the sandbox throws. It carries the AWS error *code* (the string AWS
  * puts on the wire, e.g. `NoSuchEntity`, `InvalidPermission.Duplicate`,
- * `ResourceInUseException`); `sdk-plugin.ts` turns it into the exception object the real
+ * `ResourceInUseException`); `local/adapters/sdk-plugin.ts` turns it into the exception object the real
  * SDK v3 client would throw for that code.
  */
 

@@ -26,7 +26,7 @@ export interface RoleState {
   /**
    * Role ARNs named as `Principal.AWS` in the trust policy, mapped to the role id they had
    * when the policy was written: IAM stores the unique id, so a re-created role no longer
-   * matches (AWS-FACTS "IAM": Principal).
+   * matches (docs/aws-facts.md#role-arns-in-trust-policies).
    */
   trustPrincipalIds: Record<string, string>;
   PermissionsBoundaryArn?: string;
@@ -60,7 +60,7 @@ export interface AssociationState {
 /** An EKS access entry. */
 export interface AccessEntryState {
   principalArn: string;
-  /** Role id of the principal when the entry was made (AWS-FACTS "EKS": entry stores the id). */
+  /** Role id of the principal when the entry was made (docs/aws-facts.md#access-entries-keep-the-role-id). */
   principalId?: string;
   accessEntryArn: string;
   kubernetesGroups: string[];

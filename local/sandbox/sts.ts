@@ -5,7 +5,8 @@
 import { evaluatePolicies, evaluatePolicy, type PolicyDocument as EvalDocument } from '#link/policy/evaluate';
 import { type Caller, type OpContext, type Operations, requireString } from './context';
 import { SandboxError } from './errors';
-import { awsPrincipals, effectiveTrust, findRoleByArn, parsePolicy, type PolicyDocument } from './iam';
+import { awsPrincipals, type PolicyDocument, parsePolicy } from '#local/sandbox/iam/policies';
+import { effectiveTrust, findRoleByArn } from '#local/sandbox/iam/roles';
 import { base32Of, type CredentialState, type RoleState, type SandboxState, sha256Hex } from './state';
 
 /** The control plane's own account. */

@@ -1,12 +1,12 @@
 /**
  * Seeds: accounts (each member with the `tether-agent` role), EKS clusters with their
  * VPC, subnets, cluster security group, NAT gateways and Elastic IPs, and the demo world
- * of seed 000. Seeded ids derive from names through a hash, so snapshots are stable.
+ * of the cross-account IRSA runbook. Seeded ids derive from names through a hash, so snapshots are stable.
  * Seeded resources carry no Tether tags: Tether did not make them.
  */
 import type { Caller, OpContext } from './context';
-import { attachAddress } from './ec2';
-import { createRole } from './iam';
+import { attachAddress } from '#local/sandbox/ec2/nat-gateways';
+import { createRole } from '#local/sandbox/iam/roles';
 import { putConfigMap } from './kubernetes';
 import {
   type AccountState,
@@ -337,10 +337,10 @@ export function addEksCluster(state: SandboxState, spec: EksClusterSpec): EksClu
   };
 }
 
-/** The NAT public IPs of the demo source cluster (seed 000). */
+/** The NAT public IPs of the demo source cluster (the cross-account IRSA runbook). */
 export const DEMO_NAT_IPS: readonly string[] = ['18.0.35.117', '18.0.37.11', '18.0.38.139'];
 
-/** Seeds a world: `empty` has only the hub account; `demo` adds the clusters of seed 000. */
+/** Seeds a world: `empty` has only the hub account; `demo` adds the clusters of the cross-account IRSA runbook. */
 export function seedWorld(state: SandboxState, world: 'demo' | 'empty'): void {
   addAccount(state, HUB_ACCOUNT_ID);
   hubCredentials(state);

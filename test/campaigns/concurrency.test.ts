@@ -356,9 +356,9 @@ describe('concurrent onboard and offboard of 50 links', () => {
 });
 
 // What the campaign hit first, when cluster-f had no aws-auth yet: the local runtime's
-// Kubernetes adapter (local/runtime.ts) matches the sandbox's error *names*, which are all
-// 'SandboxError' (the code is in `code`), so a missing aws-auth is not created and a stale
-// resourceVersion is not retried.
+// Kubernetes adapter (now local/adapters/kubernetes.ts) matched the sandbox's error *names*,
+// which are all 'SandboxError' (the code is in `code`), so a missing aws-auth was not
+// created and a stale resourceVersion was not retried.
 describe('aws-auth on a CONFIG_MAP target', () => {
   const clusterC = {
     accountId: '333333333333',

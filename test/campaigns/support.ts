@@ -25,7 +25,8 @@ import { desiredCidrs } from '#resources/egress-allowance';
 import type { Resolved } from '#resources/resolve';
 import { TAG_MANAGED } from '#link/tags';
 import type { LocalRuntime } from '#local/runtime';
-import { type CallRecord, isMutatingOperation, type Sandbox, sandboxPlugin } from '#local/sandbox/index';
+import { sandboxPlugin } from '#local/adapters/sdk-plugin';
+import { type CallRecord, isMutatingOperation, type Sandbox } from '#local/sandbox/index';
 import type { Harness } from '../e2e/harness';
 import { neededOwners, presentOwners, tetherResources } from '../e2e/invariants';
 

@@ -9,7 +9,8 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
 import { STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity, Pluggable } from '@smithy/types';
-import { attachSandbox, Sandbox } from '#local/sandbox/index';
+import { attachSandbox } from '#local/adapters/sdk-plugin';
+import { Sandbox } from '#local/sandbox/index';
 import type { MotoServer } from './moto';
 
 /** Real SDK clients of the services Tether calls. */

@@ -1,6 +1,7 @@
 /** The end-to-end harness: a local runtime and an HTTP client for its API. */
 import { DEMO_REQUEST } from '#local/demo';
 import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '#local/runtime';
+import { IN_PROGRESS } from '#link/lifecycle';
 
 export interface ApiResponse {
   readonly status: number;
@@ -43,7 +44,7 @@ export function harnessFor(rt: LocalRuntime) {
     for (;;) {
       await rt.stepFunctions.idle();
       const res = await api('GET', `/links/${id}`);
-      if (!['PENDING', 'PROVISIONING', 'DELETING'].includes(res.body.status)) return res.body;
+      if (!IN_PROGRESS.has(res.body.status)) return res.body;
       if (Date.now() > deadline) throw new Error(`Link ${id} did not settle: ${JSON.stringify(res.body)}`);
       await new Promise((r) => setTimeout(r, 10));
     }

@@ -14,7 +14,7 @@ import {
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sandbox } from '#local/sandbox/index';
-import { agentClients, clientsFor, rejectionOf } from './helpers';
+import { agentClients, clientsFor, rejectionOf } from '../sandbox/helpers';
 
 /** A fake AWS endpoint answering every request with the next canned error response. */
 let server: Server;

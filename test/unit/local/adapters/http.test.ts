@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { httpProblems } from '#api/problems';
 import { loadApiRouter } from '#api/openapi/router';
 import { type HttpServer, startHttpServer } from '#local/adapters/http';
-import { demoRequest } from './api-events';
+import { demoRequest } from '../../api/api-events';
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;
 

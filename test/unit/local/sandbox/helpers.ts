@@ -4,7 +4,8 @@ import { EKSClient } from '@aws-sdk/client-eks';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import { attachSandbox, type Sandbox, type SandboxCredentials } from '#local/sandbox/index';
+import { attachSandbox } from '#local/adapters/sdk-plugin';
+import type { Sandbox, SandboxCredentials } from '#local/sandbox/index';
 
 /** Real SDK clients for one principal, all served by `sb`. */
 export function clientsFor(sb: Sandbox, credentials: SandboxCredentials, region = 'ap-southeast-1') {

@@ -1,0 +1,445 @@
+/**
+ * An in-memory (optionally persistent) sandbox of AWS accounts — IAM, STS, EKS, EC2, S3
+ * and a tiny Kubernetes ConfigMap API — that plugs in under the real SDK v3 clients
+ * (see `local/adapters/sdk-plugin.ts`). It behaves like AWS where Tether depends on it
+ * (docs/architecture.md#runtimes, docs/aws-facts.md): error codes, quotas, IAM eventual consistency, and
+ * it is the fault-injection rig of the tests.
+ *
+ * This file is the `Sandbox` class: it routes each call to its service's operations,
+ * authenticates the caller, serialises the calls, keeps the call log, injects faults and
+ * saves the state. The services live beside it, one file or folder per family.
+ *
+ * @example
+ * const sb = Sandbox.open({ dataDir: '.tether/sandbox' });
+ * const iam = new IAMClient({ region: 'us-east-1', credentials: sb.hubCredentials() });
+ * iam.middlewareStack.use(sandboxPlugin(sb, 'iam', iam.config)); // #local/adapters/sdk-plugin
+ */
+import type { Caller, OpContext, Operations } from './context';
+import { nextHex } from './context';
+import { ec2Operations } from '#local/sandbox/ec2/index';
+import { eksOperations } from './eks';
+import { SandboxError } from './errors';
+import { findRoleByArn, iamOperations } from '#local/sandbox/iam/index';
+import { kubernetesOperations } from './kubernetes';
+import { s3Operations } from './s3';
+import { emptyState, loadState, type SandboxState, saveState } from './state';
+import { callerOf, issueSession, type SandboxCredentials, stsOperations } from './sts';
+import {
+  addAccount,
+  addEksCluster,
+  type EksClusterIds,
+  type EksClusterSpec,
+  hubCredentials,
+  rootCredentials,
+  seedWorld,
+} from './world';
+
+/** The services the sandbox serves. */
+export type ServiceName = 'iam' | 'sts' | 'eks' | 'ec2' | 's3' | 'kubernetes';
+
+/** Options of {@link Sandbox.open}. */
+export interface SandboxOptions {
+  /** Directory of `sandbox.json`; without it the sandbox lives in memory only. */
+  readonly dataDir?: string;
+  /** The world to seed when there is no saved state. @default 'demo' */
+  readonly world?: 'demo' | 'empty';
+  /**
+   * IAM eventual consistency (docs/aws-facts.md#iam): for a role created within the last
+   * `10 × n` calls, the first `n` CreateAccessEntry calls naming it fail
+   * (`InvalidParameterException` "…invalid principal"), then the first `n`
+   * AssociateAccessPolicy calls (`ResourceNotFoundException`), and the first `n` trust
+   * policies naming it (`MalformedPolicyDocument` "Invalid principal in policy"). Each
+   * kind counts apart, so every retry path is exercised. @default 0
+   */
+  readonly propagationDelayCalls?: number;
+}
+
+/** Who calls and where. */
+export interface CallContext {
+  readonly accessKeyId: string;
+  readonly region: string;
+}
+
+/** One entry of the call log. */
+export interface CallRecord {
+  /** 1-based position in this sandbox's log. */
+  readonly seq: number;
+  /** The caller's account ('' when the credentials were not recognised). */
+  readonly accountId: string;
+  readonly region: string;
+  readonly service: ServiceName;
+  readonly operation: string;
+  readonly mutating: boolean;
+  readonly ok: boolean;
+  readonly errorCode?: string;
+}
+
+/** A fault to inject with {@link Sandbox.injectFault}. */
+export interface FaultSpec {
+  readonly service: ServiceName;
+  readonly operation: string;
+  /** Only calls made in this account. @default any */
+  readonly accountId?: string;
+  /** The AWS error code to fail with (e.g. 'Throttling', 'RequestLimitExceeded', 'ThrottlingException'). */
+  readonly code: string;
+  readonly message?: string;
+  /** HTTP status for codes the SDK does not model. @default per code (throttling: 400/503), else 400 */
+  readonly statusCode?: number;
+  /** How many matching calls fail. @default 1 */
+  readonly times?: number;
+  /**
+   * `before`: the call does nothing and fails. `after`: the change is applied and saved,
+   * then the call fails (a timeout after the server did the work). @default 'before'
+   */
+  readonly when?: 'before' | 'after';
+}
+
+/** Deeply read-only view of a value. */
+export type DeepReadonly<T> = T extends (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+const OPERATIONS: Readonly<Record<ServiceName, Operations>> = {
+  iam: iamOperations,
+  sts: stsOperations,
+  eks: eksOperations,
+  ec2: ec2Operations,
+  s3: s3Operations,
+  kubernetes: kubernetesOperations,
+};
+
+/** Operation names that change state (AssumeRole, Get*, List*, Describe*, Head* do not). */
+const MUTATING =
+  /^(Create|Put|Delete|Update|Tag|Untag|Attach|Detach|Authorize|Revoke|Associate|Disassociate|Modify|Replace|Add|Remove|Allocate|Release|Set|Upload|Enable|Disable)/;
+
+/** True if `operation` changes state. */
+export function isMutatingOperation(operation: string): boolean {
+  return MUTATING.test(operation);
+}
+
+/** The error each service answers to unknown or expired credentials. */
+const AUTH_ERRORS: Record<
+  ServiceName,
+  { unknown: [string, number, string]; expired: [string, number, string] }
+> = {
+  iam: {
+    unknown: ['InvalidClientTokenId', 403, 'The security token included in the request is invalid.'],
+    expired: ['ExpiredToken', 403, 'The security token included in the request is expired'],
+  },
+  sts: {
+    unknown: ['InvalidClientTokenId', 403, 'The security token included in the request is invalid.'],
+    expired: ['ExpiredToken', 403, 'The security token included in the request is expired'],
+  },
+  eks: {
+    unknown: ['UnrecognizedClientException', 403, 'The security token included in the request is invalid.'],
+    expired: ['ExpiredTokenException', 403, 'The security token included in the request is expired'],
+  },
+  ec2: {
+    unknown: ['AuthFailure', 401, 'AWS was not able to validate the provided access credentials'],
+    expired: ['RequestExpired', 400, 'Request has expired.'],
+  },
+  s3: {
+    unknown: ['InvalidAccessKeyId', 403, 'The AWS Access Key Id you provided does not exist in our records.'],
+    expired: ['ExpiredToken', 400, 'The provided token has expired.'],
+  },
+  kubernetes: {
+    unknown: ['Unauthorized', 401, 'Unauthorized'],
+    expired: ['Unauthorized', 401, 'Unauthorized'],
+  },
+};
+
+/** Status and message AWS uses for the throttling codes, when a fault gives none. */
+const FAULT_DEFAULTS: Record<string, { statusCode: number; message: string }> = {
+  Throttling: { statusCode: 400, message: 'Rate exceeded' },
+  ThrottlingException: { statusCode: 429, message: 'Rate exceeded' },
+  TooManyRequestsException: { statusCode: 429, message: 'Too Many Requests' },
+  RequestLimitExceeded: { statusCode: 503, message: 'Request limit exceeded.' },
+  SlowDown: { statusCode: 503, message: 'Please reduce your request rate.' },
+  ServiceFailure: { statusCode: 500, message: 'Service failure' },
+  InternalError: { statusCode: 500, message: 'An internal error has occurred' },
+  ServiceUnavailableException: { statusCode: 503, message: 'Service unavailable' },
+};
+
+interface ActiveFault {
+  spec: FaultSpec;
+  remaining: number;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * The sandbox of AWS accounts. Calls are served one at a time (in arrival order), like a
+ * single AWS endpoint per account would linearise them.
+ */
+export class Sandbox {
+  /** Called right after each mutating call that changed state (also with an `after` fault), once it is saved. */
+  onMutatingCall?: (n: number, call: CallRecord) => void;
+
+  readonly dataDir: string | undefined;
+  readonly propagationDelayCalls: number;
+  #state: SandboxState;
+  #calls: CallRecord[] = [];
+  #faults: ActiveFault[] = [];
+  #mutations = 0;
+  #queue: Promise<unknown> = Promise.resolve();
+  /** Uses of not-yet-propagated roles, by role id and use (kept outside the state: failed calls count too). */
+  #propagation = new Map<string, number>();
+
+  private constructor(state: SandboxState, options: SandboxOptions) {
+    this.#state = state;
+    this.dataDir = options.dataDir;
+    this.propagationDelayCalls = Math.max(0, options.propagationDelayCalls ?? 0);
+  }
+
+  /**
+   * Loads `<dataDir>/sandbox.json` if present, else seeds the world (and saves it when a
+   * `dataDir` is given).
+   */
+  static open(options: SandboxOptions = {}): Sandbox {
+    const loaded = options.dataDir ? loadState(options.dataDir) : undefined;
+    const state = loaded ?? emptyState();
+    if (!loaded) seedWorld(state, options.world ?? 'demo');
+    const sb = new Sandbox(state, options);
+    if (!loaded) sb.#save();
+    return sb;
+  }
+
+  /**
+   * Serves one call. `input` and the result use the SDK v3 shapes of the operation.
+   * Throws {@link SandboxError} with the AWS error code.
+   */
+  invoke(
+    service: ServiceName,
+    operation: string,
+    input: Record<string, unknown> | undefined,
+    ctx: CallContext,
+  ): Promise<Record<string, unknown>> {
+    const run = this.#queue.then(() => this.#invoke(service, operation, input ?? {}, ctx));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #invoke(
+    service: ServiceName,
+    operation: string,
+    input: Record<string, unknown>,
+    call: CallContext,
+  ): Promise<Record<string, unknown>> {
+    const mutating = isMutatingOperation(operation);
+    const record: { -readonly [K in keyof CallRecord]: CallRecord[K] } = {
+      seq: this.#calls.length + 1,
+      accountId: '',
+      region: call.region,
+      service,
+      operation,
+      mutating,
+      ok: false,
+    };
+    this.#calls.push(record);
+    this.#state.clock += 1;
+    const clock = this.#state.clock;
+    let changed = false;
+    try {
+      const handler = OPERATIONS[service]?.[operation];
+      if (!handler) {
+        throw new SandboxError(
+          'UnsupportedOperation',
+          `The sandbox does not implement ${service}:${operation}`,
+        );
+      }
+      const resolved = callerOf(this.#state, call.accessKeyId);
+      const auth = AUTH_ERRORS[service];
+      if (!resolved)
+        throw new SandboxError(auth.unknown[0], auth.unknown[2], { statusCode: auth.unknown[1] });
+      if (resolved.cred.expiration && Date.parse(resolved.cred.expiration) <= Date.now()) {
+        throw new SandboxError(auth.expired[0], auth.expired[2], { statusCode: auth.expired[1] });
+      }
+      const caller = resolved.caller;
+      record.accountId = caller.accountId;
+      const fault = this.#takeFault(service, operation, caller.accountId);
+      if (fault && fault.when !== 'after') throw this.#faultError(fault);
+
+      const target = mutating ? structuredClone(this.#state) : this.#state;
+      let dirty = false;
+      const ctx = this.#context(target, caller, call.region, clock, () => {
+        dirty = true;
+      });
+      const result = await handler(ctx, input);
+      if (mutating) {
+        this.#state = target;
+        changed = true;
+      }
+      if (mutating || dirty) this.#save();
+      if (fault) throw this.#faultError(fault);
+      record.ok = true;
+      return result;
+    } catch (err) {
+      record.ok = false;
+      record.errorCode = err instanceof SandboxError ? err.code : 'InternalError';
+      throw err;
+    } finally {
+      if (changed) {
+        this.#mutations += 1;
+        this.onMutatingCall?.(this.#mutations, { ...record });
+      }
+    }
+  }
+
+  #context(
+    state: SandboxState,
+    caller: Caller,
+    region: string,
+    clock: number,
+    markDirty: () => void,
+  ): OpContext {
+    const account = state.accounts[caller.accountId];
+    if (!account)
+      throw new SandboxError('InvalidClientTokenId', `The account ${caller.accountId} does not exist`, {
+        statusCode: 403,
+      });
+    return {
+      state,
+      account,
+      caller,
+      region,
+      clock,
+      notYetPropagated: (role, use) => {
+        const n = this.propagationDelayCalls;
+        if (n <= 0 || clock - role.createdAtCall > n * 10) return false;
+        const key = `${role.RoleId}|${use}`;
+        const used = this.#propagation.get(key) ?? 0;
+        if (used >= n) return false;
+        this.#propagation.set(key, used + 1);
+        return true;
+      },
+      newHex: (kind) => nextHex(state, kind),
+      now: () => new Date().toISOString(),
+      markDirty,
+    };
+  }
+
+  #takeFault(service: ServiceName, operation: string, accountId: string): FaultSpec | undefined {
+    const hit = this.#faults.find(
+      (f) =>
+        f.remaining > 0 &&
+        f.spec.service === service &&
+        f.spec.operation === operation &&
+        (f.spec.accountId ?? accountId) === accountId,
+    );
+    if (!hit) return undefined;
+    hit.remaining -= 1;
+    this.#faults = this.#faults.filter((f) => f.remaining > 0);
+    return hit.spec;
+  }
+
+  #faultError(spec: FaultSpec): SandboxError {
+    const d = FAULT_DEFAULTS[spec.code];
+    return new SandboxError(spec.code, spec.message ?? d?.message ?? `Injected fault ${spec.code}`, {
+      statusCode: spec.statusCode ?? d?.statusCode ?? 400,
+    });
+  }
+
+  #save(): void {
+    if (this.dataDir) saveState(this.dataDir, this.#state);
+  }
+
+  // ---- identities -------------------------------------------------------------------
+
+  /** Static credentials of the hub principal `arn:aws:iam::000000000000:role/tether-hub`. */
+  hubCredentials(): SandboxCredentials {
+    const before = Object.keys(this.#state.credentials).length;
+    const creds = hubCredentials(this.#state);
+    if (Object.keys(this.#state.credentials).length !== before) this.#save();
+    return creds;
+  }
+
+  /** Static credentials of an account's root user (full power in that account; for tests and seeding). */
+  rootCredentials(accountId: string): SandboxCredentials {
+    const creds = rootCredentials(this.#state, accountId);
+    this.#save();
+    return creds;
+  }
+
+  /**
+   * Credentials of a session of `roleArn`, made without any trust check: stands in for
+   * what AWS would hand out through a path the sandbox does not model (IRSA's
+   * AssumeRoleWithWebIdentity, a Lambda's execution role).
+   */
+  sessionCredentials(roleArn: string, sessionName = 'sandbox-session'): SandboxCredentials {
+    const role = findRoleByArn(this.#state, roleArn);
+    if (!role) throw new Error(`No role ${roleArn} in the sandbox`);
+    const creds = issueSession(this.#state, role, sessionName);
+    this.#save();
+    return creds;
+  }
+
+  // ---- call log and faults ----------------------------------------------------------
+
+  /** Every call since the sandbox was opened (or since {@link resetCalls}). */
+  calls(): readonly CallRecord[] {
+    return this.#calls.map((c) => ({ ...c }));
+  }
+
+  /** How many calls match the filter. */
+  callCounts(
+    filter: {
+      accountId?: string;
+      mutating?: boolean;
+      service?: ServiceName;
+      operation?: string;
+      ok?: boolean;
+    } = {},
+  ): number {
+    return this.#calls.filter(
+      (c) =>
+        (filter.accountId === undefined || c.accountId === filter.accountId) &&
+        (filter.mutating === undefined || c.mutating === filter.mutating) &&
+        (filter.service === undefined || c.service === filter.service) &&
+        (filter.operation === undefined || c.operation === filter.operation) &&
+        (filter.ok === undefined || c.ok === filter.ok),
+    ).length;
+  }
+
+  /** Empties the call log. */
+  resetCalls(): void {
+    this.#calls = [];
+  }
+
+  /** Makes the next `times` matching calls fail with `code`. */
+  injectFault(spec: FaultSpec): void {
+    this.#faults.push({ spec, remaining: spec.times ?? 1 });
+  }
+
+  /** Removes every pending fault. */
+  clearFaults(): void {
+    this.#faults = [];
+  }
+
+  // ---- admin (not counted as calls) -------------------------------------------------
+
+  /** Adds an account with its agent role (no-op if it exists). */
+  addAccount(id: string): void {
+    addAccount(this.#state, id);
+    this.#save();
+  }
+
+  /** Adds an EKS cluster with its VPC, subnets, cluster security group, NAT gateways and EIPs. */
+  addEksCluster(spec: EksClusterSpec): EksClusterIds {
+    const ids = addEksCluster(this.#state, spec);
+    this.#save();
+    return ids;
+  }
+
+  /** A deep, frozen snapshot of the whole state, for assertions. */
+  state(): DeepReadonly<SandboxState> {
+    return deepFreeze(structuredClone(this.#state));
+  }
+}
