@@ -7,6 +7,7 @@ import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { TetherRuntime } from '#functions/runtime';
 import { UNFINISHED } from '#link/lifecycle';
 import type { LinkStatus } from '#link/model';
+import { offboardInput, onboardInput } from '#link/workflow-input';
 
 /**
  * Links a previous process left half-done are driven again: PENDING or PROVISIONING ones by
@@ -38,7 +39,7 @@ export async function redriveUnfinished(rt: TetherRuntime): Promise<string[]> {
       new StartExecutionCommand({
         stateMachineArn: rt.stateMachines.onboard,
         name,
-        input: JSON.stringify({ requestId: name, linkIds: onboarding }),
+        input: onboardInput(name, onboarding),
       }),
     );
   }
@@ -47,7 +48,7 @@ export async function redriveUnfinished(rt: TetherRuntime): Promise<string[]> {
       new StartExecutionCommand({
         stateMachineArn: rt.stateMachines.offboard ?? '',
         name: `redrive-${id}-${stamp}`,
-        input: JSON.stringify({ linkId: id }),
+        input: offboardInput(id),
       }),
     );
   }

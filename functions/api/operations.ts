@@ -13,6 +13,7 @@ import { LinkStateError } from '#link/errors';
 import { DELETABLE, isDeleted, RECONCILABLE, REDRIVABLE, SERVES_KUBECONFIG } from '#link/lifecycle';
 import type { Link, LinkStatus, OnboardingRequest } from '#link/model';
 import { clusterKey } from '#link/names';
+import { offboardInput, onboardInput } from '#link/workflow-input';
 import { assertApplicable, type Plan, planRequest, plannedResources } from '#resources/plan';
 import type { LinkFilters } from '#store/links';
 import { decodeCursor, encodeCursor, invalidCursor } from './cursor';
@@ -95,7 +96,7 @@ async function startOnboard(rt: TetherRuntime, requestId: string, linkIds: reado
     new StartExecutionCommand({
       stateMachineArn: rt.stateMachines.onboard,
       name: requestId,
-      input: JSON.stringify({ requestId, linkIds }),
+      input: onboardInput(requestId, linkIds),
     }),
   );
 }
@@ -280,7 +281,7 @@ export async function deleteLink(rt: TetherRuntime, id: string): Promise<ApiResu
     new StartExecutionCommand({
       stateMachineArn: rt.stateMachines.offboard,
       name: `offboard-${id}-v${deleting.version}`,
-      input: JSON.stringify({ linkId: id }),
+      input: offboardInput(id),
     }),
   );
   return {
