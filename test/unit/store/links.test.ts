@@ -321,12 +321,12 @@ describe('LinkStore.transition', () => {
     // Act
     const redriven = await links.transition(link.id, 'PROVISIONING', LATER, {
       resetSteps: true,
-      outputs: { kept: true },
+      outputs: { kubeconfig: 'kept' },
     });
 
     // Assert
     expect(redriven.steps).toEqual({});
-    expect(redriven.outputs).toEqual({ kept: true });
+    expect(redriven.outputs).toEqual({ kubeconfig: 'kept' });
   });
 
   it('gives a DELETED link a TTL of 7 days', async () => {
@@ -425,17 +425,20 @@ describe('LinkStore.recordStep', () => {
   it("replaces a step's own earlier result and merges outputs without dropping others", async () => {
     // Arrange
     const link = await linkIn('PROVISIONING');
-    await links.recordStep(link.id, 'egress', stepResult({ status: 'RUNNING' }), { a: 1 });
-    await links.recordStep(link.id, 'resolve', stepResult(), { b: 2 });
+    await links.recordStep(link.id, 'egress', stepResult({ status: 'RUNNING' }), { targetRoleArn: 'a1' });
+    await links.recordStep(link.id, 'resolve', stepResult(), { oidcProviderArn: 'b2' });
 
     // Act
-    await links.recordStep(link.id, 'egress', stepResult({ attempts: 3 }), { a: 10, c: 3 });
+    await links.recordStep(link.id, 'egress', stepResult({ attempts: 3 }), {
+      targetRoleArn: 'a10',
+      workloadRoleArn: 'c3',
+    });
 
     // Assert
     const after = await links.get(link.id);
     expect(after.steps.egress).toEqual(stepResult({ attempts: 3 }));
     expect(after.steps.resolve).toEqual(stepResult());
-    expect(after.outputs).toEqual({ a: 10, b: 2, c: 3 });
+    expect(after.outputs).toEqual({ targetRoleArn: 'a10', oidcProviderArn: 'b2', workloadRoleArn: 'c3' });
     expect(after.updatedAt).toBe(LATER);
   });
 
