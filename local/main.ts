@@ -4,13 +4,14 @@
  * completes, prints the link, what was made and the kubeconfig, and keeps serving.
  *
  * Options: --data-dir DIR (default .tether), --port N (default 8787, 0 = any free),
- * --no-demo (serve only), --once (exit after the demo).
+ * --no-demo (serve only), --once (exit after the demo). A start that cannot go on (a damaged
+ * or locked data directory, a taken port) is one message and exit 1, never a stack trace.
  */
 import './polyfills';
 import { parseArgs } from 'node:util';
 import { UNFINISHED } from '#link/lifecycle';
 import { DEMO_REQUEST } from './demo';
-import { startLocalRuntime } from './runtime';
+import { DataDirectoryError, startLocalRuntime } from './runtime';
 
 const { values } = parseArgs({
   options: {
@@ -46,13 +47,16 @@ const rt = await startLocalRuntime({
     console.error(
       `Port ${port} is in use: stop what holds it, or pass --port N (--port 0 takes any free port).`,
     );
-    process.exit(1);
-  }
-  if (err.name === 'DataDirectoryInUseError') {
+  } else if (err instanceof DataDirectoryError) {
     console.error(err.message);
-    process.exit(1);
+  } else {
+    // Unexpected: one line; the stack only when asked for.
+    console.error(
+      `tether: could not start on ${values['data-dir']}: ${err.message ?? err}` +
+        (process.env.TETHER_DEBUG ? `\n${err.stack}` : ' (set TETHER_DEBUG=1 for the stack trace)'),
+    );
   }
-  throw err;
+  process.exit(1);
 });
 
 console.log(`Tether local control plane on ${rt.url}  (data: ${values['data-dir']})`);
