@@ -1,12 +1,13 @@
 /**
  * The data directory's guard (docs/architecture.md#local-the-embedded-default): its lock (one
  * process per data directory, since the table (LevelDB) and the sandbox file cannot be
- * shared), the errors that stop a start on a damaged directory, and the atomic write every
- * JSON store of it uses. `startLocalRuntime` takes the lock first and gives it back on
- * `close()`.
+ * shared), its manifest (`tether.json`: which stores the directory holds), the errors that
+ * stop a start on a damaged directory, and the atomic write every JSON store of it uses.
+ * `startLocalRuntime` takes the lock first and gives it back on `close()`.
  */
 import {
   closeSync,
+  existsSync,
   fsyncSync,
   mkdirSync,
   openSync,
@@ -138,4 +139,124 @@ export function lockDataDirectory(dataDir: string): () => void {
     }
   }
   throw new DataDirectoryInUseError(`Could not lock the data directory ${dataDir}`);
+}
+
+// ---- the manifest ----------------------------------------------------------------------------
+
+/** File name of the manifest inside the data directory. */
+export const MANIFEST_FILE = 'tether.json';
+
+/** The stores of a data directory, relative to it. */
+export const DATA_DIRECTORY_LAYOUT = {
+  /** The sandbox's directory; its state is `sandbox/sandbox.json`. */
+  sandbox: 'sandbox',
+  /** The table's LevelDB directory (dynalite). */
+  table: 'dynamodb',
+  /** The run history, one JSON file per execution. */
+  executions: 'executions',
+} as const;
+
+type StoreName = keyof typeof DATA_DIRECTORY_LAYOUT;
+const STORE_NAMES = Object.keys(DATA_DIRECTORY_LAYOUT) as StoreName[];
+
+interface Manifest {
+  readonly tether: 1;
+  readonly createdAt: string;
+  /** The stores the directory holds, by name (see {@link DATA_DIRECTORY_LAYOUT}). */
+  readonly stores: readonly StoreName[];
+}
+
+/** The file whose presence says a store exists. */
+function storeMarker(dataDir: string, store: StoreName): string {
+  const dir = join(dataDir, DATA_DIRECTORY_LAYOUT[store]);
+  if (store === 'sandbox') return join(dir, 'sandbox.json');
+  if (store === 'table') return join(dir, 'CURRENT'); // LevelDB's pointer to its manifest
+  return dir;
+}
+
+function missingStore(dataDir: string, store: StoreName, listedBy: string): DataDirectoryDamagedError {
+  const file = storeMarker(dataDir, store);
+  const table = join(dataDir, DATA_DIRECTORY_LAYOUT.table);
+  switch (store) {
+    case 'sandbox':
+      return new DataDirectoryDamagedError({
+        what: 'The sandbox state',
+        file,
+        problem: `is missing, but ${listedBy}, and the table ${table} may hold links to resources of that sandbox`,
+        remedy: 'Restore the file from a backup',
+      });
+    case 'table':
+      return new DataDirectoryDamagedError({
+        what: 'The table',
+        file: table,
+        problem: `is missing (no ${file}), but ${listedBy}, and the sandbox may hold resources of links it recorded`,
+        remedy: 'Restore the directory from a backup',
+      });
+    default:
+      return new DataDirectoryDamagedError({
+        what: 'The run history',
+        file,
+        problem: `is missing, but ${listedBy}`,
+        remedy: 'Restore it from a backup, or create it empty to go on without the history of past runs',
+      });
+  }
+}
+
+export interface DataDirectoryCheck {
+  /** True when the directory holds no store yet: the sandbox is seeded, the table made. */
+  readonly fresh: boolean;
+  /** Records the stores in the manifest once they all exist (a no-op when it already does). */
+  commit(): void;
+}
+
+/**
+ * Checks that `dataDir` holds every store its manifest lists, before any store is opened,
+ * so a missing file stops the start instead of being seeded again beside state that refers
+ * to it. A directory without a manifest is new when it holds no store, and is adopted when it
+ * holds them all (one made before the manifest existed); one with only some of them is
+ * refused. Throws {@link DataDirectoryDamagedError} (without the start-over hint).
+ *
+ * @example
+ * const check = checkDataDirectory('.tether');
+ * // … open the stores …
+ * check.commit();
+ */
+export function checkDataDirectory(dataDir: string): DataDirectoryCheck {
+  const manifestFile = join(dataDir, MANIFEST_FILE);
+  const present = STORE_NAMES.filter((s) => existsSync(storeMarker(dataDir, s)));
+  const write = () => {
+    const manifest: Manifest = { tether: 1, createdAt: new Date().toISOString(), stores: STORE_NAMES };
+    mkdirSync(dataDir, { recursive: true });
+    writeFileAtomic(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
+  };
+  if (existsSync(manifestFile)) {
+    const remedy =
+      'If the stores beside it are intact, delete it and Tether writes it again; else restore the directory from a backup';
+    const manifest = readJsonStore(manifestFile, 'The data directory manifest', remedy) as Partial<Manifest>;
+    if (
+      typeof manifest !== 'object' ||
+      manifest === null ||
+      manifest.tether !== 1 ||
+      !Array.isArray(manifest.stores) ||
+      !manifest.stores.every((s) => STORE_NAMES.includes(s))
+    ) {
+      throw new DataDirectoryDamagedError({
+        what: 'The data directory manifest',
+        file: manifestFile,
+        problem: 'is not one this version of Tether writes',
+        remedy,
+      });
+    }
+    const missing = manifest.stores.find((s) => !present.includes(s));
+    if (missing) throw missingStore(dataDir, missing, `${manifestFile} lists it`);
+    return { fresh: false, commit: () => undefined };
+  }
+  if (present.length === 0) return { fresh: true, commit: write };
+  const missing = STORE_NAMES.find((s) => !present.includes(s));
+  if (missing) {
+    const others = present.map((s) => join(dataDir, DATA_DIRECTORY_LAYOUT[s])).join(' and ');
+    throw missingStore(dataDir, missing, `${others} ${present.length > 1 ? 'are' : 'is'} there`);
+  }
+  write(); // a directory from before the manifest: every store is there
+  return { fresh: false, commit: () => undefined };
 }

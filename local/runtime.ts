@@ -23,7 +23,12 @@ import {
   type LocalStepFunctionsOptions,
   localSfnPlugin,
 } from '#local/adapters/stepfunctions';
-import { DataDirectoryDamagedError, lockDataDirectory } from './data-dir-lock';
+import {
+  checkDataDirectory,
+  DATA_DIRECTORY_LAYOUT,
+  DataDirectoryDamagedError,
+  lockDataDirectory,
+} from './data-dir-lock';
 import { redriveUnfinished } from './redrive';
 
 export { DataDirectoryDamagedError, DataDirectoryError, DataDirectoryInUseError } from './data-dir-lock';
@@ -110,9 +115,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   /** What a start that fails part-way undoes, last step first. */
   const undo: (() => unknown)[] = [unlock];
   try {
+    // Every store is checked before one is opened or seeded (local/data-dir-lock.ts).
+    const check = dataDir ? checkDataDirectory(dataDir) : undefined;
     let halted = false;
     const sandbox = Sandbox.open({
-      ...(dataDir ? { dataDir: join(dataDir, 'sandbox') } : {}),
+      ...(dataDir ? { dataDir: join(dataDir, DATA_DIRECTORY_LAYOUT.sandbox) } : {}),
       world: options.world ?? 'demo',
       ...(options.propagationDelayCalls ? { propagationDelayCalls: options.propagationDelayCalls } : {}),
     });
@@ -125,10 +132,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     });
     const tableName = DEFAULT_TABLE_NAME;
     const dynamo = await startDynamo({
-      ...(dataDir ? { path: join(dataDir, 'dynamodb') } : {}),
+      ...(dataDir ? { path: join(dataDir, DATA_DIRECTORY_LAYOUT.table) } : {}),
       tableName,
     });
     undo.unshift(() => dynamo.close());
+    check?.commit();
     const useSandbox = (options.aws ?? 'sandbox') === 'sandbox';
     const clients = new AwsClients({
       hubAccountId: options.hubAccountId ?? LOCAL_HUB_ACCOUNT_ID,

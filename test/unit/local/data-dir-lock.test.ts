@@ -1,8 +1,22 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DataDirectoryDamagedError, readJsonStore, writeFileAtomic } from '#local/data-dir-lock';
+import {
+  checkDataDirectory,
+  DataDirectoryDamagedError,
+  MANIFEST_FILE,
+  readJsonStore,
+  writeFileAtomic,
+} from '#local/data-dir-lock';
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -50,6 +64,79 @@ describe('readJsonStore', () => {
     }).startingOver('/my data');
     expect(err.message).toBe(
       "The thing /d/x.json is empty. Restore it, or run `rm -rf '/my data'` to start over from a fresh world (this forgets every link).",
+    );
+  });
+});
+
+describe('checkDataDirectory', () => {
+  /** Makes the stores' markers, as the runtime's first start leaves them. */
+  const makeStores = (dir: string, stores: readonly ('sandbox' | 'table' | 'executions')[]) => {
+    if (stores.includes('sandbox')) {
+      mkdirSync(join(dir, 'sandbox'), { recursive: true });
+      writeFileSync(join(dir, 'sandbox', 'sandbox.json'), '{}');
+    }
+    if (stores.includes('table')) {
+      mkdirSync(join(dir, 'dynamodb'), { recursive: true });
+      writeFileSync(join(dir, 'dynamodb', 'CURRENT'), 'MANIFEST-000001\n');
+    }
+    if (stores.includes('executions')) mkdirSync(join(dir, 'executions'), { recursive: true });
+  };
+
+  it('calls an empty directory fresh, and writes the manifest once its stores exist', () => {
+    const dir = tempDir();
+    const check = checkDataDirectory(dir);
+    expect(check.fresh).toBe(true);
+    expect(existsSync(join(dir, MANIFEST_FILE))).toBe(false);
+    makeStores(dir, ['sandbox', 'table', 'executions']);
+    check.commit();
+    expect(JSON.parse(readFileSync(join(dir, MANIFEST_FILE), 'utf8'))).toMatchObject({
+      tether: 1,
+      stores: ['sandbox', 'table', 'executions'],
+    });
+    expect(checkDataDirectory(dir).fresh).toBe(false);
+  });
+
+  it('refuses a directory whose sandbox state is gone while the manifest lists it', () => {
+    const dir = tempDir();
+    makeStores(dir, ['sandbox', 'table', 'executions']);
+    checkDataDirectory(dir); // adopts: writes the manifest
+    rmSync(join(dir, 'sandbox', 'sandbox.json'));
+    expect(() => checkDataDirectory(dir)).toThrow(
+      `The sandbox state ${join(dir, 'sandbox', 'sandbox.json')} is missing, but ${join(dir, MANIFEST_FILE)} lists it, and the table ${join(dir, 'dynamodb')} may hold links to resources of that sandbox. Restore the file from a backup.`,
+    );
+  });
+
+  it('refuses a directory whose table is gone while the manifest lists it', () => {
+    const dir = tempDir();
+    makeStores(dir, ['sandbox', 'table', 'executions']);
+    checkDataDirectory(dir);
+    rmSync(join(dir, 'dynamodb'), { recursive: true });
+    expect(() => checkDataDirectory(dir)).toThrow(
+      new RegExp(`^The table ${join(dir, 'dynamodb')} is missing \\(no .*CURRENT\\), but .* lists it`),
+    );
+  });
+
+  it('adopts a directory from before the manifest that has every store', () => {
+    const dir = tempDir();
+    makeStores(dir, ['sandbox', 'table', 'executions']);
+    expect(checkDataDirectory(dir).fresh).toBe(false);
+    expect(existsSync(join(dir, MANIFEST_FILE))).toBe(true);
+  });
+
+  it('refuses a directory without a manifest that has only some stores', () => {
+    const dir = tempDir();
+    makeStores(dir, ['table', 'executions']);
+    expect(() => checkDataDirectory(dir)).toThrow(
+      `The sandbox state ${join(dir, 'sandbox', 'sandbox.json')} is missing, but ${join(dir, 'dynamodb')} and ${join(dir, 'executions')} are there`,
+    );
+    expect(existsSync(join(dir, MANIFEST_FILE))).toBe(false);
+  });
+
+  it('refuses a corrupt manifest, saying it can be deleted to be written again', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, MANIFEST_FILE), '{"tether": 1, "sto');
+    expect(() => checkDataDirectory(dir)).toThrow(
+      `The data directory manifest ${join(dir, MANIFEST_FILE)} is truncated or corrupt (not valid JSON). If the stores beside it are intact, delete it and Tether writes it again`,
     );
   });
 });
