@@ -9,6 +9,7 @@ import {
   closeSync,
   existsSync,
   fsyncSync,
+  linkSync,
   mkdirSync,
   openSync,
   readFileSync,
@@ -106,39 +107,121 @@ export function readJsonStore(file: string, what: string, remedy: string): unkno
 
 // ---- the lock ------------------------------------------------------------------------------
 
+/** File name of the lock inside the data directory. */
+export const LOCK_FILE = 'tether.pid';
+
+export interface DataDirectoryLock {
+  release(): void;
+  /** Set when a stale lock was taken over: whose it was and why it was stale. */
+  readonly tookOver?: string;
+}
+
+/** A process's identity for the lock: boot id and start time, where `/proc` has them. */
+export function processIdentity(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name, in parentheses, may hold spaces: count fields after the last ')'.
+    const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    return startTime ? `${bootId}/${startTime}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function commandLine(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the lock's holder runs, or why the lock is stale. */
+function judgeLock(content: string): { stale: false; pid: number } | { stale: true; why: string } {
+  const [pidLine = '', identity = ''] = content.split('\n');
+  const pid = Number(pidLine.trim());
+  if (!Number.isInteger(pid) || pid <= 0) return { stale: true, why: 'it names no process' };
+  if (pid === process.pid) return { stale: true, why: `process ${pid} is this one` };
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    // EPERM: the process exists, under another user.
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM')
+      return { stale: true, why: `process ${pid} is gone` };
+  }
+  const now = processIdentity(pid);
+  if (now === undefined) return { stale: false, pid }; // no /proc: a live pid holds the lock
+  if (identity.trim() !== '') {
+    return now === identity.trim()
+      ? { stale: false, pid }
+      : { stale: true, why: `process ${pid} is not Tether (that pid now belongs to another program)` };
+  }
+  // A lock without an identity (an older Tether, or one written by hand): judge by the command.
+  const command = commandLine(pid);
+  if (command === undefined || /tether|main\.ts/i.test(command)) return { stale: false, pid };
+  const shown = command.length > 60 ? `${command.slice(0, 57)}...` : command;
+  return { stale: true, why: `process ${pid} is not Tether (${shown})` };
+}
+
+/** Creates `lock` with `content` in one step (a hard link of a complete file), or EEXIST. */
+function createLock(lock: string, content: string): void {
+  const tmp = `${lock}.${process.pid}.tmp`;
+  writeFileSync(tmp, content);
+  try {
+    linkSync(tmp, lock);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw err;
+    // A file system without hard links: create it exclusively instead.
+    writeFileSync(lock, content, { flag: 'wx' });
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
 /**
- * Locks `dataDir` for this process and returns the unlock. A lock file (`tether.pid`) holds
- * the owner's pid; a lock whose process is gone (a crash left it) is taken over.
+ * Locks `dataDir` for this process. The lock file (`tether.pid`) holds the owner's pid and,
+ * where `/proc` exists, its boot id and start time. A lock whose process is gone (a crash
+ * left it), or whose pid now belongs to another program (after a reboot, say), is taken over.
  *
  * @example
- * const unlock = lockDataDirectory('.tether'); // DataDirectoryInUseError if another process runs there
- * unlock();
+ * const lock = lockDataDirectory('.tether'); // DataDirectoryInUseError if another process runs there
+ * lock.release();
  */
-export function lockDataDirectory(dataDir: string): () => void {
+export function lockDataDirectory(dataDir: string): DataDirectoryLock {
   mkdirSync(dataDir, { recursive: true });
-  const lock = join(dataDir, 'tether.pid');
-  for (let attempt = 0; attempt < 2; attempt++) {
+  const lock = join(dataDir, LOCK_FILE);
+  const content = `${process.pid}\n${processIdentity(process.pid) ?? ''}\n`;
+  let tookOver: string | undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      writeFileSync(lock, String(process.pid), { flag: 'wx' });
-      return () => rmSync(lock, { force: true });
+      createLock(lock, content);
+      const release = () => {
+        // Only our own lock: a process that took it over (we were thought dead) keeps its own.
+        if (existsSync(lock) && readFileSync(lock, 'utf8') === content) rmSync(lock, { force: true });
+      };
+      return tookOver === undefined ? { release } : { release, tookOver };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number(readFileSync(lock, 'utf8'));
-      let alive = false;
+      let held: string;
       try {
-        alive = Number.isInteger(pid) && pid > 0 && pid !== process.pid && process.kill(pid, 0);
+        held = readFileSync(lock, 'utf8');
       } catch {
-        alive = false; // no such process: a crash left the lock
+        continue; // removed meanwhile
       }
-      if (alive) {
+      const verdict = judgeLock(held);
+      if (!verdict.stale) {
         throw new DataDirectoryInUseError(
-          `The data directory ${dataDir} is in use by process ${pid}; stop it, or pass another --data-dir`,
+          `The data directory ${dataDir} is in use by process ${verdict.pid}; stop it, or pass another --data-dir`,
         );
       }
-      rmSync(lock, { force: true });
+      // Remove it only if it is still the stale one (another starter may have taken it over).
+      if (readFileSync(lock, 'utf8') === held) rmSync(lock, { force: true });
+      tookOver = `Took over the lock ${lock}: ${verdict.why}.`;
     }
   }
-  throw new DataDirectoryInUseError(`Could not lock the data directory ${dataDir}`);
+  throw new DataDirectoryInUseError(`Could not lock the data directory ${dataDir}; try again`);
 }
 
 // ---- the manifest ----------------------------------------------------------------------------

@@ -59,6 +59,8 @@ const rt = await startLocalRuntime({
   process.exit(1);
 });
 
+for (const notice of rt.notices) console.error(notice);
+
 console.log(`Tether local control plane on ${rt.url}  (data: ${values['data-dir']})`);
 if (rt.redriven.length)
   console.log(`Re-driving ${rt.redriven.length} link(s) a previous run left unfinished.`);

@@ -74,6 +74,8 @@ export interface LocalRuntime {
   readonly runtime: TetherRuntime;
   /** Links found half-done at start and re-driven. */
   readonly redriven: readonly string[];
+  /** What the start did that the user should hear of (a stale lock taken over). */
+  readonly notices: readonly string[];
   /**
    * Simulates a crash at this instant: every execution is aborted and every later AWS or
    * table call of this process fails, so nothing after this point reaches any state.
@@ -111,9 +113,9 @@ function haltPlugin(isHalted: () => boolean): Pluggable<any, any> {
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const dataDir = options.dataDir;
-  const unlock = dataDir ? lockDataDirectory(dataDir) : () => undefined;
+  const lock = dataDir ? lockDataDirectory(dataDir) : undefined;
   /** What a start that fails part-way undoes, last step first. */
-  const undo: (() => unknown)[] = [unlock];
+  const undo: (() => unknown)[] = [() => lock?.release()];
   try {
     // Every store is checked before one is opened or seeded (local/data-dir-lock.ts).
     const check = dataDir ? checkDataDirectory(dataDir) : undefined;
@@ -190,6 +192,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       links,
       runtime,
       redriven,
+      notices: lock?.tookOver === undefined ? [] : [lock.tookOver],
       halt() {
         halted = true;
         stepFunctions.abortAll();
@@ -200,7 +203,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         await stepFunctions.idle();
         clients.destroy();
         await dynamo.close();
-        unlock();
+        lock?.release();
       },
     };
   } catch (err) {

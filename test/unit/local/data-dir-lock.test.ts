@@ -1,3 +1,4 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -13,12 +14,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   checkDataDirectory,
   DataDirectoryDamagedError,
+  DataDirectoryInUseError,
+  LOCK_FILE,
+  lockDataDirectory,
   MANIFEST_FILE,
+  processIdentity,
   readJsonStore,
   writeFileAtomic,
 } from '#local/data-dir-lock';
 
 const dirs: string[] = [];
+const children: ChildProcess[] = [];
 const tempDir = () => {
   const d = mkdtempSync(join(tmpdir(), 'tether-datadir-'));
   dirs.push(d);
@@ -26,7 +32,18 @@ const tempDir = () => {
 };
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  for (const c of children.splice(0)) c.kill();
 });
+
+/** A live process that is not Tether: node idling, its command line free of "tether". */
+async function bystander(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+  children.push(child);
+  await new Promise((resolve) => child.once('spawn', resolve));
+  return child.pid!;
+}
+
+const hasProc = existsSync('/proc/self/stat');
 
 describe('writeFileAtomic', () => {
   it('replaces the file whole and leaves no temporary file', () => {
@@ -65,6 +82,84 @@ describe('readJsonStore', () => {
     expect(err.message).toBe(
       "The thing /d/x.json is empty. Restore it, or run `rm -rf '/my data'` to start over from a fresh world (this forgets every link).",
     );
+  });
+});
+
+describe('lockDataDirectory', () => {
+  it('locks a directory, refuses it to a live holder, and gives it back', () => {
+    const dir = tempDir();
+    const lock = lockDataDirectory(dir);
+    expect(lock.tookOver).toBeUndefined();
+    expect(readFileSync(join(dir, LOCK_FILE), 'utf8').split('\n')[0]).toBe(String(process.pid));
+    lock.release();
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+  });
+
+  it('refuses a directory locked by a live process that is the one that took the lock', async () => {
+    const dir = tempDir();
+    const pid = await bystander();
+    writeFileSync(join(dir, LOCK_FILE), `${pid}\n${processIdentity(pid) ?? ''}\n`);
+    expect(() => lockDataDirectory(dir)).toThrow(DataDirectoryInUseError);
+    expect(() => lockDataDirectory(dir)).toThrow(`The data directory ${dir} is in use by process ${pid}`);
+  });
+
+  it('takes over a lock whose process is gone', async () => {
+    const dir = tempDir();
+    const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+    const pid = child.pid!;
+    await new Promise((resolve) => child.once('exit', resolve));
+    writeFileSync(join(dir, LOCK_FILE), `${pid}\n`);
+    const lock = lockDataDirectory(dir);
+    expect(lock.tookOver).toBe(`Took over the lock ${join(dir, LOCK_FILE)}: process ${pid} is gone.`);
+    expect(readFileSync(join(dir, LOCK_FILE), 'utf8').split('\n')[0]).toBe(String(process.pid));
+    lock.release();
+  });
+
+  it('takes over a lock whose pid now belongs to a process that is not Tether', async () => {
+    const dir = tempDir();
+    const pid = await bystander();
+    // As a reboot leaves it: the pid is alive, but its start time is not the recorded one.
+    writeFileSync(join(dir, LOCK_FILE), `${pid}\nanother-boot/12345\n`);
+    if (!hasProc) {
+      expect(() => lockDataDirectory(dir)).toThrow(DataDirectoryInUseError); // no /proc: as before
+      return;
+    }
+    const lock = lockDataDirectory(dir);
+    expect(lock.tookOver).toBe(
+      `Took over the lock ${join(dir, LOCK_FILE)}: process ${pid} is not Tether (that pid now belongs to another program).`,
+    );
+    lock.release();
+  });
+
+  it('takes over a bare pid lock (older Tether, or by hand) whose process is not Tether', async () => {
+    const dir = tempDir();
+    const pid = await bystander();
+    writeFileSync(join(dir, LOCK_FILE), `${pid}\n`);
+    if (!hasProc) {
+      expect(() => lockDataDirectory(dir)).toThrow(DataDirectoryInUseError);
+      return;
+    }
+    const lock = lockDataDirectory(dir);
+    expect(lock.tookOver).toMatch(
+      new RegExp(`^Took over the lock .*: process ${pid} is not Tether \\(.*setTimeout.*\\)\\.$`),
+    );
+    lock.release();
+  });
+
+  it('takes over a lock that names no process (a torn write)', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, LOCK_FILE), '');
+    const lock = lockDataDirectory(dir);
+    expect(lock.tookOver).toBe(`Took over the lock ${join(dir, LOCK_FILE)}: it names no process.`);
+    lock.release();
+  });
+
+  it('does not remove a lock that is no longer its own', () => {
+    const dir = tempDir();
+    const lock = lockDataDirectory(dir);
+    writeFileSync(join(dir, LOCK_FILE), '424242\n');
+    lock.release();
+    expect(readFileSync(join(dir, LOCK_FILE), 'utf8')).toBe('424242\n');
   });
 });
 
