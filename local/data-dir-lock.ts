@@ -297,7 +297,8 @@ export interface DataDirectoryCheck {
  * so a missing file stops the start instead of being seeded again beside state that refers
  * to it. A directory without a manifest is new when it holds no store, and is adopted when it
  * holds them all (one made before the manifest existed); one with only some of them is
- * refused. Throws {@link DataDirectoryDamagedError} (without the start-over hint).
+ * refused. Nothing is written before `commit()`. Throws {@link DataDirectoryDamagedError}
+ * (without the start-over hint).
  *
  * @example
  * const check = checkDataDirectory('.tether');
@@ -340,6 +341,6 @@ export function checkDataDirectory(dataDir: string): DataDirectoryCheck {
     const others = present.map((s) => join(dataDir, DATA_DIRECTORY_LAYOUT[s])).join(' and ');
     throw missingStore(dataDir, missing, `${others} ${present.length > 1 ? 'are' : 'is'} there`);
   }
-  write(); // a directory from before the manifest: every store is there
-  return { fresh: false, commit: () => undefined };
+  // A directory from before the manifest: every store is there; recorded once they open.
+  return { fresh: false, commit: write };
 }

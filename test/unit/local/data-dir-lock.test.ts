@@ -194,7 +194,7 @@ describe('checkDataDirectory', () => {
   it('refuses a directory whose sandbox state is gone while the manifest lists it', () => {
     const dir = tempDir();
     makeStores(dir, ['sandbox', 'table', 'executions']);
-    checkDataDirectory(dir); // adopts: writes the manifest
+    checkDataDirectory(dir).commit(); // adopts: writes the manifest
     rmSync(join(dir, 'sandbox', 'sandbox.json'));
     expect(() => checkDataDirectory(dir)).toThrow(
       `The sandbox state ${join(dir, 'sandbox', 'sandbox.json')} is missing, but ${join(dir, MANIFEST_FILE)} lists it, and the table ${join(dir, 'dynamodb')} may hold links to resources of that sandbox. Restore the file from a backup.`,
@@ -204,17 +204,20 @@ describe('checkDataDirectory', () => {
   it('refuses a directory whose table is gone while the manifest lists it', () => {
     const dir = tempDir();
     makeStores(dir, ['sandbox', 'table', 'executions']);
-    checkDataDirectory(dir);
+    checkDataDirectory(dir).commit();
     rmSync(join(dir, 'dynamodb'), { recursive: true });
     expect(() => checkDataDirectory(dir)).toThrow(
       new RegExp(`^The table ${join(dir, 'dynamodb')} is missing \\(no .*CURRENT\\), but .* lists it`),
     );
   });
 
-  it('adopts a directory from before the manifest that has every store', () => {
+  it('adopts a directory from before the manifest that has every store, once they open', () => {
     const dir = tempDir();
     makeStores(dir, ['sandbox', 'table', 'executions']);
-    expect(checkDataDirectory(dir).fresh).toBe(false);
+    const check = checkDataDirectory(dir);
+    expect(check.fresh).toBe(false);
+    expect(existsSync(join(dir, MANIFEST_FILE))).toBe(false); // a refusal after this changes nothing
+    check.commit();
     expect(existsSync(join(dir, MANIFEST_FILE))).toBe(true);
   });
 
