@@ -108,12 +108,7 @@ export async function planRequest(
   const targets: TargetPlan[] = [];
   for (const spec of specsOf(request)) {
     const existing = await deps.links.findByNaturalKey(spec);
-    const conflict =
-      existing && canonicalJson(existing.spec) !== canonicalJson(spec)
-        ? new LinkSpecMismatchError(
-            `Link ${existing.id} already links this workload to ${clusterKey(spec.target)} with another access, network or identity; delete it first, or ask for the same spec`,
-          )
-        : undefined;
+    const conflict = existing ? specConflict(existing, spec) : undefined;
     targets.push({
       spec,
       ...(existing ? { existing } : {}),
@@ -122,6 +117,17 @@ export async function planRequest(
     });
   }
   return { checks, targets };
+}
+
+/**
+ * Why an existing link of the same workload → target cannot serve a request for `spec`: it
+ * has another access, network or identity. A request never changes a link silently.
+ */
+export function specConflict(existing: Link, spec: LinkSpec): LinkSpecMismatchError | undefined {
+  if (canonicalJson(existing.spec) === canonicalJson(spec)) return undefined;
+  return new LinkSpecMismatchError(
+    `Link ${existing.id} already links this workload to ${clusterKey(spec.target)} with another access, network or identity; delete it first, or ask for the same spec`,
+  );
 }
 
 /** Throws the first conflict of a plan: nothing of it may be applied. */
