@@ -10,6 +10,7 @@ import { isAwsError } from '#aws/errors';
 import type { TetherRuntime } from '#functions/runtime';
 import { canonicalJson } from '#link/canonical-json';
 import { ConcurrentUpdateError, LinkStateError } from '#link/errors';
+import { assertRequestAllowed } from '#link/guardrails';
 import { DELETABLE, isDeleted, RECONCILABLE, SERVES_KUBECONFIG } from '#link/lifecycle';
 import type { Link, LinkStatus, OnboardingRequest } from '#link/model';
 import { clusterKey, linkNaturalKey, onboardExecutionName } from '#link/names';
@@ -51,7 +52,13 @@ function summary(link: Link) {
   return { id: link.id, status: link.status, target: link.spec.target, href: linkHref(link.id) };
 }
 
+/**
+ * What the schema cannot say, checked before anything is read or made: the rules of
+ * `#link/guardrails` (the schema states them too; a Region of another partition is
+ * PARTITION_UNSUPPORTED), the identity modes built so far, one link per target cluster.
+ */
 function assertSupported(request: OnboardingRequest): void {
+  assertRequestAllowed(request);
   if (request.identity.mode !== 'irsa') {
     throw new ApiError(
       'IDENTITY_MODE_UNSUPPORTED',
