@@ -2,6 +2,11 @@
  * Link records and onboarding requests in the one table (keys in `./table`). Every status
  * change is a conditional write on the version read, checked against `#link/lifecycle`, so
  * no update is lost under concurrent writers.
+ *
+ * One link per workload → target: a request first reserves the natural-key item with one
+ * conditional write ({@link LinkStore.reserve}); the item carries the whole link to be and a
+ * lease, so the link item can be written from it by anyone ({@link LinkStore.commit}), and a
+ * holder is never taken for stale while its lease runs.
  */
 import {
   DeleteCommand,
