@@ -109,6 +109,39 @@ export class LinkSpecMismatchError extends TetherError {
   readonly code = 'LINK_SPEC_MISMATCH';
 }
 
+/** A field of a request and what is wrong with it (a JSON Pointer into the body). */
+export interface FieldProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/**
+ * A request breaks a rule of the API (`guardrails.ts`; the schema states the same): nothing
+ * is read or made. The API answers it as VALIDATION_FAILED with `errors`.
+ */
+export class InvalidRequestError extends TetherError {
+  override readonly name = 'InvalidRequestError';
+  readonly code = 'VALIDATION_FAILED';
+  constructor(
+    message: string,
+    readonly errors: readonly FieldProblem[],
+  ) {
+    super(message);
+  }
+}
+
+/** A request names a Region of a partition Tether does not work in (`regions.ts`): nothing is made. */
+export class PartitionUnsupportedError extends TetherError {
+  override readonly name = 'PartitionUnsupportedError';
+  readonly code = 'PARTITION_UNSUPPORTED';
+  constructor(
+    message: string,
+    readonly errors: readonly FieldProblem[],
+  ) {
+    super(message);
+  }
+}
+
 /**
  * Every error a step handler throws on purpose, declared once. Their names are what the
  * ASL's `ErrorEquals` may match (besides `States.*` and the Lambda service errors), and

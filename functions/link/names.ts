@@ -52,6 +52,18 @@ export function targetRoleName(spec: Pick<LinkSpec, 'source' | 'target'>): strin
   return `tether-t-${iamSafe(`${spec.source.cluster}-${spec.source.serviceAccount}`, 44)}-${shortHash([linkNaturalKey(spec)])}`;
 }
 
+/**
+ * Name of the onboard execution that drives a PENDING link at its version. A link is queued
+ * (PENDING) at one version at a time and Step Functions refuses a second execution of one
+ * name, so whoever starts the run of a PENDING link — the request that made it, another
+ * request that found it — starts the same one: at most one run per link version.
+ *
+ * @example onboardExecutionName({ id: 'lnk_01J…', version: 1 }) // 'onboard-lnk_01J…-v1'
+ */
+export function onboardExecutionName(link: { readonly id: string; readonly version: number }): string {
+  return `onboard-${link.id}-v${link.version}`;
+}
+
 export function roleArn(accountId: string, name: string, path = TETHER_ROLE_PATH): string {
   return `arn:aws:iam::${accountId}:role${path}${name}`;
 }
