@@ -24,7 +24,7 @@ import {
 import { type Evaluation, type EvaluationRequest, evaluatePolicy, parsePolicy } from '#link/policy/evaluate';
 import { isManaged } from '#link/tags';
 import { readAwsAuth } from '#aws/kubernetes';
-import { kubernetesOf, withoutPath } from './access-entry';
+import { entryBinding, kubernetesOf, withoutPath } from './access-entry';
 import { desiredCidrs, EGRESS_PORT } from './egress-allowance';
 import { STS_AUDIENCE } from './oidc-provider';
 import { resolvedOf } from './resolve';
@@ -45,6 +45,8 @@ async function readRole(clients: AwsClients, accountId: string, name: string, po
     return {
       trust: parsePolicy(role?.AssumeRolePolicyDocument ?? '{"Statement":[]}'),
       policy: parsePolicy(policy ?? '{"Statement":[]}'),
+      roleId: role?.RoleId,
+      createdAt: role?.CreateDate,
     };
   } catch (err) {
     if (isAwsError(err, 'NoSuchEntity')) return undefined;
@@ -192,6 +194,13 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
           new DescribeAccessEntryCommand({ clusterName: target.cluster, principalArn: targetArn }),
         )
       ).accessEntry;
+      const binding =
+        entry &&
+        entryBinding(entry, {
+          arn: targetArn,
+          ...(targetRole?.roleId ? { roleId: targetRole.roleId } : {}),
+          ...(targetRole?.createdAt ? { createdAt: targetRole.createdAt } : {}),
+        });
       if ('policyArn' in access) {
         const associated =
           (
@@ -208,6 +217,11 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
       } else {
         ok = !!entry && access.groups.every((g) => entry.kubernetesGroups?.includes(g));
         detail = `access entry ${entry?.accessEntryArn ?? '?'} maps groups ${access.groups.join(', ')}`;
+      }
+      // EKS lets in only the role the entry was made for (docs/aws-facts.md#access-entries-keep-the-role-id).
+      if (binding && !binding.bound) {
+        ok = false;
+        detail = `${detail}, but lets nobody in: ${binding.detail}`;
       }
     } catch (err) {
       if (!isAwsError(err, 'ResourceNotFoundException')) throw err;
