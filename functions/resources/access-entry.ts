@@ -336,10 +336,25 @@ export async function ensureAwsAuthEntry(
   if (existing) {
     // A mapRoles entry has no tags: Tether's are those with its username.
     if (existing.username !== username) {
-      throw new ConflictUnmanagedResourceError(
-        `aws-auth:${rolearn}`,
-        `aws-auth already maps ${rolearn} (username ${existing.username ?? 'none'}) and Tether did not write that entry; Tether will not change it`,
-      );
+      // Someone else's mapping that grants exactly the asked-for groups (and the asked-for
+      // username, if any) already gives the link its access: use it as it is.
+      const same =
+        [...(existing.groups ?? [])].sort().join() === want.groups!.join() &&
+        (access.username === undefined || existing.username === access.username);
+      if (!same) {
+        throw new ConflictUnmanagedResourceError(
+          `aws-auth:${rolearn}`,
+          `aws-auth already maps ${rolearn} (username ${existing.username ?? 'none'}, groups ${(existing.groups ?? []).join(', ') || 'none'}) and Tether did not write that entry; Tether will not change it`,
+        );
+      }
+      return {
+        kind: 'aws-auth',
+        action: 'uses-existing-unmanaged',
+        note: ADOPTED_ACCESS_NOTE,
+        rolearn,
+        username: existing.username,
+        groups: want.groups,
+      };
     }
     if ([...(existing.groups ?? [])].sort().join() === want.groups!.join()) {
       return { kind: 'aws-auth', action: 'unchanged', rolearn, username, groups: want.groups };

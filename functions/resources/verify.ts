@@ -22,10 +22,9 @@ import {
   workloadRoleName,
 } from '#link/names';
 import { type Evaluation, type EvaluationRequest, evaluatePolicy, parsePolicy } from '#link/policy/evaluate';
-import { isManaged } from '#link/tags';
 import { readAwsAuth } from '#aws/kubernetes';
 import { entryBinding, kubernetesOf, withoutPath } from './access-entry';
-import { desiredCidrs, EGRESS_PORT } from './egress-allowance';
+import { ADOPTED_RULE_NOTE, desiredCidrs, ruleAllowing } from './egress-allowance';
 import { STS_AUDIENCE } from './oidc-provider';
 import { resolvedOf } from './resolve';
 import type { StepDeps } from './deps';
@@ -238,18 +237,17 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
           .ec2(target.accountId, target.region)
           .send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [groupId] }] }))
       ).SecurityGroupRules ?? [];
-    const missing = cidrs.filter(
-      (c) =>
-        !rules.some(
-          (r) => !r.IsEgress && r.CidrIpv4 === c && r.FromPort === EGRESS_PORT && isManaged(r.Tags),
-        ),
-    );
+    // Tether's rule, or one someone else made that already lets the CIDR in (docs/architecture.md#ownership).
+    const missing = cidrs.filter((c) => !ruleAllowing(rules, c));
+    const unmanaged = cidrs.filter((c) => ruleAllowing(rules, c)?.managed === false);
     hops.push({
       hop: 'network',
       ok: missing.length === 0,
       detail: missing.length
         ? `no tcp/443 rule on ${groupId} for ${missing.join(', ')}`
-        : `tcp/443 from ${cidrs.join(', ')} on ${groupId}`,
+        : `tcp/443 from ${cidrs.join(', ')} on ${groupId}${
+            unmanaged.length ? ` (${unmanaged.join(', ')} ${ADOPTED_RULE_NOTE})` : ''
+          }`,
     });
   }
   return hops;
