@@ -21,7 +21,7 @@ import { type KubernetesApi, type MapRole, readAwsAuth, writeAwsAuth } from '#aw
 import { ConflictUnmanagedResourceError, NotYetPropagatedError, UnsupportedClusterError } from '#link/errors';
 import { isAwsError } from '#aws/errors';
 import type { Access, ClusterRef, Link } from '#link/model';
-import { kubernetesUsername, owners, targetRoleName } from '#link/names';
+import { earlierKubernetesUsernames, kubernetesUsername, owners, targetRoleName } from '#link/names';
 import { isOwnedBy, ownershipTagMap } from '#link/tags';
 import { type ResolvedTarget, resolvedOf } from './resolve';
 import type { StepDeps } from './deps';
@@ -316,12 +316,17 @@ export async function ensureAccessEntry(
   };
 }
 
-/** Ensures one mapRoles entry in `aws-auth`; entries Tether did not write are never changed. */
+/**
+ * Ensures one mapRoles entry in `aws-auth`; entries Tether did not write are never changed.
+ * Tether's entry is the one with its username, or with a default username Tether wrote
+ * before (`earlier`), which is brought to today's.
+ */
 export async function ensureAwsAuthEntry(
   kube: KubernetesApi,
   principalArn: string,
   access: Access,
   username: string,
+  earlier: readonly string[] = [],
 ): Promise<Record<string, unknown>> {
   if (!('groups' in access)) {
     throw new UnsupportedClusterError(
@@ -335,7 +340,8 @@ export async function ensureAwsAuthEntry(
   const existing = roles.find((r) => r.rolearn === rolearn);
   if (existing) {
     // A mapRoles entry has no tags: Tether's are those with its username.
-    if (existing.username !== username) {
+    const tethers = existing.username === username || earlier.includes(existing.username ?? '');
+    if (!tethers) {
       // Someone else's mapping that grants exactly the asked-for groups (and the asked-for
       // username, if any) already gives the link its access: use it as it is.
       const same =
@@ -356,7 +362,10 @@ export async function ensureAwsAuthEntry(
         groups: want.groups,
       };
     }
-    if ([...(existing.groups ?? [])].sort().join() === want.groups!.join()) {
+    if (
+      existing.username === username &&
+      [...(existing.groups ?? [])].sort().join() === want.groups!.join()
+    ) {
       return { kind: 'aws-auth', action: 'unchanged', rolearn, username, groups: want.groups };
     }
   }
@@ -409,6 +418,7 @@ export async function accessEntryStep(link: Link, deps: Pick<StepDeps, 'clients'
           principalArn,
           link.spec.access,
           username,
+          earlierKubernetesUsernames(link.spec),
         )
       : await ensureAccessEntry(
           deps.clients.eks(target.accountId, target.region),
@@ -446,13 +456,20 @@ export async function deleteOwnedAccessEntry(
   return { kind: 'access-entry', action: 'deleted', accessEntryArn: entry?.accessEntryArn };
 }
 
-/** Removes Tether's mapRoles entry for the role from aws-auth (recognised by its username). */
-export async function removeAwsAuthEntry(kube: KubernetesApi, principalArn: string, username: string) {
+/** Removes Tether's mapRoles entry for the role from aws-auth (recognised by its username, today's or an earlier default). */
+export async function removeAwsAuthEntry(
+  kube: KubernetesApi,
+  principalArn: string,
+  username: string,
+  earlier: readonly string[] = [],
+) {
   const rolearn = withoutPath(principalArn);
   const read = await readAwsAuth(kube);
   const existing = read.mapRoles.find((r) => r.rolearn === rolearn);
   if (!read.configMap || !existing) return { kind: 'aws-auth', action: 'absent', rolearn };
-  if (existing.username !== username) return { kind: 'aws-auth', action: 'left-unmanaged', rolearn };
+  if (existing.username !== username && !earlier.includes(existing.username ?? '')) {
+    return { kind: 'aws-auth', action: 'left-unmanaged', rolearn };
+  }
   await writeAwsAuth(
     kube,
     read,
@@ -474,6 +491,7 @@ export async function removeAccessEntryStep(link: Link, deps: Pick<StepDeps, 'cl
           kubernetesOf(deps.clients, link.spec.target, resolved),
           principalArn,
           username,
+          earlierKubernetesUsernames(link.spec),
         )
       : await deleteOwnedAccessEntry(
           deps.clients.eks(target.accountId, target.region),
