@@ -142,6 +142,11 @@ export interface EgressOutput {
   readonly cidrs: readonly string[];
   /** Rule id per CIDR. */
   readonly ruleIds?: Record<string, string>;
+  /**
+   * CIDRs a rule Tether did not make already lets in, with that rule's id: "allowed by an
+   * existing rule, not managed"; never changed or revoked.
+   */
+  readonly adopted?: Record<string, string>;
   /** Where the allowance takes effect, as far as the target's endpoint configuration tells. */
   readonly securityGroupGoverns?: string;
   readonly publicEndpoint?: string;

@@ -22,10 +22,9 @@ import {
   workloadRoleName,
 } from '#link/names';
 import { type Evaluation, type EvaluationRequest, evaluatePolicy, parsePolicy } from '#link/policy/evaluate';
-import { isManaged } from '#link/tags';
 import { readAwsAuth } from '#aws/kubernetes';
-import { kubernetesOf, withoutPath } from './access-entry';
-import { desiredCidrs, EGRESS_PORT } from './egress-allowance';
+import { entryBinding, kubernetesOf, withoutPath } from './access-entry';
+import { ADOPTED_RULE_NOTE, desiredCidrs, ruleAllowing } from './egress-allowance';
 import { STS_AUDIENCE } from './oidc-provider';
 import { resolvedOf } from './resolve';
 import type { StepDeps } from './deps';
@@ -45,6 +44,8 @@ async function readRole(clients: AwsClients, accountId: string, name: string, po
     return {
       trust: parsePolicy(role?.AssumeRolePolicyDocument ?? '{"Statement":[]}'),
       policy: parsePolicy(policy ?? '{"Statement":[]}'),
+      roleId: role?.RoleId,
+      createdAt: role?.CreateDate,
     };
   } catch (err) {
     if (isAwsError(err, 'NoSuchEntity')) return undefined;
@@ -192,6 +193,13 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
           new DescribeAccessEntryCommand({ clusterName: target.cluster, principalArn: targetArn }),
         )
       ).accessEntry;
+      const binding =
+        entry &&
+        entryBinding(entry, {
+          arn: targetArn,
+          ...(targetRole?.roleId ? { roleId: targetRole.roleId } : {}),
+          ...(targetRole?.createdAt ? { createdAt: targetRole.createdAt } : {}),
+        });
       if ('policyArn' in access) {
         const associated =
           (
@@ -209,6 +217,11 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
         ok = !!entry && access.groups.every((g) => entry.kubernetesGroups?.includes(g));
         detail = `access entry ${entry?.accessEntryArn ?? '?'} maps groups ${access.groups.join(', ')}`;
       }
+      // EKS lets in only the role the entry was made for (docs/aws-facts.md#access-entries-keep-the-role-id).
+      if (binding && !binding.bound) {
+        ok = false;
+        detail = `${detail}, but lets nobody in: ${binding.detail}`;
+      }
     } catch (err) {
       if (!isAwsError(err, 'ResourceNotFoundException')) throw err;
     }
@@ -224,18 +237,17 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
           .ec2(target.accountId, target.region)
           .send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [groupId] }] }))
       ).SecurityGroupRules ?? [];
-    const missing = cidrs.filter(
-      (c) =>
-        !rules.some(
-          (r) => !r.IsEgress && r.CidrIpv4 === c && r.FromPort === EGRESS_PORT && isManaged(r.Tags),
-        ),
-    );
+    // Tether's rule, or one someone else made that already lets the CIDR in (docs/architecture.md#ownership).
+    const missing = cidrs.filter((c) => !ruleAllowing(rules, c));
+    const unmanaged = cidrs.filter((c) => ruleAllowing(rules, c)?.managed === false);
     hops.push({
       hop: 'network',
       ok: missing.length === 0,
       detail: missing.length
         ? `no tcp/443 rule on ${groupId} for ${missing.join(', ')}`
-        : `tcp/443 from ${cidrs.join(', ')} on ${groupId}`,
+        : `tcp/443 from ${cidrs.join(', ')} on ${groupId}${
+            unmanaged.length ? ` (${unmanaged.join(', ')} ${ADOPTED_RULE_NOTE})` : ''
+          }`,
     });
   }
   return hops;

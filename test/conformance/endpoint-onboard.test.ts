@@ -119,7 +119,7 @@ describe.runIf(availability.available)('Tether onboard steps on moto', () => {
       inlinePolicies: { 'tether-describe-cluster': targetPolicy(tgtCluster?.arn ?? '') },
       owner: 'link:conf',
     };
-    await step('ensureRole: target role', () => ensureRole(target.iam, targetSpec));
+    const targetRole = await step('ensureRole: target role', () => ensureRole(target.iam, targetSpec));
     await step('ensureRole: target role again (unchanged)', () => ensureRole(target.iam, targetSpec));
     await step('ensureIngressRules on the target cluster SG', () =>
       ensureIngressRules(
@@ -133,7 +133,7 @@ describe.runIf(availability.available)('Tether onboard steps on moto', () => {
       ensureAccessEntry(
         target.eks,
         CLUSTER,
-        targetArn,
+        { arn: targetArn, ...(targetRole ? { roleId: targetRole.roleId } : {}) },
         {
           policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy',
           scope: { type: 'cluster' },

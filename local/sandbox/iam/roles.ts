@@ -98,8 +98,19 @@ export function effectiveTrust(state: SandboxState, role: RoleState): { text: st
   return { text: JSON.stringify(policy), stale };
 }
 
-/** The Role structure IAM returns. */
-function roleOutput(state: SandboxState, role: RoleState, full: boolean): Record<string, unknown> {
+/**
+ * The Role structure IAM returns: `get` (GetRole) in full; `create` (CreateRole) without
+ * MaxSessionDuration and RoleLastUsed; `list` (ListRoles) also without Tags and
+ * PermissionsBoundary, which IAM's listing operations leave out (IAM API reference,
+ * ListRoles: "does not return the following attributes … PermissionsBoundary, RoleLastUsed,
+ * Tags"). The trust policy is in all three.
+ */
+function roleOutput(
+  state: SandboxState,
+  role: RoleState,
+  view: 'create' | 'get' | 'list',
+): Record<string, unknown> {
+  const full = view === 'get';
   const out: Record<string, unknown> = {
     Path: role.Path,
     RoleName: role.RoleName,
@@ -111,13 +122,13 @@ function roleOutput(state: SandboxState, role: RoleState, full: boolean): Record
   };
   if (role.Description !== undefined) out.Description = role.Description;
   if (full) out.MaxSessionDuration = role.MaxSessionDuration;
-  if (role.PermissionsBoundaryArn) {
+  if (role.PermissionsBoundaryArn && view !== 'list') {
     out.PermissionsBoundary = {
       PermissionsBoundaryType: 'Policy',
       PermissionsBoundaryArn: role.PermissionsBoundaryArn,
     };
   }
-  if (role.Tags.length > 0) out.Tags = clone(role.Tags);
+  if (role.Tags.length > 0 && view !== 'list') out.Tags = clone(role.Tags);
   if (full) out.RoleLastUsed = {};
   return out;
 }
@@ -194,10 +205,10 @@ export function createRole(
 
 /** The role operations: the role itself, its trust policy, its permissions boundary, its tags. */
 export const roleOperations: Operations = {
-  CreateRole: (ctx, input) => ({ Role: roleOutput(ctx.state, createRole(ctx, input), false) }),
+  CreateRole: (ctx, input) => ({ Role: roleOutput(ctx.state, createRole(ctx, input), 'create') }),
 
   GetRole: (ctx, input) => ({
-    Role: roleOutput(ctx.state, getRoleOrThrow(ctx.account, input.RoleName), true),
+    Role: roleOutput(ctx.state, getRoleOrThrow(ctx.account, input.RoleName), 'get'),
   }),
 
   ListRoles: (ctx, input) => {
@@ -207,7 +218,7 @@ export const roleOperations: Operations = {
       .sort((a, b) => a.RoleName.localeCompare(b.RoleName));
     const { page, next } = paginate(roles, input.Marker, input.MaxItems, 100);
     return {
-      Roles: page.map((r) => roleOutput(ctx.state, r, false)),
+      Roles: page.map((r) => roleOutput(ctx.state, r, 'list')),
       IsTruncated: next !== undefined,
       ...(next ? { Marker: next } : {}),
     };

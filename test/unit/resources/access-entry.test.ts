@@ -107,7 +107,7 @@ describe('accessEntryStep on a cluster in API mode', () => {
     const entry = entryOf(link.spec)!;
     expect(entry).toMatchObject({
       type: 'STANDARD',
-      username: `tether:cluster-a:${link.spec.source.namespace}:${link.spec.source.serviceAccount}`,
+      username: kubernetesUsername(link.spec),
       kubernetesGroups: [],
       tags: { 'tether:managed': 'true', 'tether:owner': ownerTagValue(owners.link(link.spec)) },
     });
