@@ -52,6 +52,13 @@ export interface SandboxOptions {
    * kind counts apart, so every retry path is exercised. @default 0
    */
   readonly propagationDelayCalls?: number;
+  /**
+   * IAM read-after-write lag (docs/aws-facts.md#iam-eventual-consistency): for a role
+   * created within the last `10 × n` calls, the first `n` calls that name it by name
+   * (GetRole, PutRolePolicy, GetRolePolicy, UpdateAssumeRolePolicy, TagRole, DeleteRole, …)
+   * answer `NoSuchEntity`, as IAM's read path may right after CreateRole. @default 0
+   */
+  readonly readAfterWriteLagCalls?: number;
 }
 
 /** Who calls and where. */
@@ -150,16 +157,43 @@ const AUTH_ERRORS: Record<
   },
 };
 
-/** Status and message AWS uses for the throttling codes, when a fault gives none. */
+/**
+ * Status and message AWS uses for the codes a fault names, when the fault gives none (a
+ * code the SDK models takes the status of its model). The throttling codes are those the
+ * SDK itself classifies as throttling (`@smithy/core/retry`, THROTTLING_ERROR_CODES); the
+ * IAM messages are the IAM API reference's descriptions of the errors.
+ */
 const FAULT_DEFAULTS: Record<string, { statusCode: number; message: string }> = {
   Throttling: { statusCode: 400, message: 'Rate exceeded' },
   ThrottlingException: { statusCode: 429, message: 'Rate exceeded' },
+  ThrottledException: { statusCode: 429, message: 'Rate exceeded' },
+  RequestThrottledException: { statusCode: 400, message: 'Rate exceeded' },
+  RequestThrottled: { statusCode: 400, message: 'Rate exceeded' },
   TooManyRequestsException: { statusCode: 429, message: 'Too Many Requests' },
   RequestLimitExceeded: { statusCode: 503, message: 'Request limit exceeded.' },
+  EC2ThrottledException: { statusCode: 503, message: 'Request limit exceeded.' },
+  PriorRequestNotComplete: {
+    statusCode: 400,
+    message: 'The request was rejected because AWS is still processing a prior request.',
+  },
   SlowDown: { statusCode: 503, message: 'Please reduce your request rate.' },
   ServiceFailure: { statusCode: 500, message: 'Service failure' },
   InternalError: { statusCode: 500, message: 'An internal error has occurred' },
   ServiceUnavailableException: { statusCode: 503, message: 'Service unavailable' },
+  ConcurrentModification: {
+    statusCode: 409,
+    message:
+      'The request was rejected because multiple requests to change this object were submitted simultaneously. Wait a few minutes and submit your request again.',
+  },
+  EntityTemporarilyUnmodifiable: {
+    statusCode: 409,
+    message:
+      'The request was rejected because it referenced an entity that is temporarily unmodifiable, such as a user name that was deleted and then recreated. The error indicates that the request is likely to succeed if you try again after waiting several minutes.',
+  },
+  AccessDenied: { statusCode: 403, message: 'User is not authorized to perform this action' },
+  UnauthorizedOperation: { statusCode: 403, message: 'You are not authorized to perform this operation.' },
+  Forbidden: { statusCode: 403, message: 'Forbidden' },
+  Unauthorized: { statusCode: 401, message: 'Unauthorized' },
 };
 
 interface ActiveFault {
@@ -185,6 +219,7 @@ export class Sandbox {
 
   readonly dataDir: string | undefined;
   readonly propagationDelayCalls: number;
+  readonly readAfterWriteLagCalls: number;
   #state: SandboxState;
   #calls: CallRecord[] = [];
   #faults: ActiveFault[] = [];
@@ -197,6 +232,7 @@ export class Sandbox {
     this.#state = state;
     this.dataDir = options.dataDir;
     this.propagationDelayCalls = Math.max(0, options.propagationDelayCalls ?? 0);
+    this.readAfterWriteLagCalls = Math.max(0, options.readAfterWriteLagCalls ?? 0);
   }
 
   /**
@@ -312,7 +348,7 @@ export class Sandbox {
       region,
       clock,
       notYetPropagated: (role, use) => {
-        const n = this.propagationDelayCalls;
+        const n = use === 'read' ? this.readAfterWriteLagCalls : this.propagationDelayCalls;
         if (n <= 0 || clock - role.createdAtCall > n * 10) return false;
         const key = `${role.RoleId}|${use}`;
         const used = this.#propagation.get(key) ?? 0;
