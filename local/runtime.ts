@@ -55,6 +55,8 @@ export interface LocalRuntimeOptions {
   readonly onEvent?: LocalStepFunctionsOptions['onEvent'];
   /** The sandbox's simulated IAM propagation delay (see `Sandbox.open`). @default 0 */
   readonly propagationDelayCalls?: number;
+  /** The sandbox's simulated IAM read-after-write lag (see `Sandbox.open`). @default 0 */
+  readonly readAfterWriteLagCalls?: number;
   /** Re-drive links a previous process left half-done. @default true */
   readonly redrive?: boolean;
 }
@@ -110,6 +112,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     ...(dataDir ? { dataDir: join(dataDir, 'sandbox') } : {}),
     world: options.world ?? 'demo',
     ...(options.propagationDelayCalls ? { propagationDelayCalls: options.propagationDelayCalls } : {}),
+    ...(options.readAfterWriteLagCalls ? { readAfterWriteLagCalls: options.readAfterWriteLagCalls } : {}),
   });
   const tableName = DEFAULT_TABLE_NAME;
   const dynamo = await startDynamo({ ...(dataDir ? { path: join(dataDir, 'dynamodb') } : {}), tableName });
