@@ -201,6 +201,19 @@ interface ActiveFault {
   remaining: number;
 }
 
+/**
+ * The copy a mutating call works on, so a call that fails changes nothing. A call changes
+ * only its caller's account (other accounts are read, never written: IAM, EKS, EC2, S3 and
+ * the Kubernetes API all act in the caller's account), so only that account is copied; the
+ * others are shared. This keeps a call's cost independent of how many accounts and clusters
+ * the sandbox holds.
+ */
+function draftOf(state: SandboxState, accountId: string): SandboxState {
+  const account = state.accounts[accountId];
+  if (!account) return structuredClone(state);
+  return { ...state, accounts: { ...state.accounts, [accountId]: structuredClone(account) } };
+}
+
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object') {
     for (const v of Object.values(value)) deepFreeze(v);
@@ -303,7 +316,7 @@ export class Sandbox {
       const fault = this.#takeFault(service, operation, caller.accountId);
       if (fault && fault.when !== 'after') throw this.#faultError(fault);
 
-      const target = mutating ? structuredClone(this.#state) : this.#state;
+      const target = mutating ? draftOf(this.#state, caller.accountId) : this.#state;
       let dirty = false;
       const ctx = this.#context(target, caller, call.region, clock, () => {
         dirty = true;
