@@ -22,7 +22,7 @@ import { SandboxError } from './errors';
 import { findRoleByArn, iamOperations } from '#local/sandbox/iam/index';
 import { kubernetesOperations } from './kubernetes';
 import { s3Operations } from './s3';
-import { emptyState, loadState, type SandboxState, saveState } from './state';
+import { type AccountState, emptyState, loadState, type SandboxState, saveState } from './state';
 import { callerOf, issueSession, type SandboxCredentials, stsOperations } from './sts';
 import {
   addAccount,
@@ -203,15 +203,26 @@ interface ActiveFault {
 
 /**
  * The copy a mutating call works on, so a call that fails changes nothing. A call changes
- * only its caller's account (other accounts are read, never written: IAM, EKS, EC2, S3 and
- * the Kubernetes API all act in the caller's account), so only that account is copied; the
- * others are shared. This keeps a call's cost independent of how many accounts and clusters
+ * only its caller's account, and there only its service's part: IAM the account's roles and
+ * providers, EKS, EC2 and the Kubernetes API the one region, S3 the buckets (other
+ * accounts and parts are read, never written). So only that part is copied and the rest is
+ * shared, which keeps a call's cost independent of how many accounts, regions and clusters
  * the sandbox holds.
  */
-function draftOf(state: SandboxState, accountId: string): SandboxState {
+function draftOf(state: SandboxState, service: ServiceName, accountId: string, region: string): SandboxState {
   const account = state.accounts[accountId];
   if (!account) return structuredClone(state);
-  return { ...state, accounts: { ...state.accounts, [accountId]: structuredClone(account) } };
+  let draft: AccountState;
+  if (service === 'iam') draft = { ...account, iam: structuredClone(account.iam) };
+  else if (service === 's3') draft = { ...account, s3: structuredClone(account.s3) };
+  else if (service === 'eks' || service === 'ec2' || service === 'kubernetes') {
+    const current = account.regions[region];
+    draft = {
+      ...account,
+      regions: { ...account.regions, ...(current ? { [region]: structuredClone(current) } : {}) },
+    };
+  } else draft = structuredClone(account);
+  return { ...state, accounts: { ...state.accounts, [accountId]: draft } };
 }
 
 function deepFreeze<T>(value: T): T {
@@ -316,7 +327,7 @@ export class Sandbox {
       const fault = this.#takeFault(service, operation, caller.accountId);
       if (fault && fault.when !== 'after') throw this.#faultError(fault);
 
-      const target = mutating ? draftOf(this.#state, caller.accountId) : this.#state;
+      const target = mutating ? draftOf(this.#state, service, caller.accountId, call.region) : this.#state;
       let dirty = false;
       const ctx = this.#context(target, caller, call.region, clock, () => {
         dirty = true;
