@@ -60,6 +60,8 @@ export interface LocalRuntimeOptions {
   readonly onEvent?: LocalStepFunctionsOptions['onEvent'];
   /** The sandbox's simulated IAM propagation delay (see `Sandbox.open`). @default 0 */
   readonly propagationDelayCalls?: number;
+  /** The sandbox's simulated IAM read-after-write lag (see `Sandbox.open`). @default 0 */
+  readonly readAfterWriteLagCalls?: number;
   /** Re-drive links a previous process left half-done. @default true */
   readonly redrive?: boolean;
 }
@@ -124,6 +126,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       ...(dataDir ? { dataDir: join(dataDir, DATA_DIRECTORY_LAYOUT.sandbox) } : {}),
       world: options.world ?? 'demo',
       ...(options.propagationDelayCalls ? { propagationDelayCalls: options.propagationDelayCalls } : {}),
+      ...(options.readAfterWriteLagCalls ? { readAfterWriteLagCalls: options.readAfterWriteLagCalls } : {}),
     });
     const stepFunctions = new LocalStepFunctions({
       accountId: LOCAL_HUB_ACCOUNT_ID,

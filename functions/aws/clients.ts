@@ -13,9 +13,9 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, MiddlewareStack } from '@smithy/types';
 import { AccountNotReachableError } from '#link/errors';
-import { classifyAwsError, isAwsError } from '#aws/errors';
+import { classifyAwsError, isAwsError, recordCallSite } from '#aws/errors';
 import { httpsKubernetesApi, type KubernetesApi, type KubernetesTarget } from './kubernetes';
 
 /** The services Tether calls, by the name the sandbox and call counts use. */
@@ -43,6 +43,31 @@ export interface AwsClientsOptions {
   ) => KubernetesApi;
   /** Endpoint of the hub's DynamoDB (the embedded emulator locally). */
   readonly dynamoDbEndpoint?: string;
+}
+
+/**
+ * Records on every error a member-account client throws which call it was (service,
+ * operation, account, region), so the step can name the action a refusal concerns
+ * (`classifyAwsError`). Outermost in the stack: it sees the error whatever answered.
+ */
+function recordCallSites(
+  client: AnyClient,
+  service: AwsServiceName,
+  accountId: string,
+  region: string,
+): void {
+  (client.middlewareStack as MiddlewareStack<any, any>).add(
+    (next, context) => async (args) => {
+      try {
+        return await next(args);
+      } catch (err) {
+        const operation = String(context.commandName ?? '').replace(/Command$/, '');
+        recordCallSite(err, { service, operation, accountId, region });
+        throw err;
+      }
+    },
+    { step: 'initialize', name: 'tetherCallSite', priority: 'high' },
+  );
 }
 
 /** IAM is global: its clients use this region. */
@@ -148,6 +173,7 @@ export class AwsClients {
     // The ASL owns retries (with backoff visible in the execution history), so the SDK
     // makes one attempt: a throttled call fails fast into the state machine's Retry.
     const client = make({ region, credentials: this.#credentialsFor(accountId), maxAttempts: 1 });
+    if (service !== 'dynamodb' && service !== 'sfn') recordCallSites(client, service, accountId, region);
     this.#options.configureClient?.(client, service);
     this.#clients.set(key, client);
     return client;

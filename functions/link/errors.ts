@@ -97,6 +97,28 @@ export class LinkNotFoundError extends TetherError {
   readonly code = 'LINK_NOT_FOUND';
 }
 
+/**
+ * AWS refused a call for want of permission (IAM/STS `AccessDenied`, EKS
+ * `AccessDeniedException`, EC2 `UnauthorizedOperation`): the agent role of the member
+ * account lacks the action the message names.
+ */
+export class AgentNotAuthorizedError extends TetherError {
+  override readonly name = 'AgentNotAuthorizedError';
+  readonly code = 'AGENT_NOT_AUTHORIZED';
+}
+
+/** The target's Kubernetes API refused Tether's agent role (401 or 403). */
+export class KubernetesAccessDeniedError extends TetherError {
+  override readonly name = 'KubernetesAccessDeniedError';
+  readonly code = 'KUBERNETES_ACCESS_DENIED';
+}
+
+/** The security group the link's allowance goes on no longer exists (EC2 `InvalidGroup.NotFound`). */
+export class SecurityGroupNotFoundError extends TetherError {
+  override readonly name = 'SecurityGroupNotFoundError';
+  readonly code = 'SECURITY_GROUP_NOT_FOUND';
+}
+
 /** Verification read back the policies in place and the role chain does not hold. */
 export class VerificationFailedError extends TetherError {
   override readonly name = 'VerificationFailedError';
@@ -161,6 +183,9 @@ export const STEP_ERRORS = [
   LinkNotFoundError,
   VerificationFailedError,
   KubernetesApiUnreachableError,
+  AgentNotAuthorizedError,
+  KubernetesAccessDeniedError,
+  SecurityGroupNotFoundError,
 ] as const;
 
 /** The `name` and `code` of each step error, read off an instance (they are instance fields). */

@@ -99,13 +99,24 @@ export interface StepResult {
   readonly attempts: number;
   /** What the step made, found or changed: `created`, `unchanged`, `updated`, … and the ids. */
   readonly result?: Record<string, unknown>;
-  readonly error?: { readonly code: string; readonly message: string };
+  readonly error?: {
+    readonly code: string;
+    readonly message: string;
+    /** The AWS error code behind it, when an AWS call failed. */
+    readonly awsCode?: string;
+    /** The AWS request id of that call, to quote to AWS support or find in CloudTrail. */
+    readonly awsRequestId?: string;
+  };
 }
 
 export interface LinkError {
   readonly code: string;
   readonly message: string;
   readonly step?: string;
+  /** The AWS error code behind it, when an AWS call failed. */
+  readonly awsCode?: string;
+  /** The AWS request id of that call. */
+  readonly awsRequestId?: string;
 }
 
 /** What the resolve step read of both clusters: what every later step builds on. */

@@ -46,6 +46,7 @@ async function readRole(clients: AwsClients, accountId: string, name: string, po
       policy: parsePolicy(policy ?? '{"Statement":[]}'),
       roleId: role?.RoleId,
       createdAt: role?.CreateDate,
+      tags: role?.Tags ?? [],
     };
   } catch (err) {
     if (isAwsError(err, 'NoSuchEntity')) return undefined;
@@ -89,6 +90,14 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
   const workloadArn = roleArn(source.accountId, workloadRoleName(source));
   const targetArn = roleArn(target.accountId, targetRoleName(link.spec));
   const clusterArn = eksClusterArn(target);
+  const targetRole = await readRole(clients, target.accountId, targetRoleName(link.spec), TARGET_POLICY_NAME);
+  // The target role's tags, as IAM puts them in the context of a request on it.
+  const targetTags = Object.fromEntries(
+    (targetRole?.tags ?? []).flatMap((t) => [
+      [`aws:ResourceTag/${t.Key}`, t.Value ?? ''],
+      [`iam:ResourceTag/${t.Key}`, t.Value ?? ''],
+    ]),
+  );
 
   if (link.spec.identity.mode === 'irsa') {
     const issuer = resolved.source.issuer ?? '';
@@ -134,12 +143,16 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
       judged(
         'workload-role→target-role',
         `${workloadArn} may call sts:AssumeRole on ${targetArn}`,
-        workload && evaluate(workload.policy, { action: 'sts:AssumeRole', resource: targetArn }, 'identity'),
+        workload &&
+          evaluate(
+            workload.policy,
+            { action: 'sts:AssumeRole', resource: targetArn, context: targetTags },
+            'identity',
+          ),
         'allowed',
       ),
     );
   }
-  const targetRole = await readRole(clients, target.accountId, targetRoleName(link.spec), TARGET_POLICY_NAME);
   const assumeTarget = (arn: string) =>
     targetRole &&
     evaluate(

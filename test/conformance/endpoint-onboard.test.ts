@@ -107,7 +107,9 @@ describe.runIf(availability.available)('Tether onboard steps on moto', () => {
         path: '/tether/',
         description: 'conformance workload role',
         trust: workloadTrustPolicy(MEMBER, issuer, { ...srcRef, namespace: 'app', serviceAccount: 'app' }),
-        inlinePolicies: { 'tether-assume-target': workloadPolicy([targetArn]) },
+        inlinePolicies: {
+          'tether-assume-target': workloadPolicy({ ...srcRef, namespace: 'app', serviceAccount: 'app' }),
+        },
         owner: 'link:conf',
       }),
     );

@@ -80,20 +80,26 @@ describe('POST /links with the demo link of the cross-account IRSA runbook', () 
     expect(tags).toContainEqual({ Key: 'tether:managed', Value: 'true' });
   });
 
-  it('gives the workload role sts:AssumeRole on exactly the target role', async () => {
+  it('gives the workload role sts:AssumeRole on Tether target roles tagged for this workload, and tags the target role so', async () => {
     const name = link.outputs.workloadRoleArn.split('/').pop();
     const out = await h.rt.clients
       .iam(SOURCE)
       .send(new GetRolePolicyCommand({ RoleName: name, PolicyName: 'tether-assume-target-roles' }));
     const policy = decode(out.PolicyDocument);
+    const workload = `workload:${SOURCE}/ap-southeast-1/cluster-a/kubeai-chatbot/kubeai-chatbot`;
     expect(policy.Statement).toEqual([
       {
-        Sid: 'AssumeTetherTargetRoles',
+        Sid: 'AssumeTetherTargetRolesOfThisWorkload',
         Effect: 'Allow',
         Action: 'sts:AssumeRole',
-        Resource: [link.outputs.targetRoleArn],
+        Resource: 'arn:aws:iam::*:role/tether/tether-t-*',
+        Condition: { StringEquals: { 'aws:ResourceTag/tether:workload': workload } },
       },
     ]);
+    const target = await h.rt.clients
+      .iam(TARGET)
+      .send(new GetRoleCommand({ RoleName: link.outputs.targetRoleArn.split('/').pop() }));
+    expect(target.Role?.Tags).toContainEqual({ Key: 'tether:workload', Value: workload });
   });
 
   it('makes a target role trusting the source account by aws:PrincipalArn, allowed to describe only cluster-b', async () => {
@@ -264,7 +270,8 @@ describe('re-running an onboard that succeeded', () => {
 });
 
 describe('two links of the same workload', () => {
-  it('share one OIDC provider and one workload role whose policy names both target roles', async () => {
+  it('share one OIDC provider and one workload role, and the second link writes nothing in the source account', async () => {
+    const firstLinkCalls = h.rt.sandbox.calls().length;
     const res = await h.api(
       'POST',
       '/links',
@@ -289,14 +296,12 @@ describe('two links of the same workload', () => {
     const providers =
       (await iam.send(new ListOpenIDConnectProvidersCommand({}))).OpenIDConnectProviderList ?? [];
     expect(providers.filter((p) => p.Arn === link.outputs.oidcProviderArn)).toHaveLength(1);
-    const name = link.outputs.workloadRoleArn.split('/').pop();
-    const policy = decode(
-      (await iam.send(new GetRolePolicyCommand({ RoleName: name, PolicyName: 'tether-assume-target-roles' })))
-        .PolicyDocument,
-    );
-    expect(policy.Statement[0].Resource).toEqual(
-      [link.outputs.targetRoleArn, second.outputs.targetRoleArn].sort(),
-    );
+    // The second link wrote nothing in the source account: the workload role's policy names no link.
+    expect(second.steps.workloadRole.result.action).toBe('unchanged');
+    const sourceWrites = h.rt.sandbox
+      .calls()
+      .filter((c) => c.accountId === SOURCE && c.mutating && c.ok && c.seq > firstLinkCalls);
+    expect(sourceWrites).toEqual([]);
   });
 });
 
