@@ -14,6 +14,7 @@ import {
   GetRolePolicyCommand,
   type IAMClient,
   type Role,
+  PutRolePermissionsBoundaryCommand,
   PutRolePolicyCommand,
   UpdateAssumeRolePolicyCommand,
 } from '@aws-sdk/client-iam';
@@ -32,6 +33,12 @@ export interface RoleSpec {
   readonly inlinePolicies: Readonly<Record<string, PolicyDocument>>;
   /** Owner key written in the tags and required on an existing role. */
   readonly owner: string;
+  /**
+   * ARN of the permissions boundary the role must carry. Tether's steps always give it: the
+   * agent role may create no role without it (docs/deployment.md#the-member-account-stack).
+   * Without it (a conformance test's bare endpoint) an existing boundary is left as it is.
+   */
+  readonly permissionsBoundary?: string;
 }
 
 export type EnsureAction = 'created' | 'updated' | 'unchanged';
@@ -128,6 +135,7 @@ export async function ensureRole(iam: IAMClient, spec: RoleSpec): Promise<Ensure
             Path: spec.path,
             Description: spec.description,
             AssumeRolePolicyDocument: JSON.stringify(spec.trust),
+            ...(spec.permissionsBoundary ? { PermissionsBoundary: spec.permissionsBoundary } : {}),
             Tags: ownershipTags(spec.owner),
           }),
         )
@@ -153,6 +161,18 @@ export async function ensureRole(iam: IAMClient, spec: RoleSpec): Promise<Ensure
         throw iamError(err, `UpdateAssumeRolePolicy ${spec.name}`);
       }
       changes.push('trust');
+    }
+    if (
+      spec.permissionsBoundary &&
+      role.PermissionsBoundary?.PermissionsBoundaryArn !== spec.permissionsBoundary
+    ) {
+      await iam.send(
+        new PutRolePermissionsBoundaryCommand({
+          RoleName: spec.name,
+          PermissionsBoundary: spec.permissionsBoundary,
+        }),
+      );
+      changes.push('boundary');
     }
   }
   for (const [policyName, document] of Object.entries(spec.inlinePolicies)) {

@@ -46,6 +46,7 @@ export async function targetRoleStep(link: Link, deps: Pick<StepDeps, 'clients'>
     trust: targetTrustPolicy(source.accountId, workloadRoleArn),
     inlinePolicies: { [TARGET_POLICY_NAME]: targetPolicy(eksClusterArn(target)) },
     owner: owners.link(link.spec),
+    permissionsBoundary: deps.clients.permissionsBoundaryArn(target.accountId),
   });
   return { result: { ...ensured }, outputs: { targetRoleArn: ensured.arn } };
 }

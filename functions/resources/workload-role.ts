@@ -96,6 +96,7 @@ async function converge(link: Link, deps: Pick<StepDeps, 'clients' | 'membership
       trust: workloadTrustPolicy(source.accountId, issuer, source),
       inlinePolicies: { [WORKLOAD_POLICY_NAME]: workloadPolicy(targets) },
       owner: owners.workload(source),
+      permissionsBoundary: deps.clients.permissionsBoundaryArn(source.accountId),
     });
     const after = await memberTargetRoles(deps.memberships, source);
     if (after.join() === targets.join()) {
