@@ -4,10 +4,11 @@
  * StackSet. cdk-nag's AwsSolutions pack checks all of them; every acknowledged finding has
  * its reason in `infra/nag.ts`.
  */
-import { App, Validations } from 'aws-cdk-lib';
+import { readFileSync } from 'node:fs';
+import { App, type AppProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { WORKFLOW_FUNCTIONS } from '#workflow/registry';
-import { analyseBundles } from './bundles';
+import { analyseBundles, REPO_ROOT } from './bundles';
 import { loadConfig, type TetherConfig } from './config';
 import { HubStack } from './hub-stack';
 import { MemberStack } from './member-stack';
@@ -19,6 +20,20 @@ import { StackSetStack } from './stackset-stack';
 export const STACKS = { hub: 'TetherHub', member: 'TetherMember', stackSet: 'TetherMemberStackSet' } as const;
 
 export const API_ENTRY = 'functions/api/handler.ts';
+
+/**
+ * An app with the context of `cdk.json` (its feature flags) and asset metadata on, as the
+ * CLI makes it: tests and the bench synthesize what `npx cdk synth` synthesizes.
+ */
+export function newApp(props: AppProps = {}): App {
+  const cdkJson = JSON.parse(readFileSync(`${REPO_ROOT}cdk.json`, 'utf8')) as {
+    context?: Record<string, unknown>;
+  };
+  return new App({
+    ...props,
+    context: { ...cdkJson.context, 'aws:cdk:enable-asset-metadata': true, ...props.context },
+  });
+}
 
 /** What every function needs, by entry, and which registry names call member accounts. */
 export function analyseFunctions() {
@@ -33,7 +48,7 @@ export function analyseFunctions() {
 
 /** The member stack alone, synthesized in an app of its own (the StackSet's template). */
 export function memberTemplate(config: TetherConfig, memberCallers: readonly string[]): unknown {
-  const app = new App();
+  const app = newApp();
   const stack = new MemberStack(app, STACKS.member, { config, memberCallers });
   return app.synth().getStackByName(stack.stackName).template;
 }
@@ -49,7 +64,7 @@ export interface TetherApp {
 export function buildApp(
   options: { app?: App; config?: TetherConfig; nag?: boolean; hub?: boolean } = {},
 ): TetherApp {
-  const app = options.app ?? new App();
+  const app = options.app ?? newApp();
   const config = options.config ?? loadConfig((key) => app.node.tryGetContext(key));
   const { needs, memberCallers } = analyseFunctions();
   const env = { account: config.hub.account, region: config.hub.region };

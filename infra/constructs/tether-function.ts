@@ -76,6 +76,8 @@ export class TetherFunction extends NodejsFunction {
         minify: true,
         sourceMap: true,
         sourcesContent: false,
+        // index.meta.json: what the bundle holds (the tests and `npm run bench` read it).
+        metafile: true,
         // The SDK is bundled (not the runtime's copy): the lock file's version, tree-shaken.
         bundleAwsSDK: true,
         externalModules: [],

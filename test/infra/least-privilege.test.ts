@@ -9,12 +9,11 @@
  * The judge is `test/infra/iam/evaluate.ts`, not Tether's own evaluator (which the sandbox's
  * STS uses): the same evaluator on both sides would prove nothing.
  */
-import { App } from 'aws-cdk-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeleteRolePermissionsBoundaryCommand, IAMClient } from '@aws-sdk/client-iam';
 import { DeleteNatGatewayCommand, DescribeNatGatewaysCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { sandboxPlugin } from '#local/adapters/sdk-plugin';
-import { analyseFunctions } from '../../infra/app';
+import { analyseFunctions, newApp } from '../../infra/app';
 import { loadConfig } from '../../infra/config';
 import { MemberStack } from '../../infra/member-stack';
 import { hubRoleArn } from '../../infra/names';
@@ -52,7 +51,7 @@ async function settled(body: unknown) {
 beforeAll(async () => {
   // The member template, as the StackSet deploys it.
   memberCallers = analyseFunctions().memberCallers;
-  const app = new App();
+  const app = newApp();
   const stack = new MemberStack(app, 'TetherMember', { config, memberCallers });
   template = app.synth().getStackByName(stack.stackName).template;
 
