@@ -9,6 +9,7 @@
  * The judge is `test/infra/iam/evaluate.ts`, not Tether's own evaluator (which the sandbox's
  * STS uses): the same evaluator on both sides would prove nothing.
  */
+import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeleteRolePermissionsBoundaryCommand, IAMClient } from '@aws-sdk/client-iam';
 import { DeleteNatGatewayCommand, DescribeNatGatewaysCommand, EC2Client } from '@aws-sdk/client-ec2';
@@ -47,6 +48,162 @@ async function settled(body: unknown) {
   expect(res.status, JSON.stringify(res.body)).toBe(202);
   return Promise.all((res.body.links as { id: string }[]).map((l) => h.settle(l.id)));
 }
+
+/** Calls the agent role must never be able to make (each judged in the target account). */
+const boundary = `arn:aws:iam::${TARGET}:policy/tether/tether-boundary`;
+const tetherRole = `arn:aws:iam::${TARGET}:role/tether/tether-t-x`;
+const managed = { 'aws:ResourceTag/tether:managed': 'true', 'iam:ResourceTag/tether:managed': 'true' };
+const tags = { 'aws:RequestTag/tether:managed': 'true', 'aws:TagKeys': ['tether:managed', 'tether:owner'] };
+const tetherEntry = `arn:aws:eks:${REGION}:${TARGET}:access-entry/cluster-b/role/${TARGET}/tether-t-x/1`;
+const clusterSg = { 'ec2:ResourceTag/aws:eks:cluster-name': 'cluster-b' };
+const dangerous: [string, Request][] = [
+  ['a role without the boundary', { action: 'iam:CreateRole', resource: tetherRole, context: { ...tags } }],
+  [
+    'a role with another boundary',
+    {
+      action: 'iam:CreateRole',
+      resource: tetherRole,
+      context: { ...tags, 'iam:PermissionsBoundary': 'arn:aws:iam::aws:policy/AdministratorAccess' },
+    },
+  ],
+  [
+    'a role outside Tether’s path',
+    {
+      action: 'iam:CreateRole',
+      resource: `arn:aws:iam::${TARGET}:role/admin/x`,
+      context: { ...tags, 'iam:PermissionsBoundary': boundary },
+    },
+  ],
+  [
+    'an untagged role',
+    { action: 'iam:CreateRole', resource: tetherRole, context: { 'iam:PermissionsBoundary': boundary } },
+  ],
+  [
+    'attaching AdministratorAccess to a Tether role',
+    {
+      action: 'iam:AttachRolePolicy',
+      resource: tetherRole,
+      context: { ...managed, 'iam:PolicyARN': 'arn:aws:iam::aws:policy/AdministratorAccess' },
+    },
+  ],
+  [
+    'removing the boundary of a Tether role',
+    { action: 'iam:DeleteRolePermissionsBoundary', resource: tetherRole, context: managed },
+  ],
+  [
+    'replacing the boundary of a Tether role',
+    {
+      action: 'iam:PutRolePermissionsBoundary',
+      resource: tetherRole,
+      context: { ...managed, 'iam:PermissionsBoundary': 'arn:aws:iam::aws:policy/AdministratorAccess' },
+    },
+  ],
+  ['deleting an untagged role under the path', { action: 'iam:DeleteRole', resource: tetherRole }],
+  ['deleting a role elsewhere', { action: 'iam:DeleteRole', resource: `arn:aws:iam::${TARGET}:role/admin` }],
+  ['rewriting an untagged role’s trust', { action: 'iam:UpdateAssumeRolePolicy', resource: tetherRole }],
+  [
+    'writing the agent role’s own policy',
+    {
+      action: 'iam:PutRolePolicy',
+      resource: `arn:aws:iam::${TARGET}:role/tether/tether-agent`,
+      context: { 'iam:ResourceTag/tether:managed': 'true' },
+    },
+  ],
+  [
+    'tagging the agent role as Tether’s',
+    { action: 'iam:TagRole', resource: `arn:aws:iam::${TARGET}:role/tether/tether-agent`, context: tags },
+  ],
+  ['changing the boundary policy', { action: 'iam:CreatePolicyVersion', resource: boundary }],
+  [
+    'deleting an OIDC provider Tether did not make',
+    {
+      action: 'iam:DeleteOpenIDConnectProvider',
+      resource: `arn:aws:iam::${TARGET}:oidc-provider/oidc.example.com`,
+    },
+  ],
+  ['PassRole outside the path', { action: 'iam:PassRole', resource: `arn:aws:iam::${TARGET}:role/admin` }],
+  [
+    'PassRole on the path (no mode needs it yet)',
+    { action: 'iam:PassRole', resource: tetherRole, context: managed },
+  ],
+  [
+    'associating AmazonEKSClusterAdminPolicy (not allowed by the configuration)',
+    {
+      action: 'eks:AssociateAccessPolicy',
+      resource: tetherEntry,
+      context: {
+        'eks:principalArn': tetherRole,
+        'aws:ResourceTag/tether:managed': 'true',
+        'eks:policyArn': 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy',
+      },
+    },
+  ],
+  [
+    'an access entry for a principal outside Tether’s path',
+    {
+      action: 'eks:CreateAccessEntry',
+      resource: `arn:aws:eks:${REGION}:${TARGET}:cluster/cluster-b`,
+      context: {
+        ...tags,
+        'eks:principalArn': `arn:aws:iam::${TARGET}:role/admin`,
+        'eks:accessEntryType': 'STANDARD',
+      },
+    },
+  ],
+  [
+    'deleting an access entry Tether did not make',
+    { action: 'eks:DeleteAccessEntry', resource: tetherEntry, context: { 'eks:principalArn': tetherRole } },
+  ],
+  [
+    'changing a cluster’s endpoint access',
+    { action: 'eks:UpdateClusterConfig', resource: `arn:aws:eks:${REGION}:${TARGET}:cluster/cluster-b` },
+  ],
+  [
+    'an ingress rule created untagged',
+    {
+      action: 'ec2:AuthorizeSecurityGroupIngress',
+      resource: `arn:aws:ec2:${REGION}:${TARGET}:security-group-rule/sgr-1`,
+    },
+  ],
+  [
+    'changing an untagged rule',
+    {
+      action: 'ec2:ModifySecurityGroupRules',
+      resource: `arn:aws:ec2:${REGION}:${TARGET}:security-group-rule/sgr-1`,
+    },
+  ],
+  [
+    'ingress on a security group that is not an EKS cluster’s',
+    {
+      action: 'ec2:AuthorizeSecurityGroupIngress',
+      resource: `arn:aws:ec2:${REGION}:${TARGET}:security-group/sg-1`,
+    },
+  ],
+  [
+    'revoking on a security group that is not an EKS cluster’s',
+    {
+      action: 'ec2:RevokeSecurityGroupIngress',
+      resource: `arn:aws:ec2:${REGION}:${TARGET}:security-group/sg-1`,
+    },
+  ],
+  [
+    'tagging a rule outside its creation',
+    {
+      action: 'ec2:CreateTags',
+      resource: `arn:aws:ec2:${REGION}:${TARGET}:security-group-rule/sgr-1`,
+      context: tags,
+    },
+  ],
+  [
+    'a prefix list (no mode makes one yet)',
+    {
+      action: 'ec2:CreateManagedPrefixList',
+      resource: `arn:aws:ec2:${REGION}:${TARGET}:prefix-list/*`,
+      context: tags,
+    },
+  ],
+  ['anything in S3', { action: 's3:PutObject', resource: 'arn:aws:s3:::bucket/key' }],
+];
 
 beforeAll(async () => {
   // The member template, as the StackSet deploys it.
@@ -126,6 +283,19 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await h?.close();
+  // For a cross-check with another evaluator: the policies, the recorded authorizations and the dangerous ones.
+  const out = process.env.TETHER_AUTHORIZATIONS_OUT;
+  if (out) {
+    const accounts = [...new Set(recorded.map((r) => r.resource.split(':')[4] || TARGET)), TARGET];
+    writeFileSync(
+      out,
+      JSON.stringify({
+        policies: Object.fromEntries(accounts.map((a) => [a, policiesIn(a)])),
+        recorded,
+        dangerous,
+      }),
+    );
+  }
 });
 
 describe('the agent role (member template), judged by an independent evaluator', () => {
@@ -190,164 +360,6 @@ describe('the agent role (member template), judged by an independent evaluator',
       expect(r.context?.['aws:RequestTag/tether:managed']).toBe('true');
     }
   });
-
-  const boundary = `arn:aws:iam::${TARGET}:policy/tether/tether-boundary`;
-  const tetherRole = `arn:aws:iam::${TARGET}:role/tether/tether-t-x`;
-  const managed = { 'aws:ResourceTag/tether:managed': 'true', 'iam:ResourceTag/tether:managed': 'true' };
-  const tags = { 'aws:RequestTag/tether:managed': 'true', 'aws:TagKeys': ['tether:managed', 'tether:owner'] };
-  const tetherEntry = `arn:aws:eks:${REGION}:${TARGET}:access-entry/cluster-b/role/${TARGET}/tether-t-x/1`;
-  const clusterSg = { 'ec2:ResourceTag/aws:eks:cluster-name': 'cluster-b' };
-  const dangerous: [string, Request][] = [
-    ['a role without the boundary', { action: 'iam:CreateRole', resource: tetherRole, context: { ...tags } }],
-    [
-      'a role with another boundary',
-      {
-        action: 'iam:CreateRole',
-        resource: tetherRole,
-        context: { ...tags, 'iam:PermissionsBoundary': 'arn:aws:iam::aws:policy/AdministratorAccess' },
-      },
-    ],
-    [
-      'a role outside Tether’s path',
-      {
-        action: 'iam:CreateRole',
-        resource: `arn:aws:iam::${TARGET}:role/admin/x`,
-        context: { ...tags, 'iam:PermissionsBoundary': boundary },
-      },
-    ],
-    [
-      'an untagged role',
-      { action: 'iam:CreateRole', resource: tetherRole, context: { 'iam:PermissionsBoundary': boundary } },
-    ],
-    [
-      'attaching AdministratorAccess to a Tether role',
-      {
-        action: 'iam:AttachRolePolicy',
-        resource: tetherRole,
-        context: { ...managed, 'iam:PolicyARN': 'arn:aws:iam::aws:policy/AdministratorAccess' },
-      },
-    ],
-    [
-      'removing the boundary of a Tether role',
-      { action: 'iam:DeleteRolePermissionsBoundary', resource: tetherRole, context: managed },
-    ],
-    [
-      'replacing the boundary of a Tether role',
-      {
-        action: 'iam:PutRolePermissionsBoundary',
-        resource: tetherRole,
-        context: { ...managed, 'iam:PermissionsBoundary': 'arn:aws:iam::aws:policy/AdministratorAccess' },
-      },
-    ],
-    ['deleting an untagged role under the path', { action: 'iam:DeleteRole', resource: tetherRole }],
-    [
-      'deleting a role elsewhere',
-      { action: 'iam:DeleteRole', resource: `arn:aws:iam::${TARGET}:role/admin` },
-    ],
-    ['rewriting an untagged role’s trust', { action: 'iam:UpdateAssumeRolePolicy', resource: tetherRole }],
-    [
-      'writing the agent role’s own policy',
-      {
-        action: 'iam:PutRolePolicy',
-        resource: `arn:aws:iam::${TARGET}:role/tether/tether-agent`,
-        context: { 'iam:ResourceTag/tether:managed': 'true' },
-      },
-    ],
-    [
-      'tagging the agent role as Tether’s',
-      { action: 'iam:TagRole', resource: `arn:aws:iam::${TARGET}:role/tether/tether-agent`, context: tags },
-    ],
-    ['changing the boundary policy', { action: 'iam:CreatePolicyVersion', resource: boundary }],
-    [
-      'deleting an OIDC provider Tether did not make',
-      {
-        action: 'iam:DeleteOpenIDConnectProvider',
-        resource: `arn:aws:iam::${TARGET}:oidc-provider/oidc.example.com`,
-      },
-    ],
-    ['PassRole outside the path', { action: 'iam:PassRole', resource: `arn:aws:iam::${TARGET}:role/admin` }],
-    [
-      'PassRole on the path (no mode needs it yet)',
-      { action: 'iam:PassRole', resource: tetherRole, context: managed },
-    ],
-    [
-      'associating AmazonEKSClusterAdminPolicy (not allowed by the configuration)',
-      {
-        action: 'eks:AssociateAccessPolicy',
-        resource: tetherEntry,
-        context: {
-          'eks:principalArn': tetherRole,
-          'aws:ResourceTag/tether:managed': 'true',
-          'eks:policyArn': 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy',
-        },
-      },
-    ],
-    [
-      'an access entry for a principal outside Tether’s path',
-      {
-        action: 'eks:CreateAccessEntry',
-        resource: `arn:aws:eks:${REGION}:${TARGET}:cluster/cluster-b`,
-        context: {
-          ...tags,
-          'eks:principalArn': `arn:aws:iam::${TARGET}:role/admin`,
-          'eks:accessEntryType': 'STANDARD',
-        },
-      },
-    ],
-    [
-      'deleting an access entry Tether did not make',
-      { action: 'eks:DeleteAccessEntry', resource: tetherEntry, context: { 'eks:principalArn': tetherRole } },
-    ],
-    [
-      'changing a cluster’s endpoint access',
-      { action: 'eks:UpdateClusterConfig', resource: `arn:aws:eks:${REGION}:${TARGET}:cluster/cluster-b` },
-    ],
-    [
-      'an ingress rule created untagged',
-      {
-        action: 'ec2:AuthorizeSecurityGroupIngress',
-        resource: `arn:aws:ec2:${REGION}:${TARGET}:security-group-rule/sgr-1`,
-      },
-    ],
-    [
-      'changing an untagged rule',
-      {
-        action: 'ec2:ModifySecurityGroupRules',
-        resource: `arn:aws:ec2:${REGION}:${TARGET}:security-group-rule/sgr-1`,
-      },
-    ],
-    [
-      'ingress on a security group that is not an EKS cluster’s',
-      {
-        action: 'ec2:AuthorizeSecurityGroupIngress',
-        resource: `arn:aws:ec2:${REGION}:${TARGET}:security-group/sg-1`,
-      },
-    ],
-    [
-      'revoking on a security group that is not an EKS cluster’s',
-      {
-        action: 'ec2:RevokeSecurityGroupIngress',
-        resource: `arn:aws:ec2:${REGION}:${TARGET}:security-group/sg-1`,
-      },
-    ],
-    [
-      'tagging a rule outside its creation',
-      {
-        action: 'ec2:CreateTags',
-        resource: `arn:aws:ec2:${REGION}:${TARGET}:security-group-rule/sgr-1`,
-        context: tags,
-      },
-    ],
-    [
-      'a prefix list (no mode makes one yet)',
-      {
-        action: 'ec2:CreateManagedPrefixList',
-        resource: `arn:aws:ec2:${REGION}:${TARGET}:prefix-list/*`,
-        context: tags,
-      },
-    ],
-    ['anything in S3', { action: 's3:PutObject', resource: 'arn:aws:s3:::bucket/key' }],
-  ];
 
   it.each(dangerous)('denies %s', (_what, request) => {
     expect(decisionOf(request)).not.toBe('Allow');
