@@ -29,7 +29,7 @@ export interface MemberStackProps extends StackProps {
   readonly memberCallers: readonly string[];
 }
 
-const TAG_MANAGED = 'aws:RequestTag/tether:managed';
+const REQUEST_TAG_MANAGED = 'aws:RequestTag/tether:managed';
 const TETHER_TAG_KEYS = ['tether:managed', 'tether:owner'];
 
 /** What the agent role's policy is built from. */
@@ -71,7 +71,7 @@ export function agentPolicyStatements(c: AgentPolicyContext): iam.PolicyStatemen
       actions: ['iam:CreateRole'],
       resources: [tetherRoles],
       conditions: {
-        StringEquals: { [TAG_MANAGED]: 'true', 'iam:PermissionsBoundary': boundary },
+        StringEquals: { [REQUEST_TAG_MANAGED]: 'true', 'iam:PermissionsBoundary': boundary },
         'ForAllValues:StringEquals': { 'aws:TagKeys': TETHER_TAG_KEYS },
       },
     }),
@@ -80,7 +80,7 @@ export function agentPolicyStatements(c: AgentPolicyContext): iam.PolicyStatemen
       actions: ['iam:TagRole'],
       resources: [tetherRoles],
       conditions: {
-        StringEquals: { [TAG_MANAGED]: 'true' },
+        StringEquals: { [REQUEST_TAG_MANAGED]: 'true' },
         'ForAllValues:StringEquals': { 'aws:TagKeys': TETHER_TAG_KEYS },
       },
     }),
@@ -115,7 +115,7 @@ export function agentPolicyStatements(c: AgentPolicyContext): iam.PolicyStatemen
       actions: ['iam:CreateOpenIDConnectProvider', 'iam:TagOpenIDConnectProvider'],
       resources: [`arn:${p}:iam::${a}:oidc-provider/*`],
       conditions: {
-        StringEquals: { [TAG_MANAGED]: 'true' },
+        StringEquals: { [REQUEST_TAG_MANAGED]: 'true' },
         'ForAllValues:StringEquals': { 'aws:TagKeys': TETHER_TAG_KEYS },
       },
     }),
@@ -137,7 +137,7 @@ export function agentPolicyStatements(c: AgentPolicyContext): iam.PolicyStatemen
       resources: [`arn:${p}:eks:*:${a}:cluster/*`],
       conditions: {
         ArnLike: { 'eks:principalArn': tetherPrincipals },
-        StringEquals: { [TAG_MANAGED]: 'true', 'eks:accessEntryType': 'STANDARD' },
+        StringEquals: { [REQUEST_TAG_MANAGED]: 'true', 'eks:accessEntryType': 'STANDARD' },
       },
     }),
     s({
@@ -145,7 +145,7 @@ export function agentPolicyStatements(c: AgentPolicyContext): iam.PolicyStatemen
       actions: ['eks:TagResource'],
       resources: [`arn:${p}:eks:*:${a}:access-entry/*`],
       conditions: {
-        StringEquals: { [TAG_MANAGED]: 'true' },
+        StringEquals: { [REQUEST_TAG_MANAGED]: 'true' },
         'ForAllValues:StringEquals': { 'aws:TagKeys': TETHER_TAG_KEYS },
       },
     }),
@@ -192,7 +192,7 @@ export function agentPolicyStatements(c: AgentPolicyContext): iam.PolicyStatemen
       actions: ['ec2:AuthorizeSecurityGroupIngress'],
       resources: [`arn:${p}:ec2:*:${a}:security-group-rule/*`],
       conditions: {
-        StringEquals: { [TAG_MANAGED]: 'true' },
+        StringEquals: { [REQUEST_TAG_MANAGED]: 'true' },
         'ForAllValues:StringEquals': { 'aws:TagKeys': TETHER_TAG_KEYS },
       },
     }),
@@ -201,7 +201,7 @@ export function agentPolicyStatements(c: AgentPolicyContext): iam.PolicyStatemen
       actions: ['ec2:CreateTags'],
       resources: [`arn:${p}:ec2:*:${a}:security-group-rule/*`],
       conditions: {
-        StringEquals: { 'ec2:CreateAction': 'AuthorizeSecurityGroupIngress', [TAG_MANAGED]: 'true' },
+        StringEquals: { 'ec2:CreateAction': 'AuthorizeSecurityGroupIngress', [REQUEST_TAG_MANAGED]: 'true' },
         'ForAllValues:StringEquals': { 'aws:TagKeys': TETHER_TAG_KEYS },
       },
     }),
