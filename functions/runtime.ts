@@ -50,6 +50,9 @@ export function runtime(): TetherRuntime {
     hubAccountId: required('TETHER_HUB_ACCOUNT_ID'),
     hubRegion: process.env.AWS_REGION ?? required('TETHER_HUB_REGION'),
     ...(process.env.TETHER_AGENT_ROLE_NAME ? { agentRoleName: process.env.TETHER_AGENT_ROLE_NAME } : {}),
+    ...(process.env.TETHER_PERMISSIONS_BOUNDARY_NAME
+      ? { permissionsBoundaryName: process.env.TETHER_PERMISSIONS_BOUNDARY_NAME }
+      : {}),
   });
   current = {
     clients,

@@ -32,6 +32,11 @@ export interface AwsClientsOptions {
   readonly agentRoleName?: string;
   /** Path of the agent role. @default '/tether/' */
   readonly agentRolePath?: string;
+  /**
+   * Name of the permissions boundary every role Tether makes carries, a managed policy the
+   * member-account stack makes under the agent role's path. @default 'tether-boundary'
+   */
+  readonly permissionsBoundaryName?: string;
   /** Credentials of the hub (the Lambda's role). @default the SDK's provider chain */
   readonly hubCredentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
   /** Called on every new client: the local runtime adds the sandbox plug-in here. */
@@ -70,6 +75,9 @@ function recordCallSites(
   );
 }
 
+/** The hub's own services: the only ones called with the hub's credentials. */
+const HUB_SERVICES: ReadonlySet<AwsServiceName> = new Set(['sfn', 'dynamodb']);
+
 /** IAM is global: its clients use this region. */
 const IAM_REGION = 'us-east-1';
 /** Refresh assumed credentials this long before they expire. */
@@ -87,6 +95,7 @@ export class AwsClients {
   readonly hubRegion: string;
   readonly agentRoleName: string;
   readonly agentRolePath: string;
+  readonly permissionsBoundaryName: string;
   readonly #options: AwsClientsOptions;
   readonly #clients = new Map<string, AnyClient>();
   readonly #credentials = new Map<string, AwsCredentialIdentityProvider>();
@@ -97,11 +106,17 @@ export class AwsClients {
     this.hubRegion = options.hubRegion;
     this.agentRoleName = options.agentRoleName ?? 'tether-agent';
     this.agentRolePath = options.agentRolePath ?? '/tether/';
+    this.permissionsBoundaryName = options.permissionsBoundaryName ?? 'tether-boundary';
   }
 
   /** ARN of the agent role the hub assumes in a member account. */
   agentRoleArn(accountId: string): string {
     return `arn:aws:iam::${accountId}:role${this.agentRolePath}${this.agentRoleName}`;
+  }
+
+  /** ARN of the permissions boundary in an account: every role Tether makes there must carry it. */
+  permissionsBoundaryArn(accountId: string): string {
+    return `arn:aws:iam::${accountId}:policy${this.agentRolePath}${this.permissionsBoundaryName}`;
   }
 
   iam(accountId: string): IAMClient {
@@ -172,8 +187,13 @@ export class AwsClients {
     if (cached) return cached as C;
     // The ASL owns retries (with backoff visible in the execution history), so the SDK
     // makes one attempt: a throttled call fails fast into the state machine's Retry.
-    const client = make({ region, credentials: this.#credentialsFor(accountId), maxAttempts: 1 });
-    if (service !== 'dynamodb' && service !== 'sfn') recordCallSites(client, service, accountId, region);
+    // The hub's own services (its table, its state machines) use the hub's credentials; every
+    // other service, in any account — the hub's own included — goes through the agent role.
+    const credentials = HUB_SERVICES.has(service)
+      ? this.#options.hubCredentials
+      : this.#credentialsFor(accountId);
+    const client = make({ region, credentials, maxAttempts: 1 });
+    if (!HUB_SERVICES.has(service)) recordCallSites(client, service, accountId, region);
     this.#options.configureClient?.(client, service);
     this.#clients.set(key, client);
     return client;
@@ -194,7 +214,6 @@ export class AwsClients {
   }
 
   #credentialsFor(accountId: string): AwsCredentialIdentityProvider | AwsCredentialIdentity | undefined {
-    if (accountId === this.hubAccountId) return this.#options.hubCredentials;
     const cached = this.#credentials.get(accountId);
     if (cached) return cached;
     const provider = this.#assumeAgentRole(accountId);

@@ -14,6 +14,7 @@ import {
   GetRolePolicyCommand,
   type IAMClient,
   type Role,
+  PutRolePermissionsBoundaryCommand,
   PutRolePolicyCommand,
   TagRoleCommand,
   UpdateAssumeRolePolicyCommand,
@@ -35,6 +36,12 @@ export interface RoleSpec {
   readonly owner: string;
   /** Further tags the role must carry (written at creation, added to an existing role that lacks them). */
   readonly tags?: Readonly<Record<string, string>>;
+  /**
+   * ARN of the permissions boundary the role must carry. Tether's steps always give it: the
+   * agent role may create no role without it (docs/deployment.md#the-member-account-stack).
+   * Without it (a conformance test's bare endpoint) an existing boundary is left as it is.
+   */
+  readonly permissionsBoundary?: string;
 }
 
 export type EnsureAction = 'created' | 'updated' | 'unchanged';
@@ -154,6 +161,7 @@ export async function ensureRole(iam: IAMClient, spec: RoleSpec): Promise<Ensure
             Path: spec.path,
             Description: spec.description,
             AssumeRolePolicyDocument: JSON.stringify(spec.trust),
+            ...(spec.permissionsBoundary ? { PermissionsBoundary: spec.permissionsBoundary } : {}),
             Tags: [
               ...ownershipTags(spec.owner),
               ...Object.entries(spec.tags ?? {}).map(([Key, Value]) => ({ Key, Value })),
@@ -197,6 +205,18 @@ export async function ensureRole(iam: IAMClient, spec: RoleSpec): Promise<Ensure
         throw onKnownRole(err, `TagRole ${spec.name}`);
       }
       changes.push('tags');
+    }
+    if (
+      spec.permissionsBoundary &&
+      role.PermissionsBoundary?.PermissionsBoundaryArn !== spec.permissionsBoundary
+    ) {
+      await iam.send(
+        new PutRolePermissionsBoundaryCommand({
+          RoleName: spec.name,
+          PermissionsBoundary: spec.permissionsBoundary,
+        }),
+      );
+      changes.push('boundary');
     }
   }
   for (const [policyName, document] of Object.entries(spec.inlinePolicies)) {

@@ -49,6 +49,7 @@ export async function targetRoleStep(link: Link, deps: Pick<StepDeps, 'clients'>
     owner: owners.link(link.spec),
     // Names the workload whose role may assume it: the condition of the workload role's policy.
     tags: { [TAG_WORKLOAD]: workloadTagValue(source) },
+    permissionsBoundary: deps.clients.permissionsBoundaryArn(target.accountId),
   });
   return { result: { ...ensured }, outputs: { targetRoleArn: ensured.arn } };
 }

@@ -114,6 +114,7 @@ function ensureWorkloadRole(link: Link, deps: Pick<StepDeps, 'clients'>, issuer:
     trust: workloadTrustPolicy(source.accountId, issuer, source),
     inlinePolicies: { [WORKLOAD_POLICY_NAME]: workloadPolicy(source) },
     owner: owners.workload(source),
+    permissionsBoundary: deps.clients.permissionsBoundaryArn(source.accountId),
   });
 }
 

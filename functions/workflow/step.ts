@@ -96,5 +96,11 @@ export function runStep(workflow: StepWorkflow, stepName: OnboardStep | Offboard
 
 /** Wraps a step function as a Lambda handler with the house middleware. */
 export function stepHandler<E, R>(fn: (event: E) => Promise<R>) {
-  return middy(async (event: E, _context: Context) => fn(event)).use(injectLambdaContext(logger));
+  return middy(async (event: E, _context: Context) => fn(event))
+    .use(injectLambdaContext(logger))
+    .before(({ event }) => {
+      // Every line a step logs names its link (set per invocation: a warm container serves many).
+      const linkId = (event as { linkId?: unknown } | undefined)?.linkId;
+      if (typeof linkId === 'string') logger.appendPersistentKeys({ linkId });
+    });
 }

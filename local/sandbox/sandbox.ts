@@ -79,6 +79,10 @@ export interface CallRecord {
   readonly mutating: boolean;
   readonly ok: boolean;
   readonly errorCode?: string;
+  /** The caller's `aws:PrincipalArn` ('' when the credentials were not recognised). */
+  readonly principalArn: string;
+  /** The request as the SDK sent it (a copy). */
+  readonly input: Readonly<Record<string, unknown>>;
 }
 
 /** A fault to inject with {@link Sandbox.injectFault}. */
@@ -225,6 +229,15 @@ function draftOf(state: SandboxState, service: ServiceName, accountId: string, r
   return { ...state, accounts: { ...state.accounts, [accountId]: draft } };
 }
 
+/** A copy of a request for the log (a shallow one when it holds what cannot be cloned, like a stream). */
+function copyOf(input: Record<string, unknown>): Record<string, unknown> {
+  try {
+    return structuredClone(input);
+  } catch {
+    return { ...input };
+  }
+}
+
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object') {
     for (const v of Object.values(value)) deepFreeze(v);
@@ -240,6 +253,12 @@ function deepFreeze<T>(value: T): T {
 export class Sandbox {
   /** Called right after each mutating call that changed state (also with an `after` fault), once it is saved. */
   onMutatingCall?: (n: number, call: CallRecord) => void;
+  /**
+   * Called before each authenticated call runs, with the state it will see (read it, never
+   * change it): what a test needs to know of the resources a call touches, such as their
+   * tags, as IAM would see them when it authorizes the call.
+   */
+  beforeCall?: (call: CallRecord, state: DeepReadonly<SandboxState>) => void;
 
   readonly dataDir: string | undefined;
   readonly propagationDelayCalls: number;
@@ -302,6 +321,8 @@ export class Sandbox {
       operation,
       mutating,
       ok: false,
+      principalArn: '',
+      input: copyOf(input),
     };
     this.#calls.push(record);
     this.#state.clock += 1;
@@ -324,6 +345,8 @@ export class Sandbox {
       }
       const caller = resolved.caller;
       record.accountId = caller.accountId;
+      record.principalArn = caller.principalArn;
+      this.beforeCall?.({ ...record }, this.#state as DeepReadonly<SandboxState>);
       const fault = this.#takeFault(service, operation, caller.accountId);
       if (fault && fault.when !== 'after') throw this.#faultError(fault);
 
