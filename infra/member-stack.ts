@@ -30,7 +30,11 @@ export interface MemberStackProps extends StackProps {
 }
 
 const REQUEST_TAG_MANAGED = 'aws:RequestTag/tether:managed';
-const TETHER_TAG_KEYS = ['tether:managed', 'tether:owner'];
+/**
+ * The tag keys Tether writes: ownership, the workload a target role serves (the workload role's
+ * constant policy requires it) and the role id an access entry was made for.
+ */
+const TETHER_TAG_KEYS = ['tether:managed', 'tether:owner', 'tether:workload', 'tether:role-id'];
 
 /** What the agent role's policy is built from. */
 export interface AgentPolicyContext {
@@ -60,6 +64,13 @@ export function agentPolicyStatements(c: AgentPolicyContext): iam.PolicyStatemen
   const s = (props: iam.PolicyStatementProps) => new iam.PolicyStatement(props);
   return [
     // ---- IAM: roles under Tether's path, tagged as Tether's, with the boundary ----------
+    s({
+      // Before the issuer's last link deletes Tether's OIDC provider, every role's trust is
+      // read: a provider some other role still trusts is kept. ListRoles has no resource type.
+      sid: 'ListRolesToKeepTrustedProviders',
+      actions: ['iam:ListRoles'],
+      resources: ['*'],
+    }),
     s({
       sid: 'ReadTetherRoles',
       actions: ['iam:GetRole', 'iam:GetRolePolicy', 'iam:ListRolePolicies', 'iam:ListAttachedRolePolicies'],

@@ -120,6 +120,10 @@ export function authorizationsOf(call: CallRecord, state: State): Authorization[
   const { input, accountId: account, region } = call;
 
   switch (name) {
+    // ListRoles has no resource type in the Service Authorization Reference: `*`.
+    case 'iam:ListRoles':
+      add('iam:ListRoles', '*');
+      break;
     // ---- IAM roles -------------------------------------------------------------------
     case 'iam:GetRole':
     case 'iam:GetRolePolicy':
