@@ -52,6 +52,10 @@ async function deleteTargetRole(remake: boolean) {
       Path: role.Path,
       AssumeRolePolicyDocument: decodeURIComponent(role.AssumeRolePolicyDocument!),
       Tags: role.Tags,
+      // The same role as before in every respect but its id: its boundary too.
+      ...(role.PermissionsBoundary?.PermissionsBoundaryArn
+        ? { PermissionsBoundary: role.PermissionsBoundary.PermissionsBoundaryArn }
+        : {}),
     }),
   );
   await iam.send(
