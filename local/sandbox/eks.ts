@@ -252,9 +252,36 @@ function tagsInput(tags: unknown): Record<string, string> {
   return out;
 }
 
+/**
+ * Moves the cluster's in-progress update along as it is described (the sandbox's clock for
+ * EKS's asynchronous updates): after its describes run out, its configuration takes effect,
+ * it is Successful, and the cluster is ACTIVE again.
+ */
+function settleUpdates(ctx: OpContext, cluster: ClusterState): void {
+  for (const u of Object.values(cluster.updates)) {
+    if (u.status !== 'InProgress') continue;
+    ctx.markDirty();
+    if ((u.settleAfterDescribes ?? 0) > 0) {
+      u.settleAfterDescribes = (u.settleAfterDescribes ?? 0) - 1;
+      continue;
+    }
+    if (u.apply) {
+      cluster.endpointPublicAccess = u.apply.endpointPublicAccess;
+      cluster.endpointPrivateAccess = u.apply.endpointPrivateAccess;
+      cluster.publicAccessCidrs = [...u.apply.publicAccessCidrs];
+    }
+    u.status = 'Successful';
+    cluster.status = 'ACTIVE';
+  }
+}
+
 /** The EKS operations the sandbox implements. */
 export const eksOperations: Operations = {
-  DescribeCluster: (ctx, input) => ({ cluster: clusterOutput(clusterOrThrow(ctx, input.name)) }),
+  DescribeCluster: (ctx, input) => {
+    const cluster = clusterOrThrow(ctx, input.name);
+    settleUpdates(ctx, cluster);
+    return { cluster: clusterOutput(cluster) };
+  },
 
   ListClusters: (ctx, input) => {
     const names = Object.keys(regionOf(ctx.account, ctx.region).eks.clusters).sort();
@@ -279,8 +306,19 @@ export const eksOperations: Operations = {
         'The sandbox implements UpdateClusterConfig for resourcesVpcConfig only',
       );
     }
+    // One update at a time: EKS refuses another while one is in progress (EKS API
+    // reference, UpdateClusterConfig: ResourceInUseException; the message is unconfirmed).
+    const running = Object.values(cluster.updates).find((u) => u.status === 'InProgress');
+    if (running) {
+      throw new SandboxError(
+        'ResourceInUseException',
+        `Cluster ${cluster.name} has an update in progress (${running.id}); wait for it to finish`,
+        { statusCode: 409, extra: { clusterName: cluster.name } },
+      );
+    }
     const cidrs = vpc.publicAccessCidrs ?? cluster.publicAccessCidrs;
-    // 40 CIDRs at most, not adjustable (docs/aws-facts.md#eks).
+    // 40 CIDRs at most, not adjustable (docs/aws-facts.md#eks; EKS user guide, cluster
+    // endpoint: "You can specify up to 40 CIDR blocks"): InvalidParameterException.
     if (cidrs.length > PUBLIC_ACCESS_CIDRS_MAX) {
       throw new SandboxError(
         'InvalidParameterException',
@@ -308,9 +346,6 @@ export const eksOperations: Operations = {
         { extra: { clusterName: cluster.name } },
       );
     }
-    cluster.publicAccessCidrs = [...cidrs];
-    cluster.endpointPublicAccess = pub;
-    cluster.endpointPrivateAccess = priv;
     const hex = ctx.newHex('update');
     const id = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
     const params = [
@@ -318,8 +353,19 @@ export const eksOperations: Operations = {
       { type: 'EndpointPrivateAccess', value: String(priv) },
       { type: 'PublicAccessCidrs', value: JSON.stringify(cidrs) },
     ];
-    cluster.updates[id] = { id, type: 'EndpointAccessUpdate', params, createdAt: ctx.now() };
-    // AWS answers InProgress; the sandbox applies the change at once (DescribeUpdate: Successful).
+    // AWS answers InProgress and applies the change minutes later (EKS API reference,
+    // UpdateClusterConfig; DescribeUpdate follows it): the cluster is UPDATING and still
+    // shows the old configuration until the update is described once more, then Successful.
+    cluster.updates[id] = {
+      id,
+      type: 'EndpointAccessUpdate',
+      params,
+      createdAt: ctx.now(),
+      status: 'InProgress',
+      settleAfterDescribes: 1,
+      apply: { endpointPublicAccess: pub, endpointPrivateAccess: priv, publicAccessCidrs: [...cidrs] },
+    };
+    cluster.status = 'UPDATING';
     return {
       update: {
         id,
@@ -341,10 +387,11 @@ export const eksOperations: Operations = {
         `No update found for ID: ${String(input.updateId)}`,
         { statusCode: 404 },
       );
+    settleUpdates(ctx, cluster);
     return {
       update: {
         id: u.id,
-        status: 'Successful',
+        status: u.status ?? 'Successful',
         type: u.type,
         params: clone(u.params),
         createdAt: new Date(u.createdAt),

@@ -86,7 +86,8 @@ export interface ClusterState {
   name: string;
   arn: string;
   version: string;
-  status: 'ACTIVE';
+  /** UPDATING while an update is in progress (UpdateClusterConfig), else ACTIVE. */
+  status: 'ACTIVE' | 'UPDATING';
   createdAt: string;
   endpoint: string;
   certificateAuthorityData: string;
@@ -115,6 +116,12 @@ export interface ClusterUpdateState {
   type: string;
   params: { type: string; value: string }[];
   createdAt: string;
+  /** Absent on updates saved before the sandbox modelled their progress: Successful. */
+  status?: 'InProgress' | 'Successful';
+  /** Describe calls (DescribeUpdate, DescribeCluster) left before an InProgress update takes effect. */
+  settleAfterDescribes?: number;
+  /** The endpoint configuration the update applies when it succeeds. */
+  apply?: { endpointPublicAccess: boolean; endpointPrivateAccess: boolean; publicAccessCidrs: string[] };
 }
 
 /** An EC2 VPC. */

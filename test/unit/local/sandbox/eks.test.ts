@@ -4,6 +4,7 @@ import {
   DeleteAccessEntryCommand,
   DescribeAccessEntryCommand,
   DescribeClusterCommand,
+  DescribeUpdateCommand,
   DisassociateAccessPolicyCommand,
   ListAccessEntriesCommand,
   ListAssociatedAccessPoliciesCommand,
@@ -37,6 +38,16 @@ async function setup(options: { propagationDelayCalls?: number } = {}) {
     }),
   );
   return { sb, ...c };
+}
+
+/** Describes the update until it leaves InProgress (as a caller of EKS would). */
+async function settleUpdate(eks: import('@aws-sdk/client-eks').EKSClient, updateId: string): Promise<string> {
+  for (let i = 0; i < 10; i++) {
+    const status = (await eks.send(new DescribeUpdateCommand({ name: 'cluster-b', updateId }))).update
+      ?.status;
+    if (status !== 'InProgress') return status ?? '';
+  }
+  throw new Error(`update ${updateId} did not settle`);
 }
 
 describe('eks', () => {
@@ -236,6 +247,7 @@ describe('eks', () => {
       }),
     );
     expect(out.update?.status).toBe('InProgress');
+    await settleUpdate(eks, out.update?.id ?? '');
     const described = await eks.send(new DescribeClusterCommand({ name: 'cluster-b' }));
     expect(described.cluster?.resourcesVpcConfig?.publicAccessCidrs).toHaveLength(40);
     const noop = await rejectionOf(
@@ -247,6 +259,51 @@ describe('eks', () => {
       ),
     );
     expect(noop.name).toBe('InvalidParameterException');
+  });
+
+  it('runs one cluster update at a time: ResourceInUseException until the update is Successful', async () => {
+    const { eks } = await setup();
+    const first = await eks.send(
+      new UpdateClusterConfigCommand({
+        name: 'cluster-b',
+        resourcesVpcConfig: { publicAccessCidrs: ['198.51.100.0/24'] },
+      }),
+    );
+    const id = first.update?.id ?? '';
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    // While it is in progress the cluster is UPDATING, still shows the old configuration,
+    // and refuses a second update.
+    const during = (await eks.send(new DescribeClusterCommand({ name: 'cluster-b' }))).cluster;
+    expect(during?.status).toBe('UPDATING');
+    expect(during?.resourcesVpcConfig?.publicAccessCidrs).toEqual(['0.0.0.0/0']);
+    const busy = await rejectionOf(
+      eks.send(
+        new UpdateClusterConfigCommand({
+          name: 'cluster-b',
+          resourcesVpcConfig: { publicAccessCidrs: ['203.0.113.0/24'] },
+        }),
+      ),
+    );
+    expect(busy.name).toBe('ResourceInUseException');
+    expect(
+      (await eks.send(new DescribeUpdateCommand({ name: 'cluster-b', updateId: id }))).update?.status,
+    ).toBe('Successful');
+    const after = (await eks.send(new DescribeClusterCommand({ name: 'cluster-b' }))).cluster;
+    expect([after?.status, after?.resourcesVpcConfig?.publicAccessCidrs]).toEqual([
+      'ACTIVE',
+      ['198.51.100.0/24'],
+    ]);
+    const second = await eks.send(
+      new UpdateClusterConfigCommand({
+        name: 'cluster-b',
+        resourcesVpcConfig: { publicAccessCidrs: ['198.51.100.0/24', '203.0.113.0/24'] },
+      }),
+    );
+    expect(second.update?.status).toBe('InProgress');
+    const unknown = await rejectionOf(
+      eks.send(new DescribeUpdateCommand({ name: 'cluster-b', updateId: 'nope' })),
+    );
+    expect(unknown.name).toBe('ResourceNotFoundException');
   });
 
   it('models IAM eventual consistency for new roles', async () => {
