@@ -119,6 +119,18 @@ export class SecurityGroupNotFoundError extends TetherError {
   readonly code = 'SECURITY_GROUP_NOT_FOUND';
 }
 
+/**
+ * The target's endpoint cannot be reached from the link's source addresses, whatever Tether
+ * writes: NAT public IPs (or public CIDRs) and a cluster whose public endpoint is disabled,
+ * or private CIDRs and a cluster whose private endpoint is disabled
+ * (docs/aws-facts.md#cluster-security-group-and-public-endpoint). Connectivity through
+ * peering or a Transit Gateway, which Tether does not make, is asked for with network `none`.
+ */
+export class EndpointNotReachableError extends TetherError {
+  override readonly name = 'EndpointNotReachableError';
+  readonly code = 'ENDPOINT_NOT_REACHABLE';
+}
+
 /** Verification read back the policies in place and the role chain does not hold. */
 export class VerificationFailedError extends TetherError {
   override readonly name = 'VerificationFailedError';
@@ -186,6 +198,7 @@ export const STEP_ERRORS = [
   AgentNotAuthorizedError,
   KubernetesAccessDeniedError,
   SecurityGroupNotFoundError,
+  EndpointNotReachableError,
 ] as const;
 
 /** The `name` and `code` of each step error, read off an instance (they are instance fields). */

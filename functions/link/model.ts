@@ -145,12 +145,33 @@ export interface Resolved {
   readonly target: ResolvedTarget;
 }
 
+/**
+ * Where a link's allowance takes effect (docs/architecture.md#what-one-link-makes-and-who-owns-it):
+ * the public endpoint open to all (nothing to allow), the cluster's `publicAccessCidrs`, the
+ * cluster security group (sources that reach the private endpoint), or nothing at all
+ * (network `none`). A link with both private and public CIDRs has two, joined by `+`.
+ */
+export type EffectiveAt =
+  | 'public-endpoint-open-to-all'
+  | 'public-access-cidrs'
+  | 'cluster-security-group'
+  | 'public-access-cidrs+cluster-security-group'
+  | 'public-endpoint-open-to-all+cluster-security-group'
+  | 'nothing-to-allow';
+
 /** The egress allowance as the link records it (the onboard's output, read back by reconcile and offboard). */
 export interface EgressOutput {
   readonly mode?: Network['mode'];
+  /** Where the allowance takes effect, decided from the target's `resourcesVpcConfig`. */
+  readonly effectiveAt?: EffectiveAt;
+  /** The same, said in words (e.g. "public endpoint open to all: nothing to allow"). */
+  readonly note?: string;
+  /** Every CIDR the link lets in, wherever it takes effect. */
+  readonly cidrs: readonly string[];
   /** The security group the rules are on, when there are rules. */
   readonly securityGroupId?: string;
-  readonly cidrs: readonly string[];
+  /** The CIDRs let in on the security group (absent on links recorded before: then `cidrs`). */
+  readonly securityGroupCidrs?: readonly string[];
   /** Rule id per CIDR. */
   readonly ruleIds?: Record<string, string>;
   /**
@@ -158,6 +179,13 @@ export interface EgressOutput {
    * existing rule, not managed"; never changed or revoked.
    */
   readonly adopted?: Record<string, string>;
+  /** The CIDRs merged into the target's `publicAccessCidrs`, and those someone else's CIDR already covers. */
+  readonly publicAccess?: {
+    readonly cluster: string;
+    readonly cidrs: readonly string[];
+    /** CIDR → the CIDR of the list that already lets it in, not Tether's: never removed. */
+    readonly adopted?: Record<string, string>;
+  };
   /** Where the allowance takes effect, as far as the target's endpoint configuration tells. */
   readonly securityGroupGoverns?: string;
   readonly publicEndpoint?: string;

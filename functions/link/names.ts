@@ -97,7 +97,12 @@ export const owners = {
   workload: (w: WorkloadRef) => `workload:${workloadKey(w)}`,
   /** The target role and the access entry of one link. */
   link: (spec: Pick<LinkSpec, 'source' | 'target'>) => `link:${linkNaturalKey(spec)}`,
-  /** The ingress rule for one CIDR on one security group, shared by the links that need it. */
+  /**
+   * Tether's ingress rules on one security group (the rule's own CIDR says which CIDR it lets
+   * in), so one AuthorizeSecurityGroupIngress call makes the rules of every CIDR of a link.
+   */
+  egressGroup: (groupId: string) => `egress:${groupId}`,
+  /** The owner key rules were tagged with before {@link owners.egressGroup}: still Tether's. */
   egress: (groupId: string, cidr: string) => `egress:${groupId}/${cidr}`,
 };
 

@@ -8,7 +8,13 @@
  * would get. `POST /plans` answers it; `POST /links` runs it first and applies only a plan
  * that holds. Domain errors only: the API maps their codes to problems.
  */
-import { AccountNotReachableError, LinkSpecMismatchError, UnsupportedClusterError } from '#link/errors';
+import {
+  AccountNotReachableError,
+  LinkSpecMismatchError,
+  QuotaExceededError,
+  UnsupportedClusterError,
+} from '#link/errors';
+import { cidrContains, isPrivateCidr } from '#link/cidr';
 import { isAwsError } from '#aws/errors';
 import { canonicalJson } from '#link/canonical-json';
 import { assertRequestAllowed } from '#link/guardrails';
@@ -16,7 +22,8 @@ import { REDRIVABLE } from '#link/lifecycle';
 import type { Link, LinkSpec, OnboardingRequest, TargetRequest } from '#link/model';
 import { clusterKey, targetRoleName, workloadRoleName } from '#link/names';
 import type { StepDeps } from './deps';
-import { describeCluster } from './resolve';
+import { MAX_PUBLIC_ACCESS_CIDRS, publicAccessQuotaMessage } from './egress-allowance';
+import { describeCluster, natGatewayIps } from './resolve';
 
 /** One read-only check and what it found. */
 export interface PlanCheck {
@@ -95,6 +102,47 @@ export async function checkClusters(
 }
 
 /**
+ * The 40-CIDR limit of `publicAccessCidrs` (docs/aws-facts.md#eks), checked before anything
+ * is written: for each target whose public endpoint is restricted, the CIDRs the link would
+ * add (the source's NAT /32s or public CIDRs the list does not already hold) must fit.
+ * Refuses with {@link QuotaExceededError} naming the figures.
+ */
+export async function checkPublicAccessQuota(
+  deps: Pick<StepDeps, 'clients'>,
+  request: OnboardingRequest,
+): Promise<PlanCheck[]> {
+  const { network, source } = request;
+  if (network.mode === 'none') return [];
+  let cidrs: string[];
+  if (network.mode === 'cidrs') cidrs = network.cidrs.filter((c) => !isPrivateCidr(c));
+  else {
+    const vpcId =
+      (await describeCluster(deps.clients.eks(source.accountId, source.region), source)).resourcesVpcConfig
+        ?.vpcId ?? '';
+    cidrs = (await natGatewayIps(deps.clients.ec2(source.accountId, source.region), vpcId)).map(
+      (ip) => `${ip}/32`,
+    );
+  }
+  if (cidrs.length === 0) return [];
+  const checks: PlanCheck[] = [];
+  for (const t of request.targets) {
+    const vpc = (await describeCluster(deps.clients.eks(t.accountId, t.region), t)).resourcesVpcConfig;
+    const list = vpc?.publicAccessCidrs ?? [];
+    if (vpc?.endpointPublicAccess === false || list.includes('0.0.0.0/0')) continue;
+    const needed = cidrs.filter((c) => !list.some((l) => cidrContains(l, c)));
+    if (list.length + needed.length > MAX_PUBLIC_ACCESS_CIDRS) {
+      throw new QuotaExceededError(publicAccessQuotaMessage(t.cluster, list.length, needed));
+    }
+    checks.push({
+      check: `publicAccessCidrs of ${clusterKey(t)}`,
+      ok: true,
+      detail: `${list.length} of ${MAX_PUBLIC_ACCESS_CIDRS} CIDRs; the link adds ${needed.length}`,
+    });
+  }
+  return checks;
+}
+
+/**
  * The whole plan of a request: the cluster checks, then per target whether a link exists
  * and what would happen to it. An existing link with another spec is a conflict that
  * {@link assertApplicable} refuses: a request never changes a link silently.
@@ -116,6 +164,7 @@ export async function planRequest(
       detail: 'Regions of the aws partition; EKS access policies, usernames and groups EKS accepts',
     },
     ...(await checkClusters(deps, request)),
+    ...(await checkPublicAccessQuota(deps, request)),
   ];
   const targets: TargetPlan[] = [];
   for (const spec of specsOf(request)) {

@@ -24,9 +24,10 @@ import {
 import { type Evaluation, type EvaluationRequest, evaluatePolicy, parsePolicy } from '#link/policy/evaluate';
 import { readAwsAuth } from '#aws/kubernetes';
 import { entryBinding, kubernetesOf, withoutPath } from './access-entry';
-import { ADOPTED_RULE_NOTE, desiredCidrs, ruleAllowing } from './egress-allowance';
+import { ADOPTED_RULE_NOTE, allowancePlan, ruleAllowing } from './egress-allowance';
+import { cidrContains } from '#link/cidr';
 import { STS_AUDIENCE } from './oidc-provider';
-import { resolvedOf } from './resolve';
+import { describeCluster, resolvedOf } from './resolve';
 import type { StepDeps } from './deps';
 
 export interface Hop {
@@ -241,9 +242,47 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
     hops.push({ hop: 'cluster-access', ok, detail });
   }
 
-  const cidrs = desiredCidrs(link.spec, resolved);
+  hops.push(...(await networkHops(link, clients)));
+  return hops;
+}
+
+/**
+ * The network hops: every CIDR of the link (each current NAT IP of the source VPC, as the
+ * last resolve read them) is let in at the place that governs the endpoint it reaches, read
+ * back now: the public endpoint's `publicAccessCidrs` (or the endpoint open to all), or a
+ * tcp/443 rule on the cluster security group for the private endpoint.
+ */
+async function networkHops(link: Link, clients: AwsClients): Promise<Hop[]> {
+  const { target } = link.spec;
+  const resolved = resolvedOf(link);
+  let plan: ReturnType<typeof allowancePlan>;
+  try {
+    plan = allowancePlan(link.spec, resolved);
+  } catch (err) {
+    return [{ hop: 'network', ok: false, detail: (err as Error).message }];
+  }
+  const hops: Hop[] = [];
+  const publicCidrs = [...plan.publicAccess, ...plan.openToAll];
+  if (publicCidrs.length) {
+    const vpc = (await describeCluster(clients.eks(target.accountId, target.region), target))
+      .resourcesVpcConfig;
+    const list = vpc?.publicAccessCidrs ?? [];
+    const missing =
+      vpc?.endpointPublicAccess === false
+        ? publicCidrs
+        : publicCidrs.filter((c) => !list.some((l) => cidrContains(l, c)));
+    hops.push({
+      hop: 'network',
+      ok: missing.length === 0,
+      detail: missing.length
+        ? `the public endpoint of ${target.cluster} does not let in ${missing.join(', ')} (publicAccessCidrs: ${list.join(', ')})`
+        : list.includes('0.0.0.0/0')
+          ? `the public endpoint of ${target.cluster} is open to all: ${publicCidrs.join(', ')} get in`
+          : `${publicCidrs.join(', ')} in the publicAccessCidrs of ${target.cluster}`,
+    });
+  }
   const groupId = resolved.target.clusterSecurityGroupId;
-  if (cidrs.length && groupId) {
+  if (plan.securityGroup.length && groupId) {
     const rules =
       (
         await clients
@@ -251,6 +290,7 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
           .send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [groupId] }] }))
       ).SecurityGroupRules ?? [];
     // Tether's rule, or one someone else made that already lets the CIDR in (docs/architecture.md#ownership).
+    const cidrs = plan.securityGroup;
     const missing = cidrs.filter((c) => !ruleAllowing(rules, c));
     const unmanaged = cidrs.filter((c) => ruleAllowing(rules, c)?.managed === false);
     hops.push({

@@ -24,7 +24,7 @@ import {
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { ConcurrentUpdateError } from '#link/errors';
-import { DEFAULT_TABLE_NAME, isConditionFailure, REMOVAL_LOCK_SK } from './table';
+import { DEFAULT_TABLE_NAME, isConditionFailure, MANAGED_MARKER_SK, REMOVAL_LOCK_SK } from './table';
 
 /**
  * Membership items and removal locks of shared resources, in the one table (keys from
@@ -47,6 +47,28 @@ export class MembershipStore {
     );
   }
 
+  /** Whether Tether itself put the shared resource in place ({@link MANAGED_MARKER_SK}). */
+  async isManaged(resource: string): Promise<boolean> {
+    const out = await this.db.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: resource, sk: MANAGED_MARKER_SK },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item !== undefined;
+  }
+
+  /** Records that Tether put the shared resource in place (before it does). */
+  async markManaged(resource: string): Promise<void> {
+    await this.put(resource, MANAGED_MARKER_SK);
+  }
+
+  /** Forgets that Tether put the shared resource in place (once it is gone). */
+  async unmarkManaged(resource: string): Promise<void> {
+    await this.delete(resource, MANAGED_MARKER_SK);
+  }
+
   async delete(resource: string, member: string): Promise<void> {
     await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: resource, sk: member } }));
   }
@@ -65,8 +87,8 @@ export class MembershipStore {
           ...(startKey ? { ExclusiveStartKey: startKey } : {}),
         }),
       );
-      // The removal lock lives beside the members; it is not one.
-      items.push(...(out.Items ?? []).filter((i) => i.sk !== REMOVAL_LOCK_SK));
+      // The removal lock (and the managed marker) live beside the members; they are not ones.
+      items.push(...(out.Items ?? []).filter((i) => !String(i.sk).startsWith('#')));
       startKey = out.LastEvaluatedKey;
     } while (startKey);
     return items;
@@ -179,5 +201,56 @@ export async function leaveShared<T>(
     return { removed: true, remaining: 0, result: await removeIfUnused() };
   } finally {
     await memberships.releaseRemovalLock(resource, owner);
+  }
+}
+
+export interface LeaveAllOutcome<T> {
+  /** The resources other members still use, with how many. */
+  readonly kept: readonly { readonly resource: string; readonly remaining: number }[];
+  /** The resources this member was the last of, handed to the removal. */
+  readonly removed: readonly string[];
+  readonly result?: T;
+}
+
+/**
+ * {@link leaveShared} for several resources at once, so one AWS call removes all of those
+ * this member was the last of (one RevokeSecurityGroupIngress, one UpdateClusterConfig). The
+ * protocol is the same for each resource: delete the member, read the members; the last
+ * member takes the removal lock, reads again, and only then removes; the locks go at the end.
+ */
+export async function leaveSharedAll<T>(
+  memberships: MembershipStore,
+  resources: readonly string[],
+  member: string,
+  owner: string,
+  nowMs: number,
+  removeUnused: (unused: readonly string[]) => Promise<T>,
+): Promise<LeaveAllOutcome<T>> {
+  const kept: { resource: string; remaining: number }[] = [];
+  const candidates: string[] = [];
+  for (const resource of resources) {
+    await memberships.delete(resource, member);
+    const others = (await memberships.members(resource)).length;
+    if (others > 0) {
+      await memberships.releaseRemovalLock(resource, owner);
+      kept.push({ resource, remaining: others });
+    } else candidates.push(resource);
+  }
+  const locked: string[] = [];
+  try {
+    for (const resource of candidates) {
+      await memberships.acquireRemovalLock(resource, owner, nowMs, REMOVAL_LEASE_MS);
+      locked.push(resource);
+    }
+    const unused: string[] = [];
+    for (const resource of locked) {
+      const remaining = (await memberships.members(resource)).length;
+      if (remaining > 0) kept.push({ resource, remaining });
+      else unused.push(resource);
+    }
+    if (unused.length === 0) return { kept, removed: [] };
+    return { kept, removed: unused, result: await removeUnused(unused) };
+  } finally {
+    for (const resource of locked) await memberships.releaseRemovalLock(resource, owner);
   }
 }

@@ -26,6 +26,13 @@ export const TTL_ATTRIBUTE = 'expiresAt';
 /** Sort key of a shared resource's removal lock (docs/architecture.md#the-reference-counting-protocol). */
 export const REMOVAL_LOCK_SK = '#REMOVAL_LOCK';
 
+/**
+ * Sort key of the item that says Tether itself put a shared resource in place (a CIDR in a
+ * cluster's `publicAccessCidrs`, which carries no tags): only then may the last leaver take
+ * it out. Sort keys starting with `#` are never members.
+ */
+export const MANAGED_MARKER_SK = '#MANAGED';
+
 /** The key of every item kind but memberships. */
 export const keys = {
   link: (id: string) => ({ pk: `LINK#${id}`, sk: 'LINK' }),
@@ -46,6 +53,12 @@ export const membership = {
   /** Links needing one CIDR on one target security group. */
   egress: (accountId: string, region: string, groupId: string, cidr: string) =>
     `EGRESS#${accountId}#${region}#${groupId}#${cidr}`,
+  /** Links needing one CIDR in one cluster's `publicAccessCidrs`. */
+  publicAccess: (accountId: string, region: string, cluster: string, cidr: string) =>
+    `PUBLICACCESS#${accountId}#${region}#${cluster}#${cidr}`,
+  /** One cluster's endpoint configuration: its lock serialises Tether's UpdateClusterConfig calls. */
+  clusterEndpoint: (accountId: string, region: string, cluster: string) =>
+    `ENDPOINT#${accountId}#${region}#${cluster}`,
   /** Links whose source is one VPC (for reconcile look-ups on NAT changes). */
   sourceVpc: (accountId: string, region: string, vpcId: string) =>
     `SOURCEVPC#${accountId}#${region}#${vpcId}`,

@@ -340,6 +340,9 @@ export function addEksCluster(state: SandboxState, spec: EksClusterSpec): EksClu
 /** The NAT public IPs of the demo source cluster (the cross-account IRSA runbook). */
 export const DEMO_NAT_IPS: readonly string[] = ['18.0.35.117', '18.0.37.11', '18.0.38.139'];
 
+/** The CIDR the demo target cluster-b's public endpoint already allows (someone else's). */
+export const DEMO_TARGET_PUBLIC_ACCESS_CIDR = '203.0.113.0/24';
+
 /** Seeds a world: `empty` has only the hub account; `demo` adds the clusters of the cross-account IRSA runbook. */
 export function seedWorld(state: SandboxState, world: 'demo' | 'empty'): void {
   addAccount(state, HUB_ACCOUNT_ID);
@@ -359,7 +362,8 @@ export function seedWorld(state: SandboxState, world: 'demo' | 'empty'): void {
     authenticationMode: 'API_AND_CONFIG_MAP',
     endpointPublicAccess: true,
     endpointPrivateAccess: true,
-    publicAccessCidrs: ['0.0.0.0/0'],
+    // Restricted, as a platform team would: another team's office block is already there.
+    publicAccessCidrs: [DEMO_TARGET_PUBLIC_ACCESS_CIDR],
   });
   addEksCluster(state, {
     accountId: '333333333333',

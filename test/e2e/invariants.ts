@@ -5,13 +5,20 @@
  */
 import type { Link } from '#link/model';
 import { kubernetesUsername, owners } from '#link/names';
-import { desiredCidrs } from '#resources/egress-allowance';
+import { allowancePlan } from '#resources/egress-allowance';
+import { DEMO_TARGET_PUBLIC_ACCESS_CIDR } from '#local/sandbox/world';
 import type { Resolved } from '#resources/resolve';
 import { TAG_MANAGED, TAG_OWNER } from '#link/tags';
 import type { Sandbox } from '#local/sandbox/index';
 
 export interface OwnedResource {
-  readonly kind: 'role' | 'oidc-provider' | 'access-entry' | 'aws-auth-entry' | 'sg-rule';
+  readonly kind:
+    | 'role'
+    | 'oidc-provider'
+    | 'access-entry'
+    | 'aws-auth-entry'
+    | 'sg-rule'
+    | 'public-access-cidr';
   readonly account: string;
   readonly id: string;
   readonly owner: string;
@@ -44,6 +51,17 @@ export function tetherResources(sandbox: Sandbox): OwnedResource[] {
               owner: e.tags[TAG_OWNER] ?? '',
             });
         }
+        // publicAccessCidrs carry no tags: every CIDR but the seeded ones (open to all, or the
+        // demo's other team's block) is taken for Tether's.
+        for (const cidr of cluster.publicAccessCidrs) {
+          if (cidr !== '0.0.0.0/0' && cidr !== DEMO_TARGET_PUBLIC_ACCESS_CIDR)
+            out.push({
+              kind: 'public-access-cidr',
+              account,
+              id: `${cluster.name}:${cidr}`,
+              owner: `${cluster.name}/${cidr}`,
+            });
+        }
         const mapRoles = cluster.configMaps['kube-system/aws-auth']?.data.mapRoles ?? '';
         for (const m of mapRoles.matchAll(/rolearn: (\S+)\n\s+username: (tether:\S+)/g)) {
           out.push({ kind: 'aws-auth-entry', account, id: `${cluster.name}:${m[1]}`, owner: m[2] ?? '' });
@@ -55,7 +73,8 @@ export function tetherResources(sandbox: Sandbox): OwnedResource[] {
             kind: 'sg-rule',
             account,
             id: r.SecurityGroupRuleId,
-            owner: tagOf(r.Tags, TAG_OWNER) ?? '',
+            // One owner key per group: the rule's CIDR says which CIDR it lets in.
+            owner: `${tagOf(r.Tags, TAG_OWNER) ?? ''}|${r.CidrIpv4 ?? ''}`,
           });
       }
     }
@@ -81,12 +100,17 @@ export function neededOwners(links: readonly Link[]): Set<string> {
           : `access-entry|${owners.link(link.spec)}`,
       );
     }
+    const plan = allowancePlan(link.spec, resolved);
     const sg = resolved.target.clusterSecurityGroupId;
     const adoptedCidrs = link.outputs.egress?.adopted ?? {};
     if (sg)
-      for (const cidr of desiredCidrs(link.spec, resolved)) {
-        if (!(cidr in adoptedCidrs)) needed.add(`sg-rule|${owners.egress(sg, cidr)}`);
+      for (const cidr of plan.securityGroup) {
+        if (!(cidr in adoptedCidrs)) needed.add(`sg-rule|${owners.egressGroup(sg)}|${cidr}`);
       }
+    const adoptedPublic = link.outputs.egress?.publicAccess?.adopted ?? {};
+    for (const cidr of plan.publicAccess) {
+      if (!(cidr in adoptedPublic)) needed.add(`public-access-cidr|${link.spec.target.cluster}/${cidr}`);
+    }
   }
   return needed;
 }

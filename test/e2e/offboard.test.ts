@@ -2,8 +2,7 @@
  * Offboarding removes exactly what a link made: its own resources always, shared ones only
  * with their last user; the other link of the same workload keeps working.
  */
-import { DescribeSecurityGroupRulesCommand } from '@aws-sdk/client-ec2';
-import { DescribeAccessEntryCommand } from '@aws-sdk/client-eks';
+import { DescribeAccessEntryCommand, DescribeClusterCommand } from '@aws-sdk/client-eks';
 import { GetRoleCommand } from '@aws-sdk/client-iam';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { OFFBOARD_STEPS } from '#link/model';
@@ -65,7 +64,7 @@ describe('DELETE /links/{id}', () => {
     expect(deleted.steps.releaseOidcProvider.result.action).toBe('kept');
   });
 
-  it("removes the link's own target role, access entry and SG rules", async () => {
+  it("removes the link's own target role and access entry, and its NAT /32s from publicAccessCidrs", async () => {
     const roleName = a.outputs.targetRoleArn.split('/').pop();
     await expect(
       h.rt.clients.iam('222222222222').send(new GetRoleCommand({ RoleName: roleName })),
@@ -79,16 +78,17 @@ describe('DELETE /links/{id}', () => {
           new DescribeAccessEntryCommand({ clusterName: 'cluster-b', principalArn: a.outputs.targetRoleArn }),
         ),
     ).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
-    const rules =
-      (
-        await h.rt.clients.ec2('222222222222', 'ap-southeast-1').send(
-          new DescribeSecurityGroupRulesCommand({
-            Filters: [{ Name: 'group-id', Values: [a.outputs.egress.securityGroupId] }],
-          }),
-        )
-      ).SecurityGroupRules ?? [];
-    expect(rules.filter((r) => r.Tags?.some((t) => t.Key === 'tether:managed'))).toEqual([]);
-    expect(rules.length).toBeGreaterThan(0); // the cluster's own rules are still there
+    // The other team's CIDR stays; the link's /32s go with it (its last user).
+    const cluster = (
+      await h.rt.clients
+        .eks('222222222222', 'ap-southeast-1')
+        .send(new DescribeClusterCommand({ name: 'cluster-b' }))
+    ).cluster;
+    expect(cluster?.resourcesVpcConfig?.publicAccessCidrs).toEqual(['203.0.113.0/24']);
+    const released = (await h.api('GET', `/links/${a.id}`)).body.steps.revokeEgress.result.rules;
+    expect(released.map((r: { cidr: string; action: string }) => [r.cidr, r.action])).toEqual(
+      a.outputs.egress.cidrs.map((c: string) => [c, 'removed']),
+    );
   });
 
   it('leaves the other link of the workload fully working', async () => {

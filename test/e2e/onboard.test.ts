@@ -3,7 +3,11 @@
  * then what the sandbox accounts hold.
  */
 import { DescribeSecurityGroupRulesCommand } from '@aws-sdk/client-ec2';
-import { DescribeAccessEntryCommand, ListAssociatedAccessPoliciesCommand } from '@aws-sdk/client-eks';
+import {
+  DescribeAccessEntryCommand,
+  DescribeClusterCommand,
+  ListAssociatedAccessPoliciesCommand,
+} from '@aws-sdk/client-eks';
 import {
   GetRoleCommand,
   GetRolePolicyCommand,
@@ -169,20 +173,27 @@ describe('POST /links with the demo link of the cross-account IRSA runbook', () 
     ]);
   });
 
-  it('adds one tagged tcp/443 rule per NAT IP on the cluster-b security group', async () => {
-    const groupId = link.outputs.egress.securityGroupId;
-    expect(groupId).toMatch(/^sg-/);
+  it('merges each NAT IP /32 into the publicAccessCidrs of cluster-b, keeping the CIDR already there, and adds no rule to its security group', async () => {
+    const cluster = (
+      await h.rt.clients.eks(TARGET, REGION).send(new DescribeClusterCommand({ name: 'cluster-b' }))
+    ).cluster;
+    expect(cluster?.resourcesVpcConfig?.publicAccessCidrs).toEqual([
+      '203.0.113.0/24',
+      ...NAT_IPS.map((ip) => `${ip}/32`).sort(),
+    ]);
+    expect(link.outputs.egress).toMatchObject({
+      effectiveAt: 'public-access-cidrs',
+      cidrs: NAT_IPS.map((ip) => `${ip}/32`).sort(),
+      publicAccess: { cluster: 'cluster-b', cidrs: NAT_IPS.map((ip) => `${ip}/32`).sort() },
+    });
+    const groupId = cluster?.resourcesVpcConfig?.clusterSecurityGroupId ?? '';
     const rules =
       (
         await h.rt.clients
           .ec2(TARGET, REGION)
           .send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [groupId] }] }))
       ).SecurityGroupRules ?? [];
-    const mine = rules.filter((r) => r.Tags?.some((t) => t.Key === 'tether:managed' && t.Value === 'true'));
-    expect(mine.map((r) => r.CidrIpv4).sort()).toEqual(NAT_IPS.map((ip) => `${ip}/32`).sort());
-    for (const r of mine) {
-      expect([r.IsEgress, r.IpProtocol, r.FromPort, r.ToPort]).toEqual([false, 'tcp', 443, 443]);
-    }
+    expect(rules.filter((r) => r.Tags?.some((t) => t.Key === 'tether:managed'))).toEqual([]);
   });
 
   it('serves a kubeconfig whose exec block chains the workload role to the target role', async () => {

@@ -1,15 +1,16 @@
 /**
- * POST /links/{id}/reconcile after the source's NAT IPs changed: the new IP is let in, the
- * IP that went away is revoked, and nothing else changes.
+ * POST /links/{id}/reconcile after the source's NAT IPs changed: the new IP is let in where
+ * it takes effect (cluster-b's restricted public endpoint: its publicAccessCidrs), the IP
+ * that went away is taken out, and nothing else changes.
  */
 import {
   AllocateAddressCommand,
   CreateNatGatewayCommand,
   DeleteNatGatewayCommand,
   DescribeNatGatewaysCommand,
-  DescribeSecurityGroupRulesCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
+import { DescribeClusterCommand } from '@aws-sdk/client-eks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sandboxPlugin } from '#local/adapters/sdk-plugin';
 import { demoRequest, type Harness, startHarness } from './harness';
@@ -32,19 +33,13 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function taggedCidrs(): Promise<string[]> {
-  const rules =
-    (
-      await h.rt.clients.ec2('222222222222', 'ap-southeast-1').send(
-        new DescribeSecurityGroupRulesCommand({
-          Filters: [{ Name: 'group-id', Values: [link.outputs.egress.securityGroupId] }],
-        }),
-      )
-    ).SecurityGroupRules ?? [];
-  return rules
-    .filter((r) => r.Tags?.some((t) => t.Key === 'tether:managed'))
-    .map((r) => r.CidrIpv4 ?? '')
-    .sort();
+async function publicAccessCidrs(): Promise<string[]> {
+  const cluster = (
+    await h.rt.clients
+      .eks('222222222222', 'ap-southeast-1')
+      .send(new DescribeClusterCommand({ name: 'cluster-b' }))
+  ).cluster;
+  return [...(cluster?.resourcesVpcConfig?.publicAccessCidrs ?? [])];
 }
 
 describe('POST /links/{id}/reconcile', () => {
@@ -64,16 +59,22 @@ describe('POST /links/{id}/reconcile', () => {
     expect(res.status).toBe(202);
     const after = await h.settle(link.id);
     expect(after.status).toBe('ACTIVE');
-    expect(await taggedCidrs()).toEqual(['18.0.35.117/32', '18.0.37.11/32', `${eip.PublicIp}/32`].sort());
+    // The other team's CIDR stays; the new /32 is added and the old one taken out, one update each.
+    expect((await publicAccessCidrs()).sort()).toEqual(
+      ['203.0.113.0/24', '18.0.35.117/32', '18.0.37.11/32', `${eip.PublicIp}/32`].sort(),
+    );
     const mutations = h.rt.sandbox
       .calls()
       .filter((c) => c.mutating && c.ok)
       .map((c) => c.operation)
       .sort();
-    expect(mutations).toEqual(['AuthorizeSecurityGroupIngress', 'RevokeSecurityGroupIngress']);
+    expect(mutations).toEqual(['UpdateClusterConfig', 'UpdateClusterConfig']);
     expect(after.steps.egress.result.released).toEqual([
-      expect.objectContaining({ cidr: '18.0.38.139/32', action: 'revoked' }),
+      expect.objectContaining({ cidr: '18.0.38.139/32', action: 'removed' }),
     ]);
+    expect(after.outputs.egress.cidrs).toEqual(
+      ['18.0.35.117/32', '18.0.37.11/32', `${eip.PublicIp}/32`].sort(),
+    );
   });
 
   it('answers 404 for an unknown link', async () => {
