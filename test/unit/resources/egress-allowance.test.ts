@@ -563,6 +563,11 @@ describe('egressStep on the public endpoint (NAT IPs)', () => {
     // The update was followed until it succeeded.
     const updates = rt.sandbox.calls().filter((c) => c.operation === 'DescribeUpdate');
     expect(updates.length).toBeGreaterThan(0);
+    // The source VPC index finds the link when the VPC's NAT gateways change.
+    const vpcMembers = await rt.runtime.memberships.members(
+      membership.sourceVpc(SOURCE_ACCOUNT, REGION, resolvedOf(link).source.vpcId),
+    );
+    expect(vpcMembers.map((m) => m.linkId)).toContain(link.id);
   });
 
   it('makes no mutating call when run again', async () => {

@@ -121,7 +121,7 @@ describe('resolveLink', () => {
         vpcId: b.vpcId,
         endpointPublicAccess: true,
         endpointPrivateAccess: true,
-        publicAccessCidrs: ['0.0.0.0/0'],
+        publicAccessCidrs: ['203.0.113.0/24'],
       },
     });
     expect(mutations).toEqual([]);

@@ -4,7 +4,12 @@
  * a hop shows as that hop failing, and the step then refuses the link.
  */
 import { RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
-import { DisassociateAccessPolicyCommand } from '@aws-sdk/client-eks';
+import {
+  DescribeClusterCommand,
+  DescribeUpdateCommand,
+  DisassociateAccessPolicyCommand,
+  UpdateClusterConfigCommand,
+} from '@aws-sdk/client-eks';
 import { DeleteRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VerificationFailedError } from '#link/errors';
@@ -58,7 +63,8 @@ const HOPS = [
 
 /** A link onboarded in the sandbox to a target cluster no other test uses. */
 async function onboarded(options: { access?: Access; network?: Network } = {}): Promise<Link> {
-  const { ref } = newCluster(rt.sandbox, { accountId: TARGET_ACCOUNT });
+  // A restricted public endpoint: the NAT IPs go into its publicAccessCidrs.
+  const { ref } = newCluster(rt.sandbox, { accountId: TARGET_ACCOUNT, publicAccessCidrs: ['203.0.113.0/24'] });
   return onboard(rt.runtime, newSpec({ target: ref, ...options }));
 }
 
@@ -195,15 +201,19 @@ describe('verifyChain', () => {
       ['cluster-access'],
     ],
     [
-      'a NAT IP’s rule was revoked',
+      'a NAT IP was taken out of the public endpoint’s publicAccessCidrs',
       async (link) => {
-        const egress = link.outputs.egress as { securityGroupId: string; ruleIds: Record<string, string> };
-        await rootClients(rt.sandbox, TARGET_ACCOUNT, REGION).ec2.send(
-          new RevokeSecurityGroupIngressCommand({
-            GroupId: egress.securityGroupId,
-            SecurityGroupRuleIds: [Object.values(egress.ruleIds)[0]!],
+        const eks = rootClients(rt.sandbox, TARGET_ACCOUNT, REGION).eks;
+        const name = link.spec.target.cluster;
+        const current = (await eks.send(new DescribeClusterCommand({ name }))).cluster?.resourcesVpcConfig
+          ?.publicAccessCidrs;
+        const { update } = await eks.send(
+          new UpdateClusterConfigCommand({
+            name,
+            resourcesVpcConfig: { publicAccessCidrs: (current ?? []).filter((c) => c !== '18.0.37.11/32') },
           }),
         );
+        for (let i = 0; i < 3; i++) await eks.send(new DescribeUpdateCommand({ name, updateId: update?.id }));
       },
       ['network'],
     ],
@@ -217,6 +227,24 @@ describe('verifyChain', () => {
 
     // Assert
     expect(failing).toEqual(broken);
+  });
+
+  it('fails the network hop when the rule of a private CIDR was revoked from the cluster security group', async () => {
+    // Arrange
+    const link = await onboarded({ network: { mode: 'cidrs', cidrs: ['10.30.0.0/16'] } });
+    const egress = link.outputs.egress as { securityGroupId: string; ruleIds: Record<string, string> };
+    await rootClients(rt.sandbox, TARGET_ACCOUNT, REGION).ec2.send(
+      new RevokeSecurityGroupIngressCommand({
+        GroupId: egress.securityGroupId,
+        SecurityGroupRuleIds: Object.values(egress.ruleIds),
+      }),
+    );
+
+    // Act
+    const failing = await failingHops(link);
+
+    // Assert
+    expect(failing).toEqual(['network']);
   });
 
   it.each<[string, (link: Link) => Promise<unknown>, string]>([
