@@ -26,6 +26,15 @@ async function withHarness<T>(fn: (h: Harness) => Promise<T>, options = {}): Pro
 const SOURCE = '111111111111';
 const TARGET = '222222222222';
 
+/**
+ * The demo link from private CIDRs: its allowance is rules on the cluster security group
+ * (the NAT IPs of the demo go to cluster-b's publicAccessCidrs instead).
+ */
+const fromPrivateCidrs = () => demoRequest({ network: { mode: 'cidrs', cidrs: ['10.40.0.0/16'] } });
+/** The request whose allowance makes the call a fault names. */
+const requestFor = (fault: { operation: string }) =>
+  fault.operation.includes('SecurityGroup') ? fromPrivateCidrs() : demoRequest();
+
 describe('IAM transient errors', () => {
   it('retries ConcurrentModification on the target role’s policy and ends ACTIVE', () =>
     withHarness(async (h) => {
@@ -70,7 +79,7 @@ describe('IAM transient errors', () => {
     ));
 });
 
-describe('throttling, by each code the SDK classifies as throttling', () => {
+describe('throttling, by each code the SDK classifies as throttling (and EKS one-update-at-a-time)', () => {
   const cases: [string, Omit<FaultSpec, 'times'>][] = [
     ['IAM Throttling', { service: 'iam', operation: 'CreateRole', code: 'Throttling' }],
     ['IAM ThrottledException', { service: 'iam', operation: 'PutRolePolicy', code: 'ThrottledException' }],
@@ -99,6 +108,14 @@ describe('throttling, by each code the SDK classifies as throttling', () => {
       { service: 'ec2', operation: 'DescribeSecurityGroupRules', code: 'EC2ThrottledException' },
     ],
     [
+      'EKS ThrottlingException on UpdateClusterConfig',
+      { service: 'eks', operation: 'UpdateClusterConfig', code: 'ThrottlingException' },
+    ],
+    [
+      'EKS ResourceInUseException (another cluster update in progress)',
+      { service: 'eks', operation: 'UpdateClusterConfig', code: 'ResourceInUseException', statusCode: 409 },
+    ],
+    [
       'HTTP 429 with a code of its own',
       { service: 'ec2', operation: 'DescribeNatGateways', code: 'SlowYourRoll', statusCode: 429 },
     ],
@@ -106,7 +123,7 @@ describe('throttling, by each code the SDK classifies as throttling', () => {
   it.each(cases)('retries %s and ends ACTIVE', (_name, fault) =>
     withHarness(async (h) => {
       h.rt.sandbox.injectFault({ ...fault, times: 2 });
-      const link = await onboard(h);
+      const link = await onboard(h, requestFor(fault));
       expect(link.status, JSON.stringify(link.error)).toBe('ACTIVE');
       const failed = h.rt.sandbox.calls().filter((c) => c.errorCode === fault.code);
       expect(failed).toHaveLength(2);
@@ -148,7 +165,7 @@ describe('refusals a user can act on', () => {
     (_name, fault, expected) =>
       withHarness(async (h) => {
         h.rt.sandbox.injectFault(fault);
-        const link = await onboard(h);
+        const link = await onboard(h, requestFor(fault));
         expect(link.status).toBe('FAILED');
         expect(link.error).toMatchObject({ code: expected.code, step: expected.step, awsCode: fault.code });
         expect(link.error.awsRequestId).toMatch(UUID);

@@ -1,8 +1,9 @@
 /**
  * Brownfield: what a person already made by hand is adopted, not refused, when it already
- * gives what the link needs, and Tether never changes or removes it. A tcp/443 rule for a NAT
- * IP (the cross-account IRSA runbook's step 6 done by hand); an access entry that grants
- * exactly the asked-for access. Anything else a person made stays a conflict.
+ * gives what the link needs, and Tether never changes or removes it. A NAT IP someone put in
+ * the public endpoint's publicAccessCidrs; a tcp/443 rule for a private CIDR (the
+ * cross-account IRSA runbook's step 6 done by hand); an access entry that grants exactly the
+ * asked-for access. Anything else a person made stays a conflict.
  */
 import { AuthorizeSecurityGroupIngressCommand, DescribeSecurityGroupRulesCommand } from '@aws-sdk/client-ec2';
 import {
@@ -10,6 +11,9 @@ import {
   CreateAccessEntryCommand,
   DeleteAccessEntryCommand,
   DescribeAccessEntryCommand,
+  DescribeClusterCommand,
+  DescribeUpdateCommand,
+  UpdateClusterConfigCommand,
 } from '@aws-sdk/client-eks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Link } from '#link/model';
@@ -24,98 +28,123 @@ const NAT_IPS = ['18.0.35.117', '18.0.37.11', '18.0.38.139'];
 const BY_HAND = '18.0.37.11/32';
 const VIEW = 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy';
 
-function clusterBGroup(h: Harness): string {
-  const cluster = h.rt.sandbox.state().accounts[TARGET]?.regions[REGION]?.eks.clusters['cluster-b'];
-  return cluster?.clusterSecurityGroupId ?? '';
+async function publicAccessCidrs(h: Harness): Promise<string[]> {
+  const cluster = (
+    await byHand(h.rt.sandbox, TARGET, REGION).eks.send(new DescribeClusterCommand({ name: 'cluster-b' }))
+  ).cluster;
+  return [...(cluster?.resourcesVpcConfig?.publicAccessCidrs ?? [])];
 }
 
-async function groupRules(h: Harness, groupId: string) {
-  return (
-    (
-      await byHand(h.rt.sandbox, TARGET, REGION).ec2.send(
-        new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [groupId] }] }),
-      )
-    ).SecurityGroupRules ?? []
-  ).filter((r) => !r.IsEgress);
-}
-
-async function assertNoOrphanNothingMissing(h: Harness) {
+async function assertNoOrphanNothingMissing(h: Harness, othersPublicCidrs: string[] = []) {
   const live = (await h.rt.links.list({}, 100)).items.filter((l) => l.status === 'ACTIVE');
-  expect([...presentOwners(tetherResources(h.rt.sandbox))].sort()).toEqual([...neededOwners(live)].sort());
+  expect([...presentOwners(tetherResources(h.rt.sandbox, othersPublicCidrs))].sort()).toEqual(
+    [...neededOwners(live)].sort(),
+  );
 }
 
-describe('a tcp/443 rule a person made for a NAT IP before the link', () => {
+describe('a NAT IP a person put in the public endpoint’s publicAccessCidrs before the link', () => {
   let h: Harness;
   let link: any;
-  let groupId: string;
-  let handRuleId: string;
-  let handRule: string;
 
   beforeAll(async () => {
     h = await startHarness();
-    groupId = clusterBGroup(h);
-    const out = await byHand(h.rt.sandbox, TARGET, REGION).ec2.send(
-      new AuthorizeSecurityGroupIngressCommand({
-        GroupId: groupId,
-        IpPermissions: [
-          {
-            IpProtocol: 'tcp',
-            FromPort: 443,
-            ToPort: 443,
-            IpRanges: [{ CidrIp: BY_HAND, Description: 'cluster-a NAT, step 6 by hand' }],
-          },
-        ],
+    const eks = byHand(h.rt.sandbox, TARGET, REGION).eks;
+    const { update } = await eks.send(
+      new UpdateClusterConfigCommand({
+        name: 'cluster-b',
+        resourcesVpcConfig: { publicAccessCidrs: ['203.0.113.0/24', BY_HAND] },
       }),
     );
-    handRuleId = out.SecurityGroupRules?.[0]?.SecurityGroupRuleId ?? '';
-    handRule = JSON.stringify(
-      (await groupRules(h, groupId)).find((r) => r.SecurityGroupRuleId === handRuleId),
-    );
+    for (let i = 0; i < 2; i++)
+      await eks.send(new DescribeUpdateCommand({ name: 'cluster-b', updateId: update?.id }));
+    expect(await publicAccessCidrs(h)).toEqual(['203.0.113.0/24', BY_HAND]);
     link = await h.settle((await h.api('POST', '/links', demoRequest())).body.links[0].id);
   });
   afterAll(async () => {
     await h?.close();
   });
 
-  it('is adopted: the link ends ACTIVE and records the CIDR as allowed by an existing rule, not managed', async () => {
+  it('is adopted: the link ends ACTIVE, adds only the other NAT IPs and records that one as not managed', async () => {
     expect(link.status, JSON.stringify(link.error)).toBe('ACTIVE');
-    expect(link.steps.egress.result.adopted).toEqual({
-      [BY_HAND]: { ruleId: handRuleId, note: 'allowed by an existing rule, not managed' },
-    });
-    expect(link.steps.egress.result.created.sort()).toEqual(
+    expect(link.steps.egress.result.publicAccess.adopted).toEqual({ [BY_HAND]: BY_HAND });
+    expect(link.steps.egress.result.publicAccess.added.sort()).toEqual(
       NAT_IPS.map((ip) => `${ip}/32`)
         .filter((c) => c !== BY_HAND)
         .sort(),
     );
-    expect(link.outputs.egress.adopted).toEqual({ [BY_HAND]: handRuleId });
-    expect(Object.keys(link.outputs.egress.ruleIds)).not.toContain(BY_HAND);
+    expect(link.outputs.egress.publicAccess.adopted).toEqual({ [BY_HAND]: BY_HAND });
     const network = link.steps.verify.result.hops.find((x: any) => x.hop === 'network');
     expect(network).toMatchObject({ ok: true });
-    expect(network.detail).toContain(`${BY_HAND} allowed by an existing rule, not managed`);
-    await assertNoOrphanNothingMissing(h);
+    expect(await publicAccessCidrs(h)).toEqual([
+      '203.0.113.0/24',
+      BY_HAND,
+      ...NAT_IPS.map((ip) => `${ip}/32`).filter((c) => c !== BY_HAND),
+    ]);
+    await assertNoOrphanNothingMissing(h, [BY_HAND]);
   });
 
-  it('makes no rule of its own beside it, and leaves it exactly as it was', async () => {
-    const rules = await groupRules(h, groupId);
-    expect(rules.filter((r) => r.CidrIpv4 === BY_HAND)).toHaveLength(1);
-    expect(JSON.stringify(rules.find((r) => r.SecurityGroupRuleId === handRuleId))).toBe(handRule);
-  });
-
-  it('is never revoked: offboard removes only Tether’s rules and says it left that one', async () => {
+  it('is never removed: offboard takes out only what Tether put there and says it left that one', async () => {
     await h.api('DELETE', `/links/${link.id}`);
     const deleted = await h.settle(link.id);
     expect(deleted.status).toBe('DELETED');
     expect(deleted.steps.revokeEgress.result.rules).toContainEqual({
       cidr: BY_HAND,
+      place: 'public-access-cidrs',
+      action: 'left-unmanaged',
+      note: 'allowed by an existing rule, not managed',
+    });
+    expect(await publicAccessCidrs(h)).toEqual(['203.0.113.0/24', BY_HAND]);
+  });
+});
+
+describe('a tcp/443 rule a person made for a private CIDR before the link', () => {
+  let h: Harness;
+  let link: any;
+  let groupId: string;
+  let handRuleId: string;
+  const PRIVATE = ['10.50.0.0/16', '10.51.0.0/16'];
+  const HAND = '10.51.0.0/16';
+
+  beforeAll(async () => {
+    h = await startHarness();
+    groupId =
+      h.rt.sandbox.state().accounts[TARGET]?.regions[REGION]?.eks.clusters['cluster-b']
+        ?.clusterSecurityGroupId ?? '';
+    const out = await byHand(h.rt.sandbox, TARGET, REGION).ec2.send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId: groupId,
+        IpPermissions: [{ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, IpRanges: [{ CidrIp: HAND }] }],
+      }),
+    );
+    handRuleId = out.SecurityGroupRules?.[0]?.SecurityGroupRuleId ?? '';
+    const body = demoRequest({ network: { mode: 'cidrs', cidrs: PRIVATE } });
+    link = await h.settle((await h.api('POST', '/links', body)).body.links[0].id);
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('is adopted, and never revoked by the offboard', async () => {
+    expect(link.status, JSON.stringify(link.error)).toBe('ACTIVE');
+    expect(link.outputs.egress.adopted).toEqual({ [HAND]: handRuleId });
+    expect(link.steps.egress.result.created).toEqual(['10.50.0.0/16']);
+    await h.api('DELETE', `/links/${link.id}`);
+    const deleted = await h.settle(link.id);
+    expect(deleted.steps.revokeEgress.result.rules).toContainEqual({
+      cidr: HAND,
       action: 'left-unmanaged',
       ruleId: handRuleId,
       note: 'allowed by an existing rule, not managed',
     });
-    const rules = await groupRules(h, groupId);
-    expect(
-      rules.filter((r) => NAT_IPS.some((ip) => r.CidrIpv4 === `${ip}/32`)).map((r) => r.SecurityGroupRuleId),
-    ).toEqual([handRuleId]);
-    expect(JSON.stringify(rules.find((r) => r.SecurityGroupRuleId === handRuleId))).toBe(handRule);
+    const rules =
+      (
+        await byHand(h.rt.sandbox, TARGET, REGION).ec2.send(
+          new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [groupId] }] }),
+        )
+      ).SecurityGroupRules ?? [];
+    expect(rules.filter((r) => PRIVATE.includes(r.CidrIpv4 ?? '')).map((r) => r.SecurityGroupRuleId)).toEqual(
+      [handRuleId],
+    );
   });
 });
 

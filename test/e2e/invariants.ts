@@ -28,7 +28,10 @@ const tagOf = (tags: readonly { Key: string; Value: string }[] | undefined, key:
   tags?.find((t) => t.Key === key)?.Value;
 
 /** Every resource in the sandbox that carries Tether's managed tag (and Tether's aws-auth entries). */
-export function tetherResources(sandbox: Sandbox): OwnedResource[] {
+export function tetherResources(
+  sandbox: Sandbox,
+  othersPublicCidrs: readonly string[] = [],
+): OwnedResource[] {
   const out: OwnedResource[] = [];
   const state = sandbox.state();
   for (const [account, a] of Object.entries(state.accounts)) {
@@ -52,9 +55,13 @@ export function tetherResources(sandbox: Sandbox): OwnedResource[] {
             });
         }
         // publicAccessCidrs carry no tags: every CIDR but the seeded ones (open to all, or the
-        // demo's other team's block) is taken for Tether's.
+        // demo's other team's block) and those a test put there by hand is taken for Tether's.
         for (const cidr of cluster.publicAccessCidrs) {
-          if (cidr !== '0.0.0.0/0' && cidr !== DEMO_TARGET_PUBLIC_ACCESS_CIDR)
+          if (
+            cidr !== '0.0.0.0/0' &&
+            cidr !== DEMO_TARGET_PUBLIC_ACCESS_CIDR &&
+            !othersPublicCidrs.includes(cidr)
+          )
             out.push({
               kind: 'public-access-cidr',
               account,

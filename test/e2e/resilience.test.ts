@@ -32,7 +32,7 @@ async function onboardDemo(h: Harness) {
 }
 
 describe('throttling', () => {
-  it('retries throttled IAM, EKS and EC2 calls with backoff and ends ACTIVE', async () => {
+  it('retries throttled IAM and EKS calls (the publicAccessCidrs update too) with backoff and ends ACTIVE', async () => {
     const h = await startHarness();
     try {
       h.rt.sandbox.injectFault({
@@ -49,9 +49,9 @@ describe('throttling', () => {
         times: 1,
       });
       h.rt.sandbox.injectFault({
-        service: 'ec2',
-        operation: 'AuthorizeSecurityGroupIngress',
-        code: 'RequestLimitExceeded',
+        service: 'eks',
+        operation: 'UpdateClusterConfig',
+        code: 'ThrottlingException',
         times: 1,
       });
       const link = await onboardDemo(h);
