@@ -139,7 +139,17 @@ export function agentPolicyStatements(c: AgentPolicyContext): iam.PolicyStatemen
     // ---- EKS: clusters read; access entries only for Tether's principals --------------
     s({
       sid: 'DescribeClusters',
-      actions: ['eks:DescribeCluster'],
+      actions: ['eks:DescribeCluster', 'eks:DescribeUpdate'],
+      resources: [`arn:${p}:eks:*:${a}:cluster/*`],
+    }),
+    // The allowance where it takes effect: a restricted public endpoint's publicAccessCidrs.
+    // IAM has no condition key that narrows UpdateClusterConfig to publicAccessCidrs (it also
+    // changes logging and the authentication mode); Tether's code merges only, and the agent
+    // role is the boundary: a member account that refuses this keeps its endpoints to itself
+    // and gets AGENT_NOT_AUTHORIZED on links that would need it.
+    s({
+      sid: 'UpdateClusterEndpointCidrs',
+      actions: ['eks:UpdateClusterConfig'],
       resources: [`arn:${p}:eks:*:${a}:cluster/*`],
     }),
     s({

@@ -155,10 +155,6 @@ const dangerous: [string, Request][] = [
     { action: 'eks:DeleteAccessEntry', resource: tetherEntry, context: { 'eks:principalArn': tetherRole } },
   ],
   [
-    'changing a cluster’s endpoint access',
-    { action: 'eks:UpdateClusterConfig', resource: `arn:aws:eks:${REGION}:${TARGET}:cluster/cluster-b` },
-  ],
-  [
     'an ingress rule created untagged',
     {
       action: 'ec2:AuthorizeSecurityGroupIngress',
@@ -240,10 +236,11 @@ beforeAll(async () => {
   await targetIam.send(new DeleteRolePermissionsBoundaryCommand({ RoleName: targetRoleName }));
   expect((await h.api('POST', `/links/${demo.id}/reconcile`)).status).toBe(202);
   expect((await h.settle(demo.id)).status).toBe('ACTIVE');
-  // 3. The same workload to an aws-auth cluster (groups) and an API cluster (namespace scope), explicit CIDRs.
+  // 3. The same workload to an aws-auth cluster (groups) and an API cluster (namespace scope),
+  // from private CIDRs (rules on the cluster security groups).
   const more = await settled(
     demoRequest({
-      network: { mode: 'cidrs', cidrs: ['203.0.113.0/24'] },
+      network: { mode: 'cidrs', cidrs: ['10.60.0.0/16'] },
       targets: [
         {
           accountId: '333333333333',
@@ -307,6 +304,8 @@ describe('the agent role (member template), judged by an independent evaluator',
         'ec2:AuthorizeSecurityGroupIngress',
         'ec2:RevokeSecurityGroupIngress',
         'eks:AssociateAccessPolicy',
+        'eks:UpdateClusterConfig',
+        'eks:DescribeUpdate',
         'eks:CreateAccessEntry',
         'eks:DeleteAccessEntry',
         'iam:CreateOpenIDConnectProvider',

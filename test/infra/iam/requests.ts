@@ -190,6 +190,17 @@ export function authorizationsOf(call: CallRecord, state: State): Authorization[
       break;
     }
     // ---- EKS ---------------------------------------------------------------------------
+    case 'eks:UpdateClusterConfig':
+    case 'eks:DescribeUpdate': {
+      const clusterName = str(input.name, 'name');
+      const c = cluster(state, account, region, clusterName);
+      add(
+        `eks:${call.operation}`,
+        `arn:aws:eks:${region}:${account}:cluster/${clusterName}`,
+        resourceTags(c?.tags, ['aws']),
+      );
+      break;
+    }
     case 'eks:DescribeCluster': {
       const clusterName = str(input.name, 'name');
       const c = cluster(state, account, region, clusterName);
