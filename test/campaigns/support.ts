@@ -20,8 +20,8 @@ import {
   workloadKey,
   workloadRoleName,
 } from '#link/names';
-import { DEFAULT_TABLE_NAME, membership, REMOVAL_LOCK_SK } from '#store/table';
-import { desiredCidrs } from '#resources/egress-allowance';
+import { DEFAULT_TABLE_NAME, MANAGED_MARKER_SK, membership, REMOVAL_LOCK_SK } from '#store/table';
+import { allowancePlan } from '#resources/egress-allowance';
 import type { Resolved } from '#resources/resolve';
 import { TAG_MANAGED } from '#link/tags';
 import { evaluatePolicy, type PolicyDocument, parsePolicy } from '#link/policy/evaluate';
@@ -442,8 +442,13 @@ export async function tableMismatches(rt: LocalRuntime, links: readonly Link[]):
         `${membership.issuer(source.accountId, issuerHostPath(resolved.source.issuer))}|${member}`,
       );
     const sg = resolved.target.clusterSecurityGroupId ?? '';
-    for (const cidr of desiredCidrs(l.spec, resolved))
+    const plan = allowancePlan(l.spec, resolved);
+    for (const cidr of plan.securityGroup)
       expected.add(`${membership.egress(target.accountId, target.region, sg, cidr)}|${member}`);
+    for (const cidr of plan.publicAccess)
+      expected.add(
+        `${membership.publicAccess(target.accountId, target.region, target.cluster, cidr)}|${member}`,
+      );
     if (l.spec.network.mode === 'nat')
       expected.add(
         `${membership.sourceVpc(source.accountId, source.region, resolved.source.vpcId)}|${member}`,
@@ -455,7 +460,10 @@ export async function tableMismatches(rt: LocalRuntime, links: readonly Link[]):
     const pk = String(item.pk);
     const sk = String(item.sk);
     if (sk === REMOVAL_LOCK_SK) wrong.push(`removal lock still held on ${pk} by ${item.owner}`);
-    else if (/^(WORKLOAD|ISSUER|EGRESS|SOURCEVPC)#/.test(pk)) {
+    else if (sk === MANAGED_MARKER_SK) {
+      // Tether's mark on a CIDR it put in publicAccessCidrs: only while a live link needs it.
+      if (![...expected].some((e) => e.startsWith(`${pk}|`))) wrong.push(`managed marker left on ${pk}`);
+    } else if (/^(WORKLOAD|ISSUER|EGRESS|PUBLICACCESS|SOURCEVPC)#/.test(pk)) {
       present.add(`${pk}|${sk}`);
       if (!expected.has(`${pk}|${sk}`)) {
         const l = byId.get(String(item.linkId));

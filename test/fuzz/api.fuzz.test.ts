@@ -412,9 +412,7 @@ describe('names derived from any body the router accepts', () => {
             const keys = [
               owners.workload(spec.source),
               owners.link(spec),
-              ...(spec.network.mode === 'cidrs'
-                ? spec.network.cidrs.map((cidr) => owners.egress('sg-0123456789abcdef0', cidr))
-                : []),
+              owners.egressGroup('sg-0123456789abcdef0'),
             ];
             for (const owner of keys) {
               for (const tag of ownershipTags(owner)) {

@@ -64,7 +64,10 @@ const HOPS = [
 /** A link onboarded in the sandbox to a target cluster no other test uses. */
 async function onboarded(options: { access?: Access; network?: Network } = {}): Promise<Link> {
   // A restricted public endpoint: the NAT IPs go into its publicAccessCidrs.
-  const { ref } = newCluster(rt.sandbox, { accountId: TARGET_ACCOUNT, publicAccessCidrs: ['203.0.113.0/24'] });
+  const { ref } = newCluster(rt.sandbox, {
+    accountId: TARGET_ACCOUNT,
+    publicAccessCidrs: ['203.0.113.0/24'],
+  });
   return onboard(rt.runtime, newSpec({ target: ref, ...options }));
 }
 
