@@ -75,15 +75,15 @@ function scalarMatches(filter: unknown, value: unknown): boolean {
     case 'prefix':
       if (isObject(arg)) {
         const p = String(arg['equals-ignore-case'] ?? '');
-        return text !== undefined && text.toLowerCase().startsWith(p.toLowerCase());
+        return !!text?.toLowerCase().startsWith(p.toLowerCase());
       }
-      return text !== undefined && text.startsWith(String(arg));
+      return !!text?.startsWith(String(arg));
     case 'suffix':
       if (isObject(arg)) {
         const p = String(arg['equals-ignore-case'] ?? '');
-        return text !== undefined && text.toLowerCase().endsWith(p.toLowerCase());
+        return !!text?.toLowerCase().endsWith(p.toLowerCase());
       }
-      return text !== undefined && text.endsWith(String(arg));
+      return !!text?.endsWith(String(arg));
     case 'equals-ignore-case':
       return text !== undefined && text.toLowerCase() === String(arg).toLowerCase();
     case 'wildcard':

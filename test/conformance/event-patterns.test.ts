@@ -60,7 +60,7 @@ describe.runIf(availability.available)('event patterns, judged by moto’s Event
       own.map((file) => [NAT_CHANGE_EVENTS[c].pattern, SAMPLES.get(file)] as [unknown, unknown]),
     );
     const moto = motoMatches(cases);
-    const matched = NAT_CHANGES.map((c, i) => own.filter((_, j) => moto[i * own.length + j]));
+    const matched = NAT_CHANGES.map((_change, i) => own.filter((_, j) => moto[i * own.length + j]));
     expect(matched).toEqual(own.map((file) => [file]));
   });
 });
