@@ -29,7 +29,7 @@ import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-clo
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus, Rule } from 'aws-cdk-lib/aws-events';
-import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import { SfnStateMachine, SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
@@ -59,6 +59,7 @@ export interface HubStackProps extends StackProps {
 export const WORKFLOWS = {
   onboard: 'statemachines/onboard.asl.json',
   offboard: 'statemachines/offboard.asl.json',
+  reconcile: 'statemachines/reconcile.asl.json',
 } as const;
 
 /** Where the API function finds the spec inside its bundle. */
@@ -218,7 +219,8 @@ export class HubStack extends Stack {
     const apiRole = roleFor(API_FUNCTION, apiNeeds);
     const onboard = this.stateMachines.get('onboard');
     const offboard = this.stateMachines.get('offboard');
-    if (!onboard || !offboard) throw new Error('both workflows are needed');
+    const reconcile = this.stateMachines.get('reconcile');
+    if (!onboard || !offboard || !reconcile) throw new Error('every workflow is needed');
     const apiFunction = new TetherFunction(this, 'ApiFunction', {
       needs: apiNeeds,
       functionName: hubFunctionName(API_FUNCTION),
@@ -227,6 +229,7 @@ export class HubStack extends Stack {
         ...environment,
         TETHER_ONBOARD_STATE_MACHINE_ARN: onboard.stateMachineArn,
         TETHER_OFFBOARD_STATE_MACHINE_ARN: offboard.stateMachineArn,
+        TETHER_RECONCILE_STATE_MACHINE_ARN: reconcile.stateMachineArn,
         TETHER_OPENAPI_PATH: `/var/task/${BUNDLED_SPEC}`,
       },
       logRetention: retention,
@@ -239,7 +242,7 @@ export class HubStack extends Stack {
       },
     });
     this.functions.set(API_FUNCTION, apiFunction);
-    for (const sm of [onboard, offboard]) sm.grantStartExecution(apiRole);
+    for (const sm of [onboard, offboard, reconcile]) sm.grantStartExecution(apiRole);
     apiRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'DescribeRuns',
@@ -328,8 +331,19 @@ export class HubStack extends Stack {
         }),
       );
     }
-    // No reconcile consumer exists yet (docs/architecture.md#reconcile: planned), so no
-    // rule: the forwarded NAT gateway events are archived, to be replayed once it exists.
+    // The forwarded NAT gateway events start the reconcile workflow, whose first state finds
+    // the affected links from the event (statemachines/reconcile.asl.json); they are also
+    // archived, to be replayed after an outage.
+    new Rule(this, 'NatGatewayChangesRule', {
+      eventBus: bus,
+      description: "Tether: a member account changed a VPC's NAT egress IPs: reconcile its links",
+      eventPattern: {
+        source: [...EVENTS.natGatewayChanged.source],
+        detailType: [...EVENTS.natGatewayChanged['detail-type']],
+        detail: EVENTS.natGatewayChanged.detail,
+      },
+      targets: [new SfnStateMachine(reconcile)],
+    });
     bus.archive('NatGatewayChanges', {
       archiveName: 'tether-nat-gateway-changes',
       description: 'NAT gateway changes forwarded by member accounts (events/registry.ts)',
@@ -399,7 +413,7 @@ export class HubStack extends Stack {
         detailType: ['Step Functions Execution Status Change'],
         detail: {
           status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
-          stateMachineArn: [onboard.stateMachineArn, offboard.stateMachineArn],
+          stateMachineArn: [onboard.stateMachineArn, offboard.stateMachineArn, reconcile.stateMachineArn],
         },
       },
       targets: [new SqsQueue(failedRuns)],

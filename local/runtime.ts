@@ -176,6 +176,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       stateMachines: {
         onboard: stepFunctions.stateMachineArn('onboard'),
         offboard: stepFunctions.stateMachineArn('offboard'),
+        reconcile: stepFunctions.stateMachineArn('reconcile'),
       },
     };
     configureRuntime(runtime);

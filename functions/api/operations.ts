@@ -23,7 +23,7 @@ import {
   type TargetPlan,
 } from '#resources/plan';
 import type { LinkFilters, Reservation } from '#store/links';
-import { offboardInput, onboardInput } from '#link/workflow-input';
+import { offboardInput, onboardInput, reconcileInput } from '#link/workflow-input';
 import { decodeCursor, encodeCursor, invalidCursor } from './cursor';
 import { ApiError } from './problems';
 
@@ -415,9 +415,12 @@ export async function deleteLink(rt: TetherRuntime, id: string): Promise<ApiResu
 }
 
 /**
- * `POST /links/{id}/reconcile`: runs the link's ensures again — they read what is in the
- * accounts and change only the difference (new NAT IPs added, stale ones revoked, a drifted
- * policy rewritten).
+ * `POST /links/{id}/reconcile`. An ACTIVE or DEGRADED link: the reconcile workflow, which
+ * runs the ensures again (they read what is in the accounts and change only the difference:
+ * new NAT IPs added where they take effect, stale ones removed, a drifted policy rewritten)
+ * and ends ACTIVE, or DEGRADED with a stable code; nothing is undone. A FAILED link is
+ * re-driven exactly as `POST /links` re-drives it (the next version, the run named
+ * `onboard-<id>-v<version>`), so the two never start two runs of one link.
  */
 export async function reconcileLink(rt: TetherRuntime, id: string): Promise<ApiResult> {
   const link = await rt.links.find(id);
@@ -428,9 +431,28 @@ export async function reconcileLink(rt: TetherRuntime, id: string): Promise<ApiR
       `Link ${id} is ${link.status}; reconcile it once it is ACTIVE, DEGRADED or FAILED`,
     );
   }
+  if (link.status === 'FAILED') {
+    if (await stillRunning(rt, link)) {
+      throw new ApiError('LINK_BUSY', `Link ${id} is FAILED and its last run is still going`);
+    }
+    const queued = (await rt.links.requeue(link, rt.now().toISOString())) ?? (await rt.links.get(id));
+    await ensureOnboardRun(rt, queued);
+    return {
+      statusCode: 202,
+      headers: { location: linkHref(id) },
+      body: { ...summary(queued), execution: onboardExecutionName(queued) },
+    };
+  }
+  if (!rt.stateMachines.reconcile) throw new Error('No reconcile state machine is configured');
   const name = `reconcile-${id}-v${link.version}`;
   try {
-    await startOnboard(rt, name, name, [id]);
+    await rt.clients.sfn().send(
+      new StartExecutionCommand({
+        stateMachineArn: rt.stateMachines.reconcile,
+        name,
+        input: reconcileInput([id]),
+      }),
+    );
   } catch (err) {
     if ((err as Error).name === 'ExecutionAlreadyExists') {
       throw new ApiError(

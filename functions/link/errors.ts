@@ -131,6 +131,15 @@ export class EndpointNotReachableError extends TetherError {
   readonly code = 'ENDPOINT_NOT_REACHABLE';
 }
 
+/**
+ * A NAT gateway of the source VPC is still pending (CreateNatGateway is asynchronous,
+ * docs/aws-facts.md#nat-gateway-change-events): its IPs are read once it settles. Retried.
+ */
+export class NatGatewaysPendingError extends TetherError {
+  override readonly name = 'NatGatewaysPendingError';
+  readonly code = 'NAT_GATEWAYS_PENDING';
+}
+
 /** Verification read back the policies in place and the role chain does not hold. */
 export class VerificationFailedError extends TetherError {
   override readonly name = 'VerificationFailedError';
@@ -199,6 +208,7 @@ export const STEP_ERRORS = [
   KubernetesAccessDeniedError,
   SecurityGroupNotFoundError,
   EndpointNotReachableError,
+  NatGatewaysPendingError,
 ] as const;
 
 /** The `name` and `code` of each step error, read off an instance (they are instance fields). */

@@ -71,9 +71,13 @@ export const UNFINISHED = {
 /** Statuses in which a link is still being made or removed: a caller waiting for it keeps waiting. */
 export const IN_PROGRESS = statusSet('PENDING', 'PROVISIONING', 'RECONCILING', 'DELETING');
 
+/** Statuses from which the reconcile workflow takes a link (ACTIVE | DEGRADED → RECONCILING). */
+export const RECONCILE_STARTABLE = statusSet('ACTIVE', 'DEGRADED');
+
 /** Statuses in which a step of each workflow may run. */
 export const STEP_RUNNABLE = {
-  onboard: statusSet('PROVISIONING'),
+  // The reconcile workflow runs the onboard's ensures on a RECONCILING link.
+  onboard: statusSet('PROVISIONING', 'RECONCILING'),
   // Removal steps run to offboard (DELETING) and to compensate a failed onboard (FAILED).
   offboard: statusSet('DELETING', 'FAILED'),
 } as const;

@@ -32,3 +32,19 @@ export function offboardInput(linkId: string): string {
   const input: OffboardInput = { linkId };
   return JSON.stringify(input);
 }
+
+/** Input of the reconcile workflow when the links are named (the API, the sweep); an event is passed as it is. */
+export interface ReconcileInput {
+  readonly linkIds: readonly string[];
+}
+
+/**
+ * The reconcile execution's input for named links, as `StartExecution` takes it.
+ *
+ * @example
+ * reconcileInput(['lnk_01…']); // '{"linkIds":["lnk_01…"]}'
+ */
+export function reconcileInput(linkIds: readonly string[]): string {
+  const input: ReconcileInput = { linkIds };
+  return JSON.stringify(input);
+}

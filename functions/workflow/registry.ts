@@ -35,10 +35,18 @@ import { handler as revokeEgressAllowance } from './handlers/revoke-egress-allow
 import { handler as startDeleting } from './handlers/start-deleting';
 import { handler as startProvisioning } from './handlers/start-provisioning';
 import { handler as verifyRoleChain } from './handlers/verify-role-chain';
+import { handler as findAffectedLinks } from './handlers/find-affected-links';
+import { handler as markLinkReconciled } from './handlers/mark-link-reconciled';
+import { handler as recordDegradation } from './handlers/record-degradation';
+import { handler as startReconciling } from './handlers/start-reconciling';
+import { handler as waitForSourceNatGateways } from './handlers/wait-for-source-nat-gateways';
 
 type Handler = (event: any, context: Context) => Promise<unknown>;
 
-/** The one table: Task state name → handler. Order: onboard, then offboard, as the runbook goes. */
+/**
+ * The one table: Task state name → handler. Order: onboard, then offboard, as the runbook
+ * goes, then the reconcile's own (it runs the onboard's ensures between them).
+ */
 const TASKS: readonly (readonly [state: string, handler: Handler])[] = [
   ['Start provisioning', startProvisioning],
   ['Resolve clusters and NAT IPs', resolveClustersAndNatIps],
@@ -58,6 +66,11 @@ const TASKS: readonly (readonly [state: string, handler: Handler])[] = [
   ['Release workload role', releaseWorkloadRole],
   ['Release OIDC provider', releaseOidcProvider],
   ['Mark link deleted', markLinkDeleted],
+  ['Find affected links', findAffectedLinks],
+  ['Start reconciling', startReconciling],
+  ['Wait for source NAT gateways', waitForSourceNatGateways],
+  ['Mark link reconciled', markLinkReconciled],
+  ['Record degradation', recordDegradation],
 ];
 
 /** The prefix of a compensation state that runs another state's function. */

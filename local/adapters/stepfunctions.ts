@@ -17,8 +17,8 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import { DataDirectoryDamagedError, readJsonStore, writeFileAtomic } from '#local/data-dir-lock';
 import { WORKFLOW_FUNCTIONS, type WorkflowFunction } from '#workflow/registry';
 
-export type WorkflowName = 'onboard' | 'offboard';
-export const WORKFLOWS: readonly WorkflowName[] = ['onboard', 'offboard'];
+export type WorkflowName = 'onboard' | 'offboard' | 'reconcile';
+export const WORKFLOWS: readonly WorkflowName[] = ['onboard', 'offboard', 'reconcile'];
 
 export interface HistoryEvent {
   readonly type: string;

@@ -51,8 +51,8 @@ describe('POST /links/{id}/reconcile', () => {
     await sourceEc2.send(
       new CreateNatGatewayCommand({ SubnetId: gone.SubnetId, AllocationId: eip.AllocationId }),
     );
-    // CreateNatGateway is asynchronous (docs/aws-facts.md#nat-gateway-change-events): describe until it settles.
-    for (let i = 0; i < 5; i++) await sourceEc2.send(new DescribeNatGatewaysCommand({}));
+    // CreateNatGateway is asynchronous (docs/aws-facts.md#nat-gateway-change-events): the
+    // gateway is pending, and the reconcile waits for it to settle before it reads its IPs.
 
     h.rt.sandbox.resetCalls();
     const res = await h.api('POST', `/links/${link.id}/reconcile`);
@@ -72,9 +72,28 @@ describe('POST /links/{id}/reconcile', () => {
     expect(after.steps.egress.result.released).toEqual([
       expect.objectContaining({ cidr: '18.0.38.139/32', action: 'removed' }),
     ]);
+    // The reconcile workflow drove it: it waited for the pending gateway, and says what it changed.
+    expect(after.lastExecution.workflow).toBe('reconcile');
+    const history = h.rt.stepFunctions.history(after.lastExecution.arn);
+    expect(history.filter((e) => e.type === 'StateRetried').map((e) => e.state)).toContain(
+      'Wait for source NAT gateways',
+    );
+    expect(after.steps.reconcile.result).toEqual({
+      action: 'repaired',
+      changed: [{ step: 'egress', action: 'updated' }],
+    });
     expect(after.outputs.egress.cidrs).toEqual(
       ['18.0.35.117/32', '18.0.37.11/32', `${eip.PublicIp}/32`].sort(),
     );
+  });
+
+  it('makes no mutating call and changes nothing when there is nothing to do', async () => {
+    h.rt.sandbox.resetCalls();
+    expect((await h.api('POST', `/links/${link.id}/reconcile`)).status).toBe(202);
+    const after = await h.settle(link.id);
+    expect(after.status).toBe('ACTIVE');
+    expect(h.rt.sandbox.callCounts({ mutating: true })).toBe(0);
+    expect(after.steps.reconcile.result).toEqual({ action: 'unchanged', changed: [] });
   });
 
   it('answers 404 for an unknown link', async () => {

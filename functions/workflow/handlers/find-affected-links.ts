@@ -1,0 +1,26 @@
+/**
+ * Reconcile task "Find affected links": the links a source-side egress change affects (an
+ * EventBridge event forwarded from a member account), through the source VPC → links index.
+ * The logic is `findAffectedLinks` in `#resources/reconcile`.
+ */
+import { runtime } from '#functions/runtime';
+import { findAffectedLinks, type SourceChangeEvent } from '#resources/reconcile';
+import { stepHandler } from '../step';
+
+/** Answers the reconcile's input for the Map: the affected links, and why. */
+export async function findAffected(event: { readonly event: SourceChangeEvent }) {
+  const affected = await findAffectedLinks(runtime(), event.event);
+  return {
+    linkIds: affected.linkIds,
+    trigger: {
+      eventId: event.event.id,
+      eventName: event.event.detail?.eventName,
+      account: affected.account,
+      region: affected.region,
+      vpcIds: affected.vpcIds,
+      how: affected.how,
+    },
+  };
+}
+
+export const handler = stepHandler(findAffected);
