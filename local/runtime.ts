@@ -30,6 +30,8 @@ import {
   lockDataDirectory,
 } from './data-dir-lock';
 import { redriveUnfinished } from './redrive';
+import { natChangeBus } from './adapters/eventbridge-rules';
+import type { LocalEventBus } from './adapters/eventbridge';
 
 export { DataDirectoryDamagedError, DataDirectoryError, DataDirectoryInUseError } from './data-dir-lock';
 
@@ -62,6 +64,11 @@ export interface LocalRuntimeOptions {
   readonly propagationDelayCalls?: number;
   /** The sandbox's simulated IAM read-after-write lag (see `Sandbox.open`). @default 0 */
   readonly readAfterWriteLagCalls?: number;
+  /**
+   * Put on the local bus what the sandbox's CloudTrail records, so a NAT change in a source
+   * account reconciles its links as in AWS. @default true
+   */
+  readonly cloudTrailEvents?: boolean;
   /** Re-drive links a previous process left half-done. @default true */
   readonly redrive?: boolean;
 }
@@ -71,6 +78,8 @@ export interface LocalRuntime {
   readonly port: number;
   readonly sandbox: Sandbox;
   readonly stepFunctions: LocalStepFunctions;
+  /** The local event bus: the sandbox's CloudTrail on it, the rules of `events/registry.ts` (`local/adapters/eventbridge-rules.ts`). */
+  readonly eventBus: LocalEventBus;
   readonly clients: AwsClients;
   readonly links: LinkStore;
   readonly runtime: TetherRuntime;
@@ -180,6 +189,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       },
     };
     configureRuntime(runtime);
+    const eventBus = natChangeBus(
+      runtime,
+      useSandbox && options.cloudTrailEvents !== false ? sandbox : undefined,
+    );
     const server = await startHttpServer({
       handler: apiHandler as any,
       ...(options.host ? { host: options.host } : {}),
@@ -192,6 +205,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       port: server.port,
       sandbox,
       stepFunctions,
+      eventBus,
       clients,
       links,
       runtime,

@@ -450,7 +450,7 @@ export async function reconcileLink(rt: TetherRuntime, id: string): Promise<ApiR
       new StartExecutionCommand({
         stateMachineArn: rt.stateMachines.reconcile,
         name,
-        input: reconcileInput([id]),
+        input: reconcileInput([id], { reason: 'api', time: rt.now().toISOString() }),
       }),
     );
   } catch (err) {

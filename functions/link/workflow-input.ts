@@ -36,15 +36,17 @@ export function offboardInput(linkId: string): string {
 /** Input of the reconcile workflow when the links are named (the API, the sweep); an event is passed as it is. */
 export interface ReconcileInput {
   readonly linkIds: readonly string[];
+  /** Why, and when the change the reconcile must cover was seen. */
+  readonly trigger: { readonly reason: 'api' | 'sweep' | 'event'; readonly time: string };
 }
 
 /**
  * The reconcile execution's input for named links, as `StartExecution` takes it.
  *
  * @example
- * reconcileInput(['lnk_01…']); // '{"linkIds":["lnk_01…"]}'
+ * reconcileInput(['lnk_01…'], { reason: 'api', time: '2026-11-29T09:00:00.000Z' });
  */
-export function reconcileInput(linkIds: readonly string[]): string {
-  const input: ReconcileInput = { linkIds };
+export function reconcileInput(linkIds: readonly string[], trigger: ReconcileInput['trigger']): string {
+  const input: ReconcileInput = { linkIds, trigger };
   return JSON.stringify(input);
 }

@@ -16,6 +16,7 @@ import { describeCluster } from './resolve';
 /** The fields of an EventBridge event the reconcile reads (a CloudTrail-delivered EC2 call). */
 export interface SourceChangeEvent {
   readonly id?: string;
+  readonly time?: string;
   readonly account: string;
   readonly region: string;
   readonly 'detail-type'?: string;

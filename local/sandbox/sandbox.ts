@@ -254,6 +254,12 @@ export class Sandbox {
   /** Called right after each mutating call that changed state (also with an `after` fault), once it is saved. */
   onMutatingCall?: (n: number, call: CallRecord) => void;
   /**
+   * What CloudTrail records: every successful mutating call, with its answer, after it is
+   * saved (`local/sandbox/cloudtrail.ts` turns it into the EventBridge event AWS delivers).
+   * Listeners are called in order; one that throws does not stop the call.
+   */
+  readonly trail: ((call: CallRecord, result: Readonly<Record<string, unknown>>) => void)[] = [];
+  /**
    * Called before each authenticated call runs, with the state it will see (read it, never
    * change it): what a test needs to know of the resources a call touches, such as their
    * tags, as IAM would see them when it authorizes the call.
@@ -363,6 +369,15 @@ export class Sandbox {
       if (mutating || dirty) this.#save();
       if (fault) throw this.#faultError(fault);
       record.ok = true;
+      if (mutating) {
+        for (const listener of this.trail) {
+          try {
+            listener({ ...record }, result);
+          } catch {
+            // A listener's failure is its own: the call succeeded.
+          }
+        }
+      }
       return result;
     } catch (err) {
       record.ok = false;

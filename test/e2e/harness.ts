@@ -42,6 +42,7 @@ export function harnessFor(rt: LocalRuntime) {
   const settle = async (id: string, timeoutMs = 30_000) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      await rt.eventBus.idle();
       await rt.stepFunctions.idle();
       const res = await api('GET', `/links/${id}`);
       if (!IN_PROGRESS.has(res.body.status)) return res.body;

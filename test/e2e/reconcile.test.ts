@@ -20,7 +20,8 @@ let link: any;
 let sourceEc2: EC2Client;
 
 beforeAll(async () => {
-  h = await startHarness();
+  // The API path alone: the sandbox's CloudTrail is kept off the bus (events.test.ts has the event path).
+  h = await startHarness({ cloudTrailEvents: false });
   link = await h.settle((await h.api('POST', '/links', demoRequest())).body.links[0].id);
   // The platform team's own hands on the source account: root credentials, not Tether's.
   sourceEc2 = new EC2Client({

@@ -234,6 +234,9 @@ beforeAll(async () => {
   await sourceEc2.send(new DeleteNatGatewayCommand({ NatGatewayId: gateways[0]?.NatGatewayId }));
   const targetRoleName = String(demo.outputs.targetRoleArn).split('/').at(-1);
   await targetIam.send(new DeleteRolePermissionsBoundaryCommand({ RoleName: targetRoleName }));
+  // The DeleteNatGateway event reconciles the link first (the local bus), then the API does.
+  await h.rt.eventBus.idle();
+  await h.settle(demo.id);
   expect((await h.api('POST', `/links/${demo.id}/reconcile`)).status).toBe(202);
   expect((await h.settle(demo.id)).status).toBe('ACTIVE');
   // 3. The same workload to an aws-auth cluster (groups) and an API cluster (namespace scope),

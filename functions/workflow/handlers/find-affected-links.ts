@@ -13,6 +13,9 @@ export async function findAffected(event: { readonly event: SourceChangeEvent })
   return {
     linkIds: affected.linkIds,
     trigger: {
+      reason: 'event',
+      // When the change was made: a run of another event that started after it covers it.
+      time: event.event.time ?? new Date().toISOString(),
       eventId: event.event.id,
       eventName: event.event.detail?.eventName,
       account: affected.account,

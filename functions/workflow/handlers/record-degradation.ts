@@ -9,9 +9,17 @@ import { runtime } from '#functions/runtime';
 import { stepHandler } from '../step';
 import { causeMessage, type FailureEvent } from './record-failure';
 
-export async function recordDegradation(event: FailureEvent) {
+export async function recordDegradation(event: FailureEvent & { readonly executionName?: string }) {
   const rt = runtime();
   const link = await rt.links.get(event.linkId);
+  // A link another run is reconciling is that run's to judge.
+  if (
+    link.status === 'RECONCILING' &&
+    event.executionName &&
+    link.lastExecution?.name !== event.executionName
+  ) {
+    return { linkId: link.id, status: link.status, skipped: `reconciled by ${link.lastExecution?.name}` };
+  }
   const failed = Object.entries(link.steps).find(([, s]) => s?.status === 'FAILED');
   const code = stepErrorCode(event.failure.Error);
   const aws = failed?.[1]?.error;
