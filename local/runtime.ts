@@ -31,6 +31,7 @@ import {
 } from './data-dir-lock';
 import { redriveUnfinished } from './redrive';
 import { natChangeBus } from './adapters/eventbridge-rules';
+import { withSandboxAdmin } from './adapters/sandbox-admin';
 import type { LocalEventBus } from './adapters/eventbridge';
 
 export { DataDirectoryDamagedError, DataDirectoryError, DataDirectoryInUseError } from './data-dir-lock';
@@ -194,7 +195,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       useSandbox && options.cloudTrailEvents !== false ? sandbox : undefined,
     );
     const server = await startHttpServer({
-      handler: apiHandler as any,
+      // Local mode only: the sandbox's admin calls beside the API (local/adapters/sandbox-admin.ts).
+      handler: (useSandbox ? withSandboxAdmin(apiHandler as any, sandbox) : apiHandler) as any,
       ...(options.host ? { host: options.host } : {}),
       port: options.port ?? 0,
     });

@@ -353,6 +353,57 @@ export class LinkStore {
     }
   }
 
+  /**
+   * Takes a link for one run of the reconcile workflow: `from` (ACTIVE or DEGRADED, at the
+   * version read) → RECONCILING, recording the run, its steps reset. Conditional on the status
+   * and version read, so of concurrent runs exactly one takes it; the others get undefined.
+   */
+  async takeForReconcile(
+    from: Pick<Link, 'id' | 'status' | 'version'>,
+    execution: NonNullable<Link['lastExecution']>,
+    now: string,
+  ): Promise<Link | undefined> {
+    if (!canTransition(from.status, 'RECONCILING')) {
+      throw new LinkStateError(`Link ${from.id} is ${from.status} and cannot be reconciled`);
+    }
+    try {
+      const out = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.link(from.id),
+          UpdateExpression:
+            'SET #status = :to, #version = #version + :one, #updatedAt = :now, #steps = :noSteps, #lastExecution = :exec, #runs = list_append(if_not_exists(#runs, :noRuns), :run) REMOVE #error',
+          ConditionExpression: '#status = :from AND #version = :v',
+          ExpressionAttributeNames: {
+            '#status': 'status',
+            '#version': 'version',
+            '#updatedAt': 'updatedAt',
+            '#steps': 'steps',
+            '#lastExecution': 'lastExecution',
+            '#runs': 'runs',
+            '#error': 'error',
+          },
+          ExpressionAttributeValues: {
+            ':to': 'RECONCILING',
+            ':from': from.status,
+            ':v': from.version,
+            ':one': 1,
+            ':now': now,
+            ':noSteps': {},
+            ':exec': execution,
+            ':noRuns': [],
+            ':run': [{ ...execution, startedAt: now }],
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toLink(out.Attributes ?? {});
+    } catch (err) {
+      if (isConditionFailure(err)) return undefined;
+      throw err;
+    }
+  }
+
   /** Records an onboarding request and the links it asked for (made, found or re-driven). */
   async putRequest(requestId: string, linkIds: readonly string[], now: string): Promise<void> {
     await this.db.send(

@@ -33,9 +33,6 @@ export async function recordDegradation(event: FailureEvent & { readonly executi
     ...(aws?.awsCode ? { awsCode: aws.awsCode } : {}),
     ...(aws?.awsRequestId ? { awsRequestId: aws.awsRequestId } : {}),
   };
-  if (link.status !== 'RECONCILING' && link.status !== 'ACTIVE') {
-    return { linkId: link.id, status: link.status, error: link.error };
-  }
   const updated = await rt.links.transition(link.id, 'DEGRADED', rt.now().toISOString(), { error });
   return { linkId: updated.id, status: updated.status, error };
 }

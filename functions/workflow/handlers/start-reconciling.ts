@@ -15,30 +15,34 @@ import { stepHandler, type WorkflowStartEvent } from '../step';
 /** Moves the link to RECONCILING for this execution. */
 export async function startReconciling(event: WorkflowStartEvent & { readonly since?: string }) {
   const rt = runtime();
-  const link = await rt.links.get(event.linkId);
-  const mine = link.status === 'RECONCILING' && link.lastExecution?.name === event.execution.name;
-  if (mine) return { linkId: link.id, status: link.status };
-  if (link.status === 'RECONCILING') {
-    const other = link.lastExecution?.name;
-    const startedAt = link.runs?.find((r) => r.name === other)?.startedAt;
-    if (!event.since || !startedAt || Date.parse(startedAt) < Date.parse(event.since)) {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const link = await rt.links.get(event.linkId);
+    const mine = link.status === 'RECONCILING' && link.lastExecution?.name === event.execution.name;
+    if (mine) return { linkId: link.id, status: link.status };
+    if (link.status === 'RECONCILING') {
+      const other = link.lastExecution?.name;
+      const startedAt = link.runs?.find((r) => r.name === other)?.startedAt;
+      if (event.since && startedAt && Date.parse(startedAt) >= Date.parse(event.since)) {
+        throw new LinkStateError(
+          `Link ${link.id} is being reconciled by ${other}, which started after this change: it covers it`,
+        );
+      }
       throw new ConcurrentUpdateError(
         `Link ${link.id} is being reconciled by ${other ?? 'another run'}, started before this change; waiting for it`,
       );
     }
-  }
-  if (!RECONCILE_STARTABLE.has(link.status)) {
-    throw new LinkStateError(
-      `Link ${link.id} is ${link.status}${
-        link.status === 'RECONCILING' ? ` (by ${link.lastExecution?.name ?? 'another run'})` : ''
-      }; this run does not reconcile it`,
+    if (!RECONCILE_STARTABLE.has(link.status)) {
+      throw new LinkStateError(`Link ${link.id} is ${link.status}; this run does not reconcile it`);
+    }
+    // One conditional write: of concurrent runs, one takes the link; the others read again.
+    const taken = await rt.links.takeForReconcile(
+      link,
+      { ...event.execution, workflow: 'reconcile' },
+      rt.now().toISOString(),
     );
+    if (taken) return { linkId: taken.id, status: taken.status };
   }
-  const updated = await rt.links.transition(link.id, 'RECONCILING', rt.now().toISOString(), {
-    lastExecution: { ...event.execution, workflow: 'reconcile' },
-    resetSteps: true,
-  });
-  return { linkId: updated.id, status: updated.status };
+  throw new ConcurrentUpdateError(`Link ${event.linkId} kept changing while this run tried to take it`);
 }
 
 export const handler = stepHandler(startReconciling);
