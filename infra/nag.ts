@@ -43,7 +43,7 @@ export function acknowledgeHubFindings(hub: HubStack): void {
       `${name}: the agent role of any member account (the account is the link's, known at run time); only that role name and path, and with an organization only inside it (aws:ResourceOrgID)`,
     );
     if (name === 'api') {
-      for (const workflow of ['onboard', 'offboard']) {
+      for (const workflow of ['onboard', 'offboard', 'reconcile']) {
         ack(
           role,
           `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:tether-${workflow}:*]`,
@@ -100,7 +100,7 @@ export function acknowledgeMemberFindings(member: MemberStack): void {
     'arn:<AWS::Partition>:iam::<AWS::AccountId>:oidc-provider/*':
       "The source cluster's issuer is known at run time; changes need the tether:managed tag, creation must tag",
     'arn:<AWS::Partition>:eks:*:<AWS::AccountId>:cluster/*':
-      'Target clusters are named per link at run time; access entries only for principals under /tether/ (eks:principalArn)',
+      'Target clusters are named per link at run time; access entries only for principals under /tether/ (eks:principalArn); UpdateClusterConfig/DescribeUpdate for the publicAccessCidrs of a restricted public endpoint (no IAM condition key narrows UpdateClusterConfig to it; Tether only merges CIDRs)',
     'arn:<AWS::Partition>:eks:*:<AWS::AccountId>:access-entry/*':
       'Access entries of Tether principals only (eks:principalArn), changed only when tagged tether:managed, and only the allowed access policies (eks:policyArn)',
     'arn:<AWS::Partition>:ec2:*:<AWS::AccountId>:security-group/*':

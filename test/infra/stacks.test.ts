@@ -273,6 +273,20 @@ describe('the hub bus, failures and alarms', () => {
     expect(JSON.stringify(policies)).toContain(config.memberAccounts[0]);
   });
 
+  it('starts the reconcile workflow on the NAT changes member accounts forward to the hub bus', () => {
+    const rules = Object.values(hub.findResources('AWS::Events::Rule')).filter(
+      (r: any) =>
+        JSON.stringify(r.Properties.EventPattern) ===
+        JSON.stringify({
+          source: EVENTS.natGatewayChanged.source,
+          'detail-type': EVENTS.natGatewayChanged['detail-type'],
+          detail: EVENTS.natGatewayChanged.detail,
+        }),
+    ) as any[];
+    expect(rules).toHaveLength(1);
+    expect(JSON.stringify(rules[0].Properties.Targets)).toContain('ReconcileStateMachine');
+  });
+
   it('keeps failed executions in a queue and alarms on failed and timed-out executions and on throttles', () => {
     hub.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: Match.objectLike({ 'detail-type': ['Step Functions Execution Status Change'] }),
@@ -280,8 +294,12 @@ describe('the hub bus, failures and alarms', () => {
     const alarms = resources(hub, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
     const throttles = alarms.filter((a) => a.MetricName === 'Throttles');
     expect(throttles).toHaveLength(WORKFLOW_FUNCTIONS.length + 1);
-    expect(alarms.filter((a) => a.MetricName === 'ExecutionsFailed')).toHaveLength(2);
-    expect(alarms.filter((a) => a.MetricName === 'ExecutionsTimedOut')).toHaveLength(2);
+    expect(alarms.filter((a) => a.MetricName === 'ExecutionsFailed')).toHaveLength(
+      Object.keys(WORKFLOWS).length,
+    );
+    expect(alarms.filter((a) => a.MetricName === 'ExecutionsTimedOut')).toHaveLength(
+      Object.keys(WORKFLOWS).length,
+    );
     for (const a of alarms) expect(a.AlarmActions).toHaveLength(1);
   });
 });
