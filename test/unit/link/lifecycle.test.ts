@@ -10,6 +10,7 @@ import {
   isDeleted,
   ONBOARDABLE,
   RECONCILABLE,
+  RECONCILE_STARTABLE,
   REDRIVABLE,
   SERVES_KUBECONFIG,
   STEP_RUNNABLE,
@@ -105,8 +106,9 @@ describe('the named status sets', () => {
     ['IN_PROGRESS', IN_PROGRESS, ['PENDING', 'PROVISIONING', 'RECONCILING', 'DELETING']],
     ['UNFINISHED.onboard', UNFINISHED.onboard, ['PENDING', 'PROVISIONING']],
     ['UNFINISHED.offboard', UNFINISHED.offboard, ['DELETING']],
-    ['STEP_RUNNABLE.onboard', STEP_RUNNABLE.onboard, ['PROVISIONING']],
+    ['STEP_RUNNABLE.onboard', STEP_RUNNABLE.onboard, ['PROVISIONING', 'RECONCILING']],
     ['STEP_RUNNABLE.offboard', STEP_RUNNABLE.offboard, ['DELETING', 'FAILED']],
+    ['RECONCILE_STARTABLE', RECONCILE_STARTABLE, ['ACTIVE', 'DEGRADED']],
   ] as const)('%s holds exactly its statuses', (_name, set, expected) => {
     // Act
     const members = LINK_STATUSES.filter((s) => set.has(s));

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LocalStepFunctions } from '#local/adapters/stepfunctions';
+import { LocalStepFunctions, WORKFLOWS } from '#local/adapters/stepfunctions';
 import { DataDirectoryDamagedError } from '#local/data-dir-lock';
 
 const dirs: string[] = [];
@@ -19,7 +19,7 @@ afterEach(() => {
 function passMachines(): string {
   const dir = tempDir();
   const pass = JSON.stringify({ StartAt: 'Done', States: { Done: { Type: 'Pass', End: true } } });
-  for (const workflow of ['onboard', 'offboard']) writeFileSync(join(dir, `${workflow}.asl.json`), pass);
+  for (const workflow of WORKFLOWS) writeFileSync(join(dir, `${workflow}.asl.json`), pass);
   return dir;
 }
 

@@ -62,7 +62,8 @@ describe('eks', () => {
       resourcesVpcConfig: {
         endpointPublicAccess: true,
         endpointPrivateAccess: true,
-        publicAccessCidrs: ['0.0.0.0/0'],
+        // Restricted, with another team's block (local/sandbox/world.ts).
+        publicAccessCidrs: ['203.0.113.0/24'],
       },
     });
     expect(cluster?.endpoint).toMatch(/^https:\/\/[0-9A-F]{32}\.gr7\.ap-southeast-1\.eks\.amazonaws\.com$/);
@@ -275,7 +276,7 @@ describe('eks', () => {
     // and refuses a second update.
     const during = (await eks.send(new DescribeClusterCommand({ name: 'cluster-b' }))).cluster;
     expect(during?.status).toBe('UPDATING');
-    expect(during?.resourcesVpcConfig?.publicAccessCidrs).toEqual(['0.0.0.0/0']);
+    expect(during?.resourcesVpcConfig?.publicAccessCidrs).toEqual(['203.0.113.0/24']);
     const busy = await rejectionOf(
       eks.send(
         new UpdateClusterConfigCommand({
