@@ -13,7 +13,16 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ConcurrentUpdateError, LinkNotFoundError, LinkStateError } from '#link/errors';
 import { canTransition, isDeleted } from '#link/lifecycle';
-import type { Link, LinkError, LinkOutputs, LinkSpec, LinkStatus, StepResult } from '#link/model';
+import type { Caller } from '#link/caller';
+import type {
+  ApprovalRecord,
+  Link,
+  LinkError,
+  LinkOutputs,
+  LinkSpec,
+  LinkStatus,
+  StepResult,
+} from '#link/model';
 import { linkNaturalKey } from '#link/names';
 import { DEFAULT_TABLE_NAME, GSI_BY_CREATED, isConditionFailure, keys } from './table';
 
@@ -30,6 +39,12 @@ export interface LinkFilters {
   readonly serviceAccount?: string;
   readonly targetAccountId?: string;
   readonly targetCluster?: string;
+}
+
+/** Who asks for a new link, and whether it must wait for an approver (`createOrGet`). */
+export interface LinkOrigin {
+  readonly createdBy?: Caller;
+  readonly awaitingApproval?: boolean;
 }
 
 interface LinkItem extends Link {
@@ -97,12 +112,16 @@ export class LinkStore {
    * Creates a PENDING link unless a live one exists for the same workload → target.
    * The natural-key item is claimed first, so two concurrent requests make one link; a key
    * left by a crash before its link was written (or by a DELETED link) is taken over.
+   * `origin` says who asked (recorded as `createdBy` and `requestedBy`) and whether the new
+   * link must wait for an approver (AWAITING_APPROVAL, written in the same put, so a crash
+   * never leaves a dangerous request PENDING).
    */
   async createOrGet(
     id: string,
     requestId: string,
     spec: LinkSpec,
     now: string,
+    origin: LinkOrigin = {},
   ): Promise<{ link: Link; created: boolean }> {
     const naturalKey = keys.naturalKey(spec);
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -138,11 +157,12 @@ export class LinkStore {
         naturalKey: linkNaturalKey(spec),
         id,
         requestId,
-        status: 'PENDING',
+        status: origin.awaitingApproval ? 'AWAITING_APPROVAL' : 'PENDING',
         version: 1,
         spec,
         steps: {},
         outputs: {},
+        ...(origin.createdBy ? { createdBy: origin.createdBy, requestedBy: origin.createdBy } : {}),
         createdAt: now,
         updatedAt: now,
       };
@@ -181,6 +201,8 @@ export class LinkStore {
       outputs?: LinkOutputs;
       lastExecution?: Link['lastExecution'];
       resetSteps?: boolean;
+      /** Who asked for this change (recorded as `requestedBy`, the caller of the next run). */
+      requestedBy?: Caller;
     } = {},
   ): Promise<Link> {
     for (let attempt = 0; attempt < 10; attempt++) {
@@ -218,6 +240,11 @@ export class LinkStore {
         values[':exec'] = changes.lastExecution;
         values[':noRuns'] = [];
         values[':run'] = [{ ...changes.lastExecution, startedAt: now }];
+      }
+      if (changes.requestedBy) {
+        names['#requestedBy'] = 'requestedBy';
+        sets.push('#requestedBy = :requestedBy');
+        values[':requestedBy'] = changes.requestedBy;
       }
       if (changes.resetSteps) {
         names['#steps'] = 'steps';
@@ -359,6 +386,98 @@ export class LinkStore {
       startKey = out.LastEvaluatedKey;
     } while (startKey && items.length < limit);
     return startKey ? { items, next: startKey } : { items };
+  }
+
+  /**
+   * Records who asks for the link's next run (a reconcile), conditional on the version read:
+   * of two callers racing at one version, one wins and the other gets a
+   * {@link ConcurrentUpdateError}. Returns the link at its new version.
+   */
+  async recordRequester(id: string, version: number, requestedBy: Caller, now: string): Promise<Link> {
+    try {
+      const out = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.link(id),
+          UpdateExpression: 'SET #requestedBy = :r, #version = #version + :one, #updatedAt = :now',
+          ConditionExpression: '#version = :v',
+          ExpressionAttributeNames: {
+            '#requestedBy': 'requestedBy',
+            '#version': 'version',
+            '#updatedAt': 'updatedAt',
+          },
+          ExpressionAttributeValues: { ':r': requestedBy, ':one': 1, ':now': now, ':v': version },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toLink(out.Attributes ?? {});
+    } catch (err) {
+      if (isConditionFailure(err))
+        throw new ConcurrentUpdateError(`Link ${id} changed since version ${version}`);
+      throw err;
+    }
+  }
+
+  /**
+   * An approver's decision on a link in AWAITING_APPROVAL, in one conditional write on the
+   * version read: `approve` queues it (PENDING, for the onboard to take), `reject` ends it
+   * (REJECTED, readable for {@link DELETED_TTL_SECONDS}, and its natural key released so the
+   * workload → target may be asked for again). The decision is appended to `approvals`.
+   * {@link LinkStateError} if the link is no longer waiting, {@link ConcurrentUpdateError}
+   * if it changed since `version`.
+   */
+  async decideApproval(link: Link, approval: ApprovalRecord): Promise<Link> {
+    if (link.status !== 'AWAITING_APPROVAL') {
+      throw new LinkStateError(`Link ${link.id} is ${link.status}; only a link AWAITING_APPROVAL is decided`);
+    }
+    const to: LinkStatus = approval.decision === 'approve' ? 'PENDING' : 'REJECTED';
+    const sets = [
+      '#status = :to',
+      '#version = #version + :one',
+      '#updatedAt = :now',
+      '#approvals = list_append(if_not_exists(#approvals, :none), :approval)',
+    ];
+    const values: Record<string, unknown> = {
+      ':to': to,
+      ':one': 1,
+      ':now': approval.at,
+      ':v': link.version,
+      ':waiting': 'AWAITING_APPROVAL',
+      ':none': [],
+      ':approval': [approval],
+    };
+    const names: Record<string, string> = {
+      '#status': 'status',
+      '#version': 'version',
+      '#updatedAt': 'updatedAt',
+      '#approvals': 'approvals',
+    };
+    if (to === 'REJECTED') {
+      names['#expiresAt'] = 'expiresAt';
+      sets.push('#expiresAt = :ttl');
+      values[':ttl'] = Math.floor(Date.parse(approval.at) / 1000) + DELETED_TTL_SECONDS;
+    }
+    let decided: Link;
+    try {
+      const out = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.link(link.id),
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: '#version = :v AND #status = :waiting',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      decided = toLink(out.Attributes ?? {});
+    } catch (err) {
+      if (isConditionFailure(err))
+        throw new ConcurrentUpdateError(`Link ${link.id} changed while it was being decided`);
+      throw err;
+    }
+    if (to === 'REJECTED') await this.releaseNaturalKey(link.spec, link.id);
+    return decided;
   }
 
   /** Releases the natural key of a DELETED link, so the same workload → target can be linked again. */
