@@ -72,6 +72,10 @@ export interface CallRecord {
   readonly mutating: boolean;
   readonly ok: boolean;
   readonly errorCode?: string;
+  /** The caller's role session name (absent for root and unknown credentials): what CloudTrail shows. */
+  readonly sessionName?: string;
+  /** The caller's `SourceIdentity`, when its session has one. */
+  readonly sourceIdentity?: string;
 }
 
 /** A fault to inject with {@link Sandbox.injectFault}. */
@@ -264,6 +268,8 @@ export class Sandbox {
       }
       const caller = resolved.caller;
       record.accountId = caller.accountId;
+      if (caller.sessionName !== undefined) record.sessionName = caller.sessionName;
+      if (caller.sourceIdentity !== undefined) record.sourceIdentity = caller.sourceIdentity;
       const fault = this.#takeFault(service, operation, caller.accountId);
       if (fault && fault.when !== 'after') throw this.#faultError(fault);
 

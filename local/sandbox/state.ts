@@ -267,6 +267,8 @@ export interface CredentialState {
   roleArn?: string;
   roleId?: string;
   sessionName?: string;
+  /** The session's `SourceIdentity` (set by AssumeRole, kept through role chaining). */
+  sourceIdentity?: string;
   /** ISO time; absent for the static hub and root credentials. */
   expiration?: string;
   /** True for a session made by a role (role chaining caps it at one hour). */

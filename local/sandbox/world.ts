@@ -96,10 +96,10 @@ export function adminContext(
   };
 }
 
-function trust(principal: Record<string, string>): string {
+function trust(principal: Record<string, string>, action: string | string[] = 'sts:AssumeRole'): string {
   return JSON.stringify({
     Version: '2012-10-17',
-    Statement: [{ Effect: 'Allow', Principal: principal, Action: 'sts:AssumeRole' }],
+    Statement: [{ Effect: 'Allow', Principal: principal, Action: action }],
   });
 }
 
@@ -128,11 +128,12 @@ export function addAccount(state: SandboxState, id: string): AccountState {
       }),
     });
   } else {
-    // The member-account stack's agent role, trusting only the hub (DESIGN "Runtimes").
+    // The member-account stack's agent role, trusting only the hub (DESIGN "Runtimes"), which
+    // names the caller of each change as the session's source identity (sts:SetSourceIdentity).
     const role = createRole(ctx, {
       RoleName: AGENT_ROLE_NAME,
       Path: AGENT_ROLE_PATH,
-      AssumeRolePolicyDocument: trust({ AWS: HUB_ROLE_ARN }),
+      AssumeRolePolicyDocument: trust({ AWS: HUB_ROLE_ARN }, ['sts:AssumeRole', 'sts:SetSourceIdentity']),
     });
     role.inlinePolicies['tether-agent'] = JSON.stringify({
       Version: '2012-10-17',

@@ -97,6 +97,8 @@ describe('sandbox call log', () => {
       mutating: true,
       ok: false,
       errorCode: 'EntityAlreadyExists',
+      // The agent role's session, as CloudTrail would show it.
+      sessionName: 'tether-222222222222',
     });
     sb.resetCalls();
     expect(sb.calls()).toEqual([]);
