@@ -8,14 +8,16 @@ import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client
 import { ulid } from 'ulid';
 import { isAwsError } from '#aws/errors';
 import type { TetherRuntime } from '#functions/runtime';
+import { type Caller, linkSessionName } from '#link/caller';
 import { canonicalJson } from '#link/canonical-json';
-import { LinkStateError } from '#link/errors';
+import { ConcurrentUpdateError, LinkStateError } from '#link/errors';
 import { DELETABLE, isDeleted, RECONCILABLE, REDRIVABLE, SERVES_KUBECONFIG } from '#link/lifecycle';
 import type { Link, LinkStatus, OnboardingRequest } from '#link/model';
-import { clusterKey } from '#link/names';
+import { clusterKey, linkNaturalKey } from '#link/names';
 import { offboardInput, onboardInput } from '#link/workflow-input';
 import { assertApplicable, type Plan, planRequest, plannedResources } from '#resources/plan';
 import type { LinkFilters } from '#store/links';
+import type { Admission } from './access';
 import { decodeCursor, encodeCursor, invalidCursor } from './cursor';
 import { ApiError } from './problems';
 
@@ -64,8 +66,15 @@ function assertSupported(request: OnboardingRequest): void {
   });
 }
 
-/** `POST /plans`: what `POST /links` would do, changing nothing. */
-export async function createPlan(rt: TetherRuntime, request: OnboardingRequest): Promise<ApiResult> {
+/**
+ * `POST /plans`: what `POST /links` would do, changing nothing. With the caller's
+ * {@link Admission}, each target says whether it would wait for an approver.
+ */
+export async function createPlan(
+  rt: TetherRuntime,
+  request: OnboardingRequest,
+  admission?: Admission,
+): Promise<ApiResult> {
   assertSupported(request);
   const plan = await planRequest(rt, request);
   return {
@@ -75,6 +84,7 @@ export async function createPlan(rt: TetherRuntime, request: OnboardingRequest):
       targets: plan.targets.map((t) => ({
         target: t.spec.target,
         existingLink: t.existing ? { id: t.existing.id, status: t.existing.status } : null,
+        approval: admission?.awaitingApproval.has(linkNaturalKey(t.spec)) ? 'required' : 'none',
         action: t.action,
         resources: plannedResources(t.spec),
       })),
@@ -101,11 +111,15 @@ async function startOnboard(rt: TetherRuntime, requestId: string, linkIds: reado
   );
 }
 
-/** `POST /links`. */
+/**
+ * `POST /links`. `admission` (`#api/access`) says who asks and which targets wait for an
+ * approver; `idempotencyKey` is already scoped to the caller.
+ */
 export async function createLinks(
   rt: TetherRuntime,
   request: OnboardingRequest,
   idempotencyKey: string | undefined,
+  admission?: Admission,
 ): Promise<ApiResult> {
   assertSupported(request);
   const bodyHash = createHash('sha256').update(canonicalJson(request)).digest('hex');
@@ -128,7 +142,7 @@ export async function createLinks(
   try {
     const plan = await planRequest(rt, request);
     assertApplicable(plan);
-    const response = await applyPlan(rt, plan);
+    const response = await applyPlan(rt, plan, admission);
     if (idempotencyKey) await rt.idempotency.complete(idempotencyKey, response);
     return response;
   } catch (err) {
@@ -141,20 +155,28 @@ export async function createLinks(
 /**
  * Applies a plan that holds: one PENDING link per target (or the existing one), then one
  * onboard execution for the links to drive. A link whose last run is still going is not
- * driven again.
+ * driven again. A new link the admission marks for approval is written AWAITING_APPROVAL and
+ * not driven: nothing is made for it until an approver approves.
  */
-async function applyPlan(rt: TetherRuntime, plan: Plan): Promise<ApiResult> {
+async function applyPlan(rt: TetherRuntime, plan: Plan, admission?: Admission): Promise<ApiResult> {
   const requestId = `req_${ulid()}`;
   const now = rt.now().toISOString();
   const results = [];
   for (const { spec } of plan.targets) {
-    results.push(await rt.links.createOrGet(`lnk_${ulid()}`, requestId, spec, now));
+    results.push(
+      await rt.links.createOrGet(`lnk_${ulid()}`, requestId, spec, now, {
+        ...(admission ? { createdBy: admission.caller } : {}),
+        awaitingApproval: admission?.awaitingApproval.has(linkNaturalKey(spec)) === true,
+      }),
+    );
   }
   const toDrive: string[] = [];
   for (const r of results) {
+    if (r.link.status === 'AWAITING_APPROVAL') continue;
     if (r.created || (REDRIVABLE.has(r.link.status) && !(await stillRunning(rt, r.link))))
       toDrive.push(r.link.id);
   }
+  const accepted = toDrive.length > 0 || results.some((r) => r.created);
   if (toDrive.length) {
     await rt.links.putRequest(requestId, toDrive, now);
     await startOnboard(rt, requestId, toDrive);
@@ -162,16 +184,16 @@ async function applyPlan(rt: TetherRuntime, plan: Plan): Promise<ApiResult> {
   const first = results.find((r) => r.created) ?? results[0];
   // One target: the link itself; several: the list of this request's links.
   const location =
-    results.length > 1 && toDrive.length
+    results.length > 1 && accepted
       ? `/links?requestId=${requestId}`
       : first
         ? linkHref(first.link.id)
         : undefined;
   const response: ApiResult = {
-    statusCode: toDrive.length ? 202 : 200,
+    statusCode: accepted ? 202 : 200,
     headers: location ? { location } : {},
     body: {
-      requestId: toDrive.length ? requestId : null,
+      requestId: accepted ? requestId : null,
       links: results.map((r) => ({
         ...summary(r.link),
         created: r.created,
@@ -188,7 +210,15 @@ export async function getLink(rt: TetherRuntime, id: string): Promise<ApiResult>
   return { statusCode: 200, body: presentLink(link) };
 }
 
-export async function listLinks(rt: TetherRuntime, query: Record<string, string>): Promise<ApiResult> {
+/**
+ * `GET /links`: a page of the links the caller may read (`canRead`), filled from as many
+ * pages of the table as it takes.
+ */
+export async function listLinks(
+  rt: TetherRuntime,
+  query: Record<string, string>,
+  canRead: (link: Link) => boolean = () => true,
+): Promise<ApiResult> {
   const filters: LinkFilters = {
     ...(query.status ? { status: query.status as LinkStatus } : {}),
     ...(query.requestId ? { requestId: query.requestId } : {}),
@@ -211,10 +241,16 @@ export async function listLinks(rt: TetherRuntime, query: Record<string, string>
     }
     throw err;
   }
+  // Each read asks for no more than the page lacks, so the cursor never skips a readable link.
+  const items = page.items.filter(canRead);
+  while (page.next && items.length < limit) {
+    page = await rt.links.list(filters, limit - items.length, page.next);
+    items.push(...page.items.filter(canRead));
+  }
   return {
     statusCode: 200,
     body: {
-      items: page.items.map(presentLink),
+      items: items.map(presentLink),
       ...(page.next ? { nextCursor: encodeCursor(page.next) } : {}),
     },
   };
@@ -256,14 +292,19 @@ export async function listRuns(rt: TetherRuntime, id: string): Promise<ApiResult
         status: out.status,
         startedAt: out.startDate?.toISOString() ?? run.startedAt,
         ...(out.stopDate ? { stoppedAt: out.stopDate.toISOString() } : {}),
+        ...('requestedBy' in run && run.requestedBy ? { requestedBy: run.requestedBy } : {}),
+        sessionName: linkSessionName(link.id, run.name),
       };
     }),
   );
-  return { statusCode: 200, body: { items } };
+  return { statusCode: 200, body: { items, ...(link.approvals ? { approvals: link.approvals } : {}) } };
 }
 
-/** `DELETE /links/{id}`: DELETING now (a conditional write), then the offboard workflow. */
-export async function deleteLink(rt: TetherRuntime, id: string): Promise<ApiResult> {
+/**
+ * `DELETE /links/{id}`: DELETING now (a conditional write, recording who asked), then the
+ * offboard workflow.
+ */
+export async function deleteLink(rt: TetherRuntime, id: string, caller?: Caller): Promise<ApiResult> {
   const link = await rt.links.find(id);
   if (!link || isDeleted(link.status)) throw new ApiError('LINK_NOT_FOUND', `Link ${id} does not exist`);
   if (!DELETABLE.has(link.status)) {
@@ -272,7 +313,9 @@ export async function deleteLink(rt: TetherRuntime, id: string): Promise<ApiResu
   if (!rt.stateMachines.offboard) throw new Error('No offboard state machine is configured');
   let deleting: Link;
   try {
-    deleting = await rt.links.transition(id, 'DELETING', rt.now().toISOString());
+    deleting = await rt.links.transition(id, 'DELETING', rt.now().toISOString(), {
+      ...(caller ? { requestedBy: caller } : {}),
+    });
   } catch (err) {
     if (err instanceof LinkStateError) throw new ApiError('LINK_BUSY', err.message);
     throw err;
@@ -296,7 +339,7 @@ export async function deleteLink(rt: TetherRuntime, id: string): Promise<ApiResu
  * accounts and change only the difference (new NAT IPs added, stale ones revoked, a drifted
  * policy rewritten).
  */
-export async function reconcileLink(rt: TetherRuntime, id: string): Promise<ApiResult> {
+export async function reconcileLink(rt: TetherRuntime, id: string, caller?: Caller): Promise<ApiResult> {
   const link = await rt.links.find(id);
   if (!link || isDeleted(link.status)) throw new ApiError('LINK_NOT_FOUND', `Link ${id} does not exist`);
   if (!RECONCILABLE.has(link.status)) {
@@ -307,9 +350,11 @@ export async function reconcileLink(rt: TetherRuntime, id: string): Promise<ApiR
   }
   const name = `reconcile-${id}-v${link.version}`;
   try {
+    // Who asks is the run's source identity; of two callers at one version, one gets LINK_BUSY.
+    if (caller) await rt.links.recordRequester(id, link.version, caller, rt.now().toISOString());
     await startOnboard(rt, name, [id]);
   } catch (err) {
-    if ((err as Error).name === 'ExecutionAlreadyExists') {
+    if ((err as Error).name === 'ExecutionAlreadyExists' || err instanceof ConcurrentUpdateError) {
       throw new ApiError(
         'LINK_BUSY',
         `A reconcile of link ${id} at version ${link.version} was already started`,

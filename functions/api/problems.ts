@@ -20,6 +20,7 @@ export const API_ERROR_CODES = {
   ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'The route does not allow this method' },
   LINK_NOT_FOUND: { status: 404, title: 'No such link' },
+  ACCESS_DENIED: { status: 403, title: 'The policies do not allow the caller this action' },
   CLUSTER_NOT_FOUND: { status: 422, title: 'A cluster of the request does not exist' },
   ACCOUNT_NOT_REACHABLE: { status: 422, title: 'Tether cannot act in an account of the request' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'The idempotency key was used for a different request' },
@@ -30,6 +31,7 @@ export const API_ERROR_CODES = {
   },
   LINK_NOT_READY: { status: 409, title: 'The link is not active yet' },
   LINK_BUSY: { status: 409, title: 'A workflow is already running for the link' },
+  NOT_AWAITING_APPROVAL: { status: 409, title: 'The link is not waiting for an approver' },
   LINK_SPEC_MISMATCH: {
     status: 409,
     title: 'The workload is already linked to that cluster with another spec',

@@ -3,17 +3,26 @@
  * Gateway's HTTP API sends a Lambda (payload format 2.0), calls the same handler the Lambda
  * runs, and writes the handler's result back. Bodies over 1 MiB are refused before they are
  * buffered, and a handler that throws gets a 500 problem, never a dropped connection.
+ *
+ * Where API Gateway's IAM authorizer names the caller (`requestContext.authorizer.iam`), the
+ * adapter names the principal of the `x-tether-caller` header (an IAM or STS ARN; the local
+ * runtime only), else its configured operator — so the demo works with no header at all.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type {
+  APIGatewayEventRequestContextIAMAuthorizer,
   APIGatewayProxyEventV2,
   APIGatewayProxyResultV2,
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
 import { ApiError, problemResponse } from '#api/problems';
+import { type Caller, callerFromArn } from '#link/caller';
+
+/** The header that names the caller on the local runtime (API Gateway's IAM authorizer does it in AWS). */
+export const CALLER_HEADER = 'x-tether-caller';
 
 /** Largest body the adapter reads (bytes). API Gateway's own limit is larger; the API's is 64 KiB. */
 export const MAX_HTTP_BODY_BYTES = 1024 * 1024;
@@ -29,6 +38,11 @@ export interface HttpServerOptions {
   readonly port?: number;
   /** Where a handler crash is logged; `console` by default. */
   readonly logger?: { error(message: string, ...details: unknown[]): void };
+  /**
+   * Name a caller on every request, as API Gateway's IAM authorizer does: the ARN of the
+   * `x-tether-caller` header, else `operatorArn`. Without it the events carry no caller.
+   */
+  readonly callers?: { readonly operatorArn: string };
 }
 
 export interface HttpServer {
@@ -42,7 +56,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   const host = opts.host ?? '127.0.0.1';
   const logger = opts.logger ?? console;
   const server = createServer((req, res) => {
-    serve(req, res, opts.handler, logger).catch((err: unknown) => {
+    serve(req, res, opts, logger).catch((err: unknown) => {
       logger.error('Local HTTP adapter failed to answer a request', err);
       if (!res.headersSent) writeResult(res, problemResponse(err, pathOf(req)));
       else res.destroy();
@@ -71,9 +85,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
 async function serve(
   req: IncomingMessage,
   res: ServerResponse,
-  handler: HttpServerOptions['handler'],
+  opts: HttpServerOptions,
   logger: NonNullable<HttpServerOptions['logger']>,
 ): Promise<void> {
+  const handler = opts.handler;
   const body = await readBody(req);
   if (body === undefined) {
     // Too large: answer now and close, without reading the rest.
@@ -89,6 +104,35 @@ async function serve(
     return;
   }
   const event = toEvent(req, body);
+  if (opts.callers) {
+    const named = event.headers[CALLER_HEADER];
+    const caller =
+      named === undefined ? callerFromArn(opts.callers.operatorArn) : callerFromArn(named.trim());
+    if (!caller) {
+      writeResult(
+        res,
+        problemResponse(
+          new ApiError(
+            'VALIDATION_FAILED',
+            `The ${CALLER_HEADER} header must be an IAM or STS principal ARN`,
+            {
+              errors: [
+                {
+                  path: CALLER_HEADER,
+                  in: 'header',
+                  message: `must be an ARN such as arn:aws:iam::111111111111:user/alice or arn:aws:sts::111111111111:assumed-role/developer/alice`,
+                },
+              ],
+            },
+          ),
+          event.rawPath,
+          { requestId: event.requestContext.requestId },
+        ),
+      );
+      return;
+    }
+    withIamAuthorizer(event, caller);
+  }
   let result: APIGatewayProxyResultV2;
   try {
     result = await handler(event, fakeContext(event.requestContext.requestId));
@@ -186,6 +230,23 @@ function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
     event.isBase64Encoded = text === undefined;
   }
   return event;
+}
+
+/** Adds the caller as API Gateway's IAM authorizer does (`requestContext.authorizer.iam`). */
+function withIamAuthorizer(event: APIGatewayProxyEventV2, caller: Caller): void {
+  const name = caller.arn.split(':').slice(5).join(':');
+  const authorizer: APIGatewayEventRequestContextIAMAuthorizer = {
+    iam: {
+      accessKey: 'ASIALOCALCALLER00000',
+      accountId: caller.accountId,
+      callerId: name,
+      cognitoIdentity: null,
+      principalOrgId: caller.organizationId ?? (null as unknown as string),
+      userArn: caller.arn,
+      userId: name,
+    },
+  };
+  (event.requestContext as { authorizer?: unknown }).authorizer = authorizer;
 }
 
 function isTextMediaType(contentType: string | undefined): boolean {

@@ -58,10 +58,11 @@ describe('loadApiRouter', () => {
         { operationId: 'reconcileLink', method: 'POST', path: '/links/{id}/reconcile' },
         { operationId: 'getKubeconfig', method: 'GET', path: '/links/{id}/kubeconfig' },
         { operationId: 'listRuns', method: 'GET', path: '/links/{id}/runs' },
+        { operationId: 'decideApproval', method: 'POST', path: '/links/{id}/approval' },
         { operationId: 'createPlan', method: 'POST', path: '/plans' },
       ]),
     );
-    expect(operations).toHaveLength(8);
+    expect(operations).toHaveLength(9);
   });
 });
 
@@ -110,7 +111,7 @@ describe('api/openapi.yaml', () => {
     );
 
     // Assert
-    expect(operations).toHaveLength(8);
+    expect(operations).toHaveLength(9);
     for (const op of operations) expect(op['x-amazon-apigateway-auth']).toEqual({ type: 'AWS_IAM' });
   });
 });
@@ -540,7 +541,7 @@ describe('router.match: GET /links', () => {
     ['limit 0', { limit: '0' }, 'limit', /integer from 1 to 100/],
     ['limit 101', { limit: '101' }, 'limit', /integer from 1 to 100/],
     ['limit 2.5', { limit: '2.5' }, 'limit', /integer/],
-    ['an unknown status', { status: 'GONE' }, 'status', /one of: PENDING/],
+    ['an unknown status', { status: 'GONE' }, 'status', /one of: AWAITING_APPROVAL, PENDING/],
     ['an unknown parameter', { owner: 'me' }, 'owner', /not a parameter of this operation/],
     ['a cursor over 2048 characters', { cursor: 'c'.repeat(2049) }, 'cursor', /2048/],
   ])('rejects %s', (_case, query, path, message) => {
