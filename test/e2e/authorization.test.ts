@@ -271,12 +271,12 @@ describe('escalation attempts no policy lets through', () => {
 
 describe('operations on alice’s link by each caller', () => {
   const ops = {
-    read: () => ['GET', `/links/${aliceLink}`],
-    kubeconfig: () => ['GET', `/links/${aliceLink}/kubeconfig`],
-    runs: () => ['GET', `/links/${aliceLink}/runs`],
-    reconcile: () => ['POST', `/links/${aliceLink}/reconcile`],
-    delete: () => ['DELETE', `/links/${aliceLink}`],
-    approve: () => ['POST', `/links/${aliceLink}/approval`],
+    read: () => ['GET', `/links/${aliceLink}`] as const,
+    kubeconfig: () => ['GET', `/links/${aliceLink}/kubeconfig`] as const,
+    runs: () => ['GET', `/links/${aliceLink}/runs`] as const,
+    reconcile: () => ['POST', `/links/${aliceLink}/reconcile`] as const,
+    delete: () => ['DELETE', `/links/${aliceLink}`] as const,
+    approve: () => ['POST', `/links/${aliceLink}/approval`] as const,
   } as const;
   const ACTION = {
     read: 'ReadLink',
@@ -337,7 +337,10 @@ describe('operations on alice’s link by each caller', () => {
     // Act
     const ids = async (who: Who) =>
       ((await call(who, 'GET', '/links?limit=100')).body.items as { id: string }[]).map((l) => l.id);
-    const [operator, alice, bob, mallory] = await Promise.all([OPERATOR, ALICE, BOB, MALLORY].map(ids));
+    const operator = await ids(OPERATOR);
+    const alice = await ids(ALICE);
+    const bob = await ids(BOB);
+    const mallory = await ids(MALLORY);
 
     // Assert
     expect(mallory).toEqual([]);
