@@ -48,7 +48,8 @@ const rt = await startLocalRuntime({
     );
     process.exit(1);
   }
-  if (err.name === 'DataDirectoryInUseError') {
+  if (err.name === 'DataDirectoryInUseError' || err.name === 'PolicyFileError') {
+    // A policy file that does not validate: its file, line and column, and nothing started.
     console.error(err.message);
     process.exit(1);
   }

@@ -67,7 +67,7 @@ export interface LocalRuntimeOptions {
   readonly policyDir?: string;
   /** Limits on explicit CIDRs. @default /24 at widest, 20 per link */
   readonly cidrGuardrails?: Partial<CidrGuardrails>;
-  /** The caller of requests without `x-tether-caller`. @default {@link LOCAL_OPERATOR_ARN} */
+  /** The caller of requests without `x-tether-caller`. @default `tether-operator` of the hub account ({@link LOCAL_OPERATOR_ARN}) */
   readonly operatorArn?: string;
 }
 
@@ -173,7 +173,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   configureRuntime(runtime);
   const server = await startHttpServer({
     handler: apiHandler as any,
-    callers: { operatorArn: options.operatorArn ?? LOCAL_OPERATOR_ARN },
+    // The operator is in the hub's account, whichever it is (`environment` mode names its own).
+    callers: {
+      operatorArn:
+        options.operatorArn ??
+        `arn:aws:iam::${options.hubAccountId ?? LOCAL_HUB_ACCOUNT_ID}:role/tether-operator`,
+    },
     ...(options.host ? { host: options.host } : {}),
     port: options.port ?? 0,
   });

@@ -32,6 +32,7 @@ import {
   hubCredentials,
   rootCredentials,
   seedWorld,
+  upgradeWorld,
 } from './world';
 
 /** The services the sandbox serves. */
@@ -212,7 +213,7 @@ export class Sandbox {
     const state = loaded ?? emptyState();
     if (!loaded) seedWorld(state, options.world ?? 'demo');
     const sb = new Sandbox(state, options);
-    if (!loaded) sb.#save();
+    if (!loaded || upgradeWorld(state)) sb.#save();
     return sb;
   }
 

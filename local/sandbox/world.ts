@@ -143,6 +143,27 @@ export function addAccount(state: SandboxState, id: string): AccountState {
   return account;
 }
 
+/**
+ * Brings a saved world up to the member-account stack of today, as a redeploy would: an
+ * agent role that still trusts the hub for `sts:AssumeRole` only (a data directory from
+ * before sessions carried a source identity) is given `sts:SetSourceIdentity` too. Returns
+ * whether anything changed.
+ */
+export function upgradeWorld(state: SandboxState): boolean {
+  const before = trust({ AWS: HUB_ROLE_ARN });
+  let changed = false;
+  for (const [id, account] of Object.entries(state.accounts)) {
+    const agent = account.iam.roles[AGENT_ROLE_NAME];
+    if (id === HUB_ACCOUNT_ID || !agent || agent.AssumeRolePolicyDocument !== before) continue;
+    agent.AssumeRolePolicyDocument = trust({ AWS: HUB_ROLE_ARN }, [
+      'sts:AssumeRole',
+      'sts:SetSourceIdentity',
+    ]);
+    changed = true;
+  }
+  return changed;
+}
+
 /** Static credentials of the hub principal (a session of `tether-hub` that never expires). */
 export function hubCredentials(state: SandboxState): SandboxCredentials {
   addAccount(state, HUB_ACCOUNT_ID);

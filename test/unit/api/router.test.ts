@@ -1,3 +1,4 @@
+import { LINK_STATUSES } from '#link/model';
 import { readFileSync } from 'node:fs';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
@@ -72,6 +73,11 @@ describe('api/openapi.yaml', () => {
   it('lists exactly the error codes of problems.ts as Problem.code', () => {
     // Assert
     expect(spec.components.schemas.ErrorCode.enum).toEqual(API_ERROR_CODE_NAMES);
+  });
+
+  it('lists exactly the link statuses of the model as LinkStatus, in its order', () => {
+    // Assert
+    expect(spec.components.schemas.LinkStatus.enum).toEqual([...LINK_STATUSES]);
   });
 
   it('answers every error with application/problem+json', () => {
