@@ -18,14 +18,8 @@ import { ConflictUnmanagedResourceError, NotYetPropagatedError, UnsupportedClust
 import type { Access, ClusterRef, Link, LinkSpec } from '#link/model';
 import { kubernetesUsername, owners, roleArn, targetRoleName } from '#link/names';
 import { ownerTagValue } from '#link/tags';
-import {
-  accessEntryStep,
-  AWS_AUTH_NAME,
-  AWS_AUTH_NAMESPACE,
-  kubernetesOf,
-  removeAccessEntryStep,
-  withoutPath,
-} from '#resources/access-entry';
+import { AWS_AUTH_NAME, AWS_AUTH_NAMESPACE } from '#aws/kubernetes';
+import { accessEntryStep, kubernetesOf, removeAccessEntryStep, withoutPath } from '#resources/access-entry';
 import { resolvedOf } from '#resources/resolve';
 import { targetRoleStep } from '#resources/target-role';
 import {

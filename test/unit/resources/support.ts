@@ -11,7 +11,8 @@ import { tableStores } from '#functions/runtime';
 import { ConcurrentUpdateError } from '#link/errors';
 import type { Link, LinkSpec, WorkloadRef } from '#link/model';
 import { startDynamo } from '#local/adapters/dynamodb';
-import { type EksClusterSpec, Sandbox, sandboxPlugin, type ServiceName } from '#local/sandbox/index';
+import { sandboxPlugin } from '#local/adapters/sdk-plugin';
+import { type EksClusterSpec, Sandbox, type ServiceName } from '#local/sandbox/index';
 import { accessEntryStep } from '#resources/access-entry';
 import type { StepDeps } from '#resources/deps';
 import { egressStep } from '#resources/egress-allowance';
@@ -21,7 +22,7 @@ import { resolveLink } from '#resources/resolve';
 import { targetRoleStep } from '#resources/target-role';
 import { workloadRoleStep } from '#resources/workload-role';
 import { DEFAULT_TABLE_NAME } from '#store/table';
-import { clientsFor } from '../sandbox/helpers';
+import { clientsFor } from '../local/sandbox/helpers';
 
 export const SOURCE_ACCOUNT = '111111111111';
 export const TARGET_ACCOUNT = '222222222222';

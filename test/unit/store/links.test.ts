@@ -6,7 +6,14 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConcurrentUpdateError, LinkNotFoundError, LinkStateError } from '#link/errors';
-import { LINK_STATUSES, type Link, type LinkSpec, type LinkStatus, type StepResult } from '#link/model';
+import {
+  LINK_STATUSES,
+  type Link,
+  type LinkOutputs,
+  type LinkSpec,
+  type LinkStatus,
+  type StepResult,
+} from '#link/model';
 import { DELETED_TTL_SECONDS, type LinkFilters, LinkStore } from '#store/links';
 import { keys } from '#store/table';
 import { type EmbeddedTable, startTable, unique } from './support';
@@ -326,7 +333,7 @@ describe('LinkStore.transition', () => {
     // Act
     const redriven = await links.transition(link.id, 'PROVISIONING', LATER, {
       resetSteps: true,
-      outputs: { kept: true },
+      outputs: { kept: true } as LinkOutputs,
     });
 
     // Assert
@@ -430,11 +437,16 @@ describe('LinkStore.recordStep', () => {
   it("replaces a step's own earlier result and merges outputs without dropping others", async () => {
     // Arrange
     const link = await linkIn('PROVISIONING');
-    await links.recordStep(link.id, 'egress', stepResult({ status: 'RUNNING' }), { a: 1 });
-    await links.recordStep(link.id, 'resolve', stepResult(), { b: 2 });
+    await links.recordStep(link.id, 'egress', stepResult({ status: 'RUNNING' }), {
+      a: 1,
+    } as Partial<LinkOutputs>);
+    await links.recordStep(link.id, 'resolve', stepResult(), { b: 2 } as Partial<LinkOutputs>);
 
     // Act
-    await links.recordStep(link.id, 'egress', stepResult({ attempts: 3 }), { a: 10, c: 3 });
+    await links.recordStep(link.id, 'egress', stepResult({ attempts: 3 }), {
+      a: 10,
+      c: 3,
+    } as Partial<LinkOutputs>);
 
     // Assert
     const after = await links.get(link.id);
