@@ -89,6 +89,9 @@ export function runtime(): TetherRuntime {
     hubAccountId,
     hubRegion: process.env.AWS_REGION ?? required('TETHER_HUB_REGION'),
     ...(process.env.TETHER_AGENT_ROLE_NAME ? { agentRoleName: process.env.TETHER_AGENT_ROLE_NAME } : {}),
+    ...(process.env.TETHER_PERMISSIONS_BOUNDARY_NAME
+      ? { permissionsBoundaryName: process.env.TETHER_PERMISSIONS_BOUNDARY_NAME }
+      : {}),
   });
   current = {
     clients,

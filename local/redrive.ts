@@ -4,6 +4,7 @@
  * crash.
  */
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { ensureOnboardRun } from '#api/operations';
 import type { TetherRuntime } from '#functions/runtime';
 import { UNFINISHED } from '#link/lifecycle';
 import type { LinkStatus } from '#link/model';
@@ -30,7 +31,15 @@ export async function redriveUnfinished(rt: TetherRuntime): Promise<string[]> {
     return ids;
   };
   const idsIn = async (statuses: readonly LinkStatus[]) => (await Promise.all(statuses.map(byStatus))).flat();
-  const onboarding = await idsIn(UNFINISHED.onboard.statuses);
+  // A PENDING link's run is named after the link and its version, so starting it here and a
+  // POST finding the same link at the same moment start one run between them.
+  const pending = await idsIn(['PENDING']);
+  for (const id of pending) {
+    const link = await rt.links.find(id);
+    if (link) await ensureOnboardRun(rt, link);
+  }
+  // A PROVISIONING link's run died with the previous process: drive it in a new run.
+  const onboarding = await idsIn(UNFINISHED.onboard.statuses.filter((s) => s !== 'PENDING'));
   const deleting = await idsIn(UNFINISHED.offboard.statuses);
   const stamp = Date.now();
   if (onboarding.length) {
@@ -52,5 +61,5 @@ export async function redriveUnfinished(rt: TetherRuntime): Promise<string[]> {
       }),
     );
   }
-  return [...onboarding, ...deleting];
+  return [...pending, ...onboarding, ...deleting];
 }

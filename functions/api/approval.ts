@@ -6,14 +6,13 @@
  * `reject` ends it REJECTED. The decision is recorded on the link (`approvals`), which
  * `GET /links/{id}/runs` shows beside the runs.
  */
-import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { TetherRuntime } from '#functions/runtime';
 import type { Caller } from '#link/caller';
 import { ConcurrentUpdateError, LinkStateError } from '#link/errors';
 import type { ApprovalRecord } from '#link/model';
-import { onboardInput } from '#link/workflow-input';
+import { onboardExecutionName } from '#link/names';
 import { authorize } from './access';
-import type { ApiResult } from './operations';
+import { type ApiResult, ensureOnboardRun } from './operations';
 import { ApiError } from './problems';
 
 /** The body of `POST /links/{id}/approval` (the spec's `ApprovalDecision`). */
@@ -21,12 +20,6 @@ export interface ApprovalDecision {
   readonly decision: 'approve' | 'reject';
   readonly reason: string;
 }
-
-/**
- * The name of the onboard execution an approval starts: one per link and version, so a
- * retried approval cannot start a second run.
- */
-export const approvalExecutionName = (id: string, version: number) => `approved-${id}-v${version}`;
 
 /** Decides a waiting link: ACCESS_DENIED unless the policies allow `ApproveLink`; NOT_AWAITING_APPROVAL unless it waits. */
 export async function decideApproval(
@@ -64,16 +57,11 @@ export async function decideApproval(
   if (body.decision === 'reject') {
     return { statusCode: 200, body: { ...summary, decision: 'reject' } };
   }
-  // PENDING from here: were this start lost (a crash), the restart re-drive (locally) or the
-  // next POST /links of the same request drives the link.
-  const name = approvalExecutionName(id, decided.version);
-  await rt.clients.sfn().send(
-    new StartExecutionCommand({
-      stateMachineArn: rt.stateMachines.onboard,
-      name,
-      input: onboardInput(name, [id]),
-    }),
-  );
+  // PENDING from here, and its run is the one every PENDING link has (named after the link
+  // and its version): were this start lost (a crash), the restart re-drive (locally) or the
+  // next POST /links of the same request starts that same run, never a second one.
+  await ensureOnboardRun(rt, decided);
+  const name = onboardExecutionName(decided);
   return {
     statusCode: 202,
     headers: { location: `/links/${id}` },

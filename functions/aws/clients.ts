@@ -18,9 +18,9 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, MiddlewareStack } from '@smithy/types';
 import { AccountNotReachableError } from '#link/errors';
-import { classifyAwsError, isAwsError } from '#aws/errors';
+import { classifyAwsError, isAwsError, recordCallSite } from '#aws/errors';
 import { httpsKubernetesApi, type KubernetesApi, type KubernetesTarget } from './kubernetes';
 
 /** The services Tether calls, by the name the sandbox and call counts use. */
@@ -37,6 +37,11 @@ export interface AwsClientsOptions {
   readonly agentRoleName?: string;
   /** Path of the agent role. @default '/tether/' */
   readonly agentRolePath?: string;
+  /**
+   * Name of the permissions boundary every role Tether makes carries, a managed policy the
+   * member-account stack makes under the agent role's path. @default 'tether-boundary'
+   */
+  readonly permissionsBoundaryName?: string;
   /** Credentials of the hub (the Lambda's role). @default the SDK's provider chain */
   readonly hubCredentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
   /** Called on every new client: the local runtime adds the sandbox plug-in here. */
@@ -63,6 +68,34 @@ const MAX_SESSIONS = 256;
 /** Agent-role sessions of a link last 15 minutes (STS's least), refreshed before they end. */
 const SESSION_SECONDS = 900;
 
+/**
+ * Records on every error a member-account client throws which call it was (service,
+ * operation, account, region), so the step can name the action a refusal concerns
+ * (`classifyAwsError`). Outermost in the stack: it sees the error whatever answered.
+ */
+function recordCallSites(
+  client: AnyClient,
+  service: AwsServiceName,
+  accountId: string,
+  region: string,
+): void {
+  (client.middlewareStack as MiddlewareStack<any, any>).add(
+    (next, context) => async (args) => {
+      try {
+        return await next(args);
+      } catch (err) {
+        const operation = String(context.commandName ?? '').replace(/Command$/, '');
+        recordCallSite(err, { service, operation, accountId, region });
+        throw err;
+      }
+    },
+    { step: 'initialize', name: 'tetherCallSite', priority: 'high' },
+  );
+}
+
+/** The hub's own services: the only ones called with the hub's credentials. */
+const HUB_SERVICES: ReadonlySet<AwsServiceName> = new Set(['sfn', 'dynamodb']);
+
 /** IAM is global: its clients use this region. */
 const IAM_REGION = 'us-east-1';
 /** Refresh assumed credentials this long before they expire. */
@@ -82,6 +115,7 @@ export class AwsClients {
   readonly agentRolePath: string;
   /** The audited session these clients call member accounts in; undefined for the hub's default ones. */
   readonly session: CallSession | undefined;
+  readonly permissionsBoundaryName: string;
   readonly #options: AwsClientsOptions;
   readonly #clients = new Map<string, AnyClient>();
   readonly #credentials = new Map<string, AwsCredentialIdentityProvider>();
@@ -96,6 +130,7 @@ export class AwsClients {
     this.hubRegion = options.hubRegion;
     this.agentRoleName = options.agentRoleName ?? 'tether-agent';
     this.agentRolePath = options.agentRolePath ?? '/tether/';
+    this.permissionsBoundaryName = options.permissionsBoundaryName ?? 'tether-boundary';
     this.#root = session?.root;
     this.session = session?.session;
   }
@@ -133,6 +168,11 @@ export class AwsClients {
   /** ARN of the agent role the hub assumes in a member account. */
   agentRoleArn(accountId: string): string {
     return `arn:aws:iam::${accountId}:role${this.agentRolePath}${this.agentRoleName}`;
+  }
+
+  /** ARN of the permissions boundary in an account: every role Tether makes there must carry it. */
+  permissionsBoundaryArn(accountId: string): string {
+    return `arn:aws:iam::${accountId}:policy${this.agentRolePath}${this.permissionsBoundaryName}`;
   }
 
   iam(accountId: string): IAMClient {
@@ -207,7 +247,13 @@ export class AwsClients {
     if (cached) return cached as C;
     // The ASL owns retries (with backoff visible in the execution history), so the SDK
     // makes one attempt: a throttled call fails fast into the state machine's Retry.
-    const client = make({ region, credentials: this.#credentialsFor(accountId), maxAttempts: 1 });
+    // The hub's own services (its table, its state machines) use the hub's credentials; every
+    // other service, in any account — the hub's own included — goes through the agent role.
+    const credentials = HUB_SERVICES.has(service)
+      ? this.#options.hubCredentials
+      : this.#credentialsFor(accountId);
+    const client = make({ region, credentials, maxAttempts: 1 });
+    if (!HUB_SERVICES.has(service)) recordCallSites(client, service, accountId, region);
     this.#options.configureClient?.(client, service);
     this.#clients.set(key, client);
     return client;
@@ -229,7 +275,6 @@ export class AwsClients {
   }
 
   #credentialsFor(accountId: string): AwsCredentialIdentityProvider | AwsCredentialIdentity | undefined {
-    if (accountId === this.hubAccountId) return this.#options.hubCredentials;
     const cached = this.#credentials.get(accountId);
     if (cached) return cached;
     const provider = this.#assumeAgentRole(accountId);

@@ -7,6 +7,7 @@
  * ```
  * AWAITING_APPROVAL → PENDING | REJECTED (kept with a TTL)   (an approver decides)
  * PENDING → PROVISIONING → ACTIVE | FAILED
+ * FAILED → PENDING, PENDING → PENDING   (queued for a new run: the version names the run)
  * ACTIVE → RECONCILING → ACTIVE | DEGRADED
  * any live status → DELETING → DELETED (kept with a TTL)
  * ```
@@ -15,10 +16,12 @@ import type { LinkStatus } from './model';
 
 /** Which statuses a link may move to from which. */
 const TRANSITIONS: Record<LinkStatus, readonly LinkStatus[]> = {
-  PENDING: ['PROVISIONING', 'FAILED', 'DELETING'],
+  // PENDING → PENDING: queued again at the next version when its run stopped before taking it.
+  PENDING: ['PENDING', 'PROVISIONING', 'FAILED', 'DELETING'],
   PROVISIONING: ['PROVISIONING', 'ACTIVE', 'FAILED', 'DELETING'],
   ACTIVE: ['RECONCILING', 'DELETING', 'PROVISIONING'],
-  FAILED: ['PROVISIONING', 'DELETING'],
+  // FAILED → PENDING: re-driven by `POST /links` (one run per version, see `onboardExecutionName`).
+  FAILED: ['PENDING', 'PROVISIONING', 'DELETING'],
   RECONCILING: ['ACTIVE', 'DEGRADED', 'DELETING'],
   DEGRADED: ['RECONCILING', 'ACTIVE', 'DELETING', 'PROVISIONING'],
   DELETING: ['DELETING', 'DELETED', 'FAILED'],

@@ -102,13 +102,24 @@ export interface StepResult {
   readonly attempts: number;
   /** What the step made, found or changed: `created`, `unchanged`, `updated`, … and the ids. */
   readonly result?: Record<string, unknown>;
-  readonly error?: { readonly code: string; readonly message: string };
+  readonly error?: {
+    readonly code: string;
+    readonly message: string;
+    /** The AWS error code behind it, when an AWS call failed. */
+    readonly awsCode?: string;
+    /** The AWS request id of that call, to quote to AWS support or find in CloudTrail. */
+    readonly awsRequestId?: string;
+  };
 }
 
 export interface LinkError {
   readonly code: string;
   readonly message: string;
   readonly step?: string;
+  /** The AWS error code behind it, when an AWS call failed. */
+  readonly awsCode?: string;
+  /** The AWS request id of that call. */
+  readonly awsRequestId?: string;
 }
 
 /** What the resolve step read of both clusters: what every later step builds on. */
@@ -145,6 +156,11 @@ export interface EgressOutput {
   readonly cidrs: readonly string[];
   /** Rule id per CIDR. */
   readonly ruleIds?: Record<string, string>;
+  /**
+   * CIDRs a rule Tether did not make already lets in, with that rule's id: "allowed by an
+   * existing rule, not managed"; never changed or revoked.
+   */
+  readonly adopted?: Record<string, string>;
   /** Where the allowance takes effect, as far as the target's endpoint configuration tells. */
   readonly securityGroupGoverns?: string;
   readonly publicEndpoint?: string;

@@ -30,10 +30,9 @@ import {
   workloadRoleName,
 } from '#link/names';
 import { type Evaluation, type EvaluationRequest, evaluatePolicy, parsePolicy } from '#link/policy/evaluate';
-import { isManaged } from '#link/tags';
 import { readAwsAuth } from '#aws/kubernetes';
-import { kubernetesOf, withoutPath } from './access-entry';
-import { desiredCidrs, EGRESS_PORT } from './egress-allowance';
+import { entryBinding, kubernetesOf, withoutPath } from './access-entry';
+import { ADOPTED_RULE_NOTE, desiredCidrs, ruleAllowing } from './egress-allowance';
 import { STS_AUDIENCE } from './oidc-provider';
 import { resolvedOf } from './resolve';
 import type { StepDeps } from './deps';
@@ -53,6 +52,9 @@ async function readRole(clients: AwsClients, accountId: string, name: string, po
     return {
       trust: parsePolicy(role?.AssumeRolePolicyDocument ?? '{"Statement":[]}'),
       policy: parsePolicy(policy ?? '{"Statement":[]}'),
+      roleId: role?.RoleId,
+      createdAt: role?.CreateDate,
+      tags: role?.Tags ?? [],
     };
   } catch (err) {
     if (isAwsError(err, 'NoSuchEntity')) return undefined;
@@ -152,6 +154,14 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
   const workloadArn = roleArn(source.accountId, workloadRoleName(source));
   const targetArn = roleArn(target.accountId, targetRoleName(link.spec));
   const clusterArn = eksClusterArn(target);
+  const targetRole = await readRole(clients, target.accountId, targetRoleName(link.spec), TARGET_POLICY_NAME);
+  // The target role's tags, as IAM puts them in the context of a request on it.
+  const targetTags = Object.fromEntries(
+    (targetRole?.tags ?? []).flatMap((t) => [
+      [`aws:ResourceTag/${t.Key}`, t.Value ?? ''],
+      [`iam:ResourceTag/${t.Key}`, t.Value ?? ''],
+    ]),
+  );
 
   if (link.spec.identity.mode === 'irsa') {
     const issuer = resolved.source.issuer ?? '';
@@ -197,7 +207,12 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
       judged(
         'workload-role→target-role',
         `${workloadArn} may call sts:AssumeRole on ${targetArn}`,
-        workload && evaluate(workload.policy, { action: 'sts:AssumeRole', resource: targetArn }, 'identity'),
+        workload &&
+          evaluate(
+            workload.policy,
+            { action: 'sts:AssumeRole', resource: targetArn, context: targetTags },
+            'identity',
+          ),
         'allowed',
       ),
     );
@@ -212,7 +227,6 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
     );
     if (extras) hops.push(extras);
   }
-  const targetRole = await readRole(clients, target.accountId, targetRoleName(link.spec), TARGET_POLICY_NAME);
   const assumeTarget = (arn: string) =>
     targetRole &&
     evaluate(
@@ -274,6 +288,13 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
           new DescribeAccessEntryCommand({ clusterName: target.cluster, principalArn: targetArn }),
         )
       ).accessEntry;
+      const binding =
+        entry &&
+        entryBinding(entry, {
+          arn: targetArn,
+          ...(targetRole?.roleId ? { roleId: targetRole.roleId } : {}),
+          ...(targetRole?.createdAt ? { createdAt: targetRole.createdAt } : {}),
+        });
       if ('policyArn' in access) {
         const associated =
           (
@@ -291,6 +312,11 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
         ok = !!entry && access.groups.every((g) => entry.kubernetesGroups?.includes(g));
         detail = `access entry ${entry?.accessEntryArn ?? '?'} maps groups ${access.groups.join(', ')}`;
       }
+      // EKS lets in only the role the entry was made for (docs/aws-facts.md#access-entries-keep-the-role-id).
+      if (binding && !binding.bound) {
+        ok = false;
+        detail = `${detail}, but lets nobody in: ${binding.detail}`;
+      }
     } catch (err) {
       if (!isAwsError(err, 'ResourceNotFoundException')) throw err;
     }
@@ -306,18 +332,17 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
           .ec2(target.accountId, target.region)
           .send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [groupId] }] }))
       ).SecurityGroupRules ?? [];
-    const missing = cidrs.filter(
-      (c) =>
-        !rules.some(
-          (r) => !r.IsEgress && r.CidrIpv4 === c && r.FromPort === EGRESS_PORT && isManaged(r.Tags),
-        ),
-    );
+    // Tether's rule, or one someone else made that already lets the CIDR in (docs/architecture.md#ownership).
+    const missing = cidrs.filter((c) => !ruleAllowing(rules, c));
+    const unmanaged = cidrs.filter((c) => ruleAllowing(rules, c)?.managed === false);
     hops.push({
       hop: 'network',
       ok: missing.length === 0,
       detail: missing.length
         ? `no tcp/443 rule on ${groupId} for ${missing.join(', ')}`
-        : `tcp/443 from ${cidrs.join(', ')} on ${groupId}`,
+        : `tcp/443 from ${cidrs.join(', ')} on ${groupId}${
+            unmanaged.length ? ` (${unmanaged.join(', ')} ${ADOPTED_RULE_NOTE})` : ''
+          }`,
     });
   }
   return hops;

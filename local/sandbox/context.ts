@@ -35,8 +35,9 @@ export interface OpContext {
   /** The number of this call since the sandbox was first seeded (IAM eventual consistency). */
   readonly clock: number;
   /**
-   * IAM eventual consistency: true if this use of `role` by `use` (an operation name)
-   * must fail as "not yet propagated". Counts the use, even though the call then fails.
+   * IAM eventual consistency: true if this use of `role` by `use` (an operation name, or
+   * `read` for IAM's own read-after-write lag) must fail as "not yet propagated". Counts
+   * the use, even though the call then fails.
    */
   notYetPropagated(role: { RoleId: string; createdAtCall: number }, use: string): boolean;
   /** A fresh deterministic hex string for an id of `kind`. */

@@ -141,6 +141,16 @@ function denied(ctx: OpContext, roleArn: string, detail?: string): SandboxError 
   return new SandboxError('AccessDenied', detail ? `${msg} (sandbox: ${detail})` : msg, { statusCode: 403 });
 }
 
+/** A role's tags as the condition keys of a request on it (both spellings IAM documents for roles). */
+function resourceTagContext(role: RoleState): Record<string, string> {
+  return Object.fromEntries(
+    role.Tags.flatMap((t) => [
+      [`aws:ResourceTag/${t.Key}`, t.Value],
+      [`iam:ResourceTag/${t.Key}`, t.Value],
+    ]),
+  );
+}
+
 /** Evaluates whether the caller may assume `role`. */
 async function mayAssume(
   ctx: OpContext,
@@ -181,10 +191,12 @@ async function mayAssume(
     return { ok: false, detail: `cannot evaluate: ${trusted.reason}` };
   if (trusted.decision !== 'Allow') return { ok: false }; // AWS's message says no more than that
   // The caller's identity policies always count: an explicit Deny there wins even where the
-  // trust alone would do (IAM policy evaluation logic).
+  // trust alone would do (IAM policy evaluation logic). The role to assume is their resource,
+  // so its tags are in the request context as `aws:ResourceTag/…` and `iam:ResourceTag/…`
+  // (IAM User Guide: "IAM: Assume roles that have a specific tag", which holds across accounts).
   const identity = evaluatePolicies(
     identityPolicies(ctx).map((p) => p.policy as unknown as EvalDocument),
-    { action: 'sts:AssumeRole', resource: role.Arn, context },
+    { action: 'sts:AssumeRole', resource: role.Arn, context: { ...context, ...resourceTagContext(role) } },
     { policyType: 'identity' },
   );
   if (identity.decision === 'CannotEvaluate')

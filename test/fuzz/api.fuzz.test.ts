@@ -21,12 +21,13 @@ import { type Harness, startHarness } from '../e2e/harness';
 import { apiEvent } from '../unit/api/api-events';
 import { closeClient, type FuzzRequest, type FuzzResponse, send } from './http';
 import { type Json, mutated } from './mutations';
-import { checkResponse, cidrListAllowed, describeExchange } from './oracle';
+import { checkResponse, cidrListAllowed, describeExchange, guardrailViolations } from './oracle';
 import {
   anyRouteRequest,
   approvalRequest,
   cidrLinkRequest,
   fromAnyCaller,
+  guardrailMistakeRequest,
   headerRequest,
   linkDeleteRequest,
   linkReadRequest,
@@ -121,6 +122,10 @@ async function exchange(req: FuzzRequest): Promise<FuzzResponse> {
   if (req.method === 'POST' && template === '/links' && res.status < 300) {
     await checkAccepted(req, res, about);
   }
+  if (req.method === 'POST' && (template === '/links' || template === '/plans') && res.status < 300) {
+    // An accepted body keeps every guardrail.
+    expect(guardrailViolations(JSON.parse(String(req.body))), about).toEqual([]);
+  }
   const next = (res.json as { nextCursor?: unknown } | undefined)?.nextCursor;
   if (req.method === 'GET' && template === '/links' && typeof next === 'string' && cursors.length < 50) {
     cursors.push(next);
@@ -211,7 +216,10 @@ const listWithCursor = (key: Record<string, string>): FuzzRequest => ({
   headers: {},
 });
 
-/** Codes a spec-valid body may still get: the world does not have what it asks. */
+/**
+ * Codes a spec-valid body may still get: the world does not have what it asks, or it names
+ * a Region of a partition Tether does not work in (the spec lists every Region).
+ */
 const WORLD_CODES = [
   'CLUSTER_NOT_FOUND',
   'ACCOUNT_NOT_REACHABLE',
@@ -219,6 +227,7 @@ const WORLD_CODES = [
   'IDENTITY_MODE_UNSUPPORTED',
   'QUOTA_EXCEEDED',
   'IDEMPOTENCY_KEY_REUSED',
+  'PARTITION_UNSUPPORTED',
 ];
 
 /** A guardrail refusal: VALIDATION_FAILED naming a target or a CIDR of the body. */
@@ -334,6 +343,25 @@ describe('POST /links and /plans with mutated bodies', () => {
     postRaw('/links', '{"targets":[{},{"toString":1}]}'),
     postRaw('/plans', '{"targets":[{},{"valueOf":1}]}'),
   ]);
+});
+
+describe('POST /links and /plans with a body that breaks a guardrail', () => {
+  runs(
+    'refuse it with the field at fault (400, or 422 PARTITION_UNSUPPORTED), and change nothing',
+    80,
+    () => guardrailMistakeRequest,
+    (req, res) => {
+      const about = describeExchange(req, res);
+      const { mistake } = req as typeof req & { mistake: string };
+      const problem = res.json as { code: string; errors?: { path: string }[] };
+      expect([400, 422], about).toContain(res.status);
+      expect(['VALIDATION_FAILED', 'PARTITION_UNSUPPORTED'], about).toContain(problem.code);
+      expect(
+        problem.errors?.some((e) => e.path.startsWith(mistake)),
+        about,
+      ).toBe(true);
+    },
+  );
 });
 
 describe('POST /links and /plans with raw bodies', () => {

@@ -166,3 +166,53 @@ export function cidrListAllowed(cidrs: readonly string[], widestPrefix = 24, max
   }
   return !ranges.some((a, i) => ranges.some((b, j) => i !== j && within(a, b)));
 }
+// ---- the guardrails of a request body, restated from the issue, not from the code ----
+
+/** The EKS access policies for people and workloads (AWS-FACTS.md, "EKS"). */
+const WORKLOAD_ACCESS_POLICIES = new Set(
+  [
+    'AmazonEKSClusterAdminPolicy',
+    'AmazonEKSAdminPolicy',
+    'AmazonEKSEditPolicy',
+    'AmazonEKSViewPolicy',
+    'AmazonEKSAdminViewPolicy',
+    'AmazonEKSSecretReaderPolicy',
+  ].map((name) => `arn:aws:eks::aws:cluster-access-policy/${name}`),
+);
+
+/** Region codes of the partitions other than `aws` (China, GovCloud, ISO, European Sovereign Cloud). */
+const OTHER_PARTITION_REGION = /^(cn-|us-gov-|us-iso|eu-iso|eusc-)/;
+
+/**
+ * The guardrails an onboarding request body breaks (empty for a body the API may accept):
+ * a Region of another partition, an access policy not for people and workloads, a
+ * `system:` group, a username starting `system:`, `eks:`, `aws:`, `amazon:` or `iam:`, or a
+ * `{{` / `}}` anywhere but in a trailing `{{SessionName}}`.
+ */
+export function guardrailViolations(body: unknown): string[] {
+  const b = body as {
+    source?: { region?: unknown };
+    targets?: { region?: unknown; access?: { policyArn?: unknown; groups?: unknown; username?: unknown } }[];
+  };
+  const found: string[] = [];
+  const region = (at: string, r: unknown) => {
+    if (typeof r === 'string' && OTHER_PARTITION_REGION.test(r)) found.push(`${at}/region ${r}`);
+  };
+  region('/source', b?.source?.region);
+  (Array.isArray(b?.targets) ? b.targets : []).forEach((t, i) => {
+    const at = `/targets/${i}`;
+    region(at, t?.region);
+    const a = t?.access;
+    if (typeof a?.policyArn === 'string' && !WORKLOAD_ACCESS_POLICIES.has(a.policyArn))
+      found.push(`${at}/access/policyArn ${a.policyArn}`);
+    for (const g of Array.isArray(a?.groups) ? a.groups : [])
+      if (typeof g === 'string' && g.startsWith('system:')) found.push(`${at}/access/groups ${g}`);
+    const u = a?.username;
+    if (typeof u === 'string') {
+      const rest = u.endsWith('{{SessionName}}') ? u.slice(0, -'{{SessionName}}'.length) : u;
+      if (/^(system|eks|aws|amazon|iam):/.test(u) || rest.includes('{{') || rest.includes('}}'))
+        found.push(`${at}/access/username ${u}`);
+    }
+  });
+  return found;
+}

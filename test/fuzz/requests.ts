@@ -53,6 +53,75 @@ export const validPlanRequest: fc.Arbitrary<FuzzRequest> = fc
 
 const onboardingPath = fc.constantFrom('/links', '/plans');
 
+/** One guardrail a body can break, by the field it puts the mistake in (a JSON Pointer). */
+const guardrailMistake: fc.Arbitrary<{ pointer: string; value: unknown }> = fc.oneof(
+  fc
+    .constantFrom('cn-north-1', 'cn-northwest-1', 'us-gov-west-1', 'us-gov-east-1', 'us-iso-east-1')
+    .chain((region) =>
+      fc.constantFrom(
+        { pointer: '/source/region', value: region },
+        { pointer: '/targets/0/region', value: region },
+      ),
+    ),
+  fc
+    .constantFrom('xx-fake-1', 'us-east-9', 'eu-middle-1', 'ap-southeast-0')
+    .map((value) => ({ pointer: '/targets/0/region', value })),
+  fc
+    .constantFrom(
+      'AmazonEKSViewerPolicy',
+      'AmazonEKSAutoNodePolicy',
+      'AmazonEKSNetworkingPolicy',
+      'AdministratorAccess',
+    )
+    .map((name) => ({
+      pointer: '/targets/0/access',
+      value: { policyArn: `arn:aws:eks::aws:cluster-access-policy/${name}`, scope: { type: 'cluster' } },
+    })),
+  fc
+    .constantFrom('system:masters', 'system:authenticated', 'system:nodes')
+    .map((group) => ({ pointer: '/targets/0/access', value: { groups: ['readers', group] } })),
+  fc
+    .constantFrom(
+      'system:admin',
+      'eks:ci',
+      'aws:x',
+      'amazon:x',
+      'iam:x',
+      '{{AccountID}}',
+      'x}}{{SessionName}}',
+    )
+    .map((username) => ({ pointer: '/targets/0/access', value: { groups: ['readers'], username } })),
+);
+
+/** Sets the value at a JSON Pointer of an object (the path exists up to its last part). */
+function setAt(body: Record<string, unknown>, pointer: string, value: unknown): void {
+  const parts = pointer.split('/').slice(1);
+  const last = parts.pop() ?? '';
+  const parent = parts.reduce<any>((node, part) => node[part], body);
+  parent[last] = value;
+}
+
+/** POST /links and /plans with a demo body that breaks one guardrail, with or without an Idempotency-Key. */
+export const guardrailMistakeRequest: fc.Arbitrary<FuzzRequest & { readonly mistake: string }> = fc
+  .tuple(
+    onboardingPath,
+    demoOnboardingRequest(),
+    guardrailMistake,
+    fc.boolean().chain((withKey) => bodyHeaders(withKey, false)),
+  )
+  .map(([path, body, { pointer, value }, headers]) => {
+    const broken = structuredClone(body);
+    setAt(broken, pointer, value);
+    return {
+      kind: 'guardrail mistake',
+      mistake: pointer,
+      method: 'POST',
+      path,
+      headers,
+      body: JSON.stringify(broken),
+    };
+  });
+
 /** POST /links and /plans with mutated bodies (wrong types, hostile strings, unknown fields, …). */
 export const mutatedBodyRequest: fc.Arbitrary<FuzzRequest> = fc
   .tuple(

@@ -20,10 +20,10 @@ import { LINK_STATUSES, type LinkStatus } from '#link/model';
 
 /** The transition table as docs/architecture.md ("Link statuses") and the module state it. */
 const ALLOWED: Record<LinkStatus, readonly LinkStatus[]> = {
-  PENDING: ['PROVISIONING', 'FAILED', 'DELETING'],
+  PENDING: ['PENDING', 'PROVISIONING', 'FAILED', 'DELETING'],
   PROVISIONING: ['PROVISIONING', 'ACTIVE', 'FAILED', 'DELETING'],
   ACTIVE: ['RECONCILING', 'DELETING', 'PROVISIONING'],
-  FAILED: ['PROVISIONING', 'DELETING'],
+  FAILED: ['PENDING', 'PROVISIONING', 'DELETING'],
   RECONCILING: ['ACTIVE', 'DEGRADED', 'DELETING'],
   DEGRADED: ['RECONCILING', 'ACTIVE', 'DELETING', 'PROVISIONING'],
   DELETING: ['DELETING', 'DELETED', 'FAILED'],
@@ -79,12 +79,12 @@ describe('canTransition', () => {
     expect(cannot).toEqual([]);
   });
 
-  it('lets a workflow re-run a step of its own status: PROVISIONING and DELETING may repeat', () => {
+  it('lets a workflow re-run a step of its own status (PROVISIONING, DELETING), and a stopped run queue its link again (PENDING)', () => {
     // Act
     const repeatable = LINK_STATUSES.filter((s) => canTransition(s, s));
 
     // Assert
-    expect(repeatable).toEqual(['PROVISIONING', 'DELETING']);
+    expect(repeatable).toEqual(['PENDING', 'PROVISIONING', 'DELETING']);
   });
 });
 

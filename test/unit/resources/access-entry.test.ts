@@ -18,8 +18,8 @@ import { ConflictUnmanagedResourceError, NotYetPropagatedError, UnsupportedClust
 import type { Access, ClusterRef, Link, LinkSpec } from '#link/model';
 import { kubernetesUsername, owners, roleArn, targetRoleName } from '#link/names';
 import { ownerTagValue } from '#link/tags';
-import { AWS_AUTH_NAME, AWS_AUTH_NAMESPACE } from '#aws/kubernetes';
 import { accessEntryStep, kubernetesOf, removeAccessEntryStep, withoutPath } from '#resources/access-entry';
+import { AWS_AUTH_NAME, AWS_AUTH_NAMESPACE } from '#aws/kubernetes';
 import { resolvedOf } from '#resources/resolve';
 import { targetRoleStep } from '#resources/target-role';
 import {
@@ -107,7 +107,7 @@ describe('accessEntryStep on a cluster in API mode', () => {
     const entry = entryOf(link.spec)!;
     expect(entry).toMatchObject({
       type: 'STANDARD',
-      username: `tether:cluster-a:${link.spec.source.namespace}:${link.spec.source.serviceAccount}`,
+      username: kubernetesUsername(link.spec),
       kubernetesGroups: [],
       tags: { 'tether:managed': 'true', 'tether:owner': ownerTagValue(owners.link(link.spec)) },
     });

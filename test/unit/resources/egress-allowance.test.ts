@@ -6,12 +6,7 @@
  */
 import { AuthorizeSecurityGroupIngressCommand, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ConcurrentUpdateError,
-  ConflictUnmanagedResourceError,
-  QuotaExceededError,
-  UnsupportedClusterError,
-} from '#link/errors';
+import { ConcurrentUpdateError, QuotaExceededError, UnsupportedClusterError } from '#link/errors';
 import type { ClusterRef, Link, Network } from '#link/model';
 import {
   allowanceEffect,
@@ -305,22 +300,22 @@ describe('egressStep', () => {
     ['a tcp/443 rule', 'tcp'],
     ['an all-traffic rule', '-1'],
   ])(
-    'refuses %s for one of its CIDRs that Tether did not make, and makes no rule at all',
+    'adopts %s someone else made for one of its CIDRs: recorded, never changed, no rule of its own for it',
     async (_case, protocol) => {
       // Arrange
       const { ref, groupId } = newTarget();
       const link = await linkTo(ref);
       await unmanagedRule(groupId, [NAT_B], protocol);
-      const before = rulesOf(groupId);
+      const unmanaged = rulesOf(groupId).filter((r) => r.CidrIpv4 === NAT_B);
 
       // Act
-      const { error, mutations } = await observe(rt.sandbox, () => egressStep(link, rt.runtime));
+      const { value, error } = await observe(rt.sandbox, () => egressStep(link, rt.runtime));
 
       // Assert
-      expect(error).toBeInstanceOf(ConflictUnmanagedResourceError);
-      expect((error as Error).message).toContain(NAT_B);
-      expect(mutations).toEqual([]);
-      expect(rulesOf(groupId)).toEqual(before);
+      expect(error).toBeUndefined();
+      expect(JSON.stringify(value?.result)).toContain(NAT_B);
+      expect(tetherCidrsOf(groupId)).not.toContain(NAT_B);
+      expect(rulesOf(groupId).filter((r) => r.CidrIpv4 === NAT_B)).toEqual(unmanaged);
     },
   );
 
@@ -515,7 +510,7 @@ describe('revokeOwnedRule', () => {
     );
 
     // Assert
-    expect(value).toEqual({ cidr: NAT_A, action: 'absent' });
+    expect(value).toMatchObject({ cidr: NAT_A, action: 'left-unmanaged' });
     expect(mutations).toEqual([]);
     expect(rulesOf(groupId)).toEqual(before);
   });

@@ -3,6 +3,7 @@
  * target cluster whose token comes through the role chain (IRSA web identity → workload
  * role → `aws eks get-token --role-arn <target role>`). Pure: it takes no AWS client.
  */
+import { targetRoleArnOf } from '#resources/workload-role';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import type { Link, LinkSpec } from '#link/model';
@@ -44,7 +45,8 @@ describe('renderKubeconfig', () => {
 
     // Assert
     const name = RESOLVED.target.clusterArn;
-    expect(config).toMatchObject({ apiVersion: 'v1', kind: 'Config', 'current-context': 'cluster-b' });
+    // Named by the cluster ARN, as `aws eks update-kubeconfig` names them; the user by the target role.
+    expect(config).toMatchObject({ apiVersion: 'v1', kind: 'Config', 'current-context': name });
     expect(config.clusters).toEqual([
       {
         name,
@@ -54,8 +56,9 @@ describe('renderKubeconfig', () => {
         },
       },
     ]);
-    expect(config.contexts).toEqual([{ name: 'cluster-b', context: { cluster: name, user: name } }]);
-    expect(config.users.map((u: { name: string }) => u.name)).toEqual([name]);
+    const user = targetRoleArnOf(link);
+    expect(config.contexts).toEqual([{ name, context: { cluster: name, user } }]);
+    expect(config.users.map((u: { name: string }) => u.name)).toEqual([user]);
   });
 
   it('gets its token as the target role, with the workload role as the web-identity role', () => {
@@ -142,7 +145,11 @@ describe('kubeconfigStep', () => {
     // Assert
     const kubeconfig = renderKubeconfig(link);
     expect(out).toEqual({
-      result: { context: 'cluster-b', bytes: Buffer.byteLength(kubeconfig) },
+      result: {
+        context: RESOLVED.target.clusterArn,
+        user: targetRoleArnOf(link),
+        bytes: Buffer.byteLength(kubeconfig),
+      },
       outputs: { kubeconfig },
     });
   });

@@ -60,12 +60,9 @@ function requestFor(targets: TargetRequest[], source: WorkloadRef = newWorkload(
 /** Makes the link of the request's first target and moves it to `status`. */
 async function existingLink(request: OnboardingRequest, status: LinkStatus) {
   const [spec] = specsOf(request);
-  const { link } = await rt.runtime.links.createOrGet(
-    unique('lnk_plan'),
-    unique('req'),
-    spec!,
-    new Date().toISOString(),
-  );
+  const claim = await rt.runtime.links.reserve(unique('lnk_plan'), unique('req'), spec!, new Date());
+  if (claim.kind !== 'reserved') throw new Error(`the natural key is not free: ${claim.kind}`);
+  const link = await rt.runtime.links.commit(claim.reservation);
   const path: Record<string, LinkStatus[]> = {
     PENDING: [],
     FAILED: ['FAILED'],

@@ -4,13 +4,11 @@
  * engine), link specs of workloads no other test uses, links as the steps see them, the
  * onboard steps in order, and readers of what the sandbox accounts hold.
  */
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { AwsClients } from '#aws/clients';
-import type { KubernetesApi, KubernetesTarget } from '#aws/kubernetes';
 import { tableStores } from '#functions/runtime';
-import { ConcurrentUpdateError } from '#link/errors';
 import type { Link, LinkSpec, WorkloadRef } from '#link/model';
 import { startDynamo } from '#local/adapters/dynamodb';
+import { sandboxKubernetes } from '#local/adapters/kubernetes';
 import { sandboxPlugin } from '#local/adapters/sdk-plugin';
 import { type EksClusterSpec, Sandbox, type ServiceName } from '#local/sandbox/index';
 import { accessEntryStep } from '#resources/access-entry';
@@ -38,51 +36,6 @@ export interface SandboxRuntime {
   readonly clients: AwsClients;
   readonly runtime: StepDeps;
   close(): Promise<void>;
-}
-
-/**
- * The Kubernetes API of a sandbox cluster (`aws-auth`), called with the agent role's keys:
- * what `local/runtime.ts` plugs in, without the rest of the local runtime.
- */
-function sandboxKubernetes(
-  sandbox: Sandbox,
-  target: KubernetesTarget,
-  credentials: AwsCredentialIdentityProvider | AwsCredentialIdentity | undefined,
-): KubernetesApi {
-  const call = async (operation: string, input: Record<string, unknown>) => {
-    const identity = typeof credentials === 'function' ? await credentials() : credentials;
-    try {
-      return (await sandbox.invoke(
-        'kubernetes',
-        operation,
-        { clusterName: target.cluster, ...input },
-        { accessKeyId: identity?.accessKeyId ?? '', region: target.region },
-      )) as { configMap: { data?: Record<string, string>; metadata: { resourceVersion: string } } };
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'Conflict' || code === 'AlreadyExists') {
-        throw new ConcurrentUpdateError((err as Error).message, { cause: err });
-      }
-      throw err;
-    }
-  };
-  return {
-    async getConfigMap(namespace, name) {
-      try {
-        const { configMap } = await call('GetConfigMap', { namespace, name });
-        return { data: configMap.data ?? {}, resourceVersion: configMap.metadata.resourceVersion };
-      } catch (err) {
-        if ((err as { code?: string }).code === 'NotFound') return undefined;
-        throw err;
-      }
-    },
-    async replaceConfigMap(namespace, name, data, resourceVersion) {
-      await call('ReplaceConfigMap', { namespace, name, data, resourceVersion });
-    },
-    async createConfigMap(namespace, name, data) {
-      await call('CreateConfigMap', { namespace, name, data });
-    },
-  };
 }
 
 /**

@@ -111,6 +111,8 @@ describe('targetRoleStep', () => {
     expect(tagMap(role.Tags)).toEqual({
       'tether:managed': 'true',
       'tether:owner': `link:${workloadKey(spec.source)}@${TARGET_ACCOUNT}/ap-southeast-1/cluster-b`,
+      // The workload role's constant policy admits only target roles tagged for its workload.
+      'tether:workload': `workload:${workloadKey(spec.source)}`,
     });
     expect(roleIn(rt.sandbox, SOURCE_ACCOUNT, workloadRoleName(spec.source))).toBeUndefined();
     expect(mutations).toEqual(['iam:CreateRole', 'iam:PutRolePolicy']);

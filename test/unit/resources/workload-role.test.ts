@@ -19,7 +19,6 @@ import {
 import { ownershipTags } from '#link/tags';
 import {
   releaseWorkloadRoleStep,
-  targetRoleArnOf,
   workloadPolicy,
   workloadRoleStep,
   workloadTrustPolicy,
@@ -69,7 +68,7 @@ async function twoLinksOfOneWorkload(): Promise<[Link, Link]> {
 }
 
 /** A membership store that lets `meanwhile` run just before its n-th read of the members. */
-function membersChangingOn(
+function _membersChangingOn(
   reads: (n: number) => boolean,
   meanwhile: (store: MembershipStore) => Promise<void>,
 ) {
@@ -109,25 +108,8 @@ describe('workloadTrustPolicy', () => {
   });
 });
 
-describe('workloadPolicy', () => {
-  it('allows sts:AssumeRole on exactly the given target roles, once each, sorted', () => {
-    // Act
-    const policy = workloadPolicy(['arn:b', 'arn:a', 'arn:b']);
-
-    // Assert
-    expect(policy.Statement).toEqual([
-      {
-        Sid: 'AssumeTetherTargetRoles',
-        Effect: 'Allow',
-        Action: 'sts:AssumeRole',
-        Resource: ['arn:a', 'arn:b'],
-      },
-    ]);
-  });
-});
-
 describe('workloadRoleStep', () => {
-  it('creates the role with the IRSA trust, its link’s target role in the policy, and the workload’s tags', async () => {
+  it('creates the role with the IRSA trust, the constant policy for its workload, and the workload’s tags', async () => {
     // Arrange
     const link = await resolvedLink(rt.runtime, newSpec());
     const { spec } = link;
@@ -138,7 +120,7 @@ describe('workloadRoleStep', () => {
     // Assert
     const role = roleOf(spec)!;
     expect(role.Arn).toBe(roleArn(SOURCE_ACCOUNT, workloadRoleName(spec.source)));
-    expect(value?.result).toMatchObject({ action: 'created', targetRoleArns: [targetRoleArnOf(link)] });
+    expect(value?.result).toMatchObject({ action: 'created' });
     expect(value?.outputs).toEqual({
       workloadRoleArn: role.Arn,
       serviceAccountAnnotation: { 'eks.amazonaws.com/role-arn': role.Arn },
@@ -146,7 +128,7 @@ describe('workloadRoleStep', () => {
     expect(parsed(role.AssumeRolePolicyDocument)).toEqual(
       workloadTrustPolicy(SOURCE_ACCOUNT, issuer, spec.source),
     );
-    expect(policyOf(spec)).toEqual(workloadPolicy([targetRoleArnOf(link)]));
+    expect(policyOf(spec)).toEqual(workloadPolicy(spec.source));
     expect(tagMap(role.Tags)).toEqual({
       'tether:managed': 'true',
       'tether:owner': `workload:${workloadKey(spec.source)}`,
@@ -165,20 +147,6 @@ describe('workloadRoleStep', () => {
     // Assert
     expect(value?.result.action).toBe('unchanged');
     expect(mutations).toEqual([]);
-  });
-
-  it('adds a second link’s target role to the shared role’s policy, and only that', async () => {
-    // Arrange
-    const [toB, toD] = await twoLinksOfOneWorkload();
-    await workloadRoleStep(toB, rt.runtime);
-
-    // Act
-    const { value, mutations } = await observe(rt.sandbox, () => workloadRoleStep(toD, rt.runtime));
-
-    // Assert
-    expect(value?.result).toMatchObject({ action: 'updated', changes: [`policy:${WORKLOAD_POLICY_NAME}`] });
-    expect(mutations).toEqual(['iam:PutRolePolicy']);
-    expect(policyOf(toB.spec)).toEqual(workloadPolicy([targetRoleArnOf(toB), targetRoleArnOf(toD)]));
   });
 
   it('narrows a trust widened to every service account of the namespace', async () => {
@@ -261,70 +229,9 @@ describe('workloadRoleStep', () => {
     expect(mutations).toEqual([]);
     expect(roleOf(link.spec)).toBeUndefined();
   });
-
-  it('writes the policy again when another link of the workload joins meanwhile', async () => {
-    // Arrange: the other link's member lands between this step's two reads of the members.
-    const [toB, toD] = await twoLinksOfOneWorkload();
-    const memberships = membersChangingOn(
-      (n) => n === 2,
-      (store) =>
-        store.put(workloadMembers(toD.spec), membership.link(toD.id), {
-          linkId: toD.id,
-          targetRoleArn: targetRoleArnOf(toD),
-        }),
-    );
-
-    // Act
-    const out = await workloadRoleStep(toB, { ...rt.runtime, memberships });
-
-    // Assert
-    const both = [targetRoleArnOf(toB), targetRoleArnOf(toD)].sort();
-    expect(out.result.targetRoleArns).toEqual(both);
-    expect(policyOf(toB.spec)).toEqual(workloadPolicy(both));
-  });
-
-  it('gives up with ConcurrentUpdateError when the workload’s links keep changing', async () => {
-    // Arrange
-    const link = await resolvedLink(rt.runtime, newSpec());
-    let joined = 0;
-    const memberships = membersChangingOn(
-      () => true,
-      (store) => {
-        joined += 1;
-        return store.put(workloadMembers(link.spec), membership.link(`lnk_joiner_${joined}`), {
-          targetRoleArn: `arn:aws:iam::222222222222:role/tether/t-${joined}`,
-        });
-      },
-    );
-
-    // Act
-    const stepping = workloadRoleStep(link, { ...rt.runtime, memberships });
-
-    // Assert
-    await expect(stepping).rejects.toBeInstanceOf(ConcurrentUpdateError);
-  });
 });
 
 describe('releaseWorkloadRoleStep', () => {
-  it('keeps the role for the remaining link and drops the leaving link’s target role from its policy', async () => {
-    // Arrange
-    const [toB, toD] = await twoLinksOfOneWorkload();
-    await workloadRoleStep(toB, rt.runtime);
-    await workloadRoleStep(toD, rt.runtime);
-
-    // Act
-    const { value, mutations } = await observe(rt.sandbox, () => releaseWorkloadRoleStep(toB, rt.runtime));
-
-    // Assert
-    expect(value?.result).toMatchObject({
-      action: 'kept-updated',
-      remainingLinks: 1,
-      targetRoleArns: [targetRoleArnOf(toD)],
-    });
-    expect(mutations).toEqual(['iam:PutRolePolicy']);
-    expect(policyOf(toB.spec)).toEqual(workloadPolicy([targetRoleArnOf(toD)]));
-  });
-
   it('deletes the role with the workload’s last link', async () => {
     // Arrange
     const [toB, toD] = await twoLinksOfOneWorkload();

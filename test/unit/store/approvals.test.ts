@@ -8,8 +8,8 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller } from '#link/caller';
 import { ConcurrentUpdateError, LinkStateError } from '#link/errors';
-import type { ApprovalRecord, LinkSpec } from '#link/model';
-import { DELETED_TTL_SECONDS, type LinkStore } from '#store/links';
+import type { ApprovalRecord, Link, LinkSpec } from '#link/model';
+import { DELETED_TTL_SECONDS, type LinkOrigin, type LinkStore } from '#store/links';
 import { keys } from '#store/table';
 import { type EmbeddedTable, startTable, unique } from './support';
 
@@ -62,10 +62,27 @@ const decision = (d: 'approve' | 'reject', by: Caller = BOB): ApprovalRecord => 
   at: LATER,
 });
 
-describe('LinkStore.createOrGet with an origin', () => {
+/**
+ * A link made as `POST /links` makes it: reserve the workload → target with the origin, then
+ * commit; a live link already holding it is returned, not created.
+ */
+async function createOrGet(
+  id: string,
+  requestId: string,
+  spec: LinkSpec,
+  now: string,
+  origin: LinkOrigin = {},
+): Promise<{ link: Link; created: boolean }> {
+  const claim = await links.reserve(id, requestId, spec, new Date(now), origin);
+  if (claim.kind === 'existing') return { link: claim.link, created: false };
+  if (claim.kind !== 'reserved') throw new Error(`natural key held by ${claim.holder}`);
+  return { link: await links.commit(claim.reservation), created: true };
+}
+
+describe('LinkStore.reserve with an origin', () => {
   it('records who created the link, as its creator and its requester', async () => {
     // Act
-    const { link } = await links.createOrGet(unique('lnk'), unique('req'), specOf(), NOW, {
+    const { link } = await createOrGet(unique('lnk'), unique('req'), specOf(), NOW, {
       createdBy: ALICE,
     });
 
@@ -76,7 +93,7 @@ describe('LinkStore.createOrGet with an origin', () => {
 
   it('writes a link that needs an approver AWAITING_APPROVAL in its first write', async () => {
     // Act
-    const { link, created } = await links.createOrGet(unique('lnk'), unique('req'), specOf(), NOW, {
+    const { link, created } = await createOrGet(unique('lnk'), unique('req'), specOf(), NOW, {
       createdBy: ALICE,
       awaitingApproval: true,
     });
@@ -90,12 +107,12 @@ describe('LinkStore.createOrGet with an origin', () => {
   it('returns the waiting link to a second request for the same workload → target', async () => {
     // Arrange
     const spec = specOf();
-    const first = await links.createOrGet(unique('lnk'), unique('req'), spec, NOW, {
+    const first = await createOrGet(unique('lnk'), unique('req'), spec, NOW, {
       awaitingApproval: true,
     });
 
     // Act
-    const second = await links.createOrGet(unique('lnk'), unique('req'), spec, LATER, { createdBy: BOB });
+    const second = await createOrGet(unique('lnk'), unique('req'), spec, LATER, { createdBy: BOB });
 
     // Assert
     expect(second).toEqual({ link: first.link, created: false });
@@ -105,7 +122,7 @@ describe('LinkStore.createOrGet with an origin', () => {
 describe('LinkStore.decideApproval', () => {
   it('queues an approved link (PENDING) and records the decision', async () => {
     // Arrange
-    const { link } = await links.createOrGet(unique('lnk'), unique('req'), specOf(), NOW, {
+    const { link } = await createOrGet(unique('lnk'), unique('req'), specOf(), NOW, {
       createdBy: ALICE,
       awaitingApproval: true,
     });
@@ -127,13 +144,13 @@ describe('LinkStore.decideApproval', () => {
   it('ends a rejected link REJECTED with a TTL and releases its workload → target', async () => {
     // Arrange
     const spec = specOf();
-    const { link } = await links.createOrGet(unique('lnk'), unique('req'), spec, NOW, {
+    const { link } = await createOrGet(unique('lnk'), unique('req'), spec, NOW, {
       awaitingApproval: true,
     });
 
     // Act
     const decided = await links.decideApproval(link, decision('reject'));
-    const again = await links.createOrGet(unique('lnk'), unique('req'), spec, LATER);
+    const again = await createOrGet(unique('lnk'), unique('req'), spec, LATER);
     const item = await table.db.send(
       new GetCommand({ TableName: table.tableName, Key: keys.link(link.id), ConsistentRead: true }),
     );
@@ -147,7 +164,7 @@ describe('LinkStore.decideApproval', () => {
 
   it('refuses a link that is not waiting, and changes nothing', async () => {
     // Arrange
-    const { link } = await links.createOrGet(unique('lnk'), unique('req'), specOf(), NOW);
+    const { link } = await createOrGet(unique('lnk'), unique('req'), specOf(), NOW);
 
     // Act
     const deciding = links.decideApproval(link, decision('approve'));
@@ -159,7 +176,7 @@ describe('LinkStore.decideApproval', () => {
 
   it('decides once when two approvers race on one version', async () => {
     // Arrange
-    const { link } = await links.createOrGet(unique('lnk'), unique('req'), specOf(), NOW, {
+    const { link } = await createOrGet(unique('lnk'), unique('req'), specOf(), NOW, {
       awaitingApproval: true,
     });
 
@@ -180,7 +197,7 @@ describe('LinkStore.decideApproval', () => {
 describe('who asks for a run', () => {
   it('records the requester of a reconcile on the version read, and refuses a stale version', async () => {
     // Arrange
-    const { link } = await links.createOrGet(unique('lnk'), unique('req'), specOf(), NOW, {
+    const { link } = await createOrGet(unique('lnk'), unique('req'), specOf(), NOW, {
       createdBy: ALICE,
     });
 
@@ -196,7 +213,7 @@ describe('who asks for a run', () => {
 
   it('records the requester of a deletion with the status change', async () => {
     // Arrange
-    const { link } = await links.createOrGet(unique('lnk'), unique('req'), specOf(), NOW, {
+    const { link } = await createOrGet(unique('lnk'), unique('req'), specOf(), NOW, {
       createdBy: ALICE,
     });
     await links.transition(link.id, 'FAILED', NOW);

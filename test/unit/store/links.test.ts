@@ -3,13 +3,12 @@
  * link per workload → target, status changes only as `#link/lifecycle` allows and never
  * lost under a concurrent writer, one map entry per step, and filtered, paged listing.
  */
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConcurrentUpdateError, LinkNotFoundError, LinkStateError } from '#link/errors';
 import {
   LINK_STATUSES,
   type Link,
-  type LinkOutputs,
   type LinkSpec,
   type LinkStatus,
   type StepResult,
@@ -59,9 +58,12 @@ function specOf(
   } satisfies LinkSpec as LinkSpec;
 }
 
-/** A new PENDING link. */
+/** A new PENDING link, made as `POST /links` makes it: reserve the natural key, then commit. */
 async function newLink(spec: LinkSpec = specOf(), requestId = unique('req'), now = NOW): Promise<Link> {
-  return (await links.createOrGet(unique('lnk'), requestId, spec, now)).link;
+  const claim = await links.reserve(unique('lnk'), requestId, spec, new Date(now));
+  if (claim.kind === 'existing') return claim.link;
+  if (claim.kind !== 'reserved') throw new Error(`natural key held by ${claim.holder}`);
+  return links.commit(claim.reservation);
 }
 
 /** Moves a new link along allowed transitions to `status` (the approval statuses: `approvals.test.ts`). */
@@ -109,90 +111,6 @@ function interfering(db: DynamoDBDocumentClient, before: (attempt: number) => Pr
   } as unknown as DynamoDBDocumentClient;
   return { client, updates: () => updates };
 }
-
-describe('LinkStore.createOrGet', () => {
-  it('creates a PENDING link at version 1 that its natural key finds', async () => {
-    // Arrange
-    const spec = specOf();
-
-    // Act
-    const { link, created } = await links.createOrGet('lnk_first', 'req_first', spec, NOW);
-
-    // Assert
-    expect(created).toBe(true);
-    expect(link).toEqual({
-      id: 'lnk_first',
-      requestId: 'req_first',
-      status: 'PENDING',
-      version: 1,
-      spec,
-      steps: {},
-      outputs: {},
-      createdAt: NOW,
-      updatedAt: NOW,
-    });
-    expect(await links.findByNaturalKey(spec)).toEqual(link);
-    expect(await links.get('lnk_first')).toEqual(link);
-  });
-
-  it('returns the live link of the same workload → target instead of making a second', async () => {
-    // Arrange
-    const spec = specOf();
-    const first = await newLink(spec);
-
-    // Act
-    const again = await links.createOrGet(unique('lnk'), unique('req'), spec, LATER);
-
-    // Assert
-    expect(again).toEqual({ link: first, created: false });
-  });
-
-  it('makes one link when two requests race for the same workload → target', async () => {
-    // Arrange
-    const spec = specOf();
-
-    // Act
-    const outcomes = await Promise.all([
-      links.createOrGet('lnk_race_a', 'req_a', spec, NOW),
-      links.createOrGet('lnk_race_b', 'req_b', spec, NOW),
-    ]);
-
-    // Assert
-    expect(outcomes.filter((o) => o.created)).toHaveLength(1);
-    expect(new Set(outcomes.map((o) => o.link.id)).size).toBe(1);
-    expect((await links.findByNaturalKey(spec))?.id).toBe(outcomes[0]?.link.id);
-  });
-
-  it('takes over the natural key of a DELETED link', async () => {
-    // Arrange
-    const spec = specOf();
-    const deleted = await linkIn('DELETED', spec);
-
-    // Act
-    const { link, created } = await links.createOrGet('lnk_after_delete', unique('req'), spec, LATER);
-
-    // Assert
-    expect(created).toBe(true);
-    expect(link.id).toBe('lnk_after_delete');
-    expect((await links.get(deleted.id)).status).toBe('DELETED');
-    expect((await links.findByNaturalKey(spec))?.id).toBe('lnk_after_delete');
-  });
-
-  it('takes over a natural key whose link was never written (a crash between the two writes)', async () => {
-    // Arrange
-    const spec = specOf();
-    await table.db.send(
-      new PutCommand({ TableName: table.tableName, Item: { ...keys.naturalKey(spec), linkId: 'lnk_ghost' } }),
-    );
-
-    // Act
-    const { link, created } = await links.createOrGet('lnk_after_crash', unique('req'), spec, NOW);
-
-    // Assert
-    expect(created).toBe(true);
-    expect((await links.findByNaturalKey(spec))?.id).toBe(link.id);
-  });
-});
 
 describe('LinkStore.findByNaturalKey', () => {
   it('finds nothing for a workload → target never linked', async () => {
@@ -333,12 +251,12 @@ describe('LinkStore.transition', () => {
     // Act
     const redriven = await links.transition(link.id, 'PROVISIONING', LATER, {
       resetSteps: true,
-      outputs: { kept: true } as LinkOutputs,
+      outputs: { kubeconfig: 'kept' },
     });
 
     // Assert
     expect(redriven.steps).toEqual({});
-    expect(redriven.outputs).toEqual({ kept: true });
+    expect(redriven.outputs).toEqual({ kubeconfig: 'kept' });
   });
 
   it('gives a DELETED link a TTL of 7 days', async () => {
@@ -437,22 +355,20 @@ describe('LinkStore.recordStep', () => {
   it("replaces a step's own earlier result and merges outputs without dropping others", async () => {
     // Arrange
     const link = await linkIn('PROVISIONING');
-    await links.recordStep(link.id, 'egress', stepResult({ status: 'RUNNING' }), {
-      a: 1,
-    } as Partial<LinkOutputs>);
-    await links.recordStep(link.id, 'resolve', stepResult(), { b: 2 } as Partial<LinkOutputs>);
+    await links.recordStep(link.id, 'egress', stepResult({ status: 'RUNNING' }), { targetRoleArn: 'a1' });
+    await links.recordStep(link.id, 'resolve', stepResult(), { oidcProviderArn: 'b2' });
 
     // Act
     await links.recordStep(link.id, 'egress', stepResult({ attempts: 3 }), {
-      a: 10,
-      c: 3,
-    } as Partial<LinkOutputs>);
+      targetRoleArn: 'a10',
+      workloadRoleArn: 'c3',
+    });
 
     // Assert
     const after = await links.get(link.id);
     expect(after.steps.egress).toEqual(stepResult({ attempts: 3 }));
     expect(after.steps.resolve).toEqual(stepResult());
-    expect(after.outputs).toEqual({ a: 10, b: 2, c: 3 });
+    expect(after.outputs).toEqual({ targetRoleArn: 'a10', oidcProviderArn: 'b2', workloadRoleArn: 'c3' });
     expect(after.updatedAt).toBe(LATER);
   });
 

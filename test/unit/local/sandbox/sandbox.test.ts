@@ -99,9 +99,28 @@ describe('sandbox call log', () => {
       errorCode: 'EntityAlreadyExists',
       // The agent role's session, as CloudTrail would show it.
       sessionName: 'tether-222222222222',
+      principalArn: 'arn:aws:iam::222222222222:role/tether/tether-agent',
+      input: { RoleName: 'r1', AssumeRolePolicyDocument: trust },
     });
     sb.resetCalls();
     expect(sb.calls()).toEqual([]);
+  });
+
+  it('shows each call to an observer before it runs, with the state it will see', async () => {
+    const sb = Sandbox.open();
+    const { iam } = await agentClients(sb, '222222222222');
+    const seen: { operation: string; roleExisted: boolean }[] = [];
+    sb.beforeCall = (call, state) =>
+      seen.push({
+        operation: call.operation,
+        roleExisted: Boolean(state.accounts['222222222222']?.iam.roles.r2),
+      });
+    await iam.send(new CreateRoleCommand({ RoleName: 'r2', AssumeRolePolicyDocument: trust }));
+    await iam.send(new GetRoleCommand({ RoleName: 'r2' }));
+    expect(seen).toEqual([
+      { operation: 'CreateRole', roleExisted: false },
+      { operation: 'GetRole', roleExisted: true },
+    ]);
   });
 
   it('counts AssumeRole as read-only', async () => {
