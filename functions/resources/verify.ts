@@ -64,7 +64,8 @@ async function readRole(clients: AwsClients, accountId: string, name: string, po
 
 /**
  * What is attached to, inlined in and bounds one of Tether's roles, against what Tether puts
- * there (one inline policy of its own, nothing attached, no boundary): the `<role>-extras`
+ * there (one inline policy of its own, nothing attached, the deployment's permissions
+ * boundary, `AwsClients.permissionsBoundaryArn`): the `<role>-extras`
  * hop, failed with each extra named. Undefined when the role does not exist (the chain's
  * hops say so).
  */
@@ -76,6 +77,7 @@ async function roleExtras(
   hop: string,
 ): Promise<Hop | undefined> {
   const iam = clients.iam(accountId);
+  const ownBoundary = clients.permissionsBoundaryArn(accountId);
   const inline: string[] = [];
   const attached: { name: string; arn: string }[] = [];
   let boundary: string | undefined;
@@ -106,7 +108,9 @@ async function roleExtras(
   const extras = [
     ...inline.filter((name) => name !== ownPolicy).map((name) => `inline policy ${name}`),
     ...attached.map((p) => `${p.name} (${p.arn}) attached`),
-    ...(boundary ? [`permissions boundary ${boundary}`] : []),
+    ...(boundary && boundary !== ownBoundary ? [`permissions boundary ${boundary}`] : []),
+    // Not an extra, but the boundary every role Tether makes carries is gone: say so here too.
+    ...(boundary ? [] : [`no permissions boundary (Tether puts ${ownBoundary})`]),
   ];
   const listing = `inline: ${inline.join(', ') || 'none'}; attached: ${attached.map((p) => p.arn).join(', ') || 'none'}; permissions boundary: ${boundary ?? 'none'}`;
   return {

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import type { FuzzRequest } from './http';
 import { type Json, mutated, nastyString, rawBodies } from './mutations';
 import { anyOnboardingRequest, arbitraryFor, demoOnboardingRequest, loadSpec } from './spec-arbitrary';
+import { cidrListAllowed } from './oracle';
 
 const JSON_TYPE = { 'content-type': 'application/json' };
 
@@ -101,11 +102,26 @@ function setAt(body: Record<string, unknown>, pointer: string, value: unknown): 
   parent[last] = value;
 }
 
+/**
+ * A demo body within every other guardrail: CIDRs the guardrails let through (the oracle's
+ * `cidrListAllowed`), and no workload linked to its own cluster.
+ */
+const withinGuardrails = demoOnboardingRequest().filter((body) => {
+  const b = body as {
+    source: { accountId: string; region: string; cluster: string };
+    network?: { cidrs?: string[] };
+    targets: { accountId: string; region: string; cluster: string }[];
+  };
+  const own = (t: (typeof b.targets)[number]) =>
+    t.accountId === b.source.accountId && t.region === b.source.region && t.cluster === b.source.cluster;
+  return cidrListAllowed(b.network?.cidrs ?? []) && !b.targets.some(own);
+});
+
 /** POST /links and /plans with a demo body that breaks one guardrail, with or without an Idempotency-Key. */
 export const guardrailMistakeRequest: fc.Arbitrary<FuzzRequest & { readonly mistake: string }> = fc
   .tuple(
     onboardingPath,
-    demoOnboardingRequest(),
+    withinGuardrails,
     guardrailMistake,
     fc.boolean().chain((withKey) => bodyHeaders(withKey, false)),
   )
