@@ -20,6 +20,8 @@ import { demoRequest, type Harness, startHarness } from './harness';
 
 const ADMIN = 'arn:aws:iam::aws:policy/AdministratorAccess';
 const BOUNDARY = 'arn:aws:iam::aws:policy/PowerUserAccess';
+/** The permissions boundary Tether puts on the target role (the deployment's, in the target account). */
+const TETHER_BOUNDARY = 'arn:aws:iam::222222222222:policy/tether/tether-boundary';
 
 let h: Harness;
 let link: Link;
@@ -42,7 +44,10 @@ afterEach(async () => {
   await targetIam
     .send(new DetachRolePolicyCommand({ RoleName: target, PolicyArn: ADMIN }))
     .catch(() => undefined);
-  await targetIam.send(new DeleteRolePermissionsBoundaryCommand({ RoleName: target })).catch(() => undefined);
+  // The boundary back as Tether put it (unless a failed reconcile took the role away).
+  await targetIam
+    .send(new PutRolePermissionsBoundaryCommand({ RoleName: target, PermissionsBoundary: TETHER_BOUNDARY }))
+    .catch(() => undefined);
   await sourceIam
     .send(
       new DeleteRolePolicyCommand({ RoleName: workloadRoleName(link.spec.source), PolicyName: 'by-hand' }),
@@ -65,12 +70,26 @@ describe('verify lists what is on Tether’s roles', () => {
     expect(workload).toMatchObject({
       ok: true,
       detail: expect.stringMatching(
-        /inline: tether-assume-target-roles; attached: none; permissions boundary: none/,
+        /inline: tether-assume-target-roles; attached: none; permissions boundary: arn:aws:iam::111111111111:policy\/tether\/tether-boundary\)$/,
       ),
     });
     expect(target).toMatchObject({
       ok: true,
       detail: expect.stringMatching(/inline: tether-describe-cluster; attached: none/),
+    });
+  });
+
+  it('fails the target role’s hop when the boundary Tether put there was removed, naming it', async () => {
+    // Arrange
+    await targetIam.send(new DeleteRolePermissionsBoundaryCommand({ RoleName: targetRoleName(link.spec) }));
+
+    // Act
+    const target = await hop('target-role-extras');
+
+    // Assert
+    expect(target).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining(`no permissions boundary (Tether puts ${TETHER_BOUNDARY})`),
     });
   });
 

@@ -6,13 +6,7 @@
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConcurrentUpdateError, LinkNotFoundError, LinkStateError } from '#link/errors';
-import {
-  LINK_STATUSES,
-  type Link,
-  type LinkSpec,
-  type LinkStatus,
-  type StepResult,
-} from '#link/model';
+import { LINK_STATUSES, type Link, type LinkSpec, type LinkStatus, type StepResult } from '#link/model';
 import { DELETED_TTL_SECONDS, type LinkFilters, LinkStore } from '#store/links';
 import { keys } from '#store/table';
 import { type EmbeddedTable, startTable, unique } from './support';
