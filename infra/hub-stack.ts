@@ -37,6 +37,8 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type { Construct } from 'constructs';
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { EVENTS } from '#events/registry';
@@ -63,6 +65,13 @@ export const WORKFLOWS = {
 
 /** Where the API function finds the spec inside its bundle. */
 const BUNDLED_SPEC = 'openapi.yaml';
+/** The policies' folder inside the API function's bundle. */
+const BUNDLED_POLICIES = 'policies';
+/** Cedar's WebAssembly module, read by `@cedar-policy/cedar-wasm/nodejs` from the bundle's folder. */
+const CEDAR_WASM = join(
+  dirname(createRequire(import.meta.url).resolve('@cedar-policy/cedar-wasm/nodejs')),
+  'cedar_wasm_bg.wasm',
+);
 
 const ATTRIBUTE_TYPES: Record<string, AttributeType> = {
   S: AttributeType.STRING,
@@ -228,14 +237,22 @@ export class HubStack extends Stack {
         TETHER_ONBOARD_STATE_MACHINE_ARN: onboard.stateMachineArn,
         TETHER_OFFBOARD_STATE_MACHINE_ARN: offboard.stateMachineArn,
         TETHER_OPENAPI_PATH: `/var/task/${BUNDLED_SPEC}`,
+        // The Cedar policies and their schema, deployed with the function (docs/deployment.md).
+        TETHER_POLICY_DIR: `/var/task/${BUNDLED_POLICIES}`,
       },
       logRetention: retention,
       role: apiRole,
       commandHooks: {
         beforeBundling: () => [],
         beforeInstall: () => [],
-        // The router validates every request against the spec, read from the bundle.
-        afterBundling: (_input, output) => [`cp "${REPO_ROOT}api/openapi.yaml" "${output}/${BUNDLED_SPEC}"`],
+        // The router validates every request against the spec, read from the bundle; the
+        // policies decide every request; Cedar's WebAssembly module sits beside the bundle.
+        afterBundling: (_input, output) => [
+          `cp "${REPO_ROOT}api/openapi.yaml" "${output}/${BUNDLED_SPEC}"`,
+          `mkdir -p "${output}/${BUNDLED_POLICIES}"`,
+          `cp "${REPO_ROOT}policies/"*.cedar "${REPO_ROOT}policies/"*.cedarschema "${output}/${BUNDLED_POLICIES}/"`,
+          `cp "${CEDAR_WASM}" "${output}/"`,
+        ],
       },
     });
     this.functions.set(API_FUNCTION, apiFunction);

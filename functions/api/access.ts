@@ -10,13 +10,13 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { isAwsError } from '#aws/errors';
 import type { TetherRuntime } from '#functions/runtime';
 import { type Caller, callerFromArn, sourceIdentityOf } from '#link/caller';
-import { type CidrGuardrails, cidrProblems, hasPrivateRanges } from '#link/cidrs';
+import { type CidrGuardrails, cidrProblems, DEFAULT_CIDR_GUARDRAILS, hasPrivateRanges } from '#link/cidrs';
 import { AccountNotReachableError } from '#link/errors';
 import type { Link, OnboardingRequest } from '#link/model';
 import { clusterKey, linkNaturalKey } from '#link/names';
 import { specsOf } from '#resources/plan';
 import { describeCluster } from '#resources/resolve';
-import { type AccessPolicies, type Action, describeResource, type LinkResource } from './authorization';
+import { AccessPolicies, type Action, describeResource, type LinkResource } from './authorization';
 import { ApiError, type FieldError } from './problems';
 
 /** What the API checks every request against: the policies and the limits on CIDRs. */
@@ -25,7 +25,38 @@ export interface AccessControl {
   readonly cidrs: CidrGuardrails;
 }
 
-/** The access control of the runtime (set by the local runtime, or from the Lambda environment). */
+/**
+ * The access control of the API: the policies of `dir` (else `TETHER_POLICY_DIR`, else the
+ * repository's `policies/`), validated now — a bad policy file throws `PolicyFileError` —
+ * and the CIDR limits (`TETHER_CIDR_WIDEST_PREFIX`, `TETHER_CIDRS_PER_LINK`).
+ */
+export function loadAccessControl(options: {
+  readonly hubAccountId: string;
+  readonly policyDir?: string;
+  readonly cidrs?: Partial<CidrGuardrails>;
+}): AccessControl {
+  const fromEnv = (name: string): number | undefined => {
+    const value = process.env[name];
+    if (value === undefined || value === '') return undefined;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number, not "${value}"`);
+    return n;
+  };
+  const widestPrefix = options.cidrs?.widestPrefix ?? fromEnv('TETHER_CIDR_WIDEST_PREFIX');
+  const maxCidrsPerLink = options.cidrs?.maxCidrsPerLink ?? fromEnv('TETHER_CIDRS_PER_LINK');
+  return {
+    policies: AccessPolicies.load({
+      hubAccountId: options.hubAccountId,
+      ...(options.policyDir ? { dir: options.policyDir } : {}),
+    }),
+    cidrs: {
+      widestPrefix: widestPrefix ?? DEFAULT_CIDR_GUARDRAILS.widestPrefix,
+      maxCidrsPerLink: maxCidrsPerLink ?? DEFAULT_CIDR_GUARDRAILS.maxCidrsPerLink,
+    },
+  };
+}
+
+/** The access control of the runtime (set by the local runtime, or by the API Lambda's cold start). */
 export function accessControl(rt: TetherRuntime): AccessControl {
   if (!rt.access) throw new Error('The runtime has no access control: load the policies at start');
   return rt.access;

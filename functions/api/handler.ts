@@ -10,7 +10,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { logger } from '#functions/logger';
 import type { OnboardingRequest } from '#link/model';
-import { runtime } from '#functions/runtime';
+import { runtime, type TetherRuntime } from '#functions/runtime';
 import {
   type ApiResult,
   createLinks,
@@ -24,7 +24,15 @@ import {
 } from './operations';
 import { httpProblems } from './problems';
 import { loadApiRouter } from '#api/openapi/router';
-import { admitRequest, apiSession, authorizeOnLink, callerOf, mayRead, scopedIdempotencyKey } from './access';
+import {
+  admitRequest,
+  apiSession,
+  authorizeOnLink,
+  callerOf,
+  loadAccessControl,
+  mayRead,
+  scopedIdempotencyKey,
+} from './access';
 import { type ApprovalDecision, decideApproval } from './approval';
 
 function toResponse(result: ApiResult): APIGatewayProxyStructuredResultV2 {
@@ -44,7 +52,7 @@ const functionHandler = async (
 ): Promise<APIGatewayProxyStructuredResultV2> => {
   const request = loadApiRouter().match(event);
   const caller = callerOf(event);
-  const rt = runtime();
+  const rt = apiRuntime();
   const id = request.pathParams.id ?? '';
   switch (request.operationId) {
     case 'createLinks': {
@@ -90,9 +98,24 @@ const problemLogger = {
       : logger.error(message, { details: String(details[0]) }),
 };
 
-// In Lambda the runtime (and with it the policies) is built at cold start: a bad policy
-// file fails the init with its message instead of every request.
-if (process.env.AWS_LAMBDA_FUNCTION_NAME) runtime();
+let withAccess: TetherRuntime | undefined;
+
+/**
+ * The runtime with its access control. The local runtime configures both; in Lambda the
+ * policies (`TETHER_POLICY_DIR`, bundled with this function) are loaded once, here.
+ */
+function apiRuntime(): TetherRuntime {
+  const rt = runtime();
+  if (rt.access) return rt;
+  if (withAccess?.clients !== rt.clients) {
+    withAccess = { ...rt, access: loadAccessControl({ hubAccountId: rt.clients.hubAccountId }) };
+  }
+  return withAccess;
+}
+
+// In Lambda the runtime and the policies are loaded at cold start: a bad policy file fails
+// the init with its message instead of every request.
+if (process.env.AWS_LAMBDA_FUNCTION_NAME) apiRuntime();
 
 export const handler = middy(functionHandler)
   .use(injectLambdaContext(logger))
