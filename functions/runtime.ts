@@ -71,6 +71,9 @@ export function runtime(): TetherRuntime {
       ...(process.env.TETHER_OFFBOARD_STATE_MACHINE_ARN
         ? { offboard: process.env.TETHER_OFFBOARD_STATE_MACHINE_ARN }
         : {}),
+      ...(process.env.TETHER_RECONCILE_STATE_MACHINE_ARN
+        ? { reconcile: process.env.TETHER_RECONCILE_STATE_MACHINE_ARN }
+        : {}),
     },
   };
   return current;

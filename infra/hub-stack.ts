@@ -4,7 +4,7 @@
  * from `functions/store/table.ts`, the hub bus, the OIDC bucket, and the alarms. The same
  * handlers and ASL files the local runtime runs.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import {
   Aws,
   CfnOutput,
@@ -58,10 +58,16 @@ export interface HubStackProps extends StackProps {
 }
 
 /** The workflows and their ASL files. */
-export const WORKFLOWS = {
-  onboard: 'statemachines/onboard.asl.json',
-  offboard: 'statemachines/offboard.asl.json',
-} as const;
+export const WORKFLOWS: Readonly<Record<string, string>> = Object.fromEntries(
+  readdirSync(`${REPO_ROOT}statemachines`)
+    .filter((f) => f.endsWith('.asl.json'))
+    .sort()
+    .map((f) => [f.slice(0, -'.asl.json'.length), `statemachines/${f}`]),
+);
+
+/** The environment variable that gives the API a workflow's state machine: `TETHER_<NAME>_STATE_MACHINE_ARN`. */
+export const stateMachineArnVariable = (workflow: string) =>
+  `TETHER_${workflow.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_STATE_MACHINE_ARN`;
 
 /** Where the API function finds the spec inside its bundle. */
 const BUNDLED_SPEC = 'openapi.yaml';
@@ -110,7 +116,7 @@ export class HubStack extends Stack {
   readonly api: HttpApi;
   readonly table: Table;
   readonly functions = new Map<string, TetherFunction>();
-  readonly stateMachines = new Map<keyof typeof WORKFLOWS, StateMachine>();
+  readonly stateMachines = new Map<string, StateMachine>();
   readonly oidcBucket: Bucket;
   readonly failedExecutions: Queue;
 
@@ -191,7 +197,7 @@ export class HubStack extends Stack {
     const substitutions = Object.fromEntries(
       WORKFLOW_FUNCTIONS.map((fn) => [fn.substitution, this.functions.get(fn.name)?.functionArn ?? '']),
     );
-    for (const [workflow, file] of Object.entries(WORKFLOWS) as [keyof typeof WORKFLOWS, string][]) {
+    for (const [workflow, file] of Object.entries(WORKFLOWS)) {
       const asl = readFileSync(`${REPO_ROOT}${file}`, 'utf8');
       const logs = new LogGroup(this, `${pascal(workflow)}Logs`, {
         logGroupName: `/aws/vendedlogs/states/tether-${workflow}`,
@@ -225,17 +231,19 @@ export class HubStack extends Stack {
     // ---- the API ----------------------------------------------------------------------
     const apiNeeds = needsOf('functions/api/handler.ts');
     const apiRole = roleFor(API_FUNCTION, apiNeeds);
-    const onboard = this.stateMachines.get('onboard');
-    const offboard = this.stateMachines.get('offboard');
-    if (!onboard || !offboard) throw new Error('both workflows are needed');
+    if (!this.stateMachines.has('onboard') || !this.stateMachines.has('offboard')) {
+      throw new Error('statemachines/ must hold onboard.asl.json and offboard.asl.json');
+    }
     const apiFunction = new TetherFunction(this, 'ApiFunction', {
       needs: apiNeeds,
       functionName: hubFunctionName(API_FUNCTION),
       description: 'Tether API (api/openapi.yaml)',
       environment: {
         ...environment,
-        TETHER_ONBOARD_STATE_MACHINE_ARN: onboard.stateMachineArn,
-        TETHER_OFFBOARD_STATE_MACHINE_ARN: offboard.stateMachineArn,
+        // Every workflow of statemachines/, so a new one slots in without touching infra/.
+        ...Object.fromEntries(
+          [...this.stateMachines].map(([w, sm]) => [stateMachineArnVariable(w), sm.stateMachineArn]),
+        ),
         TETHER_OPENAPI_PATH: `/var/task/${BUNDLED_SPEC}`,
         // The Cedar policies and their schema, deployed with the function (docs/deployment.md).
         TETHER_POLICY_DIR: `/var/task/${BUNDLED_POLICIES}`,
@@ -256,7 +264,7 @@ export class HubStack extends Stack {
       },
     });
     this.functions.set(API_FUNCTION, apiFunction);
-    for (const sm of [onboard, offboard]) sm.grantStartExecution(apiRole);
+    for (const sm of this.stateMachines.values()) sm.grantStartExecution(apiRole);
     apiRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'DescribeRuns',
@@ -416,7 +424,7 @@ export class HubStack extends Stack {
         detailType: ['Step Functions Execution Status Change'],
         detail: {
           status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
-          stateMachineArn: [onboard.stateMachineArn, offboard.stateMachineArn],
+          stateMachineArn: [...this.stateMachines.values()].map((sm) => sm.stateMachineArn),
         },
       },
       targets: [new SqsQueue(failedRuns)],

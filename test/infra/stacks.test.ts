@@ -131,9 +131,12 @@ describe('the functions', () => {
     const api = functions().find(([, f]) => f.Properties.FunctionName === 'tether-api')?.[1];
     expect(Object.keys(api.Properties.Environment.Variables)).toEqual(
       expect.arrayContaining([
-        'TETHER_ONBOARD_STATE_MACHINE_ARN',
-        'TETHER_OFFBOARD_STATE_MACHINE_ARN',
+        // One per file of statemachines/: a new workflow slots in without touching infra/.
+        ...readdirSync('statemachines')
+          .filter((f) => f.endsWith('.asl.json'))
+          .map((f) => `TETHER_${f.replace('.asl.json', '').toUpperCase()}_STATE_MACHINE_ARN`),
         'TETHER_OPENAPI_PATH',
+        'TETHER_POLICY_DIR',
       ]),
     );
   });
