@@ -41,6 +41,7 @@ describe('API_ERROR_CODES', () => {
       UNSUPPORTED_CLUSTER: 422,
       PARTITION_UNSUPPORTED: 422,
       INTERNAL: 500,
+      AWS_UNAVAILABLE: 503,
     });
   });
 });
@@ -145,13 +146,25 @@ describe('problemResponse', () => {
     });
   });
 
-  it('does not map a domain error whose code is not an API code', () => {
+  it('answers AWS throttling past the retries with 503 AWS_UNAVAILABLE and Retry-After, without its message', () => {
     // Act
     const response = problemResponse(new ThrottledError('IAM throttled CreateRole for role tether-w-abc'));
 
     // Assert
-    expect(response.statusCode).toBe(500);
+    expect(response.statusCode).toBe(503);
+    expect(response.headers?.['retry-after']).toBe('2');
+    expect(parseBody(response).code).toBe('AWS_UNAVAILABLE');
     expect(response.body).not.toContain('tether-w-abc');
+  });
+
+  it('leaves a Node network error that did not come from an AWS client a generic 500', () => {
+    // Act
+    const response = problemResponse(
+      Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+    );
+
+    // Assert
+    expect(response.statusCode).toBe(500);
   });
 });
 
