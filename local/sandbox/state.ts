@@ -107,6 +107,25 @@ export interface ClusterState {
   resourceVersionSeq: number;
   /** Updates made by UpdateClusterConfig, by id (DescribeUpdate). */
   updates: Record<string, ClusterUpdateState>;
+  /** EKS Pod Identity associations, by id (absent in worlds saved before they existed). */
+  podIdentityAssociations?: Record<string, PodIdentityAssociationState>;
+}
+
+/** One EKS Pod Identity association (local/sandbox/eks-pod-identity.ts). */
+export interface PodIdentityAssociationState {
+  associationId: string;
+  associationArn: string;
+  clusterName: string;
+  namespace: string;
+  serviceAccount: string;
+  roleArn: string;
+  targetRoleArn?: string;
+  externalId?: string;
+  disableSessionTags: boolean;
+  policy?: string;
+  tags: Record<string, string>;
+  createdAt: string;
+  modifiedAt: string;
 }
 
 /** One EKS cluster update. */
