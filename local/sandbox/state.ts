@@ -108,6 +108,25 @@ export interface ClusterState {
   resourceVersionSeq: number;
   /** Updates made by UpdateClusterConfig, by id (DescribeUpdate). */
   updates: Record<string, ClusterUpdateState>;
+  /** EKS Pod Identity associations, by id (absent in worlds saved before they existed). */
+  podIdentityAssociations?: Record<string, PodIdentityAssociationState>;
+}
+
+/** One EKS Pod Identity association (local/sandbox/eks-pod-identity.ts). */
+export interface PodIdentityAssociationState {
+  associationId: string;
+  associationArn: string;
+  clusterName: string;
+  namespace: string;
+  serviceAccount: string;
+  roleArn: string;
+  targetRoleArn?: string;
+  externalId?: string;
+  disableSessionTags: boolean;
+  policy?: string;
+  tags: Record<string, string>;
+  createdAt: string;
+  modifiedAt: string;
 }
 
 /** One EKS cluster update. */
@@ -275,6 +294,8 @@ export interface CredentialState {
   roleArn?: string;
   roleId?: string;
   sessionName?: string;
+  /** The session's `SourceIdentity` (set by AssumeRole, kept through role chaining). */
+  sourceIdentity?: string;
   /** ISO time; absent for the static hub and root credentials. */
   expiration?: string;
   /** True for a session made by a role (role chaining caps it at one hour). */
