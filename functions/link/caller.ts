@@ -93,11 +93,21 @@ export function linkCallSession(link: Pick<Link, 'id' | 'lastExecution' | 'reque
   readonly sessionName: string;
   readonly sourceIdentity?: string;
 } {
-  const asker = link.requestedBy ?? link.createdBy;
+  // The run's own asker when it recorded one (a reconcile an event started is Tether's own).
+  const asker = link.lastExecution?.requestedBy ?? (link.requestedBy ?? link.createdBy)?.arn;
   return {
     sessionName: linkSessionName(link.id, link.lastExecution?.name),
-    ...(asker ? { sourceIdentity: sourceIdentityOf(asker.arn) } : {}),
+    ...(asker ? { sourceIdentity: asker.startsWith('arn:') ? sourceIdentityOf(asker) : asker } : {}),
   };
+}
+
+/**
+ * The asker a run records when no person asked for it: Tether's reconcile, started by a NAT
+ * change event or by the drift sweep: `tether-event` or `tether-sweep`, also its source
+ * identity in CloudTrail (no caller's ARN has that form).
+ */
+export function automaticAsker(reason: 'event' | 'sweep'): string {
+  return `tether-${reason}`;
 }
 
 /**

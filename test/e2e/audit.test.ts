@@ -42,7 +42,7 @@ describe('the calls of a link’s runs', () => {
     const runs = deleted.runs as { name: string; workflow: string }[];
 
     // Assert
-    expect(runs.map((r) => r.workflow)).toEqual(['onboard', 'onboard', 'offboard']);
+    expect(runs.map((r) => r.workflow)).toEqual(['onboard', 'reconcile', 'offboard']);
     const [first, second, third] = runs.map((r) => linkSessionName(id, r.name));
     for (const [calls, session, identity] of [
       [onboard, first, 'alice'],
@@ -90,5 +90,34 @@ describe('the calls of a link’s runs', () => {
         sessionName: linkSessionName(id, runs.body.items[0].name),
       }),
     ]);
+  });
+
+  it('names Tether itself, not the last person who asked, as the source identity of a reconcile a NAT change started', async () => {
+    // Arrange: alice's link, then a NAT gateway of its source VPC replaced.
+    const body = demoRequest();
+    body.source = { ...body.source, namespace: 'audit-event' };
+    const id = (await h.api('POST', '/links', body, { 'x-tether-caller': ALICE })).body.links[0].id;
+    const active = await h.settle(id);
+    const ip = (active.outputs.egress?.cidrs as string[] | undefined)?.[0]?.replace('/32', '');
+    expect(ip).toBeDefined();
+    h.rt.sandbox.resetCalls();
+
+    // Act
+    const replaced = await h.api('POST', '/_sandbox/nat-gateways/replace', {
+      accountId: body.source.accountId,
+      region: body.source.region,
+      publicIp: ip,
+    });
+    await h.rt.eventBus.idle();
+    const settled = await h.settle(id);
+    const calls = h.rt.sandbox.calls();
+
+    // Assert
+    expect(replaced.status, JSON.stringify(replaced.body)).toBe(200);
+    const run = (settled.runs as { name: string; workflow: string; requestedBy?: string }[]).at(-1);
+    expect(run).toMatchObject({ workflow: 'reconcile', requestedBy: 'tether-event' });
+    const ofTheRun = memberCalls(calls).filter((c) => c.sessionName === linkSessionName(id, run?.name));
+    expect(ofTheRun.filter((c) => c.mutating).length).toBeGreaterThan(0);
+    for (const call of ofTheRun) expect(call.sourceIdentity, call.operation).toBe('tether-event');
   });
 });

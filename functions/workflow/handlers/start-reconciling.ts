@@ -7,13 +7,16 @@
  * (LinkStateError: skipped) — concurrent events for one VPC coalesce; if it started before,
  * this run waits for it (ConcurrentUpdateError, retried) and reconciles again after it.
  */
+import { askedBy, automaticAsker } from '#link/caller';
 import { ConcurrentUpdateError, LinkStateError } from '#link/errors';
 import { RECONCILE_STARTABLE } from '#link/lifecycle';
 import { runtime } from '#functions/runtime';
 import { stepHandler, type WorkflowStartEvent } from '../step';
 
 /** Moves the link to RECONCILING for this execution. */
-export async function startReconciling(event: WorkflowStartEvent & { readonly since?: string }) {
+export async function startReconciling(
+  event: WorkflowStartEvent & { readonly since?: string; readonly reason?: 'api' | 'event' | 'sweep' },
+) {
   const rt = runtime();
   for (let attempt = 0; attempt < 5; attempt++) {
     const link = await rt.links.get(event.linkId);
@@ -37,7 +40,15 @@ export async function startReconciling(event: WorkflowStartEvent & { readonly si
     // One conditional write: of concurrent runs, one takes the link; the others read again.
     const taken = await rt.links.takeForReconcile(
       link,
-      { ...event.execution, workflow: 'reconcile' },
+      // Who asked: the API's caller (recorded on the link by POST /links/{id}/reconcile), or
+      // Tether itself for an event or the sweep — never the last person who asked before.
+      {
+        ...event.execution,
+        workflow: 'reconcile',
+        ...(event.reason === undefined || event.reason === 'api'
+          ? askedBy(link)
+          : { requestedBy: automaticAsker(event.reason) }),
+      },
       rt.now().toISOString(),
     );
     if (taken) return { linkId: taken.id, status: taken.status };
