@@ -426,8 +426,15 @@ export async function ensurePublicAccessCidrs(
     }
     return { current, openToAll, added, unchanged, adopted };
   };
-  // Nothing to add (the usual re-run, or another link of the same source made them): no lock.
+  // Nothing to add (the usual re-run, or another link of the same source made them): no lock;
+  // one this link's crashed earlier run may still hold is let go.
   const first = await inspect();
+  if (first.openToAll || first.added.length === 0) {
+    await deps.memberships.releaseRemovalLock(
+      membership.clusterEndpoint(target.accountId, target.region, target.cluster),
+      link.id,
+    );
+  }
   if (first.openToAll) {
     return { added: [], unchanged: [], adopted: {}, publicAccessCidrs: first.current, openToAll: true };
   }
