@@ -8,11 +8,12 @@ import { ensureOnboardRun } from '#api/operations';
 import type { TetherRuntime } from '#functions/runtime';
 import { UNFINISHED } from '#link/lifecycle';
 import type { LinkStatus } from '#link/model';
-import { offboardInput, onboardInput } from '#link/workflow-input';
+import { offboardInput, onboardInput, reconcileInput } from '#link/workflow-input';
 
 /**
  * Links a previous process left half-done are driven again: PENDING or PROVISIONING ones by
- * the onboard workflow, DELETING ones by the offboard workflow. Every step is an idempotent
+ * the onboard workflow, DELETING ones by the offboard workflow, RECONCILING ones by the
+ * reconcile workflow (which takes over from the run that died). Every step is an idempotent
  * ensure (or remove), so the new run converges where the old one stopped. Returns the ids
  * of the links re-driven.
  *
@@ -61,5 +62,16 @@ export async function redriveUnfinished(rt: TetherRuntime): Promise<string[]> {
       }),
     );
   }
-  return [...pending, ...onboarding, ...deleting];
+  // A RECONCILING link's run died too: a new reconcile run takes it over.
+  const reconciling = await idsIn(UNFINISHED.reconcile.statuses);
+  if (reconciling.length && rt.stateMachines.reconcile) {
+    await rt.clients.sfn().send(
+      new StartExecutionCommand({
+        stateMachineArn: rt.stateMachines.reconcile,
+        name: `redrive-reconcile-${stamp}`,
+        input: reconcileInput(reconciling, { reason: 'redrive', time: new Date(stamp).toISOString() }),
+      }),
+    );
+  }
+  return [...pending, ...onboarding, ...deleting, ...reconciling];
 }

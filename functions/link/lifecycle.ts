@@ -22,7 +22,8 @@ const TRANSITIONS: Record<LinkStatus, readonly LinkStatus[]> = {
   ACTIVE: ['RECONCILING', 'DELETING', 'PROVISIONING'],
   // FAILED → PENDING: re-driven by `POST /links` (one run per version, see `onboardExecutionName`).
   FAILED: ['PENDING', 'PROVISIONING', 'DELETING'],
-  RECONCILING: ['ACTIVE', 'DEGRADED', 'DELETING'],
+  // RECONCILING → RECONCILING: a run takes over from one that stopped without finishing.
+  RECONCILING: ['RECONCILING', 'ACTIVE', 'DEGRADED', 'DELETING'],
   DEGRADED: ['RECONCILING', 'ACTIVE', 'DELETING', 'PROVISIONING'],
   DELETING: ['DELETING', 'DELETED', 'FAILED'],
   DELETED: [],
@@ -77,6 +78,7 @@ export const ONBOARDABLE = statusSet('PENDING', 'PROVISIONING', 'FAILED', 'ACTIV
 export const UNFINISHED = {
   onboard: statusSet('PENDING', 'PROVISIONING'),
   offboard: statusSet('DELETING'),
+  reconcile: statusSet('RECONCILING'),
 } as const;
 
 /** Statuses in which a link is still being made or removed: a caller waiting for it keeps waiting. */

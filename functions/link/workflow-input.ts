@@ -37,7 +37,7 @@ export function offboardInput(linkId: string): string {
 export interface ReconcileInput {
   readonly linkIds: readonly string[];
   /** Why, and when the change the reconcile must cover was seen. */
-  readonly trigger: { readonly reason: 'api' | 'sweep' | 'event'; readonly time: string };
+  readonly trigger: { readonly reason: 'api' | 'sweep' | 'event' | 'redrive'; readonly time: string };
 }
 
 /**

@@ -63,7 +63,9 @@ export const MAX_PUBLIC_ACCESS_CIDRS = 40;
 /** How long one link may hold a cluster's endpoint lock while its update runs. */
 export const ENDPOINT_LOCK_LEASE_MS = 120_000;
 /** The waits between DescribeUpdate calls while an update is InProgress (about a minute in all). */
-export const UPDATE_POLL_DELAYS_MS: readonly number[] = [0, 250, 500, 1000, 2000, 4000, 8000, 15000, 30000];
+export const UPDATE_POLL_DELAYS_MS: readonly number[] = [
+  0, 0, 250, 500, 1000, 2000, 4000, 8000, 15000, 30000,
+];
 
 /** The CIDRs a link must let in, from its network mode. */
 export function desiredCidrs(spec: LinkSpec, resolved: Resolved): string[] {
@@ -408,22 +410,47 @@ export async function ensurePublicAccessCidrs(
 ): Promise<EnsuredPublicAccess> {
   const { target } = link.spec;
   const eks = deps.clients.eks(target.accountId, target.region);
-  return withEndpointLock(link, deps, async () => {
+  const inspect = async () => {
     const vpc = (await describeCluster(eks, target)).resourcesVpcConfig;
     const current = [...(vpc?.publicAccessCidrs ?? [])];
-    if (vpc?.endpointPublicAccess !== false && current.includes('0.0.0.0/0')) {
-      return { added: [], unchanged: [], adopted: {}, publicAccessCidrs: current, openToAll: true };
-    }
+    const openToAll = vpc?.endpointPublicAccess !== false && current.includes('0.0.0.0/0');
     const added: string[] = [];
     const unchanged: string[] = [];
     const adopted: Record<string, string> = {};
-    for (const cidr of cidrs) {
+    for (const cidr of openToAll ? [] : cidrs) {
       const key = membership.publicAccess(target.accountId, target.region, target.cluster, cidr);
       const covering = coveringCidr(current, cidr);
       if (covering === cidr && (await deps.memberships.isManaged(key))) unchanged.push(cidr);
       else if (covering) adopted[cidr] = covering;
       else added.push(cidr);
     }
+    return { current, openToAll, added, unchanged, adopted };
+  };
+  // Nothing to add (the usual re-run, or another link of the same source made them): no lock;
+  // one this link's crashed earlier run may still hold is let go.
+  const first = await inspect();
+  if (first.openToAll || first.added.length === 0) {
+    await deps.memberships.releaseRemovalLock(
+      membership.clusterEndpoint(target.accountId, target.region, target.cluster),
+      link.id,
+    );
+  }
+  if (first.openToAll) {
+    return { added: [], unchanged: [], adopted: {}, publicAccessCidrs: first.current, openToAll: true };
+  }
+  if (first.added.length === 0) {
+    return {
+      added: [],
+      unchanged: first.unchanged,
+      adopted: first.adopted,
+      publicAccessCidrs: first.current,
+    };
+  }
+  return withEndpointLock(link, deps, async () => {
+    // Read again under the lock: another link may have merged them meanwhile.
+    const { current, openToAll, added, unchanged, adopted } = await inspect();
+    if (openToAll)
+      return { added: [], unchanged: [], adopted: {}, publicAccessCidrs: current, openToAll: true };
     if (added.length === 0) return { added, unchanged, adopted, publicAccessCidrs: current };
     const next = [...current, ...added];
     if (next.length > MAX_PUBLIC_ACCESS_CIDRS) {

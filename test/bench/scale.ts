@@ -5,9 +5,10 @@
  * - **Calls per link against the minimum.** The mutating AWS calls of one link, as the
  *   sandbox counted them, next to the fewest the link needs: the first link of a workload
  *   whose source has 3 NAT IPs needs 8 (OIDC provider; workload role and its policy;
- *   target role and its policy; access entry; access policy; one ingress call for all
- *   CIDRs), a further link of the same workload 5 (the target side alone: nothing in the
- *   source account). Reads are held to at most one per write plus the resolves (the plan's
+ *   target role and its policy; access entry; access policy; one UpdateClusterConfig that
+ *   merges every NAT /32 into cluster-b's publicAccessCidrs), a further link of the same
+ *   workload to cluster-d 4 (the target side alone: nothing in the source account, and no
+ *   allowance: cluster-d's public endpoint is open to all). Reads are held to at most one per write plus the resolves (the plan's
  *   and the resolve step's DescribeCluster and DescribeNatGateways, and the agent-role
  *   sessions).
  * - **1,000 links of one workload.** Every link ACTIVE, the workload role's policy size (in
@@ -98,7 +99,7 @@ export async function measureCallsPerLink(): Promise<CallsRow[]> {
           ...DEMO_REQUEST,
           targets: [{ accountId: '333333333333', region: 'eu-west-1', cluster: 'cluster-d', access: VIEW }],
         },
-        5,
+        4,
       ),
     ];
   } finally {

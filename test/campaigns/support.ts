@@ -299,6 +299,11 @@ const managed = (tags: Tags) => tags?.some((t) => t.Key === TAG_MANAGED && t.Val
 export function untaggedFingerprint(sb: Sandbox): Map<string, string> {
   const out = new Map<string, string>();
   const put = (key: string, v: unknown) => out.set(key, JSON.stringify(v));
+  const tetherCidrs = new Set(
+    Object.values(sb.state().accounts).flatMap((a) =>
+      Object.values(a.regions).flatMap((r) => Object.values(r.ec2.addresses).map((e) => `${e.PublicIp}/32`)),
+    ),
+  );
   for (const [id, a] of Object.entries(sb.state().accounts)) {
     for (const [name, r] of Object.entries(a.iam.roles)) if (!managed(r.Tags)) put(`${id}/role/${name}`, r);
     for (const [arn, p] of Object.entries(a.iam.oidcProviders))
@@ -320,8 +325,11 @@ export function untaggedFingerprint(sb: Sandbox): Map<string, string> {
         if (!managed(v.Tags)) put(`${id}/${rn}/sgr/${k}`, v);
       for (const [k, v] of Object.entries(e.prefixLists)) if (!managed(v.Tags)) put(`${id}/${rn}/pl/${k}`, v);
       for (const [name, c] of Object.entries(r.eks.clusters)) {
-        const { accessEntries, configMaps, resourceVersionSeq: _seq, ...rest } = c;
-        put(`${id}/${rn}/eks/${name}`, rest);
+        // The /32s of the sources' addresses in publicAccessCidrs, and the updates that put
+        // them there, are Tether's allowance; every other CIDR of the list is someone else's.
+        const { accessEntries, configMaps, resourceVersionSeq: _seq, updates: _u, status: _s, ...rest } = c;
+        const others = c.publicAccessCidrs.filter((cidr) => !tetherCidrs.has(cidr));
+        put(`${id}/${rn}/eks/${name}`, { ...rest, publicAccessCidrs: others });
         for (const [k, v] of Object.entries(accessEntries)) {
           if (v.tags[TAG_MANAGED] !== 'true') put(`${id}/${rn}/eks/${name}/entry/${k}`, v);
         }

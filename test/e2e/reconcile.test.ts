@@ -11,6 +11,8 @@ import {
   EC2Client,
 } from '@aws-sdk/client-ec2';
 import { DescribeClusterCommand } from '@aws-sdk/client-eks';
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { reconcileInput } from '#link/workflow-input';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sandboxPlugin } from '#local/adapters/sdk-plugin';
 import { demoRequest, type Harness, startHarness } from './harness';
@@ -95,6 +97,32 @@ describe('POST /links/{id}/reconcile', () => {
     expect(after.status).toBe('ACTIVE');
     expect(h.rt.sandbox.callCounts({ mutating: true })).toBe(0);
     expect(after.steps.reconcile.result).toEqual({ action: 'unchanged', changed: [] });
+  });
+
+  it('takes over a link a reconcile run left RECONCILING when it stopped (a crash), and ends ACTIVE', async () => {
+    // Arrange: a run that took the link and died with its process.
+    const current = await h.rt.links.get(link.id);
+    const dead = {
+      name: 'reconcile-dead',
+      arn: 'arn:aws:states:ap-southeast-1:000000000000:execution:tether-reconcile:reconcile-dead',
+      workflow: 'reconcile',
+    };
+    expect(await h.rt.links.takeForReconcile(current, dead, new Date().toISOString())).toBeDefined();
+    expect((await h.api('POST', `/links/${link.id}/reconcile`)).status).toBe(409);
+
+    // Act: the next reconcile (here started as the restart re-drive does).
+    await h.rt.clients.sfn().send(
+      new StartExecutionCommand({
+        stateMachineArn: h.rt.runtime.stateMachines.reconcile,
+        name: 'redrive-reconcile-test',
+        input: reconcileInput([link.id], { reason: 'redrive', time: new Date().toISOString() }),
+      }),
+    );
+    const after = await h.settle(link.id);
+
+    // Assert
+    expect(after.status).toBe('ACTIVE');
+    expect(after.lastExecution.name).toBe('redrive-reconcile-test');
   });
 
   it('answers 404 for an unknown link', async () => {

@@ -5,8 +5,11 @@
  * reconciling: if that run started at or after the change that triggered this one (`since`),
  * it reads the accounts after the change and covers it, so this run leaves the link to it
  * (LinkStateError: skipped) — concurrent events for one VPC coalesce; if it started before,
- * this run waits for it (ConcurrentUpdateError, retried) and reconciles again after it.
+ * this run waits for it (ConcurrentUpdateError, retried) and reconciles again after it. A
+ * run that holds the link but is no longer running (it failed, was aborted, or its process
+ * died) is taken over.
  */
+import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { askedBy, automaticAsker } from '#link/caller';
 import { ConcurrentUpdateError, LinkStateError } from '#link/errors';
 import { RECONCILE_STARTABLE } from '#link/lifecycle';
@@ -18,10 +21,32 @@ export async function startReconciling(
   event: WorkflowStartEvent & { readonly since?: string; readonly reason?: 'api' | 'event' | 'sweep' },
 ) {
   const rt = runtime();
+  const stillRunning = async (arn: string | undefined) => {
+    if (!arn) return false;
+    try {
+      return (
+        (await rt.clients.sfn().send(new DescribeExecutionCommand({ executionArn: arn }))).status ===
+        'RUNNING'
+      );
+    } catch (err) {
+      if ((err as Error).name === 'ExecutionDoesNotExist') return false;
+      throw err;
+    }
+  };
   for (let attempt = 0; attempt < 5; attempt++) {
     const link = await rt.links.get(event.linkId);
     const mine = link.status === 'RECONCILING' && link.lastExecution?.name === event.execution.name;
     if (mine) return { linkId: link.id, status: link.status };
+    if (link.status === 'RECONCILING' && !(await stillRunning(link.lastExecution?.arn))) {
+      // The run that took it stopped without finishing (failed, aborted, a crash): take over.
+      const taken = await rt.links.takeForReconcile(
+        link,
+        { ...event.execution, workflow: 'reconcile' },
+        rt.now().toISOString(),
+      );
+      if (taken) return { linkId: taken.id, status: taken.status, tookOverFrom: link.lastExecution?.name };
+      continue;
+    }
     if (link.status === 'RECONCILING') {
       const other = link.lastExecution?.name;
       const startedAt = link.runs?.find((r) => r.name === other)?.startedAt;

@@ -25,7 +25,8 @@ const ALLOWED: Record<LinkStatus, readonly LinkStatus[]> = {
   PROVISIONING: ['PROVISIONING', 'ACTIVE', 'FAILED', 'DELETING'],
   ACTIVE: ['RECONCILING', 'DELETING', 'PROVISIONING'],
   FAILED: ['PENDING', 'PROVISIONING', 'DELETING'],
-  RECONCILING: ['ACTIVE', 'DEGRADED', 'DELETING'],
+  // RECONCILING → RECONCILING: a run takes over from one that stopped without finishing.
+  RECONCILING: ['RECONCILING', 'ACTIVE', 'DEGRADED', 'DELETING'],
   DEGRADED: ['RECONCILING', 'ACTIVE', 'DELETING', 'PROVISIONING'],
   DELETING: ['DELETING', 'DELETED', 'FAILED'],
   DELETED: [],
@@ -80,12 +81,12 @@ describe('canTransition', () => {
     expect(cannot).toEqual([]);
   });
 
-  it('lets a workflow re-run a step of its own status (PROVISIONING, DELETING), and a stopped run queue its link again (PENDING)', () => {
+  it('lets a workflow re-run a step of its own status (PROVISIONING, DELETING), a stopped run queue its link again (PENDING), and a reconcile take over from a stopped one (RECONCILING)', () => {
     // Act
     const repeatable = LINK_STATUSES.filter((s) => canTransition(s, s));
 
     // Assert
-    expect(repeatable).toEqual(['PENDING', 'PROVISIONING', 'DELETING']);
+    expect(repeatable).toEqual(['PENDING', 'PROVISIONING', 'RECONCILING', 'DELETING']);
   });
 });
 
@@ -140,6 +141,7 @@ describe('the named status sets', () => {
     ['IN_PROGRESS', IN_PROGRESS, ['PENDING', 'PROVISIONING', 'RECONCILING', 'DELETING']],
     ['UNFINISHED.onboard', UNFINISHED.onboard, ['PENDING', 'PROVISIONING']],
     ['UNFINISHED.offboard', UNFINISHED.offboard, ['DELETING']],
+    ['UNFINISHED.reconcile', UNFINISHED.reconcile, ['RECONCILING']],
     ['STEP_RUNNABLE.onboard', STEP_RUNNABLE.onboard, ['PROVISIONING', 'RECONCILING']],
     ['STEP_RUNNABLE.offboard', STEP_RUNNABLE.offboard, ['DELETING', 'FAILED']],
     ['RECONCILE_STARTABLE', RECONCILE_STARTABLE, ['ACTIVE', 'DEGRADED']],

@@ -640,7 +640,8 @@ describe('egressStep on the public endpoint (NAT IPs)', () => {
   });
 
   it('waits while the cluster has another update in progress (ResourceInUseException), then merges', async () => {
-    // Arrange: someone else's update is under way.
+    // Arrange: someone else's update is under way, and EKS answers the merge with
+    // ResourceInUseException while it is.
     const ref = restrictedTarget();
     const link = await linkTo(ref);
     await rootClients(rt.sandbox, TARGET_ACCOUNT).eks.send(
@@ -649,6 +650,13 @@ describe('egressStep on the public endpoint (NAT IPs)', () => {
         resourcesVpcConfig: { publicAccessCidrs: ['203.0.113.0/24', '192.0.2.0/24'] },
       }),
     );
+    rt.sandbox.injectFault({
+      service: 'eks',
+      operation: 'UpdateClusterConfig',
+      accountId: TARGET_ACCOUNT,
+      code: 'ResourceInUseException',
+      statusCode: 409,
+    });
 
     // Act
     const busy = await observe(rt.sandbox, () => egressStep(link, rt.runtime));
