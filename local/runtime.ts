@@ -15,6 +15,8 @@ import { DEFAULT_TABLE_NAME } from '#store/table';
 import { configureRuntime, type TetherRuntime, tableStores } from '#functions/runtime';
 import { startDynamo } from '#local/adapters/dynamodb';
 import { startHttpServer } from '#local/adapters/http';
+import { type AwsDoor, startAwsDoor } from '#local/adapters/aws-http/index';
+import { type KubeApis, startKubeApis } from '#local/adapters/kube-api';
 import { sandboxKubernetes } from '#local/adapters/kubernetes';
 import { Sandbox } from '#local/sandbox/index';
 import { sandboxPlugin } from '#local/adapters/sdk-plugin';
@@ -64,6 +66,23 @@ export interface LocalRuntimeOptions {
   readonly readAfterWriteLagCalls?: number;
   /** Re-drive links a previous process left half-done. @default true */
   readonly redrive?: boolean;
+  /**
+   * Serve the sandbox over HTTP too (docs/architecture.md#the-doors): the AWS door
+   * (STS, IAM, EKS, the OIDC issuers; local/adapters/aws-http/) and a TLS Kubernetes API per
+   * cluster (local/adapters/kube-api.ts), all on 127.0.0.1, ephemeral ports. `npm start`
+   * turns them on. Only with the embedded sandbox. @default false
+   */
+  readonly doors?: boolean;
+  /** The clock the doors check signatures and token dates against (tests move it). @default the clock */
+  readonly doorClock?: () => Date;
+}
+
+/** The sandbox's HTTP doors, when {@link LocalRuntimeOptions.doors} is on. */
+export interface SandboxDoors {
+  /** STS, IAM, EKS and the OIDC issuers, as AWS speaks them: what `AWS_ENDPOINT_URL` takes. */
+  readonly aws: AwsDoor;
+  /** The clusters' Kubernetes APIs. */
+  readonly kube: KubeApis;
 }
 
 export interface LocalRuntime {
@@ -74,6 +93,8 @@ export interface LocalRuntime {
   readonly clients: AwsClients;
   readonly links: LinkStore;
   readonly runtime: TetherRuntime;
+  /** The sandbox's HTTP doors, when started with `doors: true`. */
+  readonly doors?: SandboxDoors;
   /** Links found half-done at start and re-driven. */
   readonly redriven: readonly string[];
   /** What the start did that the user should hear of (a stale lock taken over). */
@@ -143,6 +164,19 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     undo.unshift(() => dynamo.close());
     check?.commit();
     const useSandbox = (options.aws ?? 'sandbox') === 'sandbox';
+    let doors: SandboxDoors | undefined;
+    if (options.doors && useSandbox) {
+      // Before any link is onboarded: DescribeCluster then returns the served endpoint and CA.
+      await sandbox.ensureIssuerKeys();
+      const aws = await startAwsDoor(sandbox, options.doorClock ? { now: options.doorClock } : {});
+      undo.unshift(() => aws.close());
+      const kube = await startKubeApis(sandbox, {
+        stsHost: aws.host,
+        ...(options.doorClock ? { now: options.doorClock } : {}),
+      });
+      undo.unshift(() => kube.close());
+      doors = { aws, kube };
+    }
     const clients = new AwsClients({
       hubAccountId: options.hubAccountId ?? LOCAL_HUB_ACCOUNT_ID,
       hubRegion: LOCAL_HUB_REGION,
@@ -194,6 +228,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       clients,
       links,
       runtime,
+      ...(doors ? { doors } : {}),
       redriven,
       notices: lock?.tookOver === undefined ? [] : [lock.tookOver],
       halt() {
@@ -202,6 +237,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       },
       async close() {
         await server.close();
+        await doors?.kube.close();
+        await doors?.aws.close();
         stepFunctions.abortAll();
         await stepFunctions.idle();
         clients.destroy();

@@ -1,0 +1,86 @@
+/**
+ * A cluster's Kubernetes API serving certificates: a per-cluster CA (what EKS returns as
+ * `certificateAuthority.data`, base64 of the PEM: EKS API reference, Certificate) and a
+ * serving certificate for the endpoint, signed by it. Made with `node-forge` (RSA-2048
+ * keys from Node's own generator, which forge uses under Node); Node's crypto cannot
+ * issue certificates itself.
+ */
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import forge from 'node-forge';
+import type { ClusterCaState } from '#local/sandbox/state';
+
+const DAY = 86_400_000;
+
+function rsaKeys(): {
+  privateKey: forge.pki.rsa.PrivateKey;
+  publicKey: forge.pki.rsa.PublicKey;
+  pem: string;
+} {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const forgeKey = forge.pki.privateKeyFromPem(pem) as forge.pki.rsa.PrivateKey;
+  return { privateKey: forgeKey, publicKey: forge.pki.setRsaPublicKey(forgeKey.n, forgeKey.e), pem };
+}
+
+/** A positive serial number (the first byte below 0x80). */
+function serial(): string {
+  const b = randomBytes(9);
+  b[0] = (b[0] ?? 0) & 0x7f;
+  return b.toString('hex');
+}
+
+/** A new CA for `clusterName`, valid ten years (as EKS's cluster CAs are). */
+export function newClusterCa(clusterName: string, now: Date = new Date()): ClusterCaState {
+  const keys = rsaKeys();
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = keys.publicKey;
+  cert.serialNumber = serial();
+  cert.validity.notBefore = new Date(now.getTime() - DAY);
+  cert.validity.notAfter = new Date(now.getTime() + 3650 * DAY);
+  const name = [
+    { name: 'commonName', value: 'kubernetes' },
+    { name: 'organizationName', value: `tether-sandbox ${clusterName}` },
+  ];
+  cert.setSubject(name);
+  cert.setIssuer(name);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  cert.sign(keys.privateKey, forge.md.sha256.create());
+  return { keyPkcs8: Buffer.from(keys.pem).toString('base64'), certPem: forge.pki.certificateToPem(cert) };
+}
+
+/** A serving certificate for 127.0.0.1 and localhost signed by `ca`: `{ key, cert }` PEMs for `https.createServer`. */
+export function servingCertificate(
+  ca: ClusterCaState,
+  now: Date = new Date(),
+): { key: string; cert: string } {
+  const caKey = forge.pki.privateKeyFromPem(Buffer.from(ca.keyPkcs8, 'base64').toString('utf8'));
+  const caCert = forge.pki.certificateFromPem(ca.certPem);
+  const keys = rsaKeys();
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = keys.publicKey;
+  cert.serialNumber = serial();
+  cert.validity.notBefore = new Date(now.getTime() - DAY);
+  cert.validity.notAfter = new Date(now.getTime() + 365 * DAY);
+  cert.setSubject([{ name: 'commonName', value: 'kube-apiserver' }]);
+  cert.setIssuer(caCert.subject.attributes);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false, critical: true },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', serverAuth: true },
+    {
+      name: 'subjectAltName',
+      altNames: [
+        { type: 7, ip: '127.0.0.1' },
+        { type: 2, value: 'localhost' },
+        { type: 2, value: 'kubernetes.default.svc' },
+      ],
+    },
+    { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
+  ]);
+  cert.sign(caKey, forge.md.sha256.create());
+  return { key: keys.pem, cert: forge.pki.certificateToPem(cert) };
+}
