@@ -95,15 +95,17 @@ export function authorize(associations: readonly AssociationState[], a: RequestA
   if (a.path !== undefined && a.verb === 'get' && /^\/(api|apis|version|openapi)(\/|$)/.test(a.path))
     return { allowed: true, reason: 'system:discovery' };
   const namespace = requestNamespace(a);
-  const clusterScoped = namespace === '';
+  // A namespace object is cluster-scoped for what may be done to it (only the namespaced
+  // roles' reads of it), but lies in itself for a namespace scope (RBAC: a RoleBinding in a
+  // namespace covers that Namespace object).
+  const clusterScoped = a.namespace === '';
   for (const assoc of associations) {
     const policy = assoc.policyArn.split('/').pop() ?? '';
     const inScope =
       assoc.accessScope.type === 'cluster' ||
       (namespace !== '' && (assoc.accessScope.namespaces ?? []).includes(namespace));
     if (!inScope) continue;
-    // Within a namespace scope every request in scope is a namespaced one.
-    if (policyAllows(policy, a, assoc.accessScope.type === 'cluster' && clusterScoped))
+    if (policyAllows(policy, a, clusterScoped))
       return { allowed: true, reason: `${policy} (${assoc.accessScope.type} scope)` };
   }
   return { allowed: false };
