@@ -18,6 +18,8 @@ import {
   UpdateAssumeRolePolicyCommand,
 } from '@aws-sdk/client-iam';
 import { DeleteAccessEntryCommand } from '@aws-sdk/client-eks';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Link } from '#link/model';
 import { roleArn, TARGET_POLICY_NAME, targetRoleName } from '#link/names';
@@ -196,6 +198,34 @@ describe.skipIf(missing.length > 0)(
       expect(namespaces.stderr).toContain(
         'cannot list resource "namespaces" in API group "" at the cluster scope',
       );
+    });
+
+    it('answers the AWS CLI by hand: sts get-caller-identity, iam get-role, eks describe-cluster', async () => {
+      const root = h.rt.sandbox.rootCredentials(TARGET);
+      const aws = async (...args: string[]) => {
+        const { stdout } = await promisify(execFile)('aws', [...args, '--output', 'json'], {
+          env: {
+            PATH: process.env.PATH ?? '',
+            HOME: '/nonexistent',
+            AWS_ENDPOINT_URL: h.rt.doors!.aws.url,
+            AWS_ACCESS_KEY_ID: root.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: root.secretAccessKey,
+            AWS_DEFAULT_REGION: REGION,
+            AWS_CONFIG_FILE: '/dev/null',
+            AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+            AWS_EC2_METADATA_DISABLED: 'true',
+          },
+        });
+        return JSON.parse(stdout) as Record<string, any>;
+      };
+      expect((await aws('sts', 'get-caller-identity')).Account).toBe(TARGET);
+      const role = await aws('iam', 'get-role', '--role-name', targetRoleName(link.spec));
+      expect(role.Role.Arn).toBe(roleArn(TARGET, targetRoleName(link.spec)));
+      // The CLI decodes the URL-encoded trust policy, as it does against IAM.
+      expect(role.Role.AssumeRolePolicyDocument.Statement[0].Action).toBe('sts:AssumeRole');
+      const cluster = await aws('eks', 'describe-cluster', '--name', 'cluster-b');
+      expect(cluster.cluster.endpoint).toBe(h.rt.doors!.kube.endpoints.get(`${TARGET}/${REGION}/cluster-b`));
+      expect(kubeconfig).toContain(cluster.cluster.certificateAuthority.data);
     });
 
     describe('fails at the hop it should', () => {
