@@ -85,7 +85,7 @@ if (values['data-dir'].trim() === '') {
 
 // Loaded after the options are read, so --help and a usage error answer at once.
 const { DataDirectoryError, startLocalRuntime } = await import('./runtime');
-const { proveWithRealTools } = await import('./proof');
+const { printProof } = await import('./proof');
 const started = Date.now();
 const rt = await startLocalRuntime({
   dataDir: values['data-dir'],
@@ -199,7 +199,10 @@ if (!values['no-demo']) {
       kubeconfig = await api('GET', `/links/${link.id}/kubeconfig`);
     }
     console.log(`\nGET ${rt.url}/links/${link.id}/kubeconfig\n${kubeconfig.body}`);
-    if (rt.doors) await proveWithRealTools(rt, link, String(kubeconfig.body), values['data-dir']);
+    if (rt.doors) {
+      const proof = await rt.proveLink(link.id);
+      printProof(proof, link, rt.doors.aws.url, values['data-dir']);
+    }
   }
 }
 

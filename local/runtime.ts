@@ -31,6 +31,7 @@ import {
   DataDirectoryDamagedError,
   lockDataDirectory,
 } from './data-dir-lock';
+import { proveLink, type RealToolsProof } from './proof';
 import { redriveUnfinished } from './redrive';
 
 export { DataDirectoryDamagedError, DataDirectoryError, DataDirectoryInUseError } from './data-dir-lock';
@@ -95,6 +96,12 @@ export interface LocalRuntime {
   readonly runtime: TetherRuntime;
   /** The sandbox's HTTP doors, when started with `doors: true`. */
   readonly doors?: SandboxDoors;
+  /**
+   * Verify mode with the real tools (local/proof.ts): runs `kubectl` with the link's
+   * kubeconfig through the real chain and records the outcome on the link
+   * (`steps.realToolsProof`). Needs the doors.
+   */
+  proveLink(id: string): Promise<RealToolsProof>;
   /** Links found half-done at start and re-driven. */
   readonly redriven: readonly string[];
   /** What the start did that the user should hear of (a stale lock taken over). */
@@ -229,6 +236,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       links,
       runtime,
       ...(doors ? { doors } : {}),
+      proveLink: (id) => {
+        if (!doors)
+          throw new Error(
+            'The proof with the real tools needs the doors (startLocalRuntime({ doors: true }))',
+          );
+        return proveLink({ sandbox, aws: doors.aws, links, ...(dataDir ? { dataDir } : {}) }, id);
+      },
       redriven,
       notices: lock?.tookOver === undefined ? [] : [lock.tookOver],
       halt() {

@@ -168,6 +168,22 @@ describe.skipIf(missing.length > 0)(
       );
     });
 
+    it('records the proof on the link in verify mode (steps.realToolsProof)', async () => {
+      const proof = await h.rt.proveLink(link.id);
+      expect(proof.status).toBe('SUCCEEDED');
+      expect(proof.requests.map((r) => [r.command, r.expect, r.ok])).toEqual([
+        ['kubectl auth whoami', 'allowed', true],
+        ['kubectl get namespaces', 'allowed', true],
+        ['kubectl get secrets -n default', 'forbidden', true],
+      ]);
+      const read = await h.api('GET', `/links/${link.id}`);
+      expect(read.status).toBe(200);
+      expect(read.body.steps.realToolsProof).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
+      expect(read.body.steps.realToolsProof.result.username).toBe(
+        'tether:111111111111:ap-southeast-1:cluster-a:kubeai-chatbot:kubeai-chatbot:EKSGetTokenAuth',
+      );
+    });
+
     it('sees only its namespaces with a namespace-scoped link', async () => {
       const scoped = await onboard(
         demoRequest({
@@ -198,6 +214,30 @@ describe.skipIf(missing.length > 0)(
       expect(namespaces.stderr).toContain(
         'cannot list resource "namespaces" in API group "" at the cluster scope',
       );
+    });
+
+    it('authenticates through aws-auth on a CONFIG_MAP cluster; its groups grant nothing without RBAC objects', async () => {
+      const mapped = await onboard(
+        demoRequest({
+          targets: [
+            {
+              accountId: '333333333333',
+              region: 'eu-west-1',
+              cluster: 'cluster-c',
+              access: { groups: ['viewers'] },
+            },
+          ],
+        }),
+      );
+      const whoami = await kubectl(['auth', 'whoami', '-o', 'json'], undefined, mapped.kubeconfig);
+      expect(whoami.code).toBe(0);
+      const user = (
+        JSON.parse(whoami.stdout) as { status: { userInfo: { username: string; groups: string[] } } }
+      ).status.userInfo;
+      expect(user.groups).toEqual(['viewers', 'system:authenticated']);
+      const list = await kubectl(['get', 'namespaces'], undefined, mapped.kubeconfig);
+      expect(list.code).toBe(1);
+      expect(list.stderr).toContain(`User "${user.username}" cannot list resource "namespaces"`);
     });
 
     it('answers the AWS CLI by hand: sts get-caller-identity, iam get-role, eks describe-cluster', async () => {
