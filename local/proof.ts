@@ -81,11 +81,15 @@ export interface ProofDeps {
   readonly dataDir?: string;
 }
 
-/** Runs the proof for link `id` (ACTIVE, with a kubeconfig) and records it on the link. */
+/**
+ * Runs the proof for link `id` (ACTIVE, with a kubeconfig) and records it on the link;
+ * without the tools it says so and records nothing (the link is not at fault).
+ */
 export async function proveLink(deps: ProofDeps, id: string): Promise<RealToolsProof> {
   const link: Link = await deps.links.get(id);
   const startedAt = new Date().toISOString();
   const proof = await run(deps, link);
+  if (proof.status === 'SKIPPED') return proof;
   const result: StepResult = {
     status: proof.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED',
     startedAt,
@@ -96,7 +100,7 @@ export async function proveLink(deps: ProofDeps, id: string): Promise<RealToolsP
       ? {}
       : {
           error: {
-            code: proof.status === 'SKIPPED' ? 'REAL_TOOLS_MISSING' : 'REAL_TOOLS_PROOF_FAILED',
+            code: 'REAL_TOOLS_PROOF_FAILED',
             message:
               proof.reason ??
               proof.requests
