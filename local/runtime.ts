@@ -174,7 +174,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     let doors: SandboxDoors | undefined;
     if (options.doors && useSandbox) {
       // Before any link is onboarded: DescribeCluster then returns the served endpoint and CA.
-      await sandbox.ensureIssuerKeys();
+      // The issuers' keys are made while the clusters' certificates are (both RSA, on the thread pool).
+      const issuerKeys = sandbox.ensureIssuerKeys();
       const aws = await startAwsDoor(sandbox, options.doorClock ? { now: options.doorClock } : {});
       undo.unshift(() => aws.close());
       const kube = await startKubeApis(sandbox, {
@@ -182,6 +183,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         ...(options.doorClock ? { now: options.doorClock } : {}),
       });
       undo.unshift(() => kube.close());
+      await issuerKeys;
       doors = { aws, kube };
     }
     const clients = new AwsClients({

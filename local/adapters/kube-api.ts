@@ -99,17 +99,24 @@ export async function startKubeApis(sandbox: Sandbox, options: KubeApiOptions): 
   const servers: Server[] = [];
   const log: KubeApiRecord[] = [];
   try {
-    for (const ref of clustersOf(sandbox)) {
-      let ca = clusterState(sandbox, ref)?.kubeApiCa;
-      if (!ca) {
-        const made = newClusterCa(ref.name);
+    // Each cluster's CA and serving certificate, made once and kept in the sandbox state
+    // (RSA key generation is the slow part: all clusters at once, on the thread pool).
+    const refs = clustersOf(sandbox);
+    const material = await Promise.all(
+      refs.map(async (ref) => {
+        const ca = clusterState(sandbox, ref)?.kubeApiCa ?? (await newClusterCa(ref.name));
+        const serving =
+          ca.serving ?? (await servingCertificate({ keyPkcs8: ca.keyPkcs8, certPem: ca.certPem }));
+        return { ref, ca: { keyPkcs8: ca.keyPkcs8, certPem: ca.certPem, serving } };
+      }),
+    );
+    for (const { ref, ca } of material) {
+      if (clusterState(sandbox, ref)?.kubeApiCa?.serving === undefined)
         sandbox.updateCluster(ref.accountId, ref.region, ref.name, (c) => {
-          c.kubeApiCa = made;
-          c.certificateAuthorityData = Buffer.from(made.certPem).toString('base64');
+          c.kubeApiCa = ca;
+          c.certificateAuthorityData = Buffer.from(ca.certPem).toString('base64');
         });
-        ca = made;
-      }
-      const tls = servingCertificate({ keyPkcs8: ca.keyPkcs8, certPem: ca.certPem });
+      const tls = ca.serving;
       const created = new Map<string, KubeObject[]>();
       const server = createHttpsServer({ ...tls }, (req, res) => {
         serve(sandbox, ref, options, created, req, res)

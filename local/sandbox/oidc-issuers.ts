@@ -13,8 +13,9 @@
  *   the `kubernetes.io` claim naming the namespace, service account and pod. The EKS pod
  *   identity webhook's default expiration is 86,400 s.
  */
-import { createHash, randomUUID } from 'node:crypto';
-import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose';
+import { createHash, generateKeyPair, randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { importJWK, type JWK, SignJWT } from 'jose';
 import type { IssuerKeyState, SandboxState } from './state';
 
 /** The audience of IRSA tokens (EKS pod identity webhook default). */
@@ -25,8 +26,9 @@ const ALG = 'RS256';
 
 /** A new RS256 signing key for `issuer`. */
 export async function newIssuerKey(issuer: string, now: Date = new Date()): Promise<IssuerKeyState> {
-  const { privateKey } = await generateKeyPair(ALG, { extractable: true, modulusLength: 2048 });
-  const privateJwk = (await exportJWK(privateKey)) as Record<string, unknown>;
+  // Node's generator, on its thread pool; jose signs and verifies with it.
+  const { privateKey } = await promisify(generateKeyPair)('rsa', { modulusLength: 2048 });
+  const privateJwk = privateKey.export({ format: 'jwk' }) as Record<string, unknown>;
   // The kid is the key's thumbprint-like digest, as Kubernetes derives its `kid` from the public key.
   const kid = createHash('sha256')
     .update(`${issuer}|${String(privateJwk.n)}`)

@@ -590,14 +590,13 @@ export class Sandbox {
    * so the issuers can serve their JWKS and tokens can be minted from the data directory.
    */
   async ensureIssuerKeys(): Promise<void> {
-    let added = false;
-    for (const issuer of clusterIssuers(this.#state)) {
-      if (this.#state.issuerKeys?.[issuer]) continue;
-      const key = await newIssuerKey(issuer);
-      this.#state.issuerKeys = { ...(this.#state.issuerKeys ?? {}), [issuer]: key };
-      added = true;
-    }
-    if (added) this.#save();
+    const missing = clusterIssuers(this.#state).filter((issuer) => !this.#state.issuerKeys?.[issuer]);
+    if (missing.length === 0) return;
+    const keys = await Promise.all(
+      missing.map(async (issuer) => [issuer, await newIssuerKey(issuer)] as const),
+    );
+    this.#state.issuerKeys = { ...(this.#state.issuerKeys ?? {}), ...Object.fromEntries(keys) };
+    this.#save();
   }
 
   /** The signing key of `issuer`, if the sandbox hosts it. */

@@ -118,6 +118,8 @@ export interface ClusterState {
 export interface ClusterCaState {
   keyPkcs8: string;
   certPem: string;
+  /** The API server's certificate signed by the CA, kept so a restart need not make another. */
+  serving?: { key: string; cert: string };
 }
 
 /** The signing key of a service-account token issuer (local/sandbox/oidc-issuers.ts). */
