@@ -101,15 +101,18 @@ async function reconcile(id: string): Promise<void> {
   expect((await h.settle(id)).status).toBe('ACTIVE');
 }
 
+// Every kubectl run starts the AWS CLI (about 1 s of Python each, more on a loaded machine),
+// and kubectl's discovery tries a refused chain again: generous timeouts.
 describe.skipIf(missing.length > 0)(
   'kubectl with the kubeconfig Tether rendered, through the real chain',
+  { timeout: 180_000 },
   () => {
     beforeAll(async () => {
       h = await startHarness({ doors: true, doorClock: () => new Date(Date.now() + skewMs) });
       ({ link, kubeconfig } = await onboard(demoRequest()));
       issuerA = issuerOf(SOURCE, REGION, 'cluster-a');
       issuerD = issuerOf('333333333333', 'eu-west-1', 'cluster-d');
-    });
+    }, 180_000);
     afterAll(async () => {
       await h?.close();
     });
