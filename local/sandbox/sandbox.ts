@@ -515,8 +515,10 @@ export class Sandbox {
 
   /**
    * Credentials of a session of `roleArn`, made without any trust check: stands in for
-   * what AWS would hand out through a path the sandbox does not model (IRSA's
-   * AssumeRoleWithWebIdentity, a Lambda's execution role).
+   * what AWS would hand out through a path a test does not play out (a Lambda's execution
+   * role; IRSA's AssumeRoleWithWebIdentity in the in-process tests, which take the workload
+   * role's session from here — the real path, a token minted by the cluster's issuer and
+   * verified by `AssumeRoleWithWebIdentity`, is {@link mintServiceAccountToken} + STS).
    */
   sessionCredentials(roleArn: string, sessionName = 'sandbox-session'): SandboxCredentials {
     const role = findRoleByArn(this.#state, roleArn);

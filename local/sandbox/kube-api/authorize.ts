@@ -22,6 +22,7 @@
  * cluster; the sandbox's inventory holds none, so groups grant nothing here.
  */
 import type { AssociationState } from '#local/sandbox/state';
+import { kindOf } from './inventory';
 
 /** A request's attributes, as the API server's authorizer sees them. */
 export interface RequestAttributes {
@@ -95,10 +96,12 @@ export function authorize(associations: readonly AssociationState[], a: RequestA
   if (a.path !== undefined && a.verb === 'get' && /^\/(api|apis|version|openapi)(\/|$)/.test(a.path))
     return { allowed: true, reason: 'system:discovery' };
   const namespace = requestNamespace(a);
-  // A namespace object is cluster-scoped for what may be done to it (only the namespaced
-  // roles' reads of it), but lies in itself for a namespace scope (RBAC: a RoleBinding in a
-  // namespace covers that Namespace object).
-  const clusterScoped = a.namespace === '';
+  // What may be done depends on whether the kind is cluster-scoped (a Namespace object only
+  // takes the namespaced roles' reads); whether a namespace scope covers the request depends
+  // on the namespace it acts in (a Namespace object lies in itself: a RoleBinding in a
+  // namespace covers that Namespace). A list across all namespaces is namespaced but in no
+  // one namespace: only a cluster scope covers it.
+  const clusterScoped = !(kindOf(a.group, a.resource)?.namespaced ?? true);
   for (const assoc of associations) {
     const policy = assoc.policyArn.split('/').pop() ?? '';
     const inScope =

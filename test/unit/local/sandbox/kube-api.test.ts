@@ -41,6 +41,9 @@ describe('authorize', () => {
     expect(allowed(view, req('list', 'rolebindings', 'team-a', 'rbac.authorization.k8s.io'))).toBe(false);
     expect(allowed(view, req('create', 'deployments', 'team-a', 'apps'))).toBe(false);
     expect(allowed(view, req('list', 'nodes'))).toBe(false);
+    // A cluster scope covers lists across all namespaces (kubectl get pods -A).
+    expect(allowed(view, req('list', 'pods'))).toBe(true);
+    expect(allowed(view, req('list', 'secrets'))).toBe(false);
   });
 
   it('Edit writes namespaced resources and Secrets, not RBAC; Admin also RBAC; ClusterAdmin everything', () => {
