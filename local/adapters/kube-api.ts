@@ -23,7 +23,7 @@ import { authorize, forbiddenMessage, type RequestAttributes } from '#local/sand
 import { newClusterCa, servingCertificate } from '#local/sandbox/kube-api/certificates';
 import { type KubeObject, kindOf, RESOURCE_KINDS, seededObjects } from '#local/sandbox/kube-api/inventory';
 import type { Sandbox } from '#local/sandbox/sandbox';
-import type { AssociationState, ClusterState } from '#local/sandbox/state';
+import type { AssociationState, ClusterCaState, ClusterState } from '#local/sandbox/state';
 
 /** A cluster the doors serve. */
 export interface ClusterRef {
@@ -57,6 +57,8 @@ export interface KubeApis {
   readonly endpoints: ReadonlyMap<string, string>;
   /** Every answered request, oldest first. */
   readonly log: readonly KubeApiRecord[];
+  /** Resolves once the APIs of clusters added since the start are served. */
+  ready(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -98,55 +100,90 @@ export async function startKubeApis(sandbox: Sandbox, options: KubeApiOptions): 
   const endpoints = new Map<string, string>();
   const servers: Server[] = [];
   const log: KubeApiRecord[] = [];
-  try {
-    // Each cluster's CA and serving certificate, made once and kept in the sandbox state
-    // (RSA key generation is the slow part: all clusters at once, on the thread pool).
-    const refs = clustersOf(sandbox);
-    const material = await Promise.all(
-      refs.map(async (ref) => {
-        const ca = clusterState(sandbox, ref)?.kubeApiCa ?? (await newClusterCa(ref.name));
-        const serving =
-          ca.serving ?? (await servingCertificate({ keyPkcs8: ca.keyPkcs8, certPem: ca.certPem }));
-        return { ref, ca: { keyPkcs8: ca.keyPkcs8, certPem: ca.certPem, serving } };
-      }),
-    );
-    for (const { ref, ca } of material) {
-      if (clusterState(sandbox, ref)?.kubeApiCa?.serving === undefined)
-        sandbox.updateCluster(ref.accountId, ref.region, ref.name, (c) => {
-          c.kubeApiCa = ca;
-          c.certificateAuthorityData = Buffer.from(ca.certPem).toString('base64');
-        });
-      const tls = ca.serving;
-      const created = new Map<string, KubeObject[]>();
-      const server = createHttpsServer({ ...tls }, (req, res) => {
-        serve(sandbox, ref, options, created, req, res)
-          .then((record) => log.push(record))
-          .catch((err: unknown) => {
-            log.push({
-              cluster: ref.name,
-              method: req.method ?? '',
-              path: req.url ?? '',
-              status: 500,
-              reason: String(err),
-            });
-            if (!res.headersSent) status(res, 500, 'InternalError', `Internal error: ${String(err)}`);
-            else res.destroy();
-          });
-      });
-      servers.push(server);
-      const previous = /^https:\/\/127\.0\.0\.1:(\d+)$/.exec(clusterState(sandbox, ref)?.endpoint ?? '');
-      const port = await listen(server, previous ? Number(previous[1]) : 0);
-      const endpoint = `https://127.0.0.1:${port}`;
+  /** Makes (or reads) the cluster's CA and serving certificate and serves its API. */
+  const serveCluster = async (ref: ClusterRef, ready?: ClusterCaState): Promise<void> => {
+    const ca = ready ?? (await materialOf(sandbox, ref));
+    if (clusterState(sandbox, ref)?.kubeApiCa?.serving === undefined)
       sandbox.updateCluster(ref.accountId, ref.region, ref.name, (c) => {
-        c.endpoint = endpoint;
+        c.kubeApiCa = ca;
+        c.certificateAuthorityData = Buffer.from(ca.certPem).toString('base64');
       });
-      endpoints.set(keyOf(ref), endpoint);
-    }
+    const created = new Map<string, KubeObject[]>();
+    const server = createHttpsServer({ ...ca.serving }, (req, res) => {
+      serve(sandbox, ref, options, created, req, res)
+        .then((record) => log.push(record))
+        .catch((err: unknown) => {
+          log.push({
+            cluster: ref.name,
+            method: req.method ?? '',
+            path: req.url ?? '',
+            status: 500,
+            reason: String(err),
+          });
+          if (!res.headersSent) status(res, 500, 'InternalError', `Internal error: ${String(err)}`);
+          else res.destroy();
+        });
+    });
+    servers.push(server);
+    const previous = /^https:\/\/127\.0\.0\.1:(\d+)$/.exec(clusterState(sandbox, ref)?.endpoint ?? '');
+    const port = await listen(server, previous ? Number(previous[1]) : 0);
+    const endpoint = `https://127.0.0.1:${port}`;
+    sandbox.updateCluster(ref.accountId, ref.region, ref.name, (c) => {
+      c.endpoint = endpoint;
+    });
+    endpoints.set(keyOf(ref), endpoint);
+  };
+  try {
+    // RSA key generation is the slow part: all clusters at once, on the thread pool.
+    const refs = clustersOf(sandbox);
+    const material = await Promise.all(refs.map((ref) => materialOf(sandbox, ref)));
+    for (const [i, ref] of refs.entries()) await serveCluster(ref, material[i]);
   } catch (err) {
     await closeAll(servers);
     throw err;
   }
-  return { endpoints, log, close: () => closeAll(servers) };
+  // A cluster added while the runtime runs gets its API too.
+  const pending = new Set<Promise<void>>();
+  let closed = false;
+  sandbox.onClusterAdded = (ids) => {
+    if (closed) return;
+    const started = serveCluster({ accountId: ids.accountId, region: ids.region, name: ids.name }).catch(
+      (err: unknown) => {
+        log.push({
+          cluster: ids.name,
+          method: '',
+          path: '',
+          status: 500,
+          reason: `not served: ${String(err)}`,
+        });
+      },
+    );
+    pending.add(started);
+    void started.finally(() => pending.delete(started));
+  };
+  return {
+    endpoints,
+    log,
+    ready: async () => {
+      await Promise.all(pending);
+    },
+    close: async () => {
+      closed = true;
+      sandbox.onClusterAdded = undefined;
+      await Promise.all(pending);
+      await closeAll(servers);
+    },
+  };
+}
+
+/** The cluster's CA and serving certificate: the ones kept in the sandbox state, else new ones. */
+async function materialOf(
+  sandbox: Sandbox,
+  ref: ClusterRef,
+): Promise<ClusterCaState & { serving: { key: string; cert: string } }> {
+  const ca = clusterState(sandbox, ref)?.kubeApiCa ?? (await newClusterCa(ref.name));
+  const serving = ca.serving ?? (await servingCertificate({ keyPkcs8: ca.keyPkcs8, certPem: ca.certPem }));
+  return { keyPkcs8: ca.keyPkcs8, certPem: ca.certPem, serving };
 }
 
 async function closeAll(servers: Server[]): Promise<void> {

@@ -282,6 +282,8 @@ function deepFreeze<T>(value: T): T {
  * single AWS endpoint per account would linearise them.
  */
 export class Sandbox {
+  /** Called after {@link addEksCluster} added a cluster (the Kubernetes API door serves it). */
+  onClusterAdded?: (cluster: EksClusterIds) => void;
   /** Called right after each mutating call that changed state (also with an `after` fault), once it is saved. */
   onMutatingCall?: (n: number, call: CallRecord) => void;
   /**
@@ -582,6 +584,7 @@ export class Sandbox {
   addEksCluster(spec: EksClusterSpec): EksClusterIds {
     const ids = addEksCluster(this.#state, spec);
     this.#save();
+    this.onClusterAdded?.(ids);
     return ids;
   }
 
