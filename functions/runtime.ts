@@ -4,6 +4,7 @@
  * the local runtime sets its own with {@link configureRuntime} before any handler runs.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { AccessControl } from '#api/access';
 import { AwsClients } from '#aws/clients';
 import type { StepDeps } from '#resources/deps';
 import { IdempotencyStore } from '#store/idempotency';
@@ -19,6 +20,12 @@ export interface TetherRuntime extends StepDeps {
     readonly offboard?: string;
     readonly reconcile?: string;
   };
+  /**
+   * Who may do what (`#api/access`): the policies, loaded and validated at start, and the
+   * CIDR limits. Only the API has them (the local runtime sets them; the API Lambda loads
+   * them at its cold start): the workflow functions never load Cedar.
+   */
+  readonly access?: AccessControl;
 }
 
 /** The three stores of the one table, on one client. */
@@ -46,8 +53,9 @@ function required(name: string): string {
 /** The runtime: configured, or built from the Lambda environment on first use. */
 export function runtime(): TetherRuntime {
   if (current) return current;
+  const hubAccountId = required('TETHER_HUB_ACCOUNT_ID');
   const clients = new AwsClients({
-    hubAccountId: required('TETHER_HUB_ACCOUNT_ID'),
+    hubAccountId,
     hubRegion: process.env.AWS_REGION ?? required('TETHER_HUB_REGION'),
     ...(process.env.TETHER_AGENT_ROLE_NAME ? { agentRoleName: process.env.TETHER_AGENT_ROLE_NAME } : {}),
     ...(process.env.TETHER_PERMISSIONS_BOUNDARY_NAME
@@ -62,6 +70,9 @@ export function runtime(): TetherRuntime {
       onboard: process.env.TETHER_ONBOARD_STATE_MACHINE_ARN ?? '',
       ...(process.env.TETHER_OFFBOARD_STATE_MACHINE_ARN
         ? { offboard: process.env.TETHER_OFFBOARD_STATE_MACHINE_ARN }
+        : {}),
+      ...(process.env.TETHER_RECONCILE_STATE_MACHINE_ARN
+        ? { reconcile: process.env.TETHER_RECONCILE_STATE_MACHINE_ARN }
         : {}),
     },
   };

@@ -4,7 +4,7 @@
  * from `functions/store/table.ts`, the hub bus, the OIDC bucket, and the alarms. The same
  * handlers and ASL files the local runtime runs.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import {
   Aws,
   CfnOutput,
@@ -37,6 +37,8 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type { Construct } from 'constructs';
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { EVENTS } from '#events/registry';
@@ -56,13 +58,26 @@ export interface HubStackProps extends StackProps {
 }
 
 /** The workflows and their ASL files. */
-export const WORKFLOWS = {
-  onboard: 'statemachines/onboard.asl.json',
-  offboard: 'statemachines/offboard.asl.json',
-} as const;
+export const WORKFLOWS: Readonly<Record<string, string>> = Object.fromEntries(
+  readdirSync(`${REPO_ROOT}statemachines`)
+    .filter((f) => f.endsWith('.asl.json'))
+    .sort()
+    .map((f) => [f.slice(0, -'.asl.json'.length), `statemachines/${f}`]),
+);
+
+/** The environment variable that gives the API a workflow's state machine: `TETHER_<NAME>_STATE_MACHINE_ARN`. */
+export const stateMachineArnVariable = (workflow: string) =>
+  `TETHER_${workflow.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_STATE_MACHINE_ARN`;
 
 /** Where the API function finds the spec inside its bundle. */
 const BUNDLED_SPEC = 'openapi.yaml';
+/** The policies' folder inside the API function's bundle. */
+const BUNDLED_POLICIES = 'policies';
+/** Cedar's WebAssembly module, read by `@cedar-policy/cedar-wasm/nodejs` from the bundle's folder. */
+const CEDAR_WASM = join(
+  dirname(createRequire(import.meta.url).resolve('@cedar-policy/cedar-wasm/nodejs')),
+  'cedar_wasm_bg.wasm',
+);
 
 const ATTRIBUTE_TYPES: Record<string, AttributeType> = {
   S: AttributeType.STRING,
@@ -101,7 +116,7 @@ export class HubStack extends Stack {
   readonly api: HttpApi;
   readonly table: Table;
   readonly functions = new Map<string, TetherFunction>();
-  readonly stateMachines = new Map<keyof typeof WORKFLOWS, StateMachine>();
+  readonly stateMachines = new Map<string, StateMachine>();
   readonly oidcBucket: Bucket;
   readonly failedExecutions: Queue;
 
@@ -182,7 +197,7 @@ export class HubStack extends Stack {
     const substitutions = Object.fromEntries(
       WORKFLOW_FUNCTIONS.map((fn) => [fn.substitution, this.functions.get(fn.name)?.functionArn ?? '']),
     );
-    for (const [workflow, file] of Object.entries(WORKFLOWS) as [keyof typeof WORKFLOWS, string][]) {
+    for (const [workflow, file] of Object.entries(WORKFLOWS)) {
       const asl = readFileSync(`${REPO_ROOT}${file}`, 'utf8');
       const logs = new LogGroup(this, `${pascal(workflow)}Logs`, {
         logGroupName: `/aws/vendedlogs/states/tether-${workflow}`,
@@ -216,30 +231,40 @@ export class HubStack extends Stack {
     // ---- the API ----------------------------------------------------------------------
     const apiNeeds = needsOf('functions/api/handler.ts');
     const apiRole = roleFor(API_FUNCTION, apiNeeds);
-    const onboard = this.stateMachines.get('onboard');
-    const offboard = this.stateMachines.get('offboard');
-    if (!onboard || !offboard) throw new Error('both workflows are needed');
+    if (!this.stateMachines.has('onboard') || !this.stateMachines.has('offboard')) {
+      throw new Error('statemachines/ must hold onboard.asl.json and offboard.asl.json');
+    }
     const apiFunction = new TetherFunction(this, 'ApiFunction', {
       needs: apiNeeds,
       functionName: hubFunctionName(API_FUNCTION),
       description: 'Tether API (api/openapi.yaml)',
       environment: {
         ...environment,
-        TETHER_ONBOARD_STATE_MACHINE_ARN: onboard.stateMachineArn,
-        TETHER_OFFBOARD_STATE_MACHINE_ARN: offboard.stateMachineArn,
+        // Every workflow of statemachines/, so a new one slots in without touching infra/.
+        ...Object.fromEntries(
+          [...this.stateMachines].map(([w, sm]) => [stateMachineArnVariable(w), sm.stateMachineArn]),
+        ),
         TETHER_OPENAPI_PATH: `/var/task/${BUNDLED_SPEC}`,
+        // The Cedar policies and their schema, deployed with the function (docs/deployment.md).
+        TETHER_POLICY_DIR: `/var/task/${BUNDLED_POLICIES}`,
       },
       logRetention: retention,
       role: apiRole,
       commandHooks: {
         beforeBundling: () => [],
         beforeInstall: () => [],
-        // The router validates every request against the spec, read from the bundle.
-        afterBundling: (_input, output) => [`cp "${REPO_ROOT}api/openapi.yaml" "${output}/${BUNDLED_SPEC}"`],
+        // The router validates every request against the spec, read from the bundle; the
+        // policies decide every request; Cedar's WebAssembly module sits beside the bundle.
+        afterBundling: (_input, output) => [
+          `cp "${REPO_ROOT}api/openapi.yaml" "${output}/${BUNDLED_SPEC}"`,
+          `mkdir -p "${output}/${BUNDLED_POLICIES}"`,
+          `cp "${REPO_ROOT}policies/"*.cedar "${REPO_ROOT}policies/"*.cedarschema "${output}/${BUNDLED_POLICIES}/"`,
+          `cp "${CEDAR_WASM}" "${output}/"`,
+        ],
       },
     });
     this.functions.set(API_FUNCTION, apiFunction);
-    for (const sm of [onboard, offboard]) sm.grantStartExecution(apiRole);
+    for (const sm of this.stateMachines.values()) sm.grantStartExecution(apiRole);
     apiRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'DescribeRuns',
@@ -399,7 +424,7 @@ export class HubStack extends Stack {
         detailType: ['Step Functions Execution Status Change'],
         detail: {
           status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
-          stateMachineArn: [onboard.stateMachineArn, offboard.stateMachineArn],
+          stateMachineArn: [...this.stateMachines.values()].map((sm) => sm.stateMachineArn),
         },
       },
       targets: [new SqsQueue(failedRuns)],

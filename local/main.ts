@@ -106,7 +106,9 @@ const rt = await startLocalRuntime({
     console.error(
       `Port ${port} is in use: stop what holds it, or pass --port N (--port 0 takes any free port).`,
     );
-  } else if (err instanceof DataDirectoryError) {
+  } else if (err instanceof DataDirectoryError || err.name === 'PolicyFileError') {
+    // A data folder in use or damaged, or a policy file that does not validate (its file, line
+    // and column): the message says what to do, and nothing started.
     console.error(err.message);
   } else {
     // Unexpected: one line; the stack only when asked for.

@@ -12,7 +12,9 @@ import { AwsClients } from '#aws/clients';
 import type { KubernetesTarget } from '#aws/kubernetes';
 import type { LinkStore } from '#store/links';
 import { DEFAULT_TABLE_NAME } from '#store/table';
+import { loadAccessControl } from '#api/access';
 import { configureRuntime, type TetherRuntime, tableStores } from '#functions/runtime';
+import type { CidrGuardrails } from '#link/cidrs';
 import { startDynamo } from '#local/adapters/dynamodb';
 import { startHttpServer } from '#local/adapters/http';
 import { type AwsDoor, startAwsDoor } from '#local/adapters/aws-http/index';
@@ -39,6 +41,11 @@ export { DataDirectoryDamagedError, DataDirectoryError, DataDirectoryInUseError 
 /** The control plane's own account and region when it runs locally. */
 export const LOCAL_HUB_ACCOUNT_ID = '000000000000';
 export const LOCAL_HUB_REGION = 'ap-southeast-1';
+/**
+ * Who the local runtime acts as when a request names no caller (no `x-tether-caller`):
+ * Tether's operator, in Tether's own account — which the default policies let do anything.
+ */
+export const LOCAL_OPERATOR_ARN = `arn:aws:iam::${LOCAL_HUB_ACCOUNT_ID}:role/tether-operator`;
 
 export interface LocalRuntimeOptions {
   /** Where the table, the sandbox and the executions live; none = in memory. */
@@ -67,6 +74,12 @@ export interface LocalRuntimeOptions {
   readonly readAfterWriteLagCalls?: number;
   /** Re-drive links a previous process left half-done. @default true */
   readonly redrive?: boolean;
+  /** The folder of the Cedar policies and their schema. @default `TETHER_POLICY_DIR`, else the repository's `policies/` */
+  readonly policyDir?: string;
+  /** Limits on explicit CIDRs. @default /24 at widest, 20 per link */
+  readonly cidrGuardrails?: Partial<CidrGuardrails>;
+  /** The caller of requests without `x-tether-caller`. @default `tether-operator` of the hub account ({@link LOCAL_OPERATOR_ARN}) */
+  readonly operatorArn?: string;
   /**
    * Serve the sandbox over HTTP too (docs/architecture.md#the-doors): the AWS door
    * (STS, IAM, EKS, the OIDC issuers; local/adapters/aws-http/) and a TLS Kubernetes API per
@@ -142,6 +155,12 @@ function haltPlugin(isHalted: () => boolean): Pluggable<any, any> {
  * await fetch(`${rt.url}/links`);
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  // The policies first: a bad policy file stops the start before anything is opened.
+  const access = loadAccessControl({
+    hubAccountId: options.hubAccountId ?? LOCAL_HUB_ACCOUNT_ID,
+    ...(options.policyDir ? { policyDir: options.policyDir } : {}),
+    ...(options.cidrGuardrails ? { cidrs: options.cidrGuardrails } : {}),
+  });
   const dataDir = options.dataDir;
   const lock = dataDir ? lockDataDirectory(dataDir) : undefined;
   /** What a start that fails part-way undoes, last step first. */
@@ -216,6 +235,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       clients,
       ...stores,
       now: () => new Date(),
+      access,
       stateMachines: {
         onboard: stepFunctions.stateMachineArn('onboard'),
         offboard: stepFunctions.stateMachineArn('offboard'),
@@ -224,6 +244,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     configureRuntime(runtime);
     const server = await startHttpServer({
       handler: apiHandler as any,
+      // The operator is in the hub's account, whichever it is (`environment` mode names its own).
+      callers: {
+        operatorArn:
+          options.operatorArn ??
+          `arn:aws:iam::${options.hubAccountId ?? LOCAL_HUB_ACCOUNT_ID}:role/tether-operator`,
+      },
       ...(options.host ? { host: options.host } : {}),
       port: options.port ?? 0,
     });

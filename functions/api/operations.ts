@@ -8,12 +8,14 @@ import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client
 import { ulid } from 'ulid';
 import { isAwsError } from '#aws/errors';
 import type { TetherRuntime } from '#functions/runtime';
+import { type Caller, linkSessionName } from '#link/caller';
 import { canonicalJson } from '#link/canonical-json';
 import { ConcurrentUpdateError, LinkStateError } from '#link/errors';
 import { assertRequestAllowed } from '#link/guardrails';
 import { DELETABLE, isDeleted, RECONCILABLE, SERVES_KUBECONFIG } from '#link/lifecycle';
 import type { Link, LinkStatus, OnboardingRequest } from '#link/model';
 import { clusterKey, linkNaturalKey, onboardExecutionName } from '#link/names';
+import { offboardInput, onboardInput } from '#link/workflow-input';
 import {
   assertApplicable,
   type Plan,
@@ -23,7 +25,7 @@ import {
   type TargetPlan,
 } from '#resources/plan';
 import type { LinkFilters, Reservation } from '#store/links';
-import { offboardInput, onboardInput } from '#link/workflow-input';
+import type { Admission } from './access';
 import { decodeCursor, encodeCursor, invalidCursor } from './cursor';
 import { ApiError } from './problems';
 
@@ -78,8 +80,15 @@ function assertSupported(request: OnboardingRequest): void {
   });
 }
 
-/** `POST /plans`: what `POST /links` would do, changing nothing. */
-export async function createPlan(rt: TetherRuntime, request: OnboardingRequest): Promise<ApiResult> {
+/**
+ * `POST /plans`: what `POST /links` would do, changing nothing. With the caller's
+ * {@link Admission}, each target says whether it would wait for an approver.
+ */
+export async function createPlan(
+  rt: TetherRuntime,
+  request: OnboardingRequest,
+  admission?: Admission,
+): Promise<ApiResult> {
   assertSupported(request);
   const plan = await planRequest(rt, request);
   return {
@@ -89,6 +98,7 @@ export async function createPlan(rt: TetherRuntime, request: OnboardingRequest):
       targets: plan.targets.map((t) => ({
         target: t.spec.target,
         existingLink: t.existing ? { id: t.existing.id, status: t.existing.status } : null,
+        approval: admission?.awaitingApproval.has(linkNaturalKey(t.spec)) ? 'required' : 'none',
         action: t.action,
         resources: plannedResources(t.spec),
       })),
@@ -162,11 +172,15 @@ export function requestIdFor(idempotencyKey: string | undefined, bodyHash: strin
   return `req_${id}`;
 }
 
-/** `POST /links`. */
+/**
+ * `POST /links`. `admission` (`#api/access`) says who asks and which targets wait for an
+ * approver; `idempotencyKey` is already scoped to the caller.
+ */
 export async function createLinks(
   rt: TetherRuntime,
   request: OnboardingRequest,
   idempotencyKey: string | undefined,
+  admission?: Admission,
 ): Promise<ApiResult> {
   assertSupported(request);
   const bodyHash = createHash('sha256').update(canonicalJson(request)).digest('hex');
@@ -189,7 +203,7 @@ export async function createLinks(
   try {
     const plan = await planRequest(rt, request);
     assertApplicable(plan);
-    const response = await applyPlan(rt, plan, requestIdFor(idempotencyKey, bodyHash));
+    const response = await applyPlan(rt, plan, requestIdFor(idempotencyKey, bodyHash), admission);
     if (idempotencyKey) await rt.idempotency.complete(idempotencyKey, response);
     return response;
   } catch (err) {
@@ -215,6 +229,7 @@ async function claimTargets(
   rt: TetherRuntime,
   plan: Plan,
   requestId: string,
+  admission?: Admission,
 ): Promise<({ reservation: Reservation } | { link: Link })[]> {
   const claims: ({ reservation: Reservation } | { link: Link })[] = [];
   const reserved: Reservation[] = [];
@@ -226,7 +241,10 @@ async function claimTargets(
     for (const { i } of order) {
       const { spec } = plan.targets[i] as TargetPlan;
       for (let wait = 10; ; wait = Math.min(wait * 2, 200)) {
-        const claim = await rt.links.reserve(`lnk_${ulid()}`, requestId, spec, rt.now());
+        const claim = await rt.links.reserve(`lnk_${ulid()}`, requestId, spec, rt.now(), {
+          ...(admission ? { createdBy: admission.caller } : {}),
+          awaitingApproval: admission?.awaitingApproval.has(linkNaturalKey(spec)) === true,
+        });
         if (claim.kind === 'reserved') {
           reserved.push(claim.reservation);
           claims[i] = { reservation: claim.reservation };
@@ -258,10 +276,17 @@ async function claimTargets(
  * Applies a plan that holds: claims every target (see {@link claimTargets}), makes the link
  * of each reservation, then makes sure each PENDING link has its one run and re-drives each
  * FAILED one whose last run has stopped. A link this request made (now, or in an earlier
- * attempt with the same Idempotency-Key) is `created`.
+ * attempt with the same Idempotency-Key) is `created`. A new link the admission marks for
+ * approval is made AWAITING_APPROVAL and not driven: nothing is made for it until an
+ * approver approves (`#api/approval`).
  */
-async function applyPlan(rt: TetherRuntime, plan: Plan, requestId: string): Promise<ApiResult> {
-  const claims = await claimTargets(rt, plan, requestId);
+async function applyPlan(
+  rt: TetherRuntime,
+  plan: Plan,
+  requestId: string,
+  admission?: Admission,
+): Promise<ApiResult> {
+  const claims = await claimTargets(rt, plan, requestId, admission);
   const results: { link: Link; created: boolean; redriven: boolean }[] = [];
   for (const claim of claims) {
     const link = 'reservation' in claim ? await rt.links.commit(claim.reservation) : claim.link;
@@ -311,7 +336,15 @@ export async function getLink(rt: TetherRuntime, id: string): Promise<ApiResult>
   return { statusCode: 200, body: presentLink(link) };
 }
 
-export async function listLinks(rt: TetherRuntime, query: Record<string, string>): Promise<ApiResult> {
+/**
+ * `GET /links`: a page of the links the caller may read (`canRead`), filled from as many
+ * pages of the table as it takes.
+ */
+export async function listLinks(
+  rt: TetherRuntime,
+  query: Record<string, string>,
+  canRead: (link: Link) => boolean = () => true,
+): Promise<ApiResult> {
   const filters: LinkFilters = {
     ...(query.status ? { status: query.status as LinkStatus } : {}),
     ...(query.requestId ? { requestId: query.requestId } : {}),
@@ -334,10 +367,16 @@ export async function listLinks(rt: TetherRuntime, query: Record<string, string>
     }
     throw err;
   }
+  // Each read asks for no more than the page lacks, so the cursor never skips a readable link.
+  const items = page.items.filter(canRead);
+  while (page.next && items.length < limit) {
+    page = await rt.links.list(filters, limit - items.length, page.next);
+    items.push(...page.items.filter(canRead));
+  }
   return {
     statusCode: 200,
     body: {
-      items: page.items.map(presentLink),
+      items: items.map(presentLink),
       ...(page.next ? { nextCursor: encodeCursor(page.next) } : {}),
     },
   };
@@ -379,14 +418,19 @@ export async function listRuns(rt: TetherRuntime, id: string): Promise<ApiResult
         status: out.status,
         startedAt: out.startDate?.toISOString() ?? run.startedAt,
         ...(out.stopDate ? { stoppedAt: out.stopDate.toISOString() } : {}),
+        ...('requestedBy' in run && run.requestedBy ? { requestedBy: run.requestedBy } : {}),
+        sessionName: linkSessionName(link.id, run.name),
       };
     }),
   );
-  return { statusCode: 200, body: { items } };
+  return { statusCode: 200, body: { items, ...(link.approvals ? { approvals: link.approvals } : {}) } };
 }
 
-/** `DELETE /links/{id}`: DELETING now (a conditional write), then the offboard workflow. */
-export async function deleteLink(rt: TetherRuntime, id: string): Promise<ApiResult> {
+/**
+ * `DELETE /links/{id}`: DELETING now (a conditional write, recording who asked), then the
+ * offboard workflow.
+ */
+export async function deleteLink(rt: TetherRuntime, id: string, caller?: Caller): Promise<ApiResult> {
   const link = await rt.links.find(id);
   if (!link || isDeleted(link.status)) throw new ApiError('LINK_NOT_FOUND', `Link ${id} does not exist`);
   if (!DELETABLE.has(link.status)) {
@@ -395,7 +439,9 @@ export async function deleteLink(rt: TetherRuntime, id: string): Promise<ApiResu
   if (!rt.stateMachines.offboard) throw new Error('No offboard state machine is configured');
   let deleting: Link;
   try {
-    deleting = await rt.links.transition(id, 'DELETING', rt.now().toISOString());
+    deleting = await rt.links.transition(id, 'DELETING', rt.now().toISOString(), {
+      ...(caller ? { requestedBy: caller } : {}),
+    });
   } catch (err) {
     if (err instanceof LinkStateError) throw new ApiError('LINK_BUSY', err.message);
     throw err;
@@ -419,7 +465,7 @@ export async function deleteLink(rt: TetherRuntime, id: string): Promise<ApiResu
  * accounts and change only the difference (new NAT IPs added, stale ones revoked, a drifted
  * policy rewritten).
  */
-export async function reconcileLink(rt: TetherRuntime, id: string): Promise<ApiResult> {
+export async function reconcileLink(rt: TetherRuntime, id: string, caller?: Caller): Promise<ApiResult> {
   const link = await rt.links.find(id);
   if (!link || isDeleted(link.status)) throw new ApiError('LINK_NOT_FOUND', `Link ${id} does not exist`);
   if (!RECONCILABLE.has(link.status)) {
@@ -430,9 +476,11 @@ export async function reconcileLink(rt: TetherRuntime, id: string): Promise<ApiR
   }
   const name = `reconcile-${id}-v${link.version}`;
   try {
+    // Who asks is the run's source identity; of two callers at one version, one gets LINK_BUSY.
+    if (caller) await rt.links.recordRequester(id, link.version, caller, rt.now().toISOString());
     await startOnboard(rt, name, name, [id]);
   } catch (err) {
-    if ((err as Error).name === 'ExecutionAlreadyExists') {
+    if ((err as Error).name === 'ExecutionAlreadyExists' || err instanceof ConcurrentUpdateError) {
       throw new ApiError(
         'LINK_BUSY',
         `A reconcile of link ${id} at version ${link.version} was already started`,

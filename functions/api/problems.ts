@@ -6,6 +6,8 @@
  * generic 500 that says nothing of its cause.
  */
 import type middy from '@middy/core';
+import { callSiteOf, classifyAwsError } from '#aws/errors';
+import { ThrottledError, TransientAwsError } from '#link/errors';
 import type {
   APIGatewayProxyEventV2,
   APIGatewayProxyResultV2,
@@ -20,6 +22,7 @@ export const API_ERROR_CODES = {
   ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'The route does not allow this method' },
   LINK_NOT_FOUND: { status: 404, title: 'No such link' },
+  ACCESS_DENIED: { status: 403, title: 'The policies do not allow the caller this action' },
   CLUSTER_NOT_FOUND: { status: 422, title: 'A cluster of the request does not exist' },
   ACCOUNT_NOT_REACHABLE: { status: 422, title: 'Tether cannot act in an account of the request' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'The idempotency key was used for a different request' },
@@ -30,6 +33,7 @@ export const API_ERROR_CODES = {
   },
   LINK_NOT_READY: { status: 409, title: 'The link is not active yet' },
   LINK_BUSY: { status: 409, title: 'A workflow is already running for the link' },
+  NOT_AWAITING_APPROVAL: { status: 409, title: 'The link is not waiting for an approver' },
   LINK_SPEC_MISMATCH: {
     status: 409,
     title: 'The workload is already linked to that cluster with another spec',
@@ -47,6 +51,7 @@ export const API_ERROR_CODES = {
     title: 'A Region of the request is in a partition Tether does not work in',
   },
   INTERNAL: { status: 500, title: 'Internal error' },
+  AWS_UNAVAILABLE: { status: 503, title: 'AWS is throttling or briefly failing a call the request needs' },
 } as const satisfies Record<string, { readonly status: number; readonly title: string }>;
 
 export type ApiErrorCode = keyof typeof API_ERROR_CODES;
@@ -143,7 +148,13 @@ export function problemType(code: ApiErrorCode): string {
  * `errors` as the problem's fields); else INTERNAL with a generic detail.
  */
 export function toApiError(err: unknown): ApiError {
-  if (err instanceof ApiError) return err.expose ? err : new ApiError('INTERNAL', GENERIC_INTERNAL_DETAIL);
+  if (err instanceof ApiError) {
+    return err.expose || err.code === 'AWS_UNAVAILABLE'
+      ? err
+      : new ApiError('INTERNAL', GENERIC_INTERNAL_DETAIL);
+  }
+  const unavailable = awsUnavailable(err);
+  if (unavailable) return unavailable;
   if (typeof err === 'object' && err !== null) {
     const e = err as { code?: unknown; expose?: unknown; message?: unknown; errors?: unknown };
     if (isApiErrorCode(e.code) && e.expose !== false && API_ERROR_CODES[e.code].status < 500) {
@@ -158,6 +169,32 @@ export function toApiError(err: unknown): ApiError {
     }
   }
   return new ApiError('INTERNAL', GENERIC_INTERNAL_DETAIL, { cause: err });
+}
+
+/** Seconds a client waits before retrying a request AWS throttled (`Retry-After`). */
+export const AWS_RETRY_AFTER_SECONDS = 2;
+
+/**
+ * AWS throttling, or a transient AWS failure, that outlasted the SDK's own retries: 503
+ * AWS_UNAVAILABLE with `Retry-After`, naming the call (service:operation) but nothing of the
+ * error's text. A retry is safe: with the same Idempotency-Key it completes the same request.
+ */
+function awsUnavailable(err: unknown): ApiError | undefined {
+  // Only what an AWS SDK client answered (it carries `$metadata`), or a step's classification of it.
+  const fromAws =
+    err instanceof ThrottledError ||
+    err instanceof TransientAwsError ||
+    (typeof err === 'object' && err !== null && '$metadata' in err);
+  if (!fromAws) return undefined;
+  const classified = classifyAwsError(err);
+  if (!(classified instanceof ThrottledError || classified instanceof TransientAwsError)) return undefined;
+  const site = callSiteOf(err);
+  const call = site ? `${site.service}:${site.operation}` : 'an AWS call';
+  return new ApiError(
+    'AWS_UNAVAILABLE',
+    `AWS is throttling or briefly failing ${call}, which this request needs; retry after ${AWS_RETRY_AFTER_SECONDS} seconds (with the same Idempotency-Key, the retry completes this request)`,
+    { headers: { 'retry-after': String(AWS_RETRY_AFTER_SECONDS) }, cause: err },
+  );
 }
 
 /** Turns any error into an `application/problem+json` response. */
@@ -215,7 +252,9 @@ export function httpProblems(
           ? {}
           : { requestId: event.requestContext.requestId }),
       });
-      if (response.statusCode !== undefined && response.statusCode >= 500) {
+      if (response.statusCode === 503) {
+        logger.error('AWS throttled or failed a call past its retries (answered 503)', request.error);
+      } else if (response.statusCode !== undefined && response.statusCode >= 500) {
         logger.error('Unexpected error while handling an API request', request.error);
       }
       request.response = response;

@@ -3,10 +3,18 @@
  * AWS would authorise the pod's calls — web identity → workload role → target role →
  * DescribeCluster — then check the cluster access and the egress rules. Read-only.
  * A second, negative check proves the trust is scoped: another service account is refused.
+ * And every policy attached to or inlined in Tether's roles, and any permissions boundary,
+ * is listed: whatever Tether did not put there (AdministratorAccess attached by hand, say)
+ * fails the role's `…-extras` hop, named.
  */
 import { DescribeSecurityGroupRulesCommand } from '@aws-sdk/client-ec2';
 import { DescribeAccessEntryCommand, ListAssociatedAccessPoliciesCommand } from '@aws-sdk/client-eks';
-import { GetRoleCommand, GetRolePolicyCommand } from '@aws-sdk/client-iam';
+import {
+  GetRoleCommand,
+  GetRolePolicyCommand,
+  ListAttachedRolePoliciesCommand,
+  ListRolePoliciesCommand,
+} from '@aws-sdk/client-iam';
 import type { AwsClients } from '#aws/clients';
 import { VerificationFailedError } from '#link/errors';
 import { isAwsError } from '#aws/errors';
@@ -52,6 +60,66 @@ async function readRole(clients: AwsClients, accountId: string, name: string, po
     if (isAwsError(err, 'NoSuchEntity')) return undefined;
     throw err;
   }
+}
+
+/**
+ * What is attached to, inlined in and bounds one of Tether's roles, against what Tether puts
+ * there (one inline policy of its own, nothing attached, the deployment's permissions
+ * boundary, `AwsClients.permissionsBoundaryArn`): the `<role>-extras`
+ * hop, failed with each extra named. Undefined when the role does not exist (the chain's
+ * hops say so).
+ */
+async function roleExtras(
+  clients: AwsClients,
+  accountId: string,
+  roleName: string,
+  ownPolicy: string,
+  hop: string,
+): Promise<Hop | undefined> {
+  const iam = clients.iam(accountId);
+  const ownBoundary = clients.permissionsBoundaryArn(accountId);
+  const inline: string[] = [];
+  const attached: { name: string; arn: string }[] = [];
+  let boundary: string | undefined;
+  try {
+    boundary = (await iam.send(new GetRoleCommand({ RoleName: roleName }))).Role?.PermissionsBoundary
+      ?.PermissionsBoundaryArn;
+    let marker: string | undefined;
+    do {
+      const page = await iam.send(
+        new ListRolePoliciesCommand({ RoleName: roleName, ...(marker ? { Marker: marker } : {}) }),
+      );
+      inline.push(...(page.PolicyNames ?? []));
+      marker = page.IsTruncated ? page.Marker : undefined;
+    } while (marker);
+    do {
+      const page = await iam.send(
+        new ListAttachedRolePoliciesCommand({ RoleName: roleName, ...(marker ? { Marker: marker } : {}) }),
+      );
+      for (const p of page.AttachedPolicies ?? []) {
+        attached.push({ name: p.PolicyName ?? p.PolicyArn ?? '?', arn: p.PolicyArn ?? '?' });
+      }
+      marker = page.IsTruncated ? page.Marker : undefined;
+    } while (marker);
+  } catch (err) {
+    if (isAwsError(err, 'NoSuchEntity')) return undefined;
+    throw err;
+  }
+  const extras = [
+    ...inline.filter((name) => name !== ownPolicy).map((name) => `inline policy ${name}`),
+    ...attached.map((p) => `${p.name} (${p.arn}) attached`),
+    ...(boundary && boundary !== ownBoundary ? [`permissions boundary ${boundary}`] : []),
+    // Not an extra, but the boundary every role Tether makes carries is gone: say so here too.
+    ...(boundary ? [] : [`no permissions boundary (Tether puts ${ownBoundary})`]),
+  ];
+  const listing = `inline: ${inline.join(', ') || 'none'}; attached: ${attached.map((p) => p.arn).join(', ') || 'none'}; permissions boundary: ${boundary ?? 'none'}`;
+  return {
+    hop,
+    ok: extras.length === 0,
+    detail: extras.length
+      ? `${roleName} has what Tether did not put there: ${extras.join('; ')} (${listing})`
+      : `${roleName} holds only what Tether put there (${listing})`,
+  };
 }
 
 /**
@@ -153,6 +221,16 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
       ),
     );
   }
+  if (link.spec.identity.mode === 'irsa') {
+    const extras = await roleExtras(
+      clients,
+      source.accountId,
+      workloadRoleName(source),
+      WORKLOAD_POLICY_NAME,
+      'workload-role-extras',
+    );
+    if (extras) hops.push(extras);
+  }
   const assumeTarget = (arn: string) =>
     targetRole &&
     evaluate(
@@ -176,6 +254,14 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
       'refused',
     ),
   );
+  const targetExtras = await roleExtras(
+    clients,
+    target.accountId,
+    targetRoleName(link.spec),
+    TARGET_POLICY_NAME,
+    'target-role-extras',
+  );
+  if (targetExtras) hops.push(targetExtras);
   hops.push(
     judged(
       'target-role→describe-cluster',

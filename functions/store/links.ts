@@ -18,7 +18,16 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ConcurrentUpdateError, LinkNotFoundError, LinkStateError } from '#link/errors';
 import { canTransition, isDeleted } from '#link/lifecycle';
-import type { Link, LinkError, LinkOutputs, LinkSpec, LinkStatus, StepResult } from '#link/model';
+import type { Caller } from '#link/caller';
+import type {
+  ApprovalRecord,
+  Link,
+  LinkError,
+  LinkOutputs,
+  LinkSpec,
+  LinkStatus,
+  StepResult,
+} from '#link/model';
 import { linkNaturalKey } from '#link/names';
 import { DEFAULT_TABLE_NAME, GSI_BY_CREATED, isConditionFailure, keys } from './table';
 
@@ -37,6 +46,20 @@ export interface LinkFilters {
   readonly targetCluster?: string;
 }
 
+/** Who asks for a new link, and whether it must wait for an approver ({@link LinkStore.reserve}). */
+export interface LinkOrigin {
+  readonly createdBy?: Caller;
+  readonly awaitingApproval?: boolean;
+}
+
+/** The origin's fields that are set (DynamoDB items carry no undefined attributes). */
+function originOf(o: LinkOrigin): LinkOrigin {
+  return {
+    ...(o.createdBy ? { createdBy: o.createdBy } : {}),
+    ...(o.awaitingApproval ? { awaitingApproval: true } : {}),
+  };
+}
+
 interface LinkItem extends Link {
   readonly pk: string;
   readonly sk: string;
@@ -51,16 +74,20 @@ function toLink(item: Record<string, unknown>): Link {
   return link as unknown as Link;
 }
 
-/** A PENDING link as a reservation describes it (version 1, nothing done yet). */
+/**
+ * The first state of a link as a reservation describes it (version 1, nothing done yet):
+ * PENDING, or AWAITING_APPROVAL when an approver must decide first.
+ */
 function pendingLink(r: Reservation): Link {
   return {
     id: r.linkId,
     requestId: r.requestId,
-    status: 'PENDING',
+    status: r.awaitingApproval ? 'AWAITING_APPROVAL' : 'PENDING',
     version: 1,
     spec: r.spec,
     steps: {},
     outputs: {},
+    ...(r.createdBy ? { createdBy: r.createdBy, requestedBy: r.createdBy } : {}),
     createdAt: r.createdAt,
     updatedAt: r.createdAt,
   };
@@ -74,7 +101,7 @@ function pendingLink(r: Reservation): Link {
 export const NATURAL_KEY_LEASE_MS = 30_000;
 
 /** The link a request is about to make: what the natural-key item carries. */
-export interface Reservation {
+export interface Reservation extends LinkOrigin {
   readonly linkId: string;
   readonly requestId: string;
   readonly spec: LinkSpec;
@@ -102,6 +129,8 @@ interface NaturalKeyItem {
   readonly spec?: LinkSpec;
   readonly state?: 'RESERVED' | 'COMMITTED';
   readonly leaseUntil?: number;
+  readonly createdBy?: Caller;
+  readonly awaitingApproval?: boolean;
 }
 
 /**
@@ -170,12 +199,26 @@ export class LinkStore {
    * - `busy`: another request holds it and is still making its link: ask again shortly.
    *
    * A key whose link is DELETED, or whose reservation outlived its lease (a crashed request),
-   * is taken over.
+   * is taken over. `origin` says who asked (recorded as `createdBy` and `requestedBy`) and
+   * whether the link must wait for an approver (AWAITING_APPROVAL, carried by the reservation
+   * into the link's first put, so a crash never leaves a dangerous request PENDING).
    */
-  async reserve(id: string, requestId: string, spec: LinkSpec, now: Date): Promise<KeyClaim> {
+  async reserve(
+    id: string,
+    requestId: string,
+    spec: LinkSpec,
+    now: Date,
+    origin: LinkOrigin = {},
+  ): Promise<KeyClaim> {
     const key = keys.naturalKey(spec);
     const nowMs = now.getTime();
-    const mine: Reservation = { linkId: id, requestId, spec, createdAt: now.toISOString() };
+    const mine: Reservation = {
+      linkId: id,
+      requestId,
+      spec,
+      createdAt: now.toISOString(),
+      ...originOf(origin),
+    };
     const fresh = (r: Reservation): NaturalKeyItem => ({
       ...key,
       naturalKey: linkNaturalKey(spec),
@@ -204,6 +247,7 @@ export class LinkStore {
               requestId,
               spec: item.spec as LinkSpec,
               createdAt: item.createdAt,
+              ...originOf(item),
             };
             await this.#replaceKey(fresh(own), item);
             return { kind: 'reserved', reservation: own };
@@ -376,6 +420,8 @@ export class LinkStore {
       outputs?: LinkOutputs;
       lastExecution?: Link['lastExecution'];
       resetSteps?: boolean;
+      /** Who asked for this change (recorded as `requestedBy`, the caller of the next run). */
+      requestedBy?: Caller;
     } = {},
   ): Promise<Link> {
     for (let attempt = 0; attempt < 10; attempt++) {
@@ -413,6 +459,11 @@ export class LinkStore {
         values[':exec'] = changes.lastExecution;
         values[':noRuns'] = [];
         values[':run'] = [{ ...changes.lastExecution, startedAt: now }];
+      }
+      if (changes.requestedBy) {
+        names['#requestedBy'] = 'requestedBy';
+        sets.push('#requestedBy = :requestedBy');
+        values[':requestedBy'] = changes.requestedBy;
       }
       if (changes.resetSteps) {
         names['#steps'] = 'steps';
@@ -554,6 +605,98 @@ export class LinkStore {
       startKey = out.LastEvaluatedKey;
     } while (startKey && items.length < limit);
     return startKey ? { items, next: startKey } : { items };
+  }
+
+  /**
+   * Records who asks for the link's next run (a reconcile), conditional on the version read:
+   * of two callers racing at one version, one wins and the other gets a
+   * {@link ConcurrentUpdateError}. Returns the link at its new version.
+   */
+  async recordRequester(id: string, version: number, requestedBy: Caller, now: string): Promise<Link> {
+    try {
+      const out = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.link(id),
+          UpdateExpression: 'SET #requestedBy = :r, #version = #version + :one, #updatedAt = :now',
+          ConditionExpression: '#version = :v',
+          ExpressionAttributeNames: {
+            '#requestedBy': 'requestedBy',
+            '#version': 'version',
+            '#updatedAt': 'updatedAt',
+          },
+          ExpressionAttributeValues: { ':r': requestedBy, ':one': 1, ':now': now, ':v': version },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toLink(out.Attributes ?? {});
+    } catch (err) {
+      if (isConditionFailure(err))
+        throw new ConcurrentUpdateError(`Link ${id} changed since version ${version}`);
+      throw err;
+    }
+  }
+
+  /**
+   * An approver's decision on a link in AWAITING_APPROVAL, in one conditional write on the
+   * version read: `approve` queues it (PENDING, for the onboard to take), `reject` ends it
+   * (REJECTED, readable for {@link DELETED_TTL_SECONDS}, and its natural key released so the
+   * workload → target may be asked for again). The decision is appended to `approvals`.
+   * {@link LinkStateError} if the link is no longer waiting, {@link ConcurrentUpdateError}
+   * if it changed since `version`.
+   */
+  async decideApproval(link: Link, approval: ApprovalRecord): Promise<Link> {
+    if (link.status !== 'AWAITING_APPROVAL') {
+      throw new LinkStateError(`Link ${link.id} is ${link.status}; only a link AWAITING_APPROVAL is decided`);
+    }
+    const to: LinkStatus = approval.decision === 'approve' ? 'PENDING' : 'REJECTED';
+    const sets = [
+      '#status = :to',
+      '#version = #version + :one',
+      '#updatedAt = :now',
+      '#approvals = list_append(if_not_exists(#approvals, :none), :approval)',
+    ];
+    const values: Record<string, unknown> = {
+      ':to': to,
+      ':one': 1,
+      ':now': approval.at,
+      ':v': link.version,
+      ':waiting': 'AWAITING_APPROVAL',
+      ':none': [],
+      ':approval': [approval],
+    };
+    const names: Record<string, string> = {
+      '#status': 'status',
+      '#version': 'version',
+      '#updatedAt': 'updatedAt',
+      '#approvals': 'approvals',
+    };
+    if (to === 'REJECTED') {
+      names['#expiresAt'] = 'expiresAt';
+      sets.push('#expiresAt = :ttl');
+      values[':ttl'] = Math.floor(Date.parse(approval.at) / 1000) + DELETED_TTL_SECONDS;
+    }
+    let decided: Link;
+    try {
+      const out = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.link(link.id),
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: '#version = :v AND #status = :waiting',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      decided = toLink(out.Attributes ?? {});
+    } catch (err) {
+      if (isConditionFailure(err))
+        throw new ConcurrentUpdateError(`Link ${link.id} changed while it was being decided`);
+      throw err;
+    }
+    if (to === 'REJECTED') await this.releaseNaturalKey(link.spec, link.id);
+    return decided;
   }
 
   /** Releases the natural key of a DELETED link, so the same workload → target can be linked again. */

@@ -12,6 +12,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context } from 'aws-lambda';
 import { LinkStateError, TetherError } from '#link/errors';
 import { awsErrorDetails, classifyAwsError } from '#aws/errors';
+import { linkCallSession } from '#link/caller';
 import { logger } from '#functions/logger';
 import { STEP_RUNNABLE, type StepWorkflow } from '#link/lifecycle';
 import type { Link, LinkOutputs, OffboardStep, OnboardStep } from '#link/model';
@@ -40,6 +41,15 @@ export interface StepOutcome {
 export type StepLogic = (link: Link, rt: TetherRuntime) => Promise<StepOutcome>;
 
 /**
+ * The runtime a step of `link` runs with: its calls into member accounts are made in the
+ * link's audited session — named after the link and its run, with the caller who asked as
+ * `SourceIdentity` (`#link/caller` `linkCallSession`).
+ */
+export function linkRuntime(rt: TetherRuntime, link: Link): TetherRuntime {
+  return { ...rt, clients: rt.clients.forSession(linkCallSession(link)) };
+}
+
+/**
  * Runs one step of a workflow on one link, recording it.
  *
  * @example
@@ -61,7 +71,7 @@ export function runStep(workflow: StepWorkflow, stepName: OnboardStep | Offboard
         : 0) + 1;
     await rt.links.recordStep(link.id, stepName, { status: 'RUNNING', startedAt, attempts });
     try {
-      const outcome = await logic(link, rt);
+      const outcome = await logic(link, linkRuntime(rt, link));
       await rt.links.recordStep(
         link.id,
         stepName,

@@ -32,9 +32,19 @@ export interface TetherFunctionProps {
   readonly commandHooks?: ICommandHooks;
 }
 
-/** Makes `require` available inside the ESM bundle, for CommonJS dependencies. */
-const ESM_REQUIRE_BANNER =
-  "import { createRequire as __tetherCreateRequire } from 'node:module'; const require = __tetherCreateRequire(import.meta.url);";
+/**
+ * Makes `require`, `__filename` and `__dirname` available inside the ESM bundle, for
+ * CommonJS dependencies: `@cedar-policy/cedar-wasm/nodejs` reads its `.wasm` file from
+ * `__dirname`, which is then the bundle's folder (the API function copies the file there).
+ */
+const ESM_REQUIRE_BANNER = [
+  "import { createRequire as __tetherCreateRequire } from 'node:module';",
+  "import { fileURLToPath as __tetherFileURLToPath } from 'node:url';",
+  "import { dirname as __tetherDirname } from 'node:path';",
+  'const require = __tetherCreateRequire(import.meta.url);',
+  'const __filename = __tetherFileURLToPath(import.meta.url);',
+  'const __dirname = __tetherDirname(__filename);',
+].join(' ');
 
 /**
  * A Tether Lambda function with the house defaults.

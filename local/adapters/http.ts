@@ -8,6 +8,10 @@
  * method it does not know, a malformed request, a request that takes too long) is answered
  * as `application/problem+json` too, with the same stable codes; a method Node knows but the
  * API does not (HEAD, PATCH, CONNECT, …) reaches the router, which answers 405 or 404.
+ *
+ * Where API Gateway's IAM authorizer names the caller (`requestContext.authorizer.iam`), the
+ * adapter names the principal of the `x-tether-caller` header (an IAM or STS ARN; the local
+ * runtime only), else its configured operator — so the demo works with no header at all.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -21,12 +25,17 @@ import {
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type {
+  APIGatewayEventRequestContextIAMAuthorizer,
   APIGatewayProxyEventV2,
   APIGatewayProxyResultV2,
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
 import { ApiError, problemResponse } from '#api/problems';
+import { type Caller, callerFromArn } from '#link/caller';
+
+/** The header that names the caller on the local runtime (API Gateway's IAM authorizer does it in AWS). */
+export const CALLER_HEADER = 'x-tether-caller';
 
 /** Largest body the adapter reads (bytes). API Gateway's own limit is larger; the API's is 64 KiB. */
 export const MAX_HTTP_BODY_BYTES = 1024 * 1024;
@@ -42,6 +51,11 @@ export interface HttpServerOptions {
   readonly port?: number;
   /** Where a handler crash is logged; `console` by default. */
   readonly logger?: { error(message: string, ...details: unknown[]): void };
+  /**
+   * Name a caller on every request, as API Gateway's IAM authorizer does: the ARN of the
+   * `x-tether-caller` header, else `operatorArn`. Without it the events carry no caller.
+   */
+  readonly callers?: { readonly operatorArn: string };
 }
 
 export interface HttpServer {
@@ -55,7 +69,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   const host = opts.host ?? '127.0.0.1';
   const logger = opts.logger ?? console;
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-    serve(req, res, opts.handler, logger).catch((err: unknown) => {
+    serve(req, res, opts, logger).catch((err: unknown) => {
       logger.error('Local HTTP adapter failed to answer a request', err);
       if (!res.headersSent) writeResult(res, problemResponse(err, pathOf(req.url)));
       else res.destroy();
@@ -99,7 +113,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
 async function serve(
   req: IncomingMessage,
   res: ServerResponse,
-  handler: HttpServerOptions['handler'],
+  opts: HttpServerOptions,
   logger: NonNullable<HttpServerOptions['logger']>,
 ): Promise<void> {
   const body = await readBody(req);
@@ -116,7 +130,12 @@ async function serve(
     req.resume();
     return;
   }
-  writeResult(res, await callHandler(handler, logger, partsOf(req), body));
+  const event = toEvent(partsOf(req), body);
+  if (opts.callers) {
+    const refusal = nameCaller(event, opts.callers.operatorArn);
+    if (refusal) return writeResult(res, refusal);
+  }
+  writeResult(res, await callHandlerWith(opts.handler, logger, event));
 }
 
 /** What the event is made of: an `IncomingMessage`, or what the parser saw of a refused one. */
@@ -144,13 +163,50 @@ async function callHandler(
   parts: RequestParts,
   body: Buffer = Buffer.alloc(0),
 ): Promise<APIGatewayProxyStructuredResultV2> {
-  const event = toEvent(parts, body);
+  return callHandlerWith(handler, logger, toEvent(parts, body));
+}
+
+async function callHandlerWith(
+  handler: HttpServerOptions['handler'],
+  logger: NonNullable<HttpServerOptions['logger']>,
+  event: APIGatewayProxyEventV2,
+): Promise<APIGatewayProxyStructuredResultV2> {
   try {
     return toStructured(await handler(event, fakeContext(event.requestContext.requestId)));
   } catch (err) {
     logger.error('API handler threw', err);
     return problemResponse(err, event.rawPath, { requestId: event.requestContext.requestId });
   }
+}
+
+/**
+ * Names the caller as API Gateway's IAM authorizer would: the principal of the
+ * `x-tether-caller` header, else the operator. A header that is no principal ARN is refused.
+ */
+function nameCaller(
+  event: APIGatewayProxyEventV2,
+  operatorArn: string,
+): APIGatewayProxyStructuredResultV2 | undefined {
+  const named = event.headers[CALLER_HEADER];
+  const caller = named === undefined ? callerFromArn(operatorArn) : callerFromArn(named.trim());
+  if (caller) {
+    withIamAuthorizer(event, caller);
+    return undefined;
+  }
+  return problemResponse(
+    new ApiError('VALIDATION_FAILED', `The ${CALLER_HEADER} header must be an IAM or STS principal ARN`, {
+      errors: [
+        {
+          path: CALLER_HEADER,
+          in: 'header',
+          message:
+            'must be an ARN such as arn:aws:iam::111111111111:user/alice or arn:aws:sts::111111111111:assumed-role/developer/alice',
+        },
+      ],
+    }),
+    event.rawPath,
+    { requestId: event.requestContext.requestId },
+  );
 }
 
 /**
@@ -312,6 +368,23 @@ function toEvent(req: RequestParts, body: Buffer): APIGatewayProxyEventV2 {
     event.isBase64Encoded = text === undefined;
   }
   return event;
+}
+
+/** Adds the caller as API Gateway's IAM authorizer does (`requestContext.authorizer.iam`). */
+function withIamAuthorizer(event: APIGatewayProxyEventV2, caller: Caller): void {
+  const name = caller.arn.split(':').slice(5).join(':');
+  const authorizer: APIGatewayEventRequestContextIAMAuthorizer = {
+    iam: {
+      accessKey: 'ASIALOCALCALLER00000',
+      accountId: caller.accountId,
+      callerId: name,
+      cognitoIdentity: null,
+      principalOrgId: caller.organizationId ?? (null as unknown as string),
+      userArn: caller.arn,
+      userId: name,
+    },
+  };
+  (event.requestContext as { authorizer?: unknown }).authorizer = authorizer;
 }
 
 function isTextMediaType(contentType: string | undefined): boolean {

@@ -18,6 +18,8 @@ export interface Caller {
   readonly kind: 'root' | 'role-session' | 'anonymous';
   readonly roleName?: string;
   readonly sessionName?: string;
+  /** The session's `SourceIdentity`, when AssumeRole set one. */
+  readonly sourceIdentity?: string;
   /** The session came from a role (role chaining: at most one hour). */
   readonly chained: boolean;
 }

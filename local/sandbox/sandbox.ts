@@ -18,6 +18,7 @@ import type { Caller, OpContext, Operations } from './context';
 import { nextHex } from './context';
 import { ec2Operations } from '#local/sandbox/ec2/index';
 import { eksOperations } from './eks';
+import { podIdentityOperations } from './eks-pod-identity';
 import { SandboxError } from './errors';
 import { findRoleByArn, iamOperations } from '#local/sandbox/iam/index';
 import { kubernetesOperations } from './kubernetes';
@@ -53,6 +54,7 @@ import {
   hubCredentials,
   rootCredentials,
   seedWorld,
+  upgradeWorld,
 } from './world';
 
 /** The services the sandbox serves. */
@@ -108,6 +110,10 @@ export interface CallRecord {
   readonly mutating: boolean;
   readonly ok: boolean;
   readonly errorCode?: string;
+  /** The caller's role session name (absent for root and unknown credentials): what CloudTrail shows. */
+  readonly sessionName?: string;
+  /** The caller's `SourceIdentity`, when its session has one. */
+  readonly sourceIdentity?: string;
   /** The caller's `aws:PrincipalArn` ('' when the credentials were not recognised). */
   readonly principalArn: string;
   /** The request as the SDK sent it (a copy). */
@@ -146,7 +152,7 @@ export type DeepReadonly<T> = T extends (infer U)[]
 const OPERATIONS: Readonly<Record<ServiceName, Operations>> = {
   iam: iamOperations,
   sts: stsOperations,
-  eks: eksOperations,
+  eks: { ...eksOperations, ...podIdentityOperations },
   ec2: ec2Operations,
   s3: s3Operations,
   kubernetes: kubernetesOperations,
@@ -320,7 +326,7 @@ export class Sandbox {
     const state = loaded ?? emptyState();
     if (!loaded) seedWorld(state, options.world ?? 'demo');
     const sb = new Sandbox(state, options);
-    if (!loaded) sb.#save();
+    if (!loaded || upgradeWorld(state)) sb.#save();
     return sb;
   }
 
@@ -372,6 +378,8 @@ export class Sandbox {
       }
       const caller = await this.#authenticate(service, operation, input, call);
       record.accountId = caller.accountId;
+      if (caller.sessionName !== undefined) record.sessionName = caller.sessionName;
+      if (caller.sourceIdentity !== undefined) record.sourceIdentity = caller.sourceIdentity;
       record.principalArn = caller.principalArn;
       this.beforeCall?.({ ...record }, this.#state as DeepReadonly<SandboxState>);
       const fault = this.#takeFault(service, operation, caller.accountId);

@@ -112,6 +112,8 @@ export interface ClusterState {
    * it (local/adapters/kube-api.ts); `certificateAuthorityData` is then its certificate.
    */
   kubeApiCa?: ClusterCaState;
+  /** EKS Pod Identity associations, by id (absent in worlds saved before they existed). */
+  podIdentityAssociations?: Record<string, PodIdentityAssociationState>;
 }
 
 /** A cluster's serving CA: its key (PKCS#8, base64) and self-signed certificate (PEM). */
@@ -129,6 +131,23 @@ export interface IssuerKeyState {
   /** The private key as a JWK (RS256). */
   privateJwk: Record<string, unknown>;
   createdAt: string;
+}
+
+/** One EKS Pod Identity association (local/sandbox/eks-pod-identity.ts). */
+export interface PodIdentityAssociationState {
+  associationId: string;
+  associationArn: string;
+  clusterName: string;
+  namespace: string;
+  serviceAccount: string;
+  roleArn: string;
+  targetRoleArn?: string;
+  externalId?: string;
+  disableSessionTags: boolean;
+  policy?: string;
+  tags: Record<string, string>;
+  createdAt: string;
+  modifiedAt: string;
 }
 
 /** One EKS cluster update. */
@@ -290,6 +309,8 @@ export interface CredentialState {
   roleArn?: string;
   roleId?: string;
   sessionName?: string;
+  /** The session's `SourceIdentity` (set by AssumeRole, kept through role chaining). */
+  sourceIdentity?: string;
   /** ISO time; absent for the static hub and root credentials. */
   expiration?: string;
   /** True for a session made by a role (role chaining caps it at one hour). */

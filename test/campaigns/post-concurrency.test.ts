@@ -38,8 +38,9 @@ const VIEW = {
   policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy',
   scope: { type: 'cluster' },
 } as const;
-const ADMIN = {
-  policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy',
+// Another access than VIEW that no approver has to allow (cluster admin would wait for one).
+const ADMIN_VIEW = {
+  policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy',
   scope: { type: 'cluster' },
 } as const;
 const EDIT_APPS = {
@@ -83,7 +84,7 @@ function requestsFor(rng: ReturnType<typeof seededRandom>): { sent: Sent; pauseM
   for (let i = 0; i < conflicting; i++)
     out.push({
       kind: 'conflicting',
-      body: { source: CONFLICTING, targets: [{ ...CLUSTER_D, access: rng.chance(0.5) ? VIEW : ADMIN }] },
+      body: { source: CONFLICTING, targets: [{ ...CLUSTER_D, access: rng.chance(0.5) ? VIEW : ADMIN_VIEW }] },
     });
   const multi = rng.int(6, 16);
   for (let i = 0; i < multi; i++) {

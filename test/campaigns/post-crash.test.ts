@@ -11,7 +11,10 @@
 import { createHash } from 'node:crypto';
 import type { Pluggable } from '@smithy/types';
 import { describe, expect, it } from 'vitest';
+import { scopedIdempotencyKey } from '#api/access';
 import { requestIdFor } from '#api/operations';
+import { callerFromArn } from '#link/caller';
+import { LOCAL_OPERATOR_ARN } from '#local/runtime';
 import { DEMO_REQUEST } from '#local/demo';
 import { canonicalJson } from '#link/canonical-json';
 import { IDEMPOTENCY_LEASE_MS } from '#store/idempotency';
@@ -101,6 +104,8 @@ function runsOf(h: Harness, linkId: string) {
     .sort((a, b) => a.startDate.getTime() - b.startDate.getTime());
 }
 
+const OPERATOR = callerFromArn(LOCAL_OPERATOR_ARN)!;
+
 describe('a multi-target POST /links that crashes half-way', () => {
   it('is finished by a retry with the same Idempotency-Key, whatever write it died after', async () => {
     const h = harnessFor(await startLocalRuntime({ retryIntervalMs: 5 }));
@@ -139,8 +144,9 @@ describe('a multi-target POST /links that crashes half-way', () => {
         runtime.now = () => new Date(Date.now() + lease);
         const retry = await h.api('POST', '/links', request, { 'idempotency-key': key });
         runtime.now = clock;
+        // The key as the table keeps it: scoped to the caller (the local operator here).
         const requestId = requestIdFor(
-          key,
+          scopedIdempotencyKey(OPERATOR, key),
           createHash('sha256').update(canonicalJson(request)).digest('hex'),
         );
         expect(retry.status, `${about}: ${retry.text}`).toBe(202);

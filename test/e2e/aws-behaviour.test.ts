@@ -114,6 +114,52 @@ describe('throttling, by each code the SDK classifies as throttling', () => {
   );
 });
 
+describe('AWS throttling the API’s own reads', () => {
+  it.each([
+    ['POST /links', '/links'],
+    ['POST /plans', '/plans'],
+  ])(
+    'answers %s whose DescribeCluster stays throttled with 503 AWS_UNAVAILABLE and Retry-After, creating nothing',
+    (_name, path) =>
+      withHarness(async (h) => {
+        // Arrange: every attempt the SDK makes is throttled (more than its retries).
+        h.rt.sandbox.injectFault({
+          service: 'eks',
+          operation: 'DescribeCluster',
+          code: 'ThrottlingException',
+          times: 50,
+        });
+        const mutatingBefore = h.rt.sandbox.calls().filter((c) => c.mutating).length;
+
+        // Act
+        const res = await h.api('POST', path, demoRequest());
+
+        // Assert
+        expect(res.status, JSON.stringify(res.body)).toBe(503);
+        expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+        expect(res.body).toMatchObject({ code: 'AWS_UNAVAILABLE', status: 503 });
+        expect(res.body.detail).toMatch(/eks:DescribeCluster/);
+        expect(res.body.detail).not.toMatch(/ThrottlingException: /);
+        expect(h.rt.sandbox.calls().filter((c) => c.mutating)).toHaveLength(mutatingBefore);
+        expect((await h.api('GET', '/links')).body.items).toEqual([]);
+      }),
+  );
+
+  it('lets the same request through once AWS stops throttling', () =>
+    withHarness(async (h) => {
+      h.rt.sandbox.injectFault({
+        service: 'eks',
+        operation: 'DescribeCluster',
+        code: 'ThrottlingException',
+        times: 50,
+      });
+      expect((await h.api('POST', '/links', demoRequest())).status).toBe(503);
+      h.rt.sandbox.clearFaults();
+      const link = await onboard(h);
+      expect(link.status).toBe('ACTIVE');
+    }));
+});
+
 describe('refusals a user can act on', () => {
   const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
   const cases: [string, FaultSpec, { code: string; step: string; mentions: string }][] = [

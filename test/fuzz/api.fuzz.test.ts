@@ -21,9 +21,12 @@ import { type Harness, startHarness } from '../e2e/harness';
 import { apiEvent } from '../unit/api/api-events';
 import { closeClient, type FuzzRequest, type FuzzResponse, send } from './http';
 import { type Json, mutated } from './mutations';
-import { checkResponse, describeExchange, guardrailViolations } from './oracle';
+import { checkResponse, cidrListAllowed, describeExchange, guardrailViolations } from './oracle';
 import {
   anyRouteRequest,
+  approvalRequest,
+  cidrLinkRequest,
+  fromAnyCaller,
   guardrailMistakeRequest,
   headerRequest,
   linkDeleteRequest,
@@ -90,6 +93,7 @@ function mayChange(req: FuzzRequest, res: FuzzResponse, template: string | undef
   if (res.status >= 300) return false;
   if (req.method === 'POST' && template === '/links') return true;
   if (req.method === 'DELETE' && template === '/links/{id}') return true;
+  if (req.method === 'POST' && template === '/links/{id}/approval') return true;
   return req.method === 'POST' && template === '/links/{id}/reconcile';
 }
 
@@ -226,6 +230,13 @@ const WORLD_CODES = [
   'PARTITION_UNSUPPORTED',
 ];
 
+/** A guardrail refusal: VALIDATION_FAILED naming a target or a CIDR of the body. */
+function expectGuardrailFields(res: FuzzResponse, about: string): void {
+  const problem = res.json as { code: string; errors: { path: string }[] };
+  expect(problem.code, about).toBe('VALIDATION_FAILED');
+  for (const e of problem.errors) expect(e.path, about).toMatch(/^\/(targets\/\d+|network\/cidrs\/\d+)$/);
+}
+
 describe('POST /links with spec-valid bodies of the demo world', () => {
   runs(
     'accepts them, answers 422 for what the world lacks, or 409 for a link that exists with another spec',
@@ -237,6 +248,9 @@ describe('POST /links with spec-valid bodies of the demo world', () => {
         // The generator reuses the demo workload, so a target it linked earlier with another
         // access or network is refused rather than changed.
         expect((res.json as { code: string }).code, about).toBe('LINK_SPEC_MISMATCH');
+      } else if (res.status === 400) {
+        // The guardrails no policy lifts: a workload's own cluster, explicit CIDRs out of bounds.
+        expectGuardrailFields(res, about);
       } else if (res.status >= 400) {
         expect(res.status, about).toBe(422);
         expect(WORLD_CODES, about).toContain((res.json as { code: string }).code);
@@ -249,6 +263,52 @@ describe('POST /links with spec-valid bodies of the demo world', () => {
   });
 });
 
+describe('POST /links with explicit CIDRs of every kind', () => {
+  runs(
+    'lets through exactly the lists within the guardrails, to wait for an approver; refuses the others with the CIDR',
+    200,
+    () => cidrLinkRequest,
+    (req, res) => {
+      const about = describeExchange(req, res);
+      const cidrs = (JSON.parse(String(req.body)) as { network: { cidrs: string[] } }).network.cidrs;
+      if (cidrListAllowed(cidrs)) {
+        // Shrinking may ask again for a workload it linked already: the same spec is that link,
+        // another spec a conflict; a new one waits for an approver.
+        if (res.status === 409) {
+          expect((res.json as { code: string }).code, about).toBe('LINK_SPEC_MISMATCH');
+          return;
+        }
+        expect([200, 202], about).toContain(res.status);
+        expect((res.json as { links: { status: string }[] }).links[0]?.status, about).toBe(
+          'AWAITING_APPROVAL',
+        );
+      } else {
+        expect(res.status, about).toBe(400);
+        const problem = res.json as { code: string; errors: { path: string }[] };
+        expect(problem.code, about).toBe('VALIDATION_FAILED');
+        expect(problem.errors.length, about).toBeGreaterThan(0);
+        for (const e of problem.errors) expect(e.path, about).toMatch(/^\/network\/cidrs\/\d+$/);
+      }
+    },
+  );
+});
+
+describe('requests from any caller', () => {
+  runs('POST /links of demo bodies: the source account and the operator may ask', 80, () =>
+    fromAnyCaller(validDemoLinkRequest),
+  );
+  runs('reads, deletes, reconciles and approvals of known, unknown and malformed ids', 150, () =>
+    fromAnyCaller(
+      fc.oneof(
+        linkReadRequest(known),
+        linkDeleteRequest(known),
+        linkReconcileRequest(known),
+        approvalRequest(known),
+      ),
+    ),
+  );
+});
+
 describe('POST /plans with any spec-valid body', () => {
   runs(
     'answers a plan or 422, and changes nothing',
@@ -256,6 +316,10 @@ describe('POST /plans with any spec-valid body', () => {
     () => validPlanRequest,
     (req, res) => {
       const about = describeExchange(req, res);
+      if (res.status === 400) {
+        expectGuardrailFields(res, about);
+        return;
+      }
       if (res.status >= 400) {
         expect(res.status, about).toBe(422);
         expect(WORLD_CODES, about).toContain((res.json as { code: string }).code);

@@ -107,6 +107,65 @@ export function checkResponse(req: FuzzRequest, res: FuzzResponse): RouteMatch {
   return route;
 }
 
+/**
+ * The special-purpose IPv4 blocks no link may let in (the IANA registry, RFC 6890 and its
+ * updates), written out here apart from the code under test: this-network, loopback,
+ * link-local, the IETF protocol block, documentation, 6to4 relay, benchmarking, AS112, AMT,
+ * multicast, reserved, broadcast.
+ */
+const SPECIAL = [
+  '0.0.0.0/8',
+  '127.0.0.0/8',
+  '169.254.0.0/16',
+  '192.0.0.0/24',
+  '192.0.2.0/24',
+  '192.31.196.0/24',
+  '192.52.193.0/24',
+  '192.88.99.0/24',
+  '192.175.48.0/24',
+  '198.18.0.0/15',
+  '198.51.100.0/24',
+  '203.0.113.0/24',
+  '224.0.0.0/4',
+  '240.0.0.0/4',
+  '255.255.255.255/32',
+];
+/** RFC 1918 and CGNAT: reachable over private connectivity only. */
+const PRIVATE = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10'];
+
+function range(cidr: string): [number, number] | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
+  if (!m) return undefined;
+  const octets = m.slice(1, 5).map(Number);
+  const bits = Number(m[5]);
+  if (octets.some((o) => o > 255) || bits > 32) return undefined;
+  const start = octets.reduce((n, o) => n * 256 + o, 0);
+  return [start, start + 2 ** (32 - bits) - 1];
+}
+const overlaps = (a: [number, number], b: [number, number]) => a[0] <= b[1] && b[0] <= a[1];
+const within = (a: [number, number], b: [number, number]) => a[0] >= b[0] && a[1] <= b[1];
+
+/**
+ * Whether the guardrails must let a link's CIDR list through (docs/architecture.md#who-may-link-what):
+ * every block canonical, at most /`widestPrefix` wide, in no special-purpose block, wholly
+ * public or wholly private, none inside another, at most `max` of them.
+ */
+export function cidrListAllowed(cidrs: readonly string[], widestPrefix = 24, max = 20): boolean {
+  if (cidrs.length > max) return false;
+  const ranges: [number, number][] = [];
+  for (const cidr of cidrs) {
+    const r = range(cidr);
+    if (!r) return false;
+    const bits = Number(cidr.split('/')[1]);
+    if (r[0] % 2 ** (32 - bits) !== 0) return false; // host bits set
+    if (bits < widestPrefix) return false;
+    if (SPECIAL.some((s) => overlaps(r, range(s)!))) return false;
+    const privateHit = PRIVATE.map((p) => range(p)!).filter((p) => overlaps(r, p));
+    if (privateHit.some((p) => !within(r, p))) return false;
+    ranges.push(r);
+  }
+  return !ranges.some((a, i) => ranges.some((b, j) => i !== j && within(a, b)));
+}
 // ---- the guardrails of a request body, restated from the issue, not from the code ----
 
 /** The EKS access policies for people and workloads (AWS-FACTS.md, "EKS"). */

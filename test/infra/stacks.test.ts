@@ -4,13 +4,14 @@
  * the templates with `aws-cdk-lib/assertions`, and AWS's CloudFormation linter on them.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '#events/registry';
+import { DEMO_REQUEST } from '#local/demo';
 import { tableDefinition } from '#store/table';
 import { WORKFLOW_FUNCTIONS } from '#workflow/registry';
 import { apiRoutes } from '../../infra/api-routes';
@@ -130,9 +131,12 @@ describe('the functions', () => {
     const api = functions().find(([, f]) => f.Properties.FunctionName === 'tether-api')?.[1];
     expect(Object.keys(api.Properties.Environment.Variables)).toEqual(
       expect.arrayContaining([
-        'TETHER_ONBOARD_STATE_MACHINE_ARN',
-        'TETHER_OFFBOARD_STATE_MACHINE_ARN',
+        // One per file of statemachines/: a new workflow slots in without touching infra/.
+        ...readdirSync('statemachines')
+          .filter((f) => f.endsWith('.asl.json'))
+          .map((f) => `TETHER_${f.replace('.asl.json', '').toUpperCase()}_STATE_MACHINE_ARN`),
         'TETHER_OPENAPI_PATH',
+        'TETHER_POLICY_DIR',
       ]),
     );
   });
@@ -165,6 +169,87 @@ describe('the functions', () => {
     }
     const api = functions().find(([, f]) => f.Properties.FunctionName === 'tether-api')?.[1];
     expect(existsSync(join(outdir, api.Metadata['aws:asset:path'], 'openapi.yaml'))).toBe(true);
+  });
+
+  it('leave Cedar to the API: no workflow function bundles the policy engine', () => {
+    for (const [, f] of functions()) {
+      const asset = f.Metadata?.['aws:asset:path'] as string;
+      const meta = JSON.parse(readFileSync(join(outdir, asset, 'index.meta.json'), 'utf8')) as {
+        inputs: Record<string, unknown>;
+      };
+      const hasCedar = Object.keys(meta.inputs).some((i) => i.includes('node_modules/@cedar-policy/'));
+      expect(hasCedar, f.Properties.FunctionName).toBe(f.Properties.FunctionName === 'tether-api');
+    }
+  });
+
+  it('deploy the API with its Cedar policies: the bundle, loaded as Lambda loads it, refuses a stranger', () => {
+    // Arrange: the API function's asset as Lambda gets it, its environment as the template sets it.
+    const api = functions().find(([, f]) => f.Properties.FunctionName === 'tether-api')?.[1];
+    const dir = join(outdir, api.Metadata['aws:asset:path']);
+    const env = api.Properties.Environment.Variables as Record<string, unknown>;
+    expect(env.TETHER_POLICY_DIR).toBe('/var/task/policies');
+    expect(readdirSync(join(dir, 'policies')).sort()).toEqual(readdirSync('policies').sort());
+    const event = {
+      version: '2.0',
+      routeKey: '$default',
+      rawPath: '/links',
+      rawQueryString: '',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(DEMO_REQUEST),
+      isBase64Encoded: false,
+      requestContext: {
+        accountId: '000000000000',
+        apiId: 'api',
+        domainName: 'example.com',
+        domainPrefix: 'example',
+        http: { method: 'POST', path: '/links', protocol: 'HTTP/1.1', sourceIp: '192.0.2.1', userAgent: 't' },
+        requestId: 'r1',
+        routeKey: '$default',
+        stage: '$default',
+        time: '01/Jan/2026:00:00:00 +0000',
+        timeEpoch: 0,
+        // A caller of an account that is neither the source's nor the target's nor the hub's.
+        authorizer: {
+          iam: {
+            accessKey: 'AKIA',
+            accountId: '444444444444',
+            callerId: 'AIDA',
+            principalOrgId: null,
+            userArn: 'arn:aws:iam::444444444444:user/mallory',
+            userId: 'AIDA',
+          },
+        },
+      },
+    };
+    const script = `
+      const { handler } = await import(${JSON.stringify(`file://${join(dir, 'index.mjs')}`)});
+      const res = await handler(${JSON.stringify(event)}, { functionName: 'tether-api', awsRequestId: 'r1', getRemainingTimeInMillis: () => 1000 });
+      process.stdout.write(JSON.stringify(res));`;
+
+    // Act: a fresh Node process, in the bundle's folder (Lambda's /var/task), policies from the asset.
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: {
+        PATH: process.env.PATH ?? '',
+        ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, typeof v === 'string' ? v : 'x'])),
+        TETHER_POLICY_DIR: join(dir, 'policies'),
+        TETHER_OPENAPI_PATH: join(dir, 'openapi.yaml'),
+        TETHER_HUB_ACCOUNT_ID: '000000000000',
+        AWS_REGION: 'ap-southeast-1',
+        AWS_LAMBDA_FUNCTION_NAME: 'tether-api',
+        AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+        AWS_SECRET_ACCESS_KEY: 'secret',
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+    });
+
+    // Assert: the policies were loaded at cold start and Cedar refused, before any AWS call.
+    expect(run.status, run.stderr).toBe(0);
+    const res = JSON.parse(run.stdout) as { statusCode: number; body: string };
+    expect(res.statusCode, res.body).toBe(403);
+    expect(JSON.parse(res.body)).toMatchObject({ code: 'ACCESS_DENIED' });
   });
 
   it('have their own roles, and only the member-calling ones may assume the agent role', () => {

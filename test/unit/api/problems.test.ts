@@ -21,6 +21,7 @@ describe('API_ERROR_CODES', () => {
       ROUTE_NOT_FOUND: 404,
       METHOD_NOT_ALLOWED: 405,
       LINK_NOT_FOUND: 404,
+      ACCESS_DENIED: 403,
       CLUSTER_NOT_FOUND: 422,
       ACCOUNT_NOT_REACHABLE: 422,
       IDEMPOTENCY_KEY_REUSED: 422,
@@ -28,6 +29,7 @@ describe('API_ERROR_CODES', () => {
       CONFLICT_UNMANAGED_RESOURCE: 409,
       LINK_NOT_READY: 409,
       LINK_BUSY: 409,
+      NOT_AWAITING_APPROVAL: 409,
       LINK_SPEC_MISMATCH: 409,
       QUOTA_EXCEEDED: 422,
       INVALID_CURSOR: 400,
@@ -39,6 +41,7 @@ describe('API_ERROR_CODES', () => {
       UNSUPPORTED_CLUSTER: 422,
       PARTITION_UNSUPPORTED: 422,
       INTERNAL: 500,
+      AWS_UNAVAILABLE: 503,
     });
   });
 });
@@ -143,13 +146,25 @@ describe('problemResponse', () => {
     });
   });
 
-  it('does not map a domain error whose code is not an API code', () => {
+  it('answers AWS throttling past the retries with 503 AWS_UNAVAILABLE and Retry-After, without its message', () => {
     // Act
     const response = problemResponse(new ThrottledError('IAM throttled CreateRole for role tether-w-abc'));
 
     // Assert
-    expect(response.statusCode).toBe(500);
+    expect(response.statusCode).toBe(503);
+    expect(response.headers?.['retry-after']).toBe('2');
+    expect(parseBody(response).code).toBe('AWS_UNAVAILABLE');
     expect(response.body).not.toContain('tether-w-abc');
+  });
+
+  it('leaves a Node network error that did not come from an AWS client a generic 500', () => {
+    // Act
+    const response = problemResponse(
+      Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+    );
+
+    // Assert
+    expect(response.statusCode).toBe(500);
   });
 });
 

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  AWAITING_APPROVER,
   canTransition,
   DELETABLE,
   IN_PROGRESS,
@@ -27,6 +28,8 @@ const ALLOWED: Record<LinkStatus, readonly LinkStatus[]> = {
   DEGRADED: ['RECONCILING', 'ACTIVE', 'DELETING', 'PROVISIONING'],
   DELETING: ['DELETING', 'DELETED', 'FAILED'],
   DELETED: [],
+  AWAITING_APPROVAL: ['PENDING', 'REJECTED', 'DELETING'],
+  REJECTED: [],
 };
 
 const everyPair = LINK_STATUSES.flatMap((from) => LINK_STATUSES.map((to) => [from, to] as const));
@@ -86,12 +89,43 @@ describe('canTransition', () => {
 });
 
 describe('isDeleted', () => {
-  it('holds for DELETED only', () => {
+  it('holds for the statuses of a link that is gone: DELETED, and REJECTED before anything was made', () => {
     // Act
     const deleted = LINK_STATUSES.filter(isDeleted);
 
     // Assert
-    expect(deleted).toEqual(['DELETED']);
+    expect(deleted).toEqual(['DELETED', 'REJECTED']);
+  });
+});
+
+describe('approval', () => {
+  it('lets only an approver move a waiting link on: AWAITING_APPROVAL → PENDING | REJECTED, or withdrawn', () => {
+    // Act
+    const next = LINK_STATUSES.filter((to) => canTransition('AWAITING_APPROVAL', to));
+    const into = LINK_STATUSES.filter((from) => canTransition(from, 'AWAITING_APPROVAL'));
+
+    // Assert
+    expect(next).toEqual(['PENDING', 'DELETING', 'REJECTED']);
+    expect(into).toEqual([]);
+    expect(AWAITING_APPROVER.statuses).toEqual(['AWAITING_APPROVAL']);
+  });
+
+  it('starts no work on a waiting link: no workflow takes it, a restart does not re-drive it', () => {
+    // Arrange
+    const sets = [
+      REDRIVABLE,
+      RECONCILABLE,
+      ONBOARDABLE,
+      IN_PROGRESS,
+      UNFINISHED.onboard,
+      UNFINISHED.offboard,
+    ];
+
+    // Act
+    const holding = sets.filter((set) => set.has('AWAITING_APPROVAL') || set.has('REJECTED'));
+
+    // Assert
+    expect(holding).toEqual([]);
   });
 });
 
@@ -99,7 +133,7 @@ describe('the named status sets', () => {
   it.each([
     ['REDRIVABLE', REDRIVABLE, ['PENDING', 'FAILED']],
     ['SERVES_KUBECONFIG', SERVES_KUBECONFIG, ['ACTIVE', 'RECONCILING', 'DEGRADED']],
-    ['DELETABLE', DELETABLE, ['ACTIVE', 'FAILED', 'DEGRADED', 'DELETING']],
+    ['DELETABLE', DELETABLE, ['ACTIVE', 'FAILED', 'DEGRADED', 'DELETING', 'AWAITING_APPROVAL']],
     ['RECONCILABLE', RECONCILABLE, ['ACTIVE', 'DEGRADED', 'FAILED']],
     ['ONBOARDABLE', ONBOARDABLE, ['PENDING', 'PROVISIONING', 'FAILED', 'ACTIVE', 'DEGRADED']],
     ['IN_PROGRESS', IN_PROGRESS, ['PENDING', 'PROVISIONING', 'RECONCILING', 'DELETING']],

@@ -60,8 +60,8 @@ async function newLink(spec: LinkSpec = specOf(), requestId = unique('req'), now
   return links.commit(claim.reservation);
 }
 
-/** Moves a new link along allowed transitions to `status`. */
-const PATH_TO: Record<LinkStatus, readonly LinkStatus[]> = {
+/** Moves a new link along allowed transitions to `status` (the approval statuses: `approvals.test.ts`). */
+const PATH_TO: Record<Exclude<LinkStatus, 'AWAITING_APPROVAL' | 'REJECTED'>, readonly LinkStatus[]> = {
   PENDING: [],
   PROVISIONING: ['PROVISIONING'],
   ACTIVE: ['PROVISIONING', 'ACTIVE'],
@@ -71,7 +71,12 @@ const PATH_TO: Record<LinkStatus, readonly LinkStatus[]> = {
   DELETING: ['DELETING'],
   DELETED: ['DELETING', 'DELETED'],
 };
-async function linkIn(status: LinkStatus, spec?: LinkSpec, requestId?: string, now?: string): Promise<Link> {
+async function linkIn(
+  status: keyof typeof PATH_TO,
+  spec?: LinkSpec,
+  requestId?: string,
+  now?: string,
+): Promise<Link> {
   let link = await newLink(spec, requestId, now);
   for (const next of PATH_TO[status]) link = await links.transition(link.id, next, now ?? NOW);
   return link;
@@ -406,7 +411,7 @@ describe('LinkStore.list', () => {
     const src = (cluster: string, namespace: string, serviceAccount: string) => ({
       source: { accountId: ACCOUNT, cluster, namespace, serviceAccount },
     });
-    const made: [string, LinkStatus, LinkSpec, string][] = [
+    const made: [string, keyof typeof PATH_TO, LinkSpec, string][] = [
       ['l1', 'PENDING', specOf({ ...src('src-1', 'a', 'x'), target: { cluster: 'cluster-b' } }), 'req-r1'],
       [
         'l2',

@@ -277,6 +277,84 @@ describe('startHttpServer', () => {
   });
 });
 
+describe('the caller of a request (x-tether-caller, else the operator)', () => {
+  const OPERATOR = 'arn:aws:iam::000000000000:role/tether-operator';
+
+  async function serveWithCallers() {
+    const { handler, calls } = echo();
+    server = await startHttpServer({
+      handler,
+      port: 0,
+      logger: { error: () => undefined },
+      callers: { operatorArn: OPERATOR },
+    });
+    return { url: server.url, calls };
+  }
+
+  const iamOf = (event: APIGatewayProxyEventV2) =>
+    (event.requestContext as unknown as { authorizer?: { iam?: Record<string, unknown> } }).authorizer?.iam;
+
+  it('passes the header’s principal as API Gateway’s IAM authorizer does', async () => {
+    // Arrange
+    const { url, calls } = await serveWithCallers();
+    const alice = 'arn:aws:sts::111111111111:assumed-role/developer/alice';
+
+    // Act
+    const res = await fetch(`${url}/links`, { headers: { 'x-tether-caller': alice } });
+
+    // Assert
+    expect(res.status).toBe(200);
+    expect(iamOf(calls[0]!.event)).toMatchObject({
+      userArn: alice,
+      accountId: '111111111111',
+      userId: 'assumed-role/developer/alice',
+    });
+  });
+
+  it('acts as the configured operator when the request names no caller', async () => {
+    // Arrange
+    const { url, calls } = await serveWithCallers();
+
+    // Act
+    await fetch(`${url}/links`);
+
+    // Assert
+    expect(iamOf(calls[0]!.event)).toMatchObject({ userArn: OPERATOR, accountId: '000000000000' });
+  });
+
+  it.each([['alice'], ['arn:aws:s3:::bucket'], ['arn:aws:iam::1111:user/alice'], ['']])(
+    'refuses the caller %j with 400 and the header’s name, without calling the handler',
+    async (value) => {
+      // Arrange
+      const { url, calls } = await serveWithCallers();
+
+      // Act
+      const res = await fetch(`${url}/links`, { headers: { 'x-tether-caller': value } });
+      const problem = (await res.json()) as Record<string, any>;
+
+      // Assert
+      expect(res.status).toBe(400);
+      expect(problem).toMatchObject({
+        code: 'VALIDATION_FAILED',
+        errors: [{ path: 'x-tether-caller', in: 'header' }],
+      });
+      expect(calls).toHaveLength(0);
+    },
+  );
+
+  it('names no caller without `callers`: the events are as a bare API Gateway would send', async () => {
+    // Arrange
+    const { handler, calls } = echo();
+    const plain = await serve(handler);
+
+    // Act
+    await fetch(`${plain.url}/links`, { headers: { 'x-tether-caller': 'arn:aws:iam::111111111111:user/a' } });
+
+    // Assert
+    expect(iamOf(calls[0]!.event)).toBeUndefined();
+  });
+});
+
 /** Sends `raw` bytes as the request and reads the whole answer (the server closes). */
 function rawRequest(url: string, raw: string): Promise<{ status: number; headers: string; body: string }> {
   const { hostname, port } = new URL(url);
