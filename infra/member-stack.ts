@@ -78,6 +78,13 @@ export function agentPolicyStatements(c: AgentPolicyContext): iam.PolicyStatemen
       resources: [tetherRoles, `arn:${p}:iam::${a}:role/tether-*`],
     }),
     s({
+      // Identity mode `principal`: the source is an existing role Tether does not own. Its
+      // policies are read (never written) to say whether it allows assuming the target role.
+      sid: 'ReadSourcePrincipalPolicies',
+      actions: ['iam:GetRole', 'iam:GetRolePolicy', 'iam:ListRolePolicies', 'iam:ListAttachedRolePolicies'],
+      resources: [`arn:${p}:iam::${a}:role/*`],
+    }),
+    s({
       sid: 'CreateTetherRolesWithBoundaryAndTags',
       actions: ['iam:CreateRole'],
       resources: [tetherRoles],

@@ -333,6 +333,8 @@ function linkEntity(resource: LinkResource) {
         privateRanges: network.mode === 'cidrs' && hasPrivateRanges(network.cidrs),
       },
       identity: spec.identity.mode,
+      principalArn: spec.identity.principalArn ?? '',
+      directAccess: spec.identity.directAccess === true,
       status,
       ...(createdBy ? { createdBy: entity('Caller', createdBy.arn) } : {}),
     },

@@ -10,6 +10,7 @@
 import { isAccessPolicyArn } from './access-policies';
 import { InvalidRequestError, PartitionUnsupportedError } from './errors';
 import type { Access, OnboardingRequest } from './model';
+import { TETHER_ROLE_PATH } from './names';
 import { partitionOf, SUPPORTED_PARTITION } from './regions';
 
 /** Prefixes EKS refuses at the start of an access entry's username. */
@@ -71,6 +72,90 @@ function accessProblems(access: Access, at: string): RequestProblem[] {
   return problems;
 }
 
+/** An IAM role ARN's parts (`arn:<partition>:iam::<account>:role/<path/>name`), or undefined. */
+export function parseRoleArn(
+  arn: string,
+): { partition: string; accountId: string; path: string; name: string } | undefined {
+  const m =
+    /^arn:([a-z][a-z-]{0,30}):iam::(\d{12}):role(\/(?:[\x21-\x7E]{0,510}\/)?)([\w+=,.@-]{1,64})$/.exec(arn);
+  if (!m) return undefined;
+  return { partition: m[1] ?? '', accountId: m[2] ?? '', path: m[3] ?? '/', name: m[4] ?? '' };
+}
+
+/**
+ * What is wrong with the request's identity (a JSON Pointer per problem). Mode `principal`
+ * names an existing role: an IAM role ARN of the `aws` partition, in the source account (the
+ * caller's policies speak for that account: a role of another account would let one
+ * account's owner grant a third account's role access), not under Tether's own path (Tether's
+ * roles are never someone's source principal), and it cannot be direct (an access entry for
+ * a role Tether does not own is not Tether's to make) nor take NAT IPs (a role has no VPC:
+ * the egress is given as `cidrs`, or `none`). `directAccess` is an option of `irsa` only.
+ * The hub account is refused apart, where its id is known (`#api/access`).
+ */
+export function identityProblems(
+  request: Pick<OnboardingRequest, 'identity' | 'source' | 'network'>,
+): RequestProblem[] {
+  const { identity } = request;
+  const problems: RequestProblem[] = [];
+  if (identity.mode === 'principal') {
+    const arn = identity.principalArn;
+    const parsed = arn === undefined ? undefined : parseRoleArn(arn);
+    if (arn === undefined) {
+      problems.push({
+        path: '/identity/principalArn',
+        message: 'mode principal needs principalArn: the existing IAM role that is the source',
+      });
+    } else if (!parsed) {
+      problems.push({
+        path: '/identity/principalArn',
+        message: `${arn} is not an IAM role ARN (arn:aws:iam::<account>:role/<path/>name)`,
+      });
+    } else if (parsed.partition !== SUPPORTED_PARTITION) {
+      problems.push({
+        path: '/identity/principalArn',
+        message: `${arn} is in the ${parsed.partition} partition; Tether works in the ${SUPPORTED_PARTITION} partition only`,
+      });
+    } else if (parsed.accountId !== request.source.accountId) {
+      problems.push({
+        path: '/identity/principalArn',
+        message: `${arn} is in account ${parsed.accountId}, not the source account ${request.source.accountId}`,
+      });
+    } else if (parsed.path === TETHER_ROLE_PATH || parsed.name.startsWith('tether-')) {
+      problems.push({
+        path: '/identity/principalArn',
+        message: `${arn} is one of Tether's own roles, never a source principal`,
+      });
+    }
+    if (identity.directAccess === true) {
+      problems.push({
+        path: '/identity/directAccess',
+        message:
+          'directAccess is an option of mode irsa only: Tether does not make access entries for roles it does not own',
+      });
+    }
+    if (request.network.mode === 'nat') {
+      problems.push({
+        path: '/network/mode',
+        message: 'mode principal has no source VPC to read NAT IPs from: give the egress as cidrs, or none',
+      });
+    }
+  } else {
+    if (identity.principalArn !== undefined) {
+      problems.push({
+        path: '/identity/principalArn',
+        message: `principalArn is for mode principal, not ${identity.mode}`,
+      });
+    }
+    if (identity.directAccess === true && identity.mode !== 'irsa') {
+      problems.push({
+        path: '/identity/directAccess',
+        message: `directAccess is an option of mode irsa, not ${identity.mode}`,
+      });
+    }
+  }
+  return problems;
+}
+
 /**
  * Throws what a request breaks, before anything is read or made: {@link InvalidRequestError}
  * (VALIDATION_FAILED) for a name that is not a Region, an access policy that is not for
@@ -99,6 +184,7 @@ export function assertRequestAllowed(request: OnboardingRequest): void {
   request.targets.forEach((t, i) => {
     invalid.push(...accessProblems(t.access, `/targets/${i}/access`));
   });
+  invalid.push(...identityProblems(request));
   if (invalid.length > 0) {
     throw new InvalidRequestError(
       `${invalid[0]?.message}${invalid.length > 1 ? ` (and ${invalid.length - 1} more)` : ''}`,
