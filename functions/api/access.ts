@@ -12,7 +12,7 @@ import type { TetherRuntime } from '#functions/runtime';
 import { type Caller, callerFromArn, sourceIdentityOf } from '#link/caller';
 import { type CidrGuardrails, cidrProblems, hasPrivateRanges } from '#link/cidrs';
 import { AccountNotReachableError } from '#link/errors';
-import { identityProblems, parseRoleArn } from '#link/guardrails';
+import { awsPolicyProblems, identityProblems, parseRoleArn } from '#link/guardrails';
 import type { Link, OnboardingRequest } from '#link/model';
 import { clusterKey, linkNaturalKey } from '#link/names';
 import { specsOf } from '#resources/plan';
@@ -157,6 +157,11 @@ export async function admitRequest(
     }
   });
   for (const problem of identityProblems(request)) errors.push({ ...problem, in: 'body' });
+  request.targets.forEach((t, i) => {
+    for (const problem of awsPolicyProblems(t, `/targets/${i}`, request.identity)) {
+      errors.push({ ...problem, in: 'body' });
+    }
+  });
   const principal = request.identity.mode === 'principal' ? request.identity.principalArn : undefined;
   if (principal !== undefined && parseRoleArn(principal)?.accountId === control.policies.hubAccountId) {
     errors.push({

@@ -335,6 +335,7 @@ function linkEntity(resource: LinkResource) {
       identity: spec.identity.mode,
       principalArn: spec.identity.principalArn ?? '',
       directAccess: spec.identity.directAccess === true,
+      awsPolicies: [...(spec.awsPolicies ?? [])],
       status,
       ...(createdBy ? { createdBy: entity('Caller', createdBy.arn) } : {}),
     },

@@ -9,7 +9,7 @@
  */
 import { isAccessPolicyArn } from './access-policies';
 import { InvalidRequestError, PartitionUnsupportedError } from './errors';
-import type { Access, OnboardingRequest } from './model';
+import type { Access, OnboardingRequest, TargetRequest } from './model';
 import { TETHER_ROLE_PATH } from './names';
 import { partitionOf, SUPPORTED_PARTITION } from './regions';
 
@@ -157,6 +157,78 @@ export function identityProblems(
 }
 
 /**
+ * AWS managed policies no link may put on a target role, whoever asks and whatever the
+ * policies say: they hand out administration of the account, or control of its identities
+ * (a role holding them could make itself or another role anything).
+ */
+export const FORBIDDEN_AWS_POLICIES: readonly RegExp[] = [
+  /^AdministratorAccess/,
+  /^PowerUserAccess$/,
+  /^IAMFullAccess$/,
+  /^IAMUserChangePassword$/,
+  /^AWSOrganizations/,
+  /^AWSSSO.*Administrator/,
+  // iam:PassRole to Lambda: run code as any role the account passes.
+  /^AWSLambda_FullAccess$/,
+];
+
+/**
+ * What is wrong with a target's `awsPolicies`: each must be a managed policy ARN of the
+ * `aws` partition, AWS managed (`arn:aws:iam::aws:policy/…`, not one of
+ * {@link FORBIDDEN_AWS_POLICIES}) or customer managed in the target account (not under
+ * Tether's path, where its permissions boundary lives); and there must be a target role to
+ * attach them to (not with direct access, nor a mode without one).
+ */
+export function awsPolicyProblems(
+  target: Pick<TargetRequest, 'accountId' | 'awsPolicies'>,
+  at: string,
+  identity: OnboardingRequest['identity'],
+): RequestProblem[] {
+  const policies = target.awsPolicies ?? [];
+  if (policies.length === 0) return [];
+  const problems: RequestProblem[] = [];
+  if (identity.mode === 'irsa' && identity.directAccess === true) {
+    problems.push({
+      path: `${at}/awsPolicies`,
+      message: 'direct access makes no target role, so there is nothing to attach AWS policies to',
+    });
+  }
+  policies.forEach((arn, i) => {
+    const m =
+      /^arn:([a-z][a-z-]{0,30}):iam::(aws|\d{12}):policy(\/(?:[\x21-\x7E]{0,510}\/)?)([\w+=,.@-]{1,128})$/.exec(
+        arn,
+      );
+    const path = `${at}/awsPolicies/${i}`;
+    if (!m) {
+      problems.push({ path, message: `${arn} is not a managed policy ARN` });
+    } else if (m[1] !== SUPPORTED_PARTITION) {
+      problems.push({
+        path,
+        message: `${arn} is in the ${m[1]} partition; Tether works in the ${SUPPORTED_PARTITION} partition only`,
+      });
+    } else if (m[2] === 'aws') {
+      if (FORBIDDEN_AWS_POLICIES.some((re) => re.test(m[4] ?? ''))) {
+        problems.push({
+          path,
+          message: `${arn} hands out administration or identity control of the target account; no link may carry it`,
+        });
+      }
+    } else if (m[2] !== target.accountId) {
+      problems.push({
+        path,
+        message: `${arn} is a policy of account ${m[2]}, not of the target account ${target.accountId}`,
+      });
+    } else if (m[3] === TETHER_ROLE_PATH) {
+      problems.push({
+        path,
+        message: `${arn} is under Tether's own path (its permissions boundary lives there)`,
+      });
+    }
+  });
+  return problems;
+}
+
+/**
  * Throws what a request breaks, before anything is read or made: {@link InvalidRequestError}
  * (VALIDATION_FAILED) for a name that is not a Region, an access policy that is not for
  * people and workloads, or a username or group EKS refuses; else
@@ -185,6 +257,9 @@ export function assertRequestAllowed(request: OnboardingRequest): void {
     invalid.push(...accessProblems(t.access, `/targets/${i}/access`));
   });
   invalid.push(...identityProblems(request));
+  request.targets.forEach((t, i) => {
+    invalid.push(...awsPolicyProblems(t, `/targets/${i}`, request.identity));
+  });
   if (invalid.length > 0) {
     throw new InvalidRequestError(
       `${invalid[0]?.message}${invalid.length > 1 ? ` (and ${invalid.length - 1} more)` : ''}`,

@@ -54,6 +54,12 @@ export interface Identity {
 /** One target of an onboarding request. */
 export interface TargetRequest extends ClusterRef {
   readonly access: Access;
+  /**
+   * AWS permissions in the target account: managed policy ARNs (AWS managed, or customer
+   * managed in the target account) attached to the link's target role, within the
+   * guardrails (`#link/guardrails`), the policies' list and the deployment's boundary.
+   */
+  readonly awsPolicies?: readonly string[];
 }
 
 /** Body of `POST /links` (after defaults are applied). */
@@ -71,6 +77,8 @@ export interface LinkSpec {
   readonly access: Access;
   readonly network: Network;
   readonly identity: Identity;
+  /** The target role's AWS managed or customer managed policies, sorted; absent when none. */
+  readonly awsPolicies?: readonly string[];
 }
 
 export const LINK_STATUSES = [

@@ -48,6 +48,7 @@ export function specsOf(request: OnboardingRequest): LinkSpec[] {
     access: t.access,
     network: request.network,
     identity: request.identity,
+    ...(t.awsPolicies?.length ? { awsPolicies: [...t.awsPolicies].sort() } : {}),
   }));
 }
 
@@ -158,6 +159,7 @@ export function plannedResources(spec: LinkSpec) {
       ? { sourcePrincipal: `${spec.identity.principalArn} (not Tether's: never changed)` }
       : { workloadRole: workloadRoleName(spec.source) }),
     ...(isDirectAccess(spec) ? {} : { targetRole: targetRoleName(spec) }),
+    ...(spec.awsPolicies ? { targetRolePolicies: spec.awsPolicies } : {}),
     accessEntry:
       'policyArn' in spec.access ? spec.access.policyArn : `groups ${spec.access.groups.join(',')}`,
     network: spec.network.mode,

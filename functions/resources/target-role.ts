@@ -60,6 +60,8 @@ export async function targetRoleStep(link: Link, deps: Pick<StepDeps, 'clients'>
     // Names the workload whose role may assume it: the condition of the workload role's policy.
     tags: { [TAG_WORKLOAD]: workloadTagValue(source) },
     permissionsBoundary: deps.clients.permissionsBoundaryArn(target.accountId),
+    // AWS permissions in the target account, as the link asked (within the guardrails and the policies).
+    ...(link.spec.awsPolicies?.length ? { managedPolicies: link.spec.awsPolicies } : {}),
   });
   if (link.spec.identity.mode === 'principal') {
     const sourcePrincipal = {

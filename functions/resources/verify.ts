@@ -85,6 +85,8 @@ async function roleExtras(
   roleName: string,
   ownPolicy: string,
   hop: string,
+  /** Managed policies the link asked for on this role (`awsPolicies`): Tether's, not extras. */
+  ownAttached: readonly string[] = [],
 ): Promise<Hop | undefined> {
   const iam = clients.iam(accountId);
   const ownBoundary = clients.permissionsBoundaryArn(accountId);
@@ -117,7 +119,10 @@ async function roleExtras(
   }
   const extras = [
     ...inline.filter((name) => name !== ownPolicy).map((name) => `inline policy ${name}`),
-    ...attached.map((p) => `${p.name} (${p.arn}) attached`),
+    ...attached.filter((p) => !ownAttached.includes(p.arn)).map((p) => `${p.name} (${p.arn}) attached`),
+    ...ownAttached
+      .filter((arn) => !attached.some((p) => p.arn === arn))
+      .map((arn) => `${arn} asked for by the link but not attached`),
     ...(boundary && boundary !== ownBoundary ? [`permissions boundary ${boundary}`] : []),
     // Not an extra, but the boundary every role Tether makes carries is gone: say so here too.
     ...(boundary ? [] : [`no permissions boundary (Tether puts ${ownBoundary})`]),
@@ -296,6 +301,7 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
       targetRoleName(link.spec),
       TARGET_POLICY_NAME,
       'target-role-extras',
+      link.spec.awsPolicies ?? [],
     );
     if (targetExtras) hops.push(targetExtras);
     hops.push(

@@ -311,7 +311,19 @@ beforeAll(async () => {
     }),
   );
   expect(principal.status).toBe('ACTIVE');
-  more.push(direct, principal);
+  // 3c. AWS permissions in the target account: a configured managed policy on the target role.
+  const withPolicies = demoRequest({
+    source: { ...demoRequest().source, namespace: 'ec2', serviceAccount: 'reader' },
+  });
+  const [awsPolicies] = await settled({
+    ...withPolicies,
+    targets: withPolicies.targets.map((t: object) => ({
+      ...t,
+      awsPolicies: ['arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess'],
+    })),
+  });
+  expect(awsPolicies.status).toBe('ACTIVE');
+  more.push(direct, principal, awsPolicies);
   // 4. A link that fails at its access entry and is compensated.
   h.rt.sandbox.injectFault({
     service: 'eks',
@@ -357,6 +369,7 @@ describe('the agent role (member template), judged by an independent evaluator',
         'eks:AssociateAccessPolicy',
         'eks:CreateAccessEntry',
         'eks:DeleteAccessEntry',
+        'iam:AttachRolePolicy',
         'iam:CreateOpenIDConnectProvider',
         'iam:CreateRole',
         'iam:DeleteOpenIDConnectProvider',
