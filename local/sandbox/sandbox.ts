@@ -21,9 +21,9 @@ import { eksOperations } from './eks';
 import { SandboxError } from './errors';
 import { findRoleByArn, iamOperations } from '#local/sandbox/iam/index';
 import { kubernetesOperations } from './kubernetes';
-import { s3Operations } from './s3';
+import { anonymousGet, s3Operations } from './s3';
 import { type AccountState, emptyState, loadState, type SandboxState, saveState } from './state';
-import { callerOf, issueSession, type SandboxCredentials, stsOperations } from './sts';
+import { callerOf, issueSession, resolveIssuerJwks, type SandboxCredentials, stsOperations } from './sts';
 import {
   addAccount,
   addEksCluster,
@@ -463,6 +463,20 @@ export class Sandbox {
    * what AWS would hand out through a path the sandbox does not model (IRSA's
    * AssumeRoleWithWebIdentity, a Lambda's execution role).
    */
+  /**
+   * An anonymous HTTPS GET of an S3 object URL, as IAM and STS fetch a self-managed issuer's
+   * discovery documents: allowed only by a public bucket policy that Block Public Access lets
+   * through (`s3.ts`). Not a call: no credentials, nothing logged.
+   */
+  anonymousGet(url: string): { status: number; contentType?: string; body?: string } {
+    return anonymousGet(this.#state, url);
+  }
+
+  /** The JWKS STS would verify `issuer`'s tokens with (`sts.ts`, {@link resolveIssuerJwks}). */
+  issuerJwks(issuer: string): { keys: unknown[] } | undefined {
+    return resolveIssuerJwks(this.#state, issuer);
+  }
+
   sessionCredentials(roleArn: string, sessionName = 'sandbox-session'): SandboxCredentials {
     const role = findRoleByArn(this.#state, roleArn);
     if (!role) throw new Error(`No role ${roleArn} in the sandbox`);

@@ -7,6 +7,7 @@ import { type Caller, type OpContext, type Operations, requireString } from './c
 import { SandboxError } from './errors';
 import { awsPrincipals, type PolicyDocument, parsePolicy } from '#local/sandbox/iam/policies';
 import { effectiveTrust, findRoleByArn } from '#local/sandbox/iam/roles';
+import { anonymousGet } from './s3';
 import { base32Of, type CredentialState, type RoleState, type SandboxState, sha256Hex } from './state';
 
 /** The control plane's own account. */
@@ -294,3 +295,31 @@ export const stsOperations: Operations = {
     Arn: ctx.caller.arn,
   }),
 };
+
+/**
+ * The JSON Web Key Set a verifier of `issuer`'s tokens uses, as STS finds it: the issuer's
+ * `/.well-known/openid-configuration`, read anonymously, whose `issuer` must be the issuer
+ * itself, then its `jwks_uri`, read anonymously. For a self-managed issuer published to S3
+ * this is the published JWKS: the one source of truth. Undefined when either document cannot
+ * be read or does not match.
+ */
+export function resolveIssuerJwks(state: SandboxState, issuer: string): { keys: unknown[] } | undefined {
+  const base = issuer.replace(/\/$/, '');
+  const discovery = anonymousGet(state, `${base}/.well-known/openid-configuration`);
+  if (discovery.status !== 200 || discovery.body === undefined) return undefined;
+  let doc: { issuer?: unknown; jwks_uri?: unknown };
+  try {
+    doc = JSON.parse(discovery.body) as typeof doc;
+  } catch {
+    return undefined;
+  }
+  if (doc.issuer !== base || typeof doc.jwks_uri !== 'string') return undefined;
+  const jwks = anonymousGet(state, doc.jwks_uri);
+  if (jwks.status !== 200 || jwks.body === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(jwks.body) as { keys?: unknown };
+    return Array.isArray(parsed.keys) ? { keys: parsed.keys } : undefined;
+  } catch {
+    return undefined;
+  }
+}
