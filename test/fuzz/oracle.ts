@@ -237,8 +237,7 @@ export function identityViolations(body: unknown): string[] {
       const m =
         typeof arn === 'string' ? /^arn:([^:]+):iam::([^:]+):policy(\/.*\/|\/)([^/]+)$/.exec(arn) : null;
       const bad =
-        !m ||
-        m[1] !== 'aws' ||
+        m?.[1] !== 'aws' ||
         (m[2] === 'aws'
           ? FORBIDDEN_AWS_POLICY.test(m[4] ?? '')
           : m[2] !== t?.accountId || m[3] === '/tether/');
