@@ -77,6 +77,24 @@ afterAll(async () => {
   await h?.close();
 });
 
+describe('POST /plans with identity mode principal', () => {
+  it('plans only the target side, reading nothing of the source cluster and changing nothing', async () => {
+    // Arrange
+    h.rt.sandbox.resetCalls();
+    // Act
+    const res = await h.api('POST', '/plans', principalRequest());
+    // Assert
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const resources = res.body.targets[0].resources;
+    expect(resources.sourcePrincipal).toContain(PRINCIPAL);
+    expect(resources.workloadRole).toBeUndefined();
+    expect(resources.targetRole).toMatch(/^tether-t-/);
+    const calls = h.rt.sandbox.calls();
+    expect(calls.filter((c) => c.mutating)).toEqual([]);
+    expect(calls.filter((c) => c.accountId === SOURCE)).toEqual([]);
+  });
+});
+
 describe('POST /links with identity mode principal', () => {
   it('ends ACTIVE having written nothing in the source account', async () => {
     // Arrange
