@@ -22,7 +22,7 @@ import { podIdentityOperations } from './eks-pod-identity';
 import { SandboxError } from './errors';
 import { findRoleByArn, iamOperations } from '#local/sandbox/iam/index';
 import { kubernetesOperations } from './kubernetes';
-import { s3Operations } from './s3';
+import { anonymousGet, s3Operations } from './s3';
 import {
   clusterIssuers,
   mintServiceAccountToken,
@@ -42,6 +42,7 @@ import {
 import {
   callerOf,
   issueSession,
+  resolveIssuerJwks,
   type SandboxCredentials,
   stsOperations,
   UNSIGNED_STS_OPERATIONS,
@@ -530,6 +531,20 @@ export class Sandbox {
    * role's session from here — the real path, a token minted by the cluster's issuer and
    * verified by `AssumeRoleWithWebIdentity`, is {@link mintServiceAccountToken} + STS).
    */
+  /**
+   * An anonymous HTTPS GET of an S3 object URL, as IAM and STS fetch a self-managed issuer's
+   * discovery documents: allowed only by a public bucket policy that Block Public Access lets
+   * through (`s3.ts`). Not a call: no credentials, nothing logged.
+   */
+  anonymousGet(url: string): { status: number; contentType?: string; body?: string } {
+    return anonymousGet(this.#state, url);
+  }
+
+  /** The JWKS STS would verify `issuer`'s tokens with (`sts.ts`, {@link resolveIssuerJwks}). */
+  issuerJwks(issuer: string): { keys: unknown[] } | undefined {
+    return resolveIssuerJwks(this.#state, issuer);
+  }
+
   sessionCredentials(roleArn: string, sessionName = 'sandbox-session'): SandboxCredentials {
     const role = findRoleByArn(this.#state, roleArn);
     if (!role) throw new Error(`No role ${roleArn} in the sandbox`);

@@ -285,6 +285,21 @@ export interface BucketState {
   CreationDate: string;
   Tags: TagState[] | null;
   objects: Record<string, ObjectState>;
+  /**
+   * The bucket's Block Public Access settings; absent on buckets of an older state file,
+   * which the sandbox treats as all four on (S3's default for new buckets since April 2023).
+   */
+  PublicAccessBlock?: PublicAccessBlockState;
+  /** The bucket policy (JSON text), when one is set. */
+  Policy?: string;
+}
+
+/** S3 Block Public Access, per bucket (S3 user guide, "Blocking public access to your Amazon S3 storage"). */
+export interface PublicAccessBlockState {
+  BlockPublicAcls: boolean;
+  IgnorePublicAcls: boolean;
+  BlockPublicPolicy: boolean;
+  RestrictPublicBuckets: boolean;
 }
 
 /** One AWS account. */

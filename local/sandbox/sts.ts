@@ -11,6 +11,7 @@ import { SandboxError } from './errors';
 import { awsPrincipals, type PolicyDocument, parsePolicy } from '#local/sandbox/iam/policies';
 import { effectiveTrust, findRoleByArn } from '#local/sandbox/iam/roles';
 import { jwksOf } from './oidc-issuers';
+import { anonymousGet } from './s3';
 import { base32Of, type CredentialState, type RoleState, type SandboxState, sha256Hex } from './state';
 
 /** The control plane's own account. */
@@ -244,8 +245,10 @@ const invalidToken = (message: string) =>
  * verify against the issuer's JWKS, the token must not be expired (`ExpiredTokenException`)
  * and its audience must be one of the provider's client ids ("Incorrect token audience").
  * The sandbox holds the JWKS of the issuers it hosts (local/sandbox/oidc-issuers.ts) where
- * AWS fetches it over HTTPS; an issuer it does not host has no keys, so its tokens fail the
- * signature check.
+ * AWS fetches it over HTTPS; any other issuer's keys are found as STS finds them, through
+ * its discovery document and `jwks_uri` read anonymously ({@link resolveIssuerJwks}: a
+ * self-managed cluster's documents published to S3). An issuer with neither has no keys, so
+ * its tokens fail the signature check.
  */
 async function verifyWebIdentityToken(
   ctx: OpContext,
@@ -266,11 +269,17 @@ async function verifyWebIdentityToken(
     throw invalidToken(`No OpenIDConnect provider found in your account for ${issuer}`);
   let payload: Awaited<ReturnType<typeof jwtVerify>>['payload'];
   try {
-    ({ payload } = await jwtVerify(token, createLocalJWKSet(jwksOf(ctx.state, issuer)), {
-      issuer,
-      algorithms: ['RS256'],
-      currentDate: new Date(ctx.now()),
-    }));
+    const hosted = jwksOf(ctx.state, issuer);
+    const keys = hosted.keys.length > 0 ? hosted : (resolveIssuerJwks(ctx.state, issuer) ?? { keys: [] });
+    ({ payload } = await jwtVerify(
+      token,
+      createLocalJWKSet(keys as Parameters<typeof createLocalJWKSet>[0]),
+      {
+        issuer,
+        algorithms: ['RS256'],
+        currentDate: new Date(ctx.now()),
+      },
+    ));
   } catch (err) {
     if (err instanceof joseErrors.JWTExpired) {
       const exp = new Date(Number(claims.exp) * 1000).toISOString();
@@ -428,3 +437,31 @@ export const stsOperations: Operations = {
     Arn: ctx.caller.arn,
   }),
 };
+
+/**
+ * The JSON Web Key Set a verifier of `issuer`'s tokens uses, as STS finds it: the issuer's
+ * `/.well-known/openid-configuration`, read anonymously, whose `issuer` must be the issuer
+ * itself, then its `jwks_uri`, read anonymously. For a self-managed issuer published to S3
+ * this is the published JWKS: the one source of truth. Undefined when either document cannot
+ * be read or does not match.
+ */
+export function resolveIssuerJwks(state: SandboxState, issuer: string): { keys: unknown[] } | undefined {
+  const base = issuer.replace(/\/$/, '');
+  const discovery = anonymousGet(state, `${base}/.well-known/openid-configuration`);
+  if (discovery.status !== 200 || discovery.body === undefined) return undefined;
+  let doc: { issuer?: unknown; jwks_uri?: unknown };
+  try {
+    doc = JSON.parse(discovery.body) as typeof doc;
+  } catch {
+    return undefined;
+  }
+  if (doc.issuer !== base || typeof doc.jwks_uri !== 'string') return undefined;
+  const jwks = anonymousGet(state, doc.jwks_uri);
+  if (jwks.status !== 200 || jwks.body === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(jwks.body) as { keys?: unknown };
+    return Array.isArray(parsed.keys) ? { keys: parsed.keys } : undefined;
+  } catch {
+    return undefined;
+  }
+}
