@@ -11,6 +11,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DEFAULT_TABLE_NAME } from '#store/table';
+import { FORBIDDEN_AWS_POLICIES } from '#link/guardrails';
 import { TETHER_ROLE_PATH } from '#link/names';
 
 /** The EKS access policies AWS offers to people and workloads (docs/aws-facts.md, "EKS"). */
@@ -53,6 +54,22 @@ export interface TetherConfig {
    * (`eks:policyArn`). @default every policy but AmazonEKSClusterAdminPolicy
    */
   readonly allowedAccessPolicies: readonly EksAccessPolicyName[];
+  /**
+   * AWS permissions in target accounts (a link's `targets[].awsPolicies`): the managed
+   * policies (ARNs with `aws` as partition; `*` for the account of a customer managed one)
+   * the agent role may attach to Tether's target roles, and no other (`iam:PolicyARN`).
+   * The policies (`policies/*.cedar`) say who may ask for which; the request guardrails
+   * refuse administration and identity-control policies whatever this says.
+   * @default [] (no link can carry AWS permissions)
+   */
+  readonly targetRolePolicies: readonly string[];
+  /**
+   * The actions the permissions boundary lets through for those policies: a target role
+   * can do at most `sts:AssumeRole` on Tether's roles, `eks:DescribeCluster`, and these,
+   * whatever is attached to it. No `*`, and nothing of IAM, STS, Organizations or SSO.
+   * @default []
+   */
+  readonly targetRoleActions: readonly string[];
   /** Name of the agent role in every member account (and in the hub). @default 'tether-agent' */
   readonly agentRoleName: string;
   /** Name of the permissions boundary every role Tether makes must carry. @default 'tether-boundary' */
@@ -71,6 +88,8 @@ export const DEFAULT_CONFIG: TetherConfig = {
   tableName: DEFAULT_TABLE_NAME,
   logRetentionDays: 30,
   allowedAccessPolicies: EKS_ACCESS_POLICY_NAMES.filter((n) => n !== 'AmazonEKSClusterAdminPolicy'),
+  targetRolePolicies: [],
+  targetRoleActions: [],
   agentRoleName: 'tether-agent',
   permissionsBoundaryName: 'tether-boundary',
   rolePath: TETHER_ROLE_PATH,
@@ -115,6 +134,23 @@ export function validateConfig(config: TetherConfig): TetherConfig {
     if (!(EKS_ACCESS_POLICY_NAMES as readonly string[]).includes(p))
       fail(`allowedAccessPolicies: "${p}" is not an EKS access policy for people and workloads`);
   if (config.allowedAccessPolicies.length === 0) fail('allowedAccessPolicies is empty');
+  for (const arn of config.targetRolePolicies) {
+    const m = /^arn:aws:iam::(aws|\*|\d{12}):policy\/(?:[\x21-\x7E]*\/)?([\w+=,.@-]{1,128})$/.exec(arn);
+    if (!m) fail(`targetRolePolicies: "${arn}" is not a managed policy ARN`);
+    else if (FORBIDDEN_AWS_POLICIES.some((re) => re.test(m[2] ?? '')))
+      fail(`targetRolePolicies: "${arn}" hands out administration or identity control`);
+  }
+  for (const action of config.targetRoleActions) {
+    if (!/^[a-z0-9-]+:[A-Za-z0-9*]+$/.test(action))
+      fail(`targetRoleActions: "${action}" is not an IAM action`);
+    else if (
+      /^(iam|sts|organizations|sso|sso-directory|identitystore):/.test(action) ||
+      action.endsWith(':*')
+    )
+      fail(
+        `targetRoleActions: "${action}" is too wide for the boundary (no service-wide * and nothing of IAM, STS, Organizations or SSO)`,
+      );
+  }
   if (!/^[\w+=,.@-]{1,64}$/.test(config.agentRoleName)) fail('agentRoleName is not an IAM role name');
   if (!/^[\w+=,.@-]{1,128}$/.test(config.permissionsBoundaryName))
     fail('permissionsBoundaryName is not an IAM policy name');

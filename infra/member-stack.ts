@@ -78,6 +78,13 @@ export function agentPolicyStatements(c: AgentPolicyContext): iam.PolicyStatemen
       resources: [tetherRoles, `arn:${p}:iam::${a}:role/tether-*`],
     }),
     s({
+      // Identity mode `principal`: the source is an existing role Tether does not own. Its
+      // policies are read (never written) to say whether it allows assuming the target role.
+      sid: 'ReadSourcePrincipalPolicies',
+      actions: ['iam:GetRole', 'iam:GetRolePolicy', 'iam:ListRolePolicies', 'iam:ListAttachedRolePolicies'],
+      resources: [`arn:${p}:iam::${a}:role/*`],
+    }),
+    s({
       sid: 'CreateTetherRolesWithBoundaryAndTags',
       actions: ['iam:CreateRole'],
       resources: [tetherRoles],
@@ -107,6 +114,24 @@ export function agentPolicyStatements(c: AgentPolicyContext): iam.PolicyStatemen
       resources: [tetherRoles],
       conditions: { StringEquals: { 'iam:ResourceTag/tether:managed': 'true' } },
     }),
+    // AWS permissions in target accounts: only the configured policies, on Tether's roles.
+    ...(config.targetRolePolicies.length
+      ? [
+          s({
+            sid: 'AttachConfiguredPoliciesToTetherRoles',
+            actions: ['iam:AttachRolePolicy'],
+            resources: [tetherRoles],
+            conditions: {
+              StringEquals: { 'iam:ResourceTag/tether:managed': 'true' },
+              ArnLike: {
+                'iam:PolicyARN': config.targetRolePolicies.map((arn) =>
+                  arn.replace(/^arn:aws:/, `arn:${p}:`),
+                ),
+              },
+            },
+          }),
+        ]
+      : []),
     s({
       sid: 'PutBoundaryOnTetherRoles',
       actions: ['iam:PutRolePermissionsBoundary'],
@@ -274,15 +299,28 @@ export function boundaryStatements(c: AgentPolicyContext): iam.PolicyStatement[]
       actions: ['eks:DescribeCluster'],
       resources: [`arn:${c.partition}:eks:*:*:cluster/*`],
     }),
+    // What the configured target-role policies may do at most (links' `awsPolicies`).
+    ...(c.config.targetRoleActions.length
+      ? [
+          new iam.PolicyStatement({
+            sid: 'ConfiguredTargetAccountPermissions',
+            actions: [...c.config.targetRoleActions],
+            resources: ['*'],
+          }),
+        ]
+      : []),
   ];
 }
 
 export class MemberStack extends Stack {
   readonly agentRole: iam.Role;
+  /** The configuration it was made from. */
+  readonly config: TetherConfig;
 
   constructor(scope: Construct, id: string, props: MemberStackProps) {
     super(scope, id, props);
     const { config } = props;
+    this.config = config;
     const ctx: AgentPolicyContext = { config, partition: Aws.PARTITION, account: Aws.ACCOUNT_ID };
 
     // IAM is global: only the stack instance in the hub's region makes the roles.

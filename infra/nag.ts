@@ -90,8 +90,21 @@ export function acknowledgeMemberFindings(member: MemberStack): void {
     'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:eks:*:*:cluster/*]',
     'A target role describes its own cluster (its own policy names it); the boundary is the ceiling over every target role',
   );
+  // The operator's configured target-account permissions (links' awsPolicies): the boundary
+  // lets through exactly the configured actions, on any resource of the target account.
+  const targetActions = member.config.targetRoleActions;
+  if (targetActions.length) {
+    const why =
+      'The operator configured these actions (targetRoleActions) as the most the AWS policies links may ask for can do in a target account; the config refuses service-wide * and IAM, STS, Organizations and SSO actions';
+    ack(boundary, 'AwsSolutions-IAM5[Resource::*]', why);
+    for (const action of targetActions.filter((a) => a.includes('*'))) {
+      ack(boundary, `AwsSolutions-IAM5[Action::${action}]`, why);
+    }
+  }
   const agent = member.agentRole;
   const reasons: Record<string, string> = {
+    'arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*':
+      "Identity mode principal: the source is an existing role of the account, named at run time; its policies are only read (Get/List), to say whether it may assume the link's target role",
     '*': 'EC2 DescribeNatGateways and DescribeSecurityGroupRules, and IAM ListRoles (read before an OIDC provider is deleted, to keep one another role trusts), support no resource-level permissions; the Deny guards apply to every resource on purpose',
     'arn:<AWS::Partition>:iam::<AWS::AccountId>:role/tether-*':
       'GetRole on a role that does not exist yet is authorized on its path-less ARN (role/tether-…): reads only',

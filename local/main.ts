@@ -9,7 +9,7 @@
  */
 import './polyfills';
 import { parseArgs } from 'node:util';
-import { UNFINISHED } from '#link/lifecycle';
+import { IN_PROGRESS, UNFINISHED } from '#link/lifecycle';
 import { DEMO_REQUEST } from './demo';
 
 const USAGE = `Usage: npm start -- [options]   (or: npx tsx local/main.ts [options])
@@ -24,6 +24,8 @@ Options:
   --port N        the API's port on 127.0.0.1 (default 8787, or $TETHER_PORT);
                   0 takes any free port
   --no-demo       only serve; do not onboard the demo link
+  --no-doors      do not serve the sandbox over HTTP (the AWS door and the
+                  clusters' Kubernetes APIs), so no proof with kubectl either
   --once          exit after the demo instead of serving
   -h, --help      print this help and exit
 `;
@@ -56,6 +58,7 @@ const { values } = (() => {
         'data-dir': { type: 'string', default: process.env.TETHER_DATA_DIR ?? '.tether' },
         port: { type: 'string', default: process.env.TETHER_PORT ?? '8787' },
         'no-demo': { type: 'boolean', default: false },
+        'no-doors': { type: 'boolean', default: false },
         once: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -82,10 +85,12 @@ if (values['data-dir'].trim() === '') {
 
 // Loaded after the options are read, so --help and a usage error answer at once.
 const { DataDirectoryError, startLocalRuntime } = await import('./runtime');
+const { printProof } = await import('./proof');
 const started = Date.now();
 const rt = await startLocalRuntime({
   dataDir: values['data-dir'],
   port,
+  doors: !values['no-doors'],
   onEvent: (_execution, event) => {
     if (event.stateType !== 'Task') return;
     if (event.type === 'StateExited') {
@@ -117,6 +122,11 @@ const rt = await startLocalRuntime({
 
 for (const notice of rt.notices) console.error(notice);
 console.log(`Tether local control plane on ${rt.url}  (data: ${values['data-dir']})`);
+if (rt.doors) {
+  console.log(`AWS door (STS, IAM, EKS, OIDC issuers) on ${rt.doors.aws.url}  (AWS_ENDPOINT_URL)`);
+  for (const [cluster, endpoint] of rt.doors.kube.endpoints)
+    console.log(`Kubernetes API of ${cluster} on ${endpoint}`);
+}
 if (rt.redriven.length)
   console.log(`Re-driving ${rt.redriven.length} link(s) a previous run left unfinished.`);
 
@@ -173,8 +183,28 @@ if (!values['no-demo']) {
     console.log(
       `\nAnnotate the service account:\n  kubectl annotate serviceaccount ${DEMO_REQUEST.source.serviceAccount} -n ${DEMO_REQUEST.source.namespace} eks.amazonaws.com/role-arn=${o.workloadRoleArn}`,
     );
-    const kubeconfig = await api('GET', `/links/${link.id}/kubeconfig`);
+    let kubeconfig = await api('GET', `/links/${link.id}/kubeconfig`);
+    const served = rt.doors?.kube.endpoints.get(
+      `${link.spec.target.accountId}/${link.spec.target.region}/${link.spec.target.cluster}`,
+    );
+    if (served && !String(kubeconfig.body).includes(`server: ${served}`)) {
+      // A previous start served the cluster on another port: the reconcile renders the kubeconfig again.
+      console.log(
+        `\nThe cluster's API moved to ${served}: reconciling the link to render its kubeconfig again`,
+      );
+      await api('POST', `/links/${link.id}/reconcile`);
+      let again = (await api('GET', `/links/${link.id}`)).body;
+      while (IN_PROGRESS.has(again.status)) {
+        await new Promise((r) => setTimeout(r, 50));
+        again = (await api('GET', `/links/${link.id}`)).body;
+      }
+      kubeconfig = await api('GET', `/links/${link.id}/kubeconfig`);
+    }
     console.log(`\nGET ${rt.url}/links/${link.id}/kubeconfig\n${kubeconfig.body}`);
+    if (rt.doors) {
+      const proof = await rt.proveLink(link.id);
+      printProof(proof, link, rt.doors.aws.url, values['data-dir']);
+    }
   }
 }
 

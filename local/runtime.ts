@@ -17,6 +17,8 @@ import { configureRuntime, type TetherRuntime, tableStores } from '#functions/ru
 import type { CidrGuardrails } from '#link/cidrs';
 import { startDynamo } from '#local/adapters/dynamodb';
 import { startHttpServer } from '#local/adapters/http';
+import { type AwsDoor, startAwsDoor } from '#local/adapters/aws-http/index';
+import { type KubeApis, startKubeApis } from '#local/adapters/kube-api';
 import { sandboxKubernetes } from '#local/adapters/kubernetes';
 import { Sandbox } from '#local/sandbox/index';
 import { sandboxPlugin } from '#local/adapters/sdk-plugin';
@@ -31,6 +33,7 @@ import {
   DataDirectoryDamagedError,
   lockDataDirectory,
 } from './data-dir-lock';
+import { proveLink, type RealToolsProof } from './proof';
 import { redriveUnfinished } from './redrive';
 import { natChangeBus } from './adapters/eventbridge-rules';
 import { withSandboxAdmin } from './adapters/sandbox-admin';
@@ -85,6 +88,23 @@ export interface LocalRuntimeOptions {
   readonly cidrGuardrails?: Partial<CidrGuardrails>;
   /** The caller of requests without `x-tether-caller`. @default `tether-operator` of the hub account ({@link LOCAL_OPERATOR_ARN}) */
   readonly operatorArn?: string;
+  /**
+   * Serve the sandbox over HTTP too (docs/architecture.md#the-doors): the AWS door
+   * (STS, IAM, EKS, the OIDC issuers; local/adapters/aws-http/) and a TLS Kubernetes API per
+   * cluster (local/adapters/kube-api.ts), all on 127.0.0.1, ephemeral ports. `npm start`
+   * turns them on. Only with the embedded sandbox. @default false
+   */
+  readonly doors?: boolean;
+  /** The clock the doors check signatures and token dates against (tests move it). @default the clock */
+  readonly doorClock?: () => Date;
+}
+
+/** The sandbox's HTTP doors, when {@link LocalRuntimeOptions.doors} is on. */
+export interface SandboxDoors {
+  /** STS, IAM, EKS and the OIDC issuers, as AWS speaks them: what `AWS_ENDPOINT_URL` takes. */
+  readonly aws: AwsDoor;
+  /** The clusters' Kubernetes APIs. */
+  readonly kube: KubeApis;
 }
 
 export interface LocalRuntime {
@@ -97,6 +117,14 @@ export interface LocalRuntime {
   readonly clients: AwsClients;
   readonly links: LinkStore;
   readonly runtime: TetherRuntime;
+  /** The sandbox's HTTP doors, when started with `doors: true`. */
+  readonly doors?: SandboxDoors;
+  /**
+   * Verify mode with the real tools (local/proof.ts): runs `kubectl` with the link's
+   * kubeconfig through the real chain and records the outcome on the link
+   * (`steps.realToolsProof`). Needs the doors.
+   */
+  proveLink(id: string): Promise<RealToolsProof>;
   /** Links found half-done at start and re-driven. */
   readonly redriven: readonly string[];
   /** What the start did that the user should hear of (a stale lock taken over). */
@@ -172,6 +200,21 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     undo.unshift(() => dynamo.close());
     check?.commit();
     const useSandbox = (options.aws ?? 'sandbox') === 'sandbox';
+    let doors: SandboxDoors | undefined;
+    if (options.doors && useSandbox) {
+      // Before any link is onboarded: DescribeCluster then returns the served endpoint and CA.
+      // The issuers' keys are made while the clusters' certificates are (both RSA, on the thread pool).
+      const issuerKeys = sandbox.ensureIssuerKeys();
+      const aws = await startAwsDoor(sandbox, options.doorClock ? { now: options.doorClock } : {});
+      undo.unshift(() => aws.close());
+      const kube = await startKubeApis(sandbox, {
+        stsHost: aws.host,
+        ...(options.doorClock ? { now: options.doorClock } : {}),
+      });
+      undo.unshift(() => kube.close());
+      await issuerKeys;
+      doors = { aws, kube };
+    }
     const clients = new AwsClients({
       hubAccountId: options.hubAccountId ?? LOCAL_HUB_ACCOUNT_ID,
       hubRegion: LOCAL_HUB_REGION,
@@ -237,6 +280,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       clients,
       links,
       runtime,
+      ...(doors ? { doors } : {}),
+      proveLink: (id) => {
+        if (!doors)
+          throw new Error(
+            'The proof with the real tools needs the doors (startLocalRuntime({ doors: true }))',
+          );
+        return proveLink({ sandbox, aws: doors.aws, links, ...(dataDir ? { dataDir } : {}) }, id);
+      },
       redriven,
       notices: lock?.tookOver === undefined ? [] : [lock.tookOver],
       halt() {
@@ -245,6 +296,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       },
       async close() {
         await server.close();
+        await doors?.kube.close();
+        await doors?.aws.close();
         stepFunctions.abortAll();
         await stepFunctions.idle();
         clients.destroy();

@@ -12,6 +12,7 @@ import type { TetherRuntime } from '#functions/runtime';
 import { type Caller, callerFromArn, sourceIdentityOf } from '#link/caller';
 import { type CidrGuardrails, cidrProblems, DEFAULT_CIDR_GUARDRAILS, hasPrivateRanges } from '#link/cidrs';
 import { AccountNotReachableError } from '#link/errors';
+import { awsPolicyProblems, identityProblems, parseRoleArn } from '#link/guardrails';
 import type { Link, OnboardingRequest } from '#link/model';
 import { clusterKey, linkNaturalKey } from '#link/names';
 import { specsOf } from '#resources/plan';
@@ -186,6 +187,20 @@ export async function admitRequest(
       });
     }
   });
+  for (const problem of identityProblems(request)) errors.push({ ...problem, in: 'body' });
+  request.targets.forEach((t, i) => {
+    for (const problem of awsPolicyProblems(t, `/targets/${i}`, request.identity)) {
+      errors.push({ ...problem, in: 'body' });
+    }
+  });
+  const principal = request.identity.mode === 'principal' ? request.identity.principalArn : undefined;
+  if (principal !== undefined && parseRoleArn(principal)?.accountId === control.policies.hubAccountId) {
+    errors.push({
+      path: '/identity/principalArn',
+      in: 'body',
+      message: `${principal} is a role of Tether's own account, never a source principal`,
+    });
+  }
   if (request.network.mode === 'cidrs') {
     for (const { index, message } of cidrProblems(request.network.cidrs, control.cidrs)) {
       errors.push({ path: `/network/cidrs/${index}`, in: 'body', message });

@@ -18,6 +18,7 @@ import {
   deleteLink,
   getKubeconfig,
   getLink,
+  getManifests,
   listLinks,
   listRuns,
   reconcileLink,
@@ -77,6 +78,10 @@ const functionHandler = async (
     case 'getKubeconfig':
       await authorizeOnLink(rt, caller, 'ReadLink', id);
       return toResponse(await getKubeconfig(rt, id));
+    case 'getManifests':
+      // The same as the kubeconfig: whoever may read the link.
+      await authorizeOnLink(rt, caller, 'ReadLink', id);
+      return toResponse(await getManifests(rt, id, request.query));
     case 'reconcileLink':
       await authorizeOnLink(rt, caller, 'ReconcileLink', id);
       return toResponse(await reconcileLink(rt, id, caller));

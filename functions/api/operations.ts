@@ -13,7 +13,7 @@ import { canonicalJson } from '#link/canonical-json';
 import { ConcurrentUpdateError, LinkStateError } from '#link/errors';
 import { assertRequestAllowed } from '#link/guardrails';
 import { DELETABLE, isDeleted, RECONCILABLE, SERVES_KUBECONFIG } from '#link/lifecycle';
-import type { Link, LinkStatus, OnboardingRequest } from '#link/model';
+import type { IdentityMode, Link, LinkStatus, OnboardingRequest } from '#link/model';
 import { clusterKey, linkNaturalKey, onboardExecutionName } from '#link/names';
 import {
   assertApplicable,
@@ -23,6 +23,7 @@ import {
   specConflict,
   type TargetPlan,
 } from '#resources/plan';
+import { renderManifests } from '#resources/manifests';
 import type { LinkFilters, Reservation } from '#store/links';
 import { offboardInput, onboardInput, reconcileInput } from '#link/workflow-input';
 import type { Admission } from './access';
@@ -46,6 +47,7 @@ export function presentLink(link: Link) {
     links: {
       self: linkHref(link.id),
       kubeconfig: `${linkHref(link.id)}/kubeconfig`,
+      manifests: `${linkHref(link.id)}/manifests`,
       runs: `${linkHref(link.id)}/runs`,
     },
   };
@@ -55,6 +57,9 @@ function summary(link: Link) {
   return { id: link.id, status: link.status, target: link.spec.target, href: linkHref(link.id) };
 }
 
+/** The identity modes built so far; the others answer IDENTITY_MODE_UNSUPPORTED. */
+export const BUILT_MODES: ReadonlySet<IdentityMode> = new Set<IdentityMode>(['irsa', 'principal']);
+
 /**
  * What the schema cannot say, checked before anything is read or made: the rules of
  * `#link/guardrails` (the schema states them too; a Region of another partition is
@@ -62,10 +67,10 @@ function summary(link: Link) {
  */
 function assertSupported(request: OnboardingRequest): void {
   assertRequestAllowed(request);
-  if (request.identity.mode !== 'irsa') {
+  if (!BUILT_MODES.has(request.identity.mode)) {
     throw new ApiError(
       'IDENTITY_MODE_UNSUPPORTED',
-      `Identity mode "${request.identity.mode}" is not available yet; use "irsa"`,
+      `Identity mode "${request.identity.mode}" is not available yet; use ${[...BUILT_MODES].map((m) => `"${m}"`).join(' or ')}`,
     );
   }
   const seen = new Set<string>();
@@ -399,6 +404,40 @@ export async function getKubeconfig(rt: TetherRuntime, id: string): Promise<ApiR
       'content-disposition': `attachment; filename="${link.spec.target.cluster}.kubeconfig"`,
     },
     text: kubeconfig,
+  };
+}
+
+/**
+ * `GET /links/{id}/manifests`: the Kubernetes YAML the user applies in the source cluster
+ * (`#resources/manifests`), served once the link is ACTIVE, like its kubeconfig.
+ */
+export async function getManifests(
+  rt: TetherRuntime,
+  id: string,
+  query: Readonly<Record<string, unknown>> = {},
+): Promise<ApiResult> {
+  const link = await rt.links.find(id);
+  if (!link) throw new ApiError('LINK_NOT_FOUND', `Link ${id} does not exist`);
+  const kubeconfig = link.outputs.kubeconfig;
+  if (!SERVES_KUBECONFIG.has(link.status) || typeof kubeconfig !== 'string') {
+    throw new ApiError(
+      'LINK_NOT_READY',
+      `Link ${id} is ${link.status}; its manifests are served once it is ACTIVE`,
+    );
+  }
+  const text = (key: string) => (typeof query[key] === 'string' ? (query[key] as string) : undefined);
+  const deployment = text('deployment');
+  const container = text('container');
+  return {
+    statusCode: 200,
+    headers: {
+      'content-type': 'application/yaml',
+      'content-disposition': `attachment; filename="${link.spec.target.cluster}.manifests.yaml"`,
+    },
+    text: renderManifests(link, kubeconfig, {
+      ...(deployment ? { deployment } : {}),
+      ...(container ? { container } : {}),
+    }),
   };
 }
 

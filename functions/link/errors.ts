@@ -185,6 +185,12 @@ export class PartitionUnsupportedError extends TetherError {
   }
 }
 
+/** A managed policy a link asks for on its target role does not exist, or IAM refuses to attach it. */
+export class PolicyNotAttachableError extends TetherError {
+  override readonly name = 'PolicyNotAttachableError';
+  readonly code = 'POLICY_NOT_ATTACHABLE';
+}
+
 /**
  * Every error a step handler throws on purpose, declared once. Their names are what the
  * ASL's `ErrorEquals` may match (besides `States.*` and the Lambda service errors), and
@@ -209,6 +215,7 @@ export const STEP_ERRORS = [
   SecurityGroupNotFoundError,
   EndpointNotReachableError,
   NatGatewaysPendingError,
+  PolicyNotAttachableError,
 ] as const;
 
 /** The `name` and `code` of each step error, read off an instance (they are instance fields). */

@@ -36,15 +36,36 @@ export type Network =
 
 export type IdentityMode = 'irsa' | 'pod-identity' | 'roles-anywhere' | 'principal';
 
+/**
+ * How the workload proves who it is (docs/architecture.md#identity-modes): the mode, and
+ * its options.
+ * - `principalArn` (mode `principal` only, required there): the existing IAM role that is
+ *   the source (a KIAM server role, a Cluster API controller's instance role). Tether never
+ *   changes it; it makes only the target side and says what the role must allow.
+ * - `directAccess` (mode `irsa` only): the target's access entry names the workload role
+ *   itself: no target role, no role chain.
+ */
+export interface Identity {
+  readonly mode: IdentityMode;
+  readonly principalArn?: string;
+  readonly directAccess?: boolean;
+}
+
 /** One target of an onboarding request. */
 export interface TargetRequest extends ClusterRef {
   readonly access: Access;
+  /**
+   * AWS permissions in the target account: managed policy ARNs (AWS managed, or customer
+   * managed in the target account) attached to the link's target role, within the
+   * guardrails (`#link/guardrails`), the policies' list and the deployment's boundary.
+   */
+  readonly awsPolicies?: readonly string[];
 }
 
 /** Body of `POST /links` (after defaults are applied). */
 export interface OnboardingRequest {
   readonly source: WorkloadRef;
-  readonly identity: { readonly mode: IdentityMode };
+  readonly identity: Identity;
   readonly network: Network;
   readonly targets: readonly TargetRequest[];
 }
@@ -55,7 +76,9 @@ export interface LinkSpec {
   readonly target: ClusterRef;
   readonly access: Access;
   readonly network: Network;
-  readonly identity: { readonly mode: IdentityMode };
+  readonly identity: Identity;
+  /** The target role's AWS managed or customer managed policies, sorted; absent when none. */
+  readonly awsPolicies?: readonly string[];
 }
 
 export const LINK_STATUSES = [
@@ -209,12 +232,27 @@ export interface LinkOutputs {
   readonly serviceAccountAnnotation?: Record<string, string>;
   /** Ensure target role. */
   readonly targetRoleArn?: string;
+  /**
+   * Ensure target role, mode `principal`: the statement the source role (not Tether's) must
+   * hold to assume the target role; Verify role chain says whether it already does.
+   */
+  readonly sourcePrincipal?: SourcePrincipalOutput;
   /** Ensure access entry: the entry (or aws-auth mapping) and what was done. */
   readonly access?: Record<string, unknown>;
   /** Ensure egress allowance. */
   readonly egress?: EgressOutput;
   /** Render kubeconfig (dropped when the link starts deleting). */
   readonly kubeconfig?: string;
+}
+
+/** What a `principal` link tells its user about the source role Tether does not own. */
+export interface SourcePrincipalOutput {
+  readonly principalArn: string;
+  /** The exact identity-policy statement the source role needs. */
+  readonly requiredStatement: Record<string, unknown>;
+  /** Whether the role's policies already allow it (read-only evaluation); `unknown` when they cannot be read or evaluated. */
+  readonly allows?: 'yes' | 'no' | 'unknown';
+  readonly detail?: string;
 }
 
 /** An approver's decision on a link that waited in AWAITING_APPROVAL (`POST /links/{id}/approval`). */

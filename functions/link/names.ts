@@ -68,6 +68,20 @@ export function roleArn(accountId: string, name: string, path = TETHER_ROLE_PATH
   return `arn:aws:iam::${accountId}:role${path}${name}`;
 }
 
+/**
+ * The IAM role the workload runs as, in the source account: the existing role a `principal`
+ * link names, else Tether's workload role.
+ */
+export function sourceRoleArnOf(spec: Pick<LinkSpec, 'source' | 'identity'>): string {
+  if (spec.identity.mode === 'principal' && spec.identity.principalArn) return spec.identity.principalArn;
+  return roleArn(spec.source.accountId, workloadRoleName(spec.source));
+}
+
+/** Whether the link's access entry names the source role itself (no target role, no role chain). */
+export function isDirectAccess(spec: Pick<LinkSpec, 'identity'>): boolean {
+  return spec.identity.mode === 'irsa' && spec.identity.directAccess === true;
+}
+
 /** Inline policy name on the workload role. */
 export const WORKLOAD_POLICY_NAME = 'tether-assume-target-roles';
 /** Inline policy name on the target role. */

@@ -21,7 +21,15 @@ import { type KubernetesApi, type MapRole, readAwsAuth, writeAwsAuth } from '#aw
 import { ConflictUnmanagedResourceError, NotYetPropagatedError, UnsupportedClusterError } from '#link/errors';
 import { isAwsError } from '#aws/errors';
 import type { Access, ClusterRef, Link } from '#link/model';
-import { earlierKubernetesUsernames, kubernetesUsername, owners, targetRoleName } from '#link/names';
+import {
+  earlierKubernetesUsernames,
+  isDirectAccess,
+  kubernetesUsername,
+  owners,
+  sourceRoleArnOf,
+  targetRoleName,
+  workloadRoleName,
+} from '#link/names';
 import { isOwnedBy, ownershipTagMap } from '#link/tags';
 import { type ResolvedTarget, resolvedOf } from './resolve';
 import type { StepDeps } from './deps';
@@ -395,11 +403,25 @@ export function kubernetesOf(
   });
 }
 
-/** The link's target role as IAM has it now (read-only): the principal of its access entry. */
+/**
+ * The role the link's access entry names: its target role, or with direct access the
+ * workload role itself (EKS STANDARD entries take principals of other accounts).
+ */
+export function entryPrincipalArnOf(link: Pick<Link, 'spec'>): string {
+  return isDirectAccess(link.spec) ? sourceRoleArnOf(link.spec) : targetRoleArnOf(link);
+}
+
+/**
+ * The role the link's access entry names, as IAM has it now (read-only): EKS binds the entry
+ * to its unique id, so a role made again under the same ARN is seen and its entry replaced.
+ */
 export async function entryPrincipal(clients: AwsClients, link: Link): Promise<EntryPrincipal> {
-  const role = await findRole(clients.iam(link.spec.target.accountId), targetRoleName(link.spec));
+  const direct = isDirectAccess(link.spec);
+  const role = direct
+    ? await findRole(clients.iam(link.spec.source.accountId), workloadRoleName(link.spec.source))
+    : await findRole(clients.iam(link.spec.target.accountId), targetRoleName(link.spec));
   return {
-    arn: targetRoleArnOf(link),
+    arn: entryPrincipalArnOf(link),
     ...(role?.RoleId ? { roleId: role.RoleId } : {}),
     ...(role?.CreateDate ? { createdAt: role.CreateDate } : {}),
   };
@@ -409,7 +431,7 @@ export async function entryPrincipal(clients: AwsClients, link: Link): Promise<E
 export async function accessEntryStep(link: Link, deps: Pick<StepDeps, 'clients'>) {
   const { target } = link.spec;
   const resolved = resolvedOf(link).target;
-  const principalArn = targetRoleArnOf(link);
+  const principalArn = entryPrincipalArnOf(link);
   const username = kubernetesUsername(link.spec);
   const result =
     resolved.authenticationMode === 'CONFIG_MAP'
@@ -483,7 +505,7 @@ export async function removeAccessEntryStep(link: Link, deps: Pick<StepDeps, 'cl
   const resolved = link.outputs.resolved?.target;
   if (!resolved) return { result: { action: 'nothing-to-remove' } };
   const { target } = link.spec;
-  const principalArn = targetRoleArnOf(link);
+  const principalArn = entryPrincipalArnOf(link);
   const username = kubernetesUsername(link.spec);
   const result =
     resolved.authenticationMode === 'CONFIG_MAP'

@@ -4,6 +4,7 @@
  * (or that another owner made) is a conflict, and is never changed.
  */
 import {
+  AttachRolePolicyCommand,
   CreateRoleCommand,
   DeleteRoleCommand,
   DeleteRolePolicyCommand,
@@ -19,7 +20,12 @@ import {
   TagRoleCommand,
   UpdateAssumeRolePolicyCommand,
 } from '@aws-sdk/client-iam';
-import { ConflictUnmanagedResourceError, NotYetPropagatedError, QuotaExceededError } from '#link/errors';
+import {
+  ConflictUnmanagedResourceError,
+  NotYetPropagatedError,
+  PolicyNotAttachableError,
+  QuotaExceededError,
+} from '#link/errors';
 import { isAwsError } from '#aws/errors';
 import type { PolicyDocument } from '#link/policy/evaluate';
 import { parsePolicy } from '#link/policy/evaluate';
@@ -42,6 +48,11 @@ export interface RoleSpec {
    * Without it (a conformance test's bare endpoint) an existing boundary is left as it is.
    */
   readonly permissionsBoundary?: string;
+  /**
+   * Managed policies the role must have attached (a link's `awsPolicies`). Missing ones are
+   * attached; others attached are never detached here: verify's `…-extras` hop names them.
+   */
+  readonly managedPolicies?: readonly string[];
 }
 
 export type EnsureAction = 'created' | 'updated' | 'unchanged';
@@ -234,6 +245,37 @@ export async function ensureRole(iam: IAMClient, spec: RoleSpec): Promise<Ensure
       throw onKnownRole(err, `PutRolePolicy ${spec.name}/${policyName}`);
     }
     if (action !== 'created') changes.push(`policy:${policyName}`);
+  }
+  if (spec.managedPolicies?.length) {
+    const attached = new Set<string>();
+    if (action !== 'created') {
+      let marker: string | undefined;
+      do {
+        const page = await iam.send(
+          new ListAttachedRolePoliciesCommand({ RoleName: spec.name, ...(marker ? { Marker: marker } : {}) }),
+        );
+        for (const p of page.AttachedPolicies ?? []) if (p.PolicyArn) attached.add(p.PolicyArn);
+        marker = page.IsTruncated ? page.Marker : undefined;
+      } while (marker);
+    }
+    for (const policyArn of spec.managedPolicies) {
+      if (attached.has(policyArn)) continue;
+      try {
+        await iam.send(new AttachRolePolicyCommand({ RoleName: spec.name, PolicyArn: policyArn }));
+      } catch (err) {
+        // IAM names the policy when it is the policy that is missing (or not attachable).
+        if (
+          isAwsError(err, 'NoSuchEntity', 'PolicyNotAttachable') &&
+          (err as Error).message.includes(policyArn)
+        ) {
+          throw new PolicyNotAttachableError(`AttachRolePolicy ${spec.name}: ${(err as Error).message}`, {
+            cause: err,
+          });
+        }
+        throw onKnownRole(err, `AttachRolePolicy ${spec.name} ${policyArn}`);
+      }
+      if (action !== 'created') changes.push(`attached:${policyArn}`);
+    }
   }
   if (action !== 'created' && changes.length > 0) action = 'updated';
   return { arn: role.Arn ?? '', roleId: role.RoleId ?? '', action, changes };

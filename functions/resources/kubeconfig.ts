@@ -14,18 +14,45 @@
  */
 import YAML from 'yaml';
 import type { Link } from '#link/model';
-import { roleArn, workloadRoleName } from '#link/names';
+import { isDirectAccess, roleArn, sourceRoleArnOf, workloadRoleName } from '#link/names';
 import { resolvedOf } from './resolve';
 import { targetRoleArnOf } from './workload-role';
 
 /** Where EKS mounts the projected service-account token for IRSA. */
 export const IRSA_TOKEN_FILE = '/var/run/secrets/eks.amazonaws.com/serviceaccount/token';
 
+/**
+ * The identity the kubeconfig signs in as, and how its `exec` gets credentials, per mode:
+ * - `irsa` (role chain): the pod's web identity → the workload role (`AWS_ROLE_ARN`) →
+ *   `--role-arn` the target role;
+ * - `irsa` with direct access: the pod's web identity → the workload role, which the access
+ *   entry names itself: no `--role-arn`, no chained session;
+ * - `principal`: the credentials the pod already has as the existing role (KIAM's, the
+ *   instance profile's: the SDK's default chain, so no web identity variables) →
+ *   `--role-arn` the target role.
+ */
+export function kubeconfigIdentity(link: Pick<Link, 'spec'>): {
+  user: string;
+  roleArn?: string;
+  env: { name: string; value: string }[];
+} {
+  const { spec } = link;
+  const webIdentity = [
+    { name: 'AWS_ROLE_ARN', value: roleArn(spec.source.accountId, workloadRoleName(spec.source)) },
+    { name: 'AWS_WEB_IDENTITY_TOKEN_FILE', value: IRSA_TOKEN_FILE },
+  ];
+  if (isDirectAccess(spec)) return { user: sourceRoleArnOf(spec), env: webIdentity };
+  const target = targetRoleArnOf(link);
+  if (spec.identity.mode === 'principal') return { user: target, roleArn: target, env: [] };
+  return { user: target, roleArn: target, env: webIdentity };
+}
+
 export function renderKubeconfig(link: Pick<Link, 'spec' | 'outputs'>): string {
   const { spec } = link;
   const resolved = resolvedOf(link).target;
   const name = resolved.clusterArn;
-  const user = targetRoleArnOf(link);
+  const identity = kubeconfigIdentity(link);
+  const user = identity.user;
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
@@ -51,15 +78,11 @@ export function renderKubeconfig(link: Pick<Link, 'spec' | 'outputs'>): string {
               'get-token',
               '--cluster-name',
               spec.target.cluster,
-              '--role-arn',
-              targetRoleArnOf(link),
+              ...(identity.roleArn ? ['--role-arn', identity.roleArn] : []),
               '--output',
               'json',
             ],
-            env: [
-              { name: 'AWS_ROLE_ARN', value: roleArn(spec.source.accountId, workloadRoleName(spec.source)) },
-              { name: 'AWS_WEB_IDENTITY_TOKEN_FILE', value: IRSA_TOKEN_FILE },
-            ],
+            ...(identity.env.length ? { env: identity.env } : {}),
             interactiveMode: 'Never',
             provideClusterInfo: false,
           },
@@ -76,7 +99,7 @@ export async function kubeconfigStep(link: Link) {
   return {
     result: {
       context: resolvedOf(link).target.clusterArn,
-      user: targetRoleArnOf(link),
+      user: kubeconfigIdentity(link).user,
       bytes: Buffer.byteLength(kubeconfig),
     },
     outputs: { kubeconfig },

@@ -100,6 +100,10 @@ export async function ensureOidcProvider(
  */
 export async function oidcProviderStep(link: Link, deps: StepDeps) {
   const { source } = link.spec;
+  if (link.spec.identity.mode === 'principal') {
+    // The source is an existing role: no web identity, so no provider (docs/architecture.md#identity-modes).
+    return { result: { action: 'not-needed', reason: 'mode principal: the source is an existing IAM role' } };
+  }
   const issuer = resolvedOf(link).source.issuer;
   if (!issuer) throw new Error('irsa link without an issuer: resolve should have refused it');
   await joinShared(

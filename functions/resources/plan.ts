@@ -20,7 +20,7 @@ import { canonicalJson } from '#link/canonical-json';
 import { assertRequestAllowed } from '#link/guardrails';
 import { REDRIVABLE } from '#link/lifecycle';
 import type { Link, LinkSpec, OnboardingRequest, TargetRequest } from '#link/model';
-import { clusterKey, targetRoleName, workloadRoleName } from '#link/names';
+import { clusterKey, isDirectAccess, targetRoleName, workloadRoleName } from '#link/names';
 import type { StepDeps } from './deps';
 import { MAX_PUBLIC_ACCESS_CIDRS, publicAccessQuotaMessage } from './egress-allowance';
 import { describeCluster, natGatewayIps } from './resolve';
@@ -55,6 +55,7 @@ export function specsOf(request: OnboardingRequest): LinkSpec[] {
     access: t.access,
     network: request.network,
     identity: request.identity,
+    ...(t.awsPolicies?.length ? { awsPolicies: [...t.awsPolicies].sort() } : {}),
   }));
 }
 
@@ -65,7 +66,10 @@ export async function checkClusters(
 ): Promise<PlanCheck[]> {
   const checks: PlanCheck[] = [];
   const seen = new Map<string, Promise<void>>();
-  for (const c of [request.source, ...request.targets]) {
+  // A `principal` source is a role, not a cluster Tether reads: its cluster need not be EKS.
+  const clusters =
+    request.identity.mode === 'principal' ? request.targets : [request.source, ...request.targets];
+  for (const c of clusters) {
     const key = clusterKey(c);
     if (seen.has(key)) continue;
     const isSource = c === request.source;
@@ -212,8 +216,11 @@ export function assertApplicable(plan: Plan): void {
 /** The names of what a target plan would make, as `POST /plans` shows them. */
 export function plannedResources(spec: LinkSpec) {
   return {
-    workloadRole: workloadRoleName(spec.source),
-    targetRole: targetRoleName(spec),
+    ...(spec.identity.mode === 'principal'
+      ? { sourcePrincipal: `${spec.identity.principalArn} (not Tether's: never changed)` }
+      : { workloadRole: workloadRoleName(spec.source) }),
+    ...(isDirectAccess(spec) ? {} : { targetRole: targetRoleName(spec) }),
+    ...(spec.awsPolicies ? { targetRolePolicies: spec.awsPolicies } : {}),
     accessEntry:
       'policyArn' in spec.access ? spec.access.policyArn : `groups ${spec.access.groups.join(',')}`,
     network: spec.network.mode,

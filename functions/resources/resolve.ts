@@ -54,17 +54,22 @@ export async function natGatewayIps(ec2: EC2Client, vpcId: string): Promise<stri
 
 /** Resolves both clusters of a link and, for `nat` networking, the source egress IPs. */
 export async function resolveLink(clients: AwsClients, spec: LinkSpec): Promise<Resolved> {
+  // A `principal` source is an IAM role: its cluster is not read (it need not be EKS), and
+  // its egress is given (cidrs or none), never read from a VPC.
+  const principal = spec.identity.mode === 'principal';
   const [source, target] = await Promise.all([
-    describeCluster(clients.eks(spec.source.accountId, spec.source.region), spec.source),
+    principal
+      ? Promise.resolve(undefined)
+      : describeCluster(clients.eks(spec.source.accountId, spec.source.region), spec.source),
     describeCluster(clients.eks(spec.target.accountId, spec.target.region), spec.target),
   ]);
-  const issuer = source.identity?.oidc?.issuer;
+  const issuer = source?.identity?.oidc?.issuer;
   if (spec.identity.mode === 'irsa' && !issuer) {
     throw new UnsupportedClusterError(
       `Cluster ${spec.source.cluster} has no OIDC issuer; irsa needs one (or publish OIDC discovery for a self-managed cluster)`,
     );
   }
-  const vpcId = source.resourcesVpcConfig?.vpcId ?? '';
+  const vpcId = source?.resourcesVpcConfig?.vpcId ?? '';
   const natIps =
     spec.network.mode === 'nat'
       ? await natGatewayIps(clients.ec2(spec.source.accountId, spec.source.region), vpcId)
@@ -78,7 +83,7 @@ export async function resolveLink(clients: AwsClients, spec: LinkSpec): Promise<
   const mode = target.accessConfig?.authenticationMode ?? 'CONFIG_MAP';
   return {
     source: {
-      clusterArn: source.arn ?? eksClusterArn(spec.source),
+      clusterArn: source?.arn ?? eksClusterArn(spec.source),
       ...(issuer ? { issuer } : {}),
       vpcId,
       natIps,

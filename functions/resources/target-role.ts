@@ -1,16 +1,17 @@
 import type { Link } from '#link/model';
 import {
   eksClusterArn,
+  isDirectAccess,
   owners,
-  roleArn,
+  sourceRoleArnOf,
   TARGET_POLICY_NAME,
   TETHER_ROLE_PATH,
   targetRoleName,
-  workloadRoleName,
 } from '#link/names';
 import type { PolicyDocument } from '#link/policy/evaluate';
 import type { StepDeps } from './deps';
 import { deleteOwnedRole, ensureRole } from './iam-role';
+import { requiredSourceStatement } from './source-principal';
 import { TAG_WORKLOAD, workloadTagValue } from './workload-role';
 
 export function targetTrustPolicy(sourceAccountId: string, workloadRoleArn: string): PolicyDocument {
@@ -36,10 +37,19 @@ export function targetPolicy(clusterArn: string): PolicyDocument {
   };
 }
 
-/** The onboard step. */
+/**
+ * The onboard step. With direct access there is no target role (the access entry names the
+ * workload role). In mode `principal` the role trusts that existing role, and the link
+ * records the statement that role needs (`outputs.sourcePrincipal`).
+ */
 export async function targetRoleStep(link: Link, deps: Pick<StepDeps, 'clients'>) {
   const { source, target } = link.spec;
-  const workloadRoleArn = roleArn(source.accountId, workloadRoleName(source));
+  if (isDirectAccess(link.spec)) {
+    return {
+      result: { action: 'not-needed', reason: 'direct access: the access entry names the workload role' },
+    };
+  }
+  const workloadRoleArn = sourceRoleArnOf(link.spec);
   const ensured = await ensureRole(deps.clients.iam(target.accountId), {
     name: targetRoleName(link.spec),
     path: TETHER_ROLE_PATH,
@@ -50,12 +60,22 @@ export async function targetRoleStep(link: Link, deps: Pick<StepDeps, 'clients'>
     // Names the workload whose role may assume it: the condition of the workload role's policy.
     tags: { [TAG_WORKLOAD]: workloadTagValue(source) },
     permissionsBoundary: deps.clients.permissionsBoundaryArn(target.accountId),
+    // AWS permissions in the target account, as the link asked (within the guardrails and the policies).
+    ...(link.spec.awsPolicies?.length ? { managedPolicies: link.spec.awsPolicies } : {}),
   });
+  if (link.spec.identity.mode === 'principal') {
+    const sourcePrincipal = {
+      principalArn: workloadRoleArn,
+      requiredStatement: requiredSourceStatement(link.spec),
+    };
+    return { result: { ...ensured }, outputs: { targetRoleArn: ensured.arn, sourcePrincipal } };
+  }
   return { result: { ...ensured }, outputs: { targetRoleArn: ensured.arn } };
 }
 
 /** The offboard step: the link's own target role goes. */
 export async function removeTargetRoleStep(link: Link, deps: Pick<StepDeps, 'clients'>) {
+  if (isDirectAccess(link.spec)) return { result: { action: 'not-needed' } };
   const removed = await deleteOwnedRole(
     deps.clients.iam(link.spec.target.accountId),
     targetRoleName(link.spec),

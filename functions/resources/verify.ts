@@ -18,10 +18,12 @@ import {
 import type { AwsClients } from '#aws/clients';
 import { VerificationFailedError } from '#link/errors';
 import { isAwsError } from '#aws/errors';
-import type { Link } from '#link/model';
+import type { Link, SourcePrincipalOutput } from '#link/model';
 import {
   eksClusterArn,
+  isDirectAccess,
   issuerHostPath,
+  sourceRoleArnOf,
   oidcProviderArn,
   roleArn,
   TARGET_POLICY_NAME,
@@ -31,7 +33,8 @@ import {
 } from '#link/names';
 import { type Evaluation, type EvaluationRequest, evaluatePolicy, parsePolicy } from '#link/policy/evaluate';
 import { readAwsAuth } from '#aws/kubernetes';
-import { entryBinding, kubernetesOf, withoutPath } from './access-entry';
+import { entryBinding, entryPrincipalArnOf, kubernetesOf, withoutPath } from './access-entry';
+import { checkSourcePrincipal, requiredSourceStatement } from './source-principal';
 import { ADOPTED_RULE_NOTE, allowancePlan, ruleAllowing } from './egress-allowance';
 import { cidrContains } from '#link/cidr';
 import { STS_AUDIENCE } from './oidc-provider';
@@ -42,6 +45,13 @@ export interface Hop {
   readonly hop: string;
   readonly ok: boolean;
   readonly detail: string;
+  /**
+   * A hop that informs and does not fail the link: in mode `principal`, whether the source
+   * role (not Tether's, never changed) already allows the call its user must allow.
+   */
+  readonly advisory?: boolean;
+  /** The source-principal hop: the check as the link records it. */
+  readonly sourcePrincipal?: SourcePrincipalOutput;
 }
 
 async function readRole(clients: AwsClients, accountId: string, name: string, policyName: string) {
@@ -76,6 +86,8 @@ async function roleExtras(
   roleName: string,
   ownPolicy: string,
   hop: string,
+  /** Managed policies the link asked for on this role (`awsPolicies`): Tether's, not extras. */
+  ownAttached: readonly string[] = [],
 ): Promise<Hop | undefined> {
   const iam = clients.iam(accountId);
   const ownBoundary = clients.permissionsBoundaryArn(accountId);
@@ -108,7 +120,10 @@ async function roleExtras(
   }
   const extras = [
     ...inline.filter((name) => name !== ownPolicy).map((name) => `inline policy ${name}`),
-    ...attached.map((p) => `${p.name} (${p.arn}) attached`),
+    ...attached.filter((p) => !ownAttached.includes(p.arn)).map((p) => `${p.name} (${p.arn}) attached`),
+    ...ownAttached
+      .filter((arn) => !attached.some((p) => p.arn === arn))
+      .map((arn) => `${arn} asked for by the link but not attached`),
     ...(boundary && boundary !== ownBoundary ? [`permissions boundary ${boundary}`] : []),
     // Not an extra, but the boundary every role Tether makes carries is gone: say so here too.
     ...(boundary ? [] : [`no permissions boundary (Tether puts ${ownBoundary})`]),
@@ -156,10 +171,16 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
   const { source, target, access } = link.spec;
   const resolved = resolvedOf(link);
   const hops: Hop[] = [];
-  const workloadArn = roleArn(source.accountId, workloadRoleName(source));
+  const direct = isDirectAccess(link.spec);
+  // The role the workload runs as: Tether's workload role, or the existing role of mode principal.
+  const workloadArn = sourceRoleArnOf(link.spec);
   const targetArn = roleArn(target.accountId, targetRoleName(link.spec));
+  const entryArn = entryPrincipalArnOf(link);
   const clusterArn = eksClusterArn(target);
-  const targetRole = await readRole(clients, target.accountId, targetRoleName(link.spec), TARGET_POLICY_NAME);
+  const targetRole = direct
+    ? undefined
+    : await readRole(clients, target.accountId, targetRoleName(link.spec), TARGET_POLICY_NAME);
+  let workloadRoleId: { roleId?: string | undefined; createdAt?: Date | undefined } | undefined;
   // The target role's tags, as IAM puts them in the context of a request on it.
   const targetTags = Object.fromEntries(
     (targetRole?.tags ?? []).flatMap((t) => [
@@ -177,6 +198,7 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
       workloadRoleName(source),
       WORKLOAD_POLICY_NAME,
     );
+    workloadRoleId = workload ? { roleId: workload.roleId, createdAt: workload.createdAt } : undefined;
     const webIdentity = (sa: string): Evaluation =>
       workload
         ? evaluate(
@@ -208,19 +230,20 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
         'refused',
       ),
     );
-    hops.push(
-      judged(
-        'workload-role→target-role',
-        `${workloadArn} may call sts:AssumeRole on ${targetArn}`,
-        workload &&
-          evaluate(
-            workload.policy,
-            { action: 'sts:AssumeRole', resource: targetArn, context: targetTags },
-            'identity',
-          ),
-        'allowed',
-      ),
-    );
+    if (!direct)
+      hops.push(
+        judged(
+          'workload-role→target-role',
+          `${workloadArn} may call sts:AssumeRole on ${targetArn}`,
+          workload &&
+            evaluate(
+              workload.policy,
+              { action: 'sts:AssumeRole', resource: targetArn, context: targetTags },
+              'identity',
+            ),
+          'allowed',
+        ),
+      );
   }
   if (link.spec.identity.mode === 'irsa') {
     const extras = await roleExtras(
@@ -232,73 +255,95 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
     );
     if (extras) hops.push(extras);
   }
-  const assumeTarget = (arn: string) =>
-    targetRole &&
-    evaluate(
-      targetRole.trust,
-      { action: 'sts:AssumeRole', principal: { type: 'AWS', id: arn }, context: { 'aws:PrincipalArn': arn } },
-      'resource',
-    );
-  hops.push(
-    judged(
-      'target-role-trusts-workload-role',
-      `${targetArn} trusts ${workloadArn} (aws:PrincipalArn)`,
-      assumeTarget(workloadArn),
-      'allowed',
-    ),
-  );
-  hops.push(
-    judged(
-      'target-role-trust-is-scoped',
-      'another role of the source account is refused',
-      assumeTarget(`arn:aws:iam::${source.accountId}:role/someone-else`),
-      'refused',
-    ),
-  );
-  const targetExtras = await roleExtras(
-    clients,
-    target.accountId,
-    targetRoleName(link.spec),
-    TARGET_POLICY_NAME,
-    'target-role-extras',
-  );
-  if (targetExtras) hops.push(targetExtras);
-  hops.push(
-    judged(
-      'target-role→describe-cluster',
-      `${targetArn} may eks:DescribeCluster on ${clusterArn}`,
+  if (link.spec.identity.mode === 'principal') {
+    // Read-only: the source role is not Tether's; the link says what it needs, never writes it.
+    const check = await checkSourcePrincipal(clients, link.spec);
+    hops.push({
+      hop: 'source-principal→target-role',
+      ok: check.allows === 'yes',
+      advisory: true,
+      detail: `${check.detail ?? ''}; the statement it needs: ${JSON.stringify(check.requiredStatement)}`,
+      sourcePrincipal: check,
+    });
+  }
+  if (!direct) hops.push(...(await targetRoleHops()));
+  async function targetRoleHops(): Promise<Hop[]> {
+    const hops: Hop[] = [];
+    const assumeTarget = (arn: string) =>
       targetRole &&
-        evaluate(targetRole.policy, { action: 'eks:DescribeCluster', resource: clusterArn }, 'identity'),
-      'allowed',
-    ),
-  );
+      evaluate(
+        targetRole.trust,
+        {
+          action: 'sts:AssumeRole',
+          principal: { type: 'AWS', id: arn },
+          context: { 'aws:PrincipalArn': arn },
+        },
+        'resource',
+      );
+    hops.push(
+      judged(
+        'target-role-trusts-workload-role',
+        `${targetArn} trusts ${workloadArn} (aws:PrincipalArn)`,
+        assumeTarget(workloadArn),
+        'allowed',
+      ),
+    );
+    hops.push(
+      judged(
+        'target-role-trust-is-scoped',
+        'another role of the source account is refused',
+        assumeTarget(`arn:aws:iam::${source.accountId}:role/someone-else`),
+        'refused',
+      ),
+    );
+    const targetExtras = await roleExtras(
+      clients,
+      target.accountId,
+      targetRoleName(link.spec),
+      TARGET_POLICY_NAME,
+      'target-role-extras',
+      link.spec.awsPolicies ?? [],
+    );
+    if (targetExtras) hops.push(targetExtras);
+    hops.push(
+      judged(
+        'target-role→describe-cluster',
+        `${targetArn} may eks:DescribeCluster on ${clusterArn}`,
+        targetRole &&
+          evaluate(targetRole.policy, { action: 'eks:DescribeCluster', resource: clusterArn }, 'identity'),
+        'allowed',
+      ),
+    );
+    return hops;
+  }
 
   if (resolved.target.authenticationMode === 'CONFIG_MAP') {
     const kube = kubernetesOf(clients, target, resolved.target);
     const { mapRoles } = await readAwsAuth(kube);
-    const entry = mapRoles.find((r) => r.rolearn === withoutPath(targetArn));
+    const entry = mapRoles.find((r) => r.rolearn === withoutPath(entryArn));
     const groups = 'groups' in access ? access.groups : [];
     hops.push({
       hop: 'cluster-access',
       ok: !!entry && groups.every((g) => entry.groups?.includes(g)),
-      detail: `aws-auth maps ${withoutPath(targetArn)} to ${groups.join(', ')}`,
+      detail: `aws-auth maps ${withoutPath(entryArn)} to ${groups.join(', ')}`,
     });
   } else {
     const eks = clients.eks(target.accountId, target.region);
     let ok = false;
-    let detail = `no access entry for ${targetArn} on ${target.cluster}`;
+    let detail = `no access entry for ${entryArn} on ${target.cluster}`;
     try {
       const entry = (
         await eks.send(
-          new DescribeAccessEntryCommand({ clusterName: target.cluster, principalArn: targetArn }),
+          new DescribeAccessEntryCommand({ clusterName: target.cluster, principalArn: entryArn }),
         )
       ).accessEntry;
+      const bound = direct ? workloadRoleId : targetRole;
       const binding =
         entry &&
         entryBinding(entry, {
-          arn: targetArn,
-          ...(targetRole?.roleId ? { roleId: targetRole.roleId } : {}),
-          ...(targetRole?.createdAt ? { createdAt: targetRole.createdAt } : {}),
+          arn: entryArn,
+          ...(bound?.roleId ? { roleId: bound.roleId } : {}),
+          ...(bound?.createdAt ? { createdAt: bound.createdAt } : {}),
         });
       if ('policyArn' in access) {
         const associated =
@@ -306,7 +351,7 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
             await eks.send(
               new ListAssociatedAccessPoliciesCommand({
                 clusterName: target.cluster,
-                principalArn: targetArn,
+                principalArn: entryArn,
               }),
             )
           ).associatedAccessPolicies ?? [];
@@ -395,11 +440,23 @@ async function networkHops(link: Link, clients: AwsClients): Promise<Hop[]> {
 /** The onboard step: every hop must hold. */
 export async function verifyStep(link: Link, deps: Pick<StepDeps, 'clients'>) {
   const hops = await verifyChain(link, deps.clients);
-  const failed = hops.filter((h) => !h.ok);
+  const failed = hops.filter((h) => !h.ok && !h.advisory);
   if (failed.length) {
     throw new VerificationFailedError(
       `The role chain does not hold: ${failed.map((h) => `${h.hop} (${h.detail})`).join('; ')}`,
     );
+  }
+  if (link.spec.identity.mode === 'principal') {
+    const hop = hops.find((h) => h.hop === 'source-principal→target-role');
+    const sourcePrincipal = hop?.sourcePrincipal ?? {
+      principalArn: sourceRoleArnOf(link.spec),
+      requiredStatement: requiredSourceStatement(link.spec),
+      allows: 'unknown' as const,
+    };
+    return {
+      result: { hops: hops.map(({ sourcePrincipal: _, ...h }) => h) },
+      outputs: { sourcePrincipal },
+    };
   }
   return { result: { hops } };
 }

@@ -4,6 +4,7 @@ import {
   oidcProviderArn,
   owners,
   roleArn,
+  sourceRoleArnOf,
   TETHER_ROLE_PATH,
   targetRoleName,
   WORKLOAD_POLICY_NAME,
@@ -86,6 +87,16 @@ export function targetRoleArnOf(link: Pick<Link, 'spec'>): string {
  */
 export async function workloadRoleStep(link: Link, deps: StepDeps) {
   const { source } = link.spec;
+  if (link.spec.identity.mode === 'principal') {
+    // Not Tether's role: never read for change, never written (docs/architecture.md#identity-modes).
+    return {
+      result: {
+        action: 'not-managed',
+        principalArn: sourceRoleArnOf(link.spec),
+        note: 'mode principal: the source is an existing IAM role Tether never changes',
+      },
+    };
+  }
   const issuer = resolvedOf(link).source.issuer ?? '';
   await joinShared(
     deps.memberships,
@@ -124,6 +135,9 @@ function ensureWorkloadRole(link: Link, deps: Pick<StepDeps, 'clients'>, issuer:
  */
 export async function releaseWorkloadRoleStep(link: Link, deps: StepDeps) {
   const { source } = link.spec;
+  if (link.spec.identity.mode === 'principal') {
+    return { result: { action: 'not-managed', principalArn: sourceRoleArnOf(link.spec) } };
+  }
   const owner = owners.workload(source);
   const outcome = await leaveShared(
     deps.memberships,

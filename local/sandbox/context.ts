@@ -15,7 +15,7 @@ export interface Caller {
   readonly principalArn: string;
   /** What GetCallerIdentity returns as `UserId`. */
   readonly userId: string;
-  readonly kind: 'root' | 'role-session';
+  readonly kind: 'root' | 'role-session' | 'anonymous';
   readonly roleName?: string;
   readonly sessionName?: string;
   /** The session's `SourceIdentity`, when AssumeRole set one. */

@@ -1,13 +1,29 @@
 /**
  * S3: buckets (names global across accounts, private to their owner), objects, bucket
- * tags. HEAD requests carry no error body, so their errors are `NotFound`/`Forbidden`,
- * as the SDK reports them for real S3.
+ * tags, Block Public Access and bucket policies, and what an anonymous HTTPS GET sees
+ * ({@link anonymousGet}: how IAM and STS fetch a self-managed issuer's discovery documents).
+ * HEAD requests carry no error body, so their errors are `NotFound`/`Forbidden`, as the SDK
+ * reports them for real S3.
+ *
+ * Block Public Access, as S3 documents it (S3 user guide, "Blocking public access to your
+ * Amazon S3 storage", and "Default settings for new S3 buckets": all four settings on for
+ * every new bucket since April 2023):
+ * - `BlockPublicAcls`: a PutObject with a public canned ACL (`public-read`, …) is refused
+ *   with `AccessDenied`;
+ * - `IgnorePublicAcls`: public ACLs grant nothing (the sandbox grants nothing by ACL anyway);
+ * - `BlockPublicPolicy`: a PutBucketPolicy whose policy is public is refused with
+ *   `AccessDenied`, so a public bucket policy needs it off;
+ * - `RestrictPublicBuckets`: a public policy lets in only AWS service principals and the
+ *   owner's account, not anonymous callers, so anonymous reads need it off.
+ * A policy is "public" when an Allow statement grants to `*` (or `{"AWS": "*"}`) without a
+ * condition that fixes the caller (S3 user guide, "The meaning of public"); the sandbox
+ * counts any condition as fixing it, a simplification on the safe side for Tether's checks.
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { clone, mergeTags, type OpContext, type Operations, paginate, requireString } from './context';
 import { SandboxError } from './errors';
-import type { BucketState, TagState } from './state';
+import type { BucketState, PublicAccessBlockState, TagState } from './state';
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
@@ -140,6 +156,7 @@ export const s3Operations: Operations = {
       CreationDate: ctx.now(),
       Tags: null,
       objects: {},
+      PublicAccessBlock: { ...ALL_BLOCKED },
     };
     return { Location: ctx.region === 'us-east-1' ? `/${name}` : `http://${name}.s3.amazonaws.com/` };
   },
@@ -172,6 +189,9 @@ export const s3Operations: Operations = {
   PutObject: async (ctx, input) => {
     const b = bucketOrThrow(ctx, input.Bucket);
     const key = requireString(input.Key, 'Key', 'InvalidArgument');
+    if (typeof input.ACL === 'string' && PUBLIC_CANNED_ACLS.has(input.ACL) && blockOf(b).BlockPublicAcls) {
+      throw new SandboxError('AccessDenied', 'Access Denied', { statusCode: 403 });
+    }
     const bytes = await bodyBytes(input.Body);
     const etag = `"${createHash('md5').update(bytes).digest('hex')}"`;
     b.objects[key] = {
@@ -286,4 +306,155 @@ export const s3Operations: Operations = {
     bucketOrThrow(ctx, input.Bucket).Tags = null;
     return {};
   },
+
+  PutPublicAccessBlock: (ctx, input) => {
+    const b = bucketOrThrow(ctx, input.Bucket);
+    const c = (input.PublicAccessBlockConfiguration ?? {}) as Partial<PublicAccessBlockState>;
+    // Settings left out of the request are off, as S3 stores them.
+    b.PublicAccessBlock = {
+      BlockPublicAcls: c.BlockPublicAcls === true,
+      IgnorePublicAcls: c.IgnorePublicAcls === true,
+      BlockPublicPolicy: c.BlockPublicPolicy === true,
+      RestrictPublicBuckets: c.RestrictPublicBuckets === true,
+    };
+    return {};
+  },
+
+  GetPublicAccessBlock: (ctx, input) => {
+    return { PublicAccessBlockConfiguration: { ...blockOf(bucketOrThrow(ctx, input.Bucket)) } };
+  },
+
+  DeletePublicAccessBlock: (ctx, input) => {
+    const b = bucketOrThrow(ctx, input.Bucket);
+    b.PublicAccessBlock = { ...NONE_BLOCKED };
+    return {};
+  },
+
+  PutBucketPolicy: (ctx, input) => {
+    const b = bucketOrThrow(ctx, input.Bucket);
+    const text = requireString(input.Policy, 'Policy', 'MalformedPolicy');
+    let policy: unknown;
+    try {
+      policy = JSON.parse(text);
+    } catch {
+      throw new SandboxError('MalformedPolicy', "Policies must be valid JSON and the first byte must be '{'");
+    }
+    if (isPublicPolicy(policy) && blockOf(b).BlockPublicPolicy) {
+      throw new SandboxError(
+        'AccessDenied',
+        'User is not authorized to perform: s3:PutBucketPolicy on resource because public policies are blocked by the BlockPublicPolicy block public access setting.',
+        { statusCode: 403 },
+      );
+    }
+    b.Policy = text;
+    return {};
+  },
+
+  GetBucketPolicy: (ctx, input) => {
+    const b = bucketOrThrow(ctx, input.Bucket);
+    if (b.Policy === undefined) {
+      throw new SandboxError('NoSuchBucketPolicy', 'The bucket policy does not exist', {
+        statusCode: 404,
+        extra: { BucketName: b.Name },
+      });
+    }
+    return { Policy: b.Policy };
+  },
+
+  DeleteBucketPolicy: (ctx, input) => {
+    delete bucketOrThrow(ctx, input.Bucket).Policy;
+    return {};
+  },
 };
+
+const ALL_BLOCKED: PublicAccessBlockState = {
+  BlockPublicAcls: true,
+  IgnorePublicAcls: true,
+  BlockPublicPolicy: true,
+  RestrictPublicBuckets: true,
+};
+const NONE_BLOCKED: PublicAccessBlockState = {
+  BlockPublicAcls: false,
+  IgnorePublicAcls: false,
+  BlockPublicPolicy: false,
+  RestrictPublicBuckets: false,
+};
+const PUBLIC_CANNED_ACLS = new Set(['public-read', 'public-read-write', 'authenticated-read']);
+
+/** A bucket's Block Public Access settings (all on when a state file predates them). */
+function blockOf(b: BucketState): PublicAccessBlockState {
+  return b.PublicAccessBlock ?? ALL_BLOCKED;
+}
+
+type Statement = {
+  Effect?: unknown;
+  Principal?: unknown;
+  Action?: unknown;
+  Resource?: unknown;
+  Condition?: unknown;
+};
+
+const asArray = (v: unknown): unknown[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+function statementsOf(policy: unknown): Statement[] {
+  const st = (policy as { Statement?: unknown } | null)?.Statement;
+  return asArray(st).filter((x): x is Statement => typeof x === 'object' && x !== null);
+}
+
+/** Whether a statement grants to everyone: `Principal: "*"` or `{"AWS": "*"}`, with no condition. */
+function grantsEveryone(st: Statement): boolean {
+  if (st.Effect !== 'Allow' || st.Condition !== undefined) return false;
+  const p = st.Principal;
+  return p === '*' || asArray((p as { AWS?: unknown } | null)?.AWS).includes('*');
+}
+
+/** Whether a bucket policy is public in S3's sense (see the module comment). */
+export function isPublicPolicy(policy: unknown): boolean {
+  return statementsOf(policy).some(grantsEveryone);
+}
+
+const glob = (pattern: string, value: string) =>
+  new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  ).test(value);
+
+/**
+ * What an anonymous HTTPS GET of `https://<bucket>.s3.<region>.amazonaws.com/<key>` gets:
+ * the object, when the bucket policy grants `s3:GetObject` on it to everyone and
+ * `RestrictPublicBuckets` is off; else 403. No credentials: this is how IAM and STS read an
+ * issuer's discovery documents.
+ */
+export function anonymousGet(
+  state: { accounts: Record<string, { s3: { buckets: Record<string, BucketState> } }> },
+  url: string,
+): { status: number; contentType?: string; body?: string } {
+  const m = /^https:\/\/([a-z0-9.-]+)\.s3\.([a-z0-9-]+)\.amazonaws\.com\/(.+)$/.exec(url);
+  if (!m) return { status: 404 };
+  const [, name = '', region = '', key = ''] = m;
+  const bucket = Object.values(state.accounts)
+    .map((a) => a.s3.buckets[name])
+    .find((b) => b !== undefined);
+  if (!bucket || bucket.Region !== region) return { status: 404 };
+  const publicPolicy = bucket.Policy === undefined ? undefined : JSON.parse(bucket.Policy);
+  const allowed =
+    publicPolicy !== undefined &&
+    !blockOf(bucket).RestrictPublicBuckets &&
+    statementsOf(publicPolicy).some(
+      (st) =>
+        grantsEveryone(st) &&
+        asArray(st.Action).some((a) => typeof a === 'string' && glob(a.toLowerCase(), 's3:getobject')) &&
+        asArray(st.Resource).some((r) => typeof r === 'string' && glob(r, `arn:aws:s3:::${name}/${key}`)),
+    );
+  if (!allowed) return { status: 403 };
+  const o = bucket.objects[key];
+  // Without s3:ListBucket, a missing key is 403 too (S3 does not say whether it exists).
+  if (!o) return { status: 403 };
+  return {
+    status: 200,
+    contentType: o.ContentType ?? 'binary/octet-stream',
+    body: Buffer.from(o.bodyBase64, 'base64').toString('utf8'),
+  };
+}

@@ -22,9 +22,31 @@ import { podIdentityOperations } from './eks-pod-identity';
 import { SandboxError } from './errors';
 import { findRoleByArn, iamOperations } from '#local/sandbox/iam/index';
 import { kubernetesOperations } from './kubernetes';
-import { s3Operations } from './s3';
-import { type AccountState, emptyState, loadState, type SandboxState, saveState } from './state';
-import { callerOf, issueSession, type SandboxCredentials, stsOperations } from './sts';
+import { anonymousGet, s3Operations } from './s3';
+import {
+  clusterIssuers,
+  mintServiceAccountToken,
+  newIssuerKey,
+  type ServiceAccountTokenSpec,
+} from './oidc-issuers';
+import {
+  type AccountState,
+  type ClusterState,
+  type CredentialState,
+  emptyState,
+  type IssuerKeyState,
+  loadState,
+  type SandboxState,
+  saveState,
+} from './state';
+import {
+  callerOf,
+  issueSession,
+  resolveIssuerJwks,
+  type SandboxCredentials,
+  stsOperations,
+  UNSIGNED_STS_OPERATIONS,
+} from './sts';
 import {
   addAccount,
   addEksCluster,
@@ -67,6 +89,14 @@ export interface SandboxOptions {
 export interface CallContext {
   readonly accessKeyId: string;
   readonly region: string;
+  /**
+   * Checks the request's proof of the credentials (a SigV4 signature) once the access key
+   * is known to belong to a principal; throws a {@link SandboxError} to refuse the call.
+   * The HTTP door (local/adapters/aws-http/) passes it; the SDK plugin has no signature to check.
+   */
+  readonly authenticate?: (credentials: CredentialState) => void | Promise<void>;
+  /** How the call came in: through the SDK plugin (in-process) or the HTTP door. @default 'sdk' */
+  readonly door?: 'sdk' | 'http';
 }
 
 /** One entry of the call log. */
@@ -89,6 +119,8 @@ export interface CallRecord {
   readonly principalArn: string;
   /** The request as the SDK sent it (a copy). */
   readonly input: Readonly<Record<string, unknown>>;
+  /** Present when the call came through the HTTP door. */
+  readonly door?: 'http';
 }
 
 /** A fault to inject with {@link Sandbox.injectFault}. */
@@ -257,6 +289,8 @@ function deepFreeze<T>(value: T): T {
  * single AWS endpoint per account would linearise them.
  */
 export class Sandbox {
+  /** Called after {@link addEksCluster} added a cluster (the Kubernetes API door serves it). */
+  onClusterAdded?: (cluster: EksClusterIds) => void;
   /** Called right after each mutating call that changed state (also with an `after` fault), once it is saved. */
   onMutatingCall?: (n: number, call: CallRecord) => void;
   /**
@@ -335,6 +369,7 @@ export class Sandbox {
       ok: false,
       principalArn: '',
       input: copyOf(input),
+      ...(call.door === 'http' ? { door: 'http' as const } : {}),
     };
     this.#calls.push(record);
     this.#state.clock += 1;
@@ -348,14 +383,7 @@ export class Sandbox {
           `The sandbox does not implement ${service}:${operation}`,
         );
       }
-      const resolved = callerOf(this.#state, call.accessKeyId);
-      const auth = AUTH_ERRORS[service];
-      if (!resolved)
-        throw new SandboxError(auth.unknown[0], auth.unknown[2], { statusCode: auth.unknown[1] });
-      if (resolved.cred.expiration && Date.parse(resolved.cred.expiration) <= Date.now()) {
-        throw new SandboxError(auth.expired[0], auth.expired[2], { statusCode: auth.expired[1] });
-      }
-      const caller = resolved.caller;
+      const caller = await this.#authenticate(service, operation, input, call);
       record.accountId = caller.accountId;
       if (caller.sessionName !== undefined) record.sessionName = caller.sessionName;
       if (caller.sourceIdentity !== undefined) record.sourceIdentity = caller.sourceIdentity;
@@ -397,6 +425,43 @@ export class Sandbox {
         this.onMutatingCall?.(this.#mutations, { ...record });
       }
     }
+  }
+
+  /**
+   * Who makes the call: the principal behind the access key, once the request proves it holds
+   * the key (`call.authenticate`) and the session has not expired; or nobody, for the
+   * operations AWS serves without credentials (AssumeRoleWithWebIdentity), which are
+   * accounted to the account of the role they name.
+   */
+  async #authenticate(
+    service: ServiceName,
+    operation: string,
+    input: Record<string, unknown>,
+    call: CallContext,
+  ): Promise<Caller> {
+    if (service === 'sts' && UNSIGNED_STS_OPERATIONS.has(operation)) {
+      const accountId = String(input.RoleArn ?? '').split(':')[4] ?? '';
+      if (!this.#state.accounts[accountId])
+        throw new SandboxError('AccessDenied', `Not authorized to perform sts:${operation}`, {
+          statusCode: 403,
+        });
+      return {
+        accountId,
+        arn: 'anonymous',
+        principalArn: '',
+        userId: 'anonymous',
+        kind: 'anonymous',
+        chained: false,
+      };
+    }
+    const resolved = callerOf(this.#state, call.accessKeyId);
+    const auth = AUTH_ERRORS[service];
+    if (!resolved) throw new SandboxError(auth.unknown[0], auth.unknown[2], { statusCode: auth.unknown[1] });
+    await call.authenticate?.(resolved.cred);
+    if (resolved.cred.expiration && Date.parse(resolved.cred.expiration) <= Date.now()) {
+      throw new SandboxError(auth.expired[0], auth.expired[2], { statusCode: auth.expired[1] });
+    }
+    return resolved.caller;
   }
 
   #context(
@@ -476,9 +541,25 @@ export class Sandbox {
 
   /**
    * Credentials of a session of `roleArn`, made without any trust check: stands in for
-   * what AWS would hand out through a path the sandbox does not model (IRSA's
-   * AssumeRoleWithWebIdentity, a Lambda's execution role).
+   * what AWS would hand out through a path a test does not play out (a Lambda's execution
+   * role; IRSA's AssumeRoleWithWebIdentity in the in-process tests, which take the workload
+   * role's session from here — the real path, a token minted by the cluster's issuer and
+   * verified by `AssumeRoleWithWebIdentity`, is {@link mintServiceAccountToken} + STS).
    */
+  /**
+   * An anonymous HTTPS GET of an S3 object URL, as IAM and STS fetch a self-managed issuer's
+   * discovery documents: allowed only by a public bucket policy that Block Public Access lets
+   * through (`s3.ts`). Not a call: no credentials, nothing logged.
+   */
+  anonymousGet(url: string): { status: number; contentType?: string; body?: string } {
+    return anonymousGet(this.#state, url);
+  }
+
+  /** The JWKS STS would verify `issuer`'s tokens with (`sts.ts`, {@link resolveIssuerJwks}). */
+  issuerJwks(issuer: string): { keys: unknown[] } | undefined {
+    return resolveIssuerJwks(this.#state, issuer);
+  }
+
   sessionCredentials(roleArn: string, sessionName = 'sandbox-session'): SandboxCredentials {
     const role = findRoleByArn(this.#state, roleArn);
     if (!role) throw new Error(`No role ${roleArn} in the sandbox`);
@@ -541,7 +622,65 @@ export class Sandbox {
   addEksCluster(spec: EksClusterSpec): EksClusterIds {
     const ids = addEksCluster(this.#state, spec);
     this.#save();
+    this.onClusterAdded?.(ids);
     return ids;
+  }
+
+  // ---- issuers and cluster endpoints (the doors of local/adapters/) ---------------------
+
+  /**
+   * Makes a signing key for every EKS cluster's OIDC issuer that has none yet (and saves),
+   * so the issuers can serve their JWKS and tokens can be minted from the data directory.
+   */
+  async ensureIssuerKeys(): Promise<void> {
+    const missing = clusterIssuers(this.#state).filter((issuer) => !this.#state.issuerKeys?.[issuer]);
+    if (missing.length === 0) return;
+    const keys = await Promise.all(
+      missing.map(async (issuer) => [issuer, await newIssuerKey(issuer)] as const),
+    );
+    this.#state.issuerKeys = { ...(this.#state.issuerKeys ?? {}), ...Object.fromEntries(keys) };
+    this.#save();
+  }
+
+  /** The signing key of `issuer`, if the sandbox hosts it. */
+  issuerKey(issuer: string): IssuerKeyState | undefined {
+    return this.#state.issuerKeys?.[issuer];
+  }
+
+  /**
+   * A projected service-account token from `spec.issuer`, as the kubelet mounts it for IRSA
+   * (local/sandbox/oidc-issuers.ts). Makes the issuer's key first if needed.
+   */
+  async mintServiceAccountToken(spec: ServiceAccountTokenSpec): Promise<string> {
+    if (!this.#state.issuerKeys?.[spec.issuer]) {
+      if (!clusterIssuers(this.#state).includes(spec.issuer))
+        throw new Error(`The sandbox hosts no OIDC issuer ${spec.issuer}`);
+      await this.ensureIssuerKeys();
+    }
+    const key = this.#state.issuerKeys?.[spec.issuer];
+    if (!key) throw new Error(`No signing key for ${spec.issuer}`);
+    return mintServiceAccountToken(key, spec);
+  }
+
+  /**
+   * Changes a cluster the way its operator's infrastructure would (not an API call, not
+   * logged): the local runtime's Kubernetes API door sets the endpoint and CA it serves.
+   */
+  updateCluster(
+    accountId: string,
+    region: string,
+    name: string,
+    change: (cluster: ClusterState) => void,
+  ): void {
+    const cluster = this.#state.accounts[accountId]?.regions[region]?.eks.clusters[name];
+    if (!cluster) throw new Error(`No cluster ${accountId}/${region}/${name} in the sandbox`);
+    change(cluster);
+    this.#save();
+  }
+
+  /** Reads the live state without copying it (never change it): for the doors' per-request reads. */
+  peek<T>(read: (state: DeepReadonly<SandboxState>) => T): T {
+    return read(this.#state as DeepReadonly<SandboxState>);
   }
 
   /** A deep, frozen snapshot of the whole state, for assertions. */

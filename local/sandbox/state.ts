@@ -108,8 +108,30 @@ export interface ClusterState {
   resourceVersionSeq: number;
   /** Updates made by UpdateClusterConfig, by id (DescribeUpdate). */
   updates: Record<string, ClusterUpdateState>;
+  /**
+   * The certificate authority of the cluster's Kubernetes API when the local runtime serves
+   * it (local/adapters/kube-api.ts); `certificateAuthorityData` is then its certificate.
+   */
+  kubeApiCa?: ClusterCaState;
   /** EKS Pod Identity associations, by id (absent in worlds saved before they existed). */
   podIdentityAssociations?: Record<string, PodIdentityAssociationState>;
+}
+
+/** A cluster's serving CA: its key (PKCS#8, base64) and self-signed certificate (PEM). */
+export interface ClusterCaState {
+  keyPkcs8: string;
+  certPem: string;
+  /** The API server's certificate signed by the CA, kept so a restart need not make another. */
+  serving?: { key: string; cert: string };
+}
+
+/** The signing key of a service-account token issuer (local/sandbox/oidc-issuers.ts). */
+export interface IssuerKeyState {
+  /** The JWKS `kid` of the key. */
+  kid: string;
+  /** The private key as a JWK (RS256). */
+  privateJwk: Record<string, unknown>;
+  createdAt: string;
 }
 
 /** One EKS Pod Identity association (local/sandbox/eks-pod-identity.ts). */
@@ -270,6 +292,21 @@ export interface BucketState {
   CreationDate: string;
   Tags: TagState[] | null;
   objects: Record<string, ObjectState>;
+  /**
+   * The bucket's Block Public Access settings; absent on buckets of an older state file,
+   * which the sandbox treats as all four on (S3's default for new buckets since April 2023).
+   */
+  PublicAccessBlock?: PublicAccessBlockState;
+  /** The bucket policy (JSON text), when one is set. */
+  Policy?: string;
+}
+
+/** S3 Block Public Access, per bucket (S3 user guide, "Blocking public access to your Amazon S3 storage"). */
+export interface PublicAccessBlockState {
+  BlockPublicAcls: boolean;
+  IgnorePublicAcls: boolean;
+  BlockPublicPolicy: boolean;
+  RestrictPublicBuckets: boolean;
 }
 
 /** One AWS account. */
@@ -311,6 +348,11 @@ export interface SandboxState {
   clock: number;
   accounts: Record<string, AccountState>;
   credentials: Record<string, CredentialState>;
+  /**
+   * Signing keys of the OIDC issuers the sandbox hosts, by issuer URL: EKS holds one per
+   * cluster and signs its projected service-account tokens with it. Made on first use.
+   */
+  issuerKeys?: Record<string, IssuerKeyState>;
 }
 
 /** File name of the persisted state inside the data directory. */

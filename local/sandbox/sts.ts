@@ -1,12 +1,17 @@
 /**
  * STS: AssumeRole (with the target role's trust policy and the caller's identity
- * policies evaluated by Tether's own evaluator, functions/link/policy/evaluate.ts) and GetCallerIdentity.
+ * policies evaluated by Tether's own evaluator, functions/link/policy/evaluate.ts),
+ * AssumeRoleWithWebIdentity (the token verified against its issuer's JWKS with `jose`) and
+ * GetCallerIdentity.
  */
+import { createLocalJWKSet, decodeJwt, errors as joseErrors, jwtVerify } from 'jose';
 import { evaluatePolicies, evaluatePolicy, type PolicyDocument as EvalDocument } from '#link/policy/evaluate';
 import { type Caller, type OpContext, type Operations, requireString } from './context';
 import { SandboxError } from './errors';
 import { awsPrincipals, type PolicyDocument, parsePolicy } from '#local/sandbox/iam/policies';
 import { effectiveTrust, findRoleByArn } from '#local/sandbox/iam/roles';
+import { jwksOf } from './oidc-issuers';
+import { anonymousGet } from './s3';
 import { base32Of, type CredentialState, type RoleState, type SandboxState, sha256Hex } from './state';
 
 /** The control plane's own account. */
@@ -215,17 +220,155 @@ async function mayAssume(
   return { ok: identity.decision === 'Allow' };
 }
 
+/** Operations AWS serves without credentials (STS API reference: AssumeRoleWithWebIdentity). */
+export const UNSIGNED_STS_OPERATIONS: ReadonlySet<string> = new Set(['AssumeRoleWithWebIdentity']);
+
+const SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
+
+function checkSessionName(sessionName: string): void {
+  if (!SESSION_NAME.test(sessionName)) {
+    throw new SandboxError(
+      'ValidationError',
+      `1 validation error detected: Value '${sessionName}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*`,
+    );
+  }
+}
+
+const invalidToken = (message: string) =>
+  new SandboxError('InvalidIdentityToken', message, { statusCode: 400 });
+
+/**
+ * Verifies a web identity token as STS does for AssumeRoleWithWebIdentity (STS API
+ * reference, AssumeRoleWithWebIdentity; IAM user guide, "Create an OpenID Connect (OIDC)
+ * identity provider"): the issuer must be registered as an IAM OIDC provider in the role's
+ * account ("No OpenIDConnect provider found in your account for …"), the signature must
+ * verify against the issuer's JWKS, the token must not be expired (`ExpiredTokenException`)
+ * and its audience must be one of the provider's client ids ("Incorrect token audience").
+ * The sandbox holds the JWKS of the issuers it hosts (local/sandbox/oidc-issuers.ts) where
+ * AWS fetches it over HTTPS; any other issuer's keys are found as STS finds them, through
+ * its discovery document and `jwks_uri` read anonymously ({@link resolveIssuerJwks}: a
+ * self-managed cluster's documents published to S3). An issuer with neither has no keys, so
+ * its tokens fail the signature check.
+ */
+async function verifyWebIdentityToken(
+  ctx: OpContext,
+  roleAccountId: string,
+  token: string,
+): Promise<{ providerArn: string; hostPath: string; sub: string; aud: string }> {
+  let claims: ReturnType<typeof decodeJwt>;
+  try {
+    claims = decodeJwt(token);
+  } catch {
+    throw invalidToken("Couldn't parse the web identity token (sandbox: not a JWT)");
+  }
+  const issuer = typeof claims.iss === 'string' ? claims.iss : '';
+  const hostPath = issuer.replace(/^https:\/\//, '').replace(/\/$/, '');
+  const providerArn = `arn:aws:iam::${roleAccountId}:oidc-provider/${hostPath}`;
+  const provider = ctx.state.accounts[roleAccountId]?.iam.oidcProviders[providerArn];
+  if (!issuer || !provider)
+    throw invalidToken(`No OpenIDConnect provider found in your account for ${issuer}`);
+  let payload: Awaited<ReturnType<typeof jwtVerify>>['payload'];
+  try {
+    const hosted = jwksOf(ctx.state, issuer);
+    const keys = hosted.keys.length > 0 ? hosted : (resolveIssuerJwks(ctx.state, issuer) ?? { keys: [] });
+    ({ payload } = await jwtVerify(
+      token,
+      createLocalJWKSet(keys as Parameters<typeof createLocalJWKSet>[0]),
+      {
+        issuer,
+        algorithms: ['RS256'],
+        currentDate: new Date(ctx.now()),
+      },
+    ));
+  } catch (err) {
+    if (err instanceof joseErrors.JWTExpired) {
+      const exp = new Date(Number(claims.exp) * 1000).toISOString();
+      throw new SandboxError(
+        'ExpiredTokenException',
+        `Token expired: current date/time ${ctx.now()} must be before the expiration date/time ${exp}`,
+        { statusCode: 400 },
+      );
+    }
+    // AWS's wording for a signature that does not verify is unconfirmed; the reason is the sandbox's.
+    throw invalidToken(
+      `The web identity token could not be verified (sandbox: ${err instanceof Error ? err.message : String(err)})`,
+    );
+  }
+  const audiences = Array.isArray(payload.aud) ? payload.aud : payload.aud ? [payload.aud] : [];
+  const aud = audiences.find((a) => provider.ClientIDList.includes(a));
+  if (aud === undefined) throw invalidToken('Incorrect token audience');
+  return { providerArn, hostPath, sub: String(payload.sub ?? ''), aud };
+}
+
 /** The STS operations the sandbox implements. */
 export const stsOperations: Operations = {
+  /**
+   * STS API reference, AssumeRoleWithWebIdentity: no AWS credentials; the role's trust must
+   * allow `sts:AssumeRoleWithWebIdentity` for the `Federated` provider, with the token's
+   * claims as the condition keys `<issuer host/path>:sub` and `:aud` (IAM user guide,
+   * "Available keys for AWS OIDC federation"); a refusal is AccessDenied "Not authorized to
+   * perform sts:AssumeRoleWithWebIdentity".
+   */
+  AssumeRoleWithWebIdentity: async (ctx, input) => {
+    const roleArn = requireString(input.RoleArn, 'roleArn');
+    const sessionName = requireString(input.RoleSessionName, 'roleSessionName');
+    const token = requireString(input.WebIdentityToken, 'webIdentityToken');
+    checkSessionName(sessionName);
+    const roleAccountId = roleArn.split(':')[4] ?? '';
+    const verified = await verifyWebIdentityToken(ctx, roleAccountId, token);
+    const notAuthorized = new SandboxError(
+      'AccessDenied',
+      'Not authorized to perform sts:AssumeRoleWithWebIdentity',
+      {
+        statusCode: 403,
+      },
+    );
+    const role = findRoleByArn(ctx.state, roleArn);
+    if (!role) throw notAuthorized;
+    const decision = evaluatePolicy(
+      trustForEvaluation(ctx.state, role) as unknown as EvalDocument,
+      {
+        action: 'sts:AssumeRoleWithWebIdentity',
+        principal: { type: 'Federated', id: verified.providerArn },
+        context: {
+          [`${verified.hostPath}:sub`]: verified.sub,
+          [`${verified.hostPath}:aud`]: verified.aud,
+          'aws:FederatedProvider': verified.providerArn,
+        },
+      },
+      { policyType: 'resource' },
+    );
+    if (decision.decision !== 'Allow') throw notAuthorized;
+    const duration = input.DurationSeconds === undefined ? 3600 : Number(input.DurationSeconds);
+    if (!Number.isInteger(duration) || duration < 900 || duration > role.MaxSessionDuration) {
+      throw new SandboxError(
+        'ValidationError',
+        'The requested DurationSeconds exceeds the MaxSessionDuration set for this role.',
+      );
+    }
+    const creds = issueSession(ctx.state, role, sessionName, { durationSeconds: duration });
+    ctx.markDirty();
+    return {
+      Credentials: {
+        AccessKeyId: creds.accessKeyId,
+        SecretAccessKey: creds.secretAccessKey,
+        SessionToken: creds.sessionToken,
+        Expiration: creds.expiration,
+      },
+      SubjectFromWebIdentityToken: verified.sub,
+      AssumedRoleUser: {
+        AssumedRoleId: `${role.RoleId}:${sessionName}`,
+        Arn: `arn:aws:sts::${roleAccountId}:assumed-role/${role.RoleName}/${sessionName}`,
+      },
+      Provider: verified.providerArn,
+      Audience: verified.aud,
+    };
+  },
+
   AssumeRole: async (ctx, input) => {
     const roleArn = requireString(input.RoleArn, 'roleArn');
     const sessionName = requireString(input.RoleSessionName, 'roleSessionName');
-    if (!/^[\w+=,.@-]{2,64}$/.test(sessionName)) {
-      throw new SandboxError(
-        'ValidationError',
-        `1 validation error detected: Value '${sessionName}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*`,
-      );
-    }
+    checkSessionName(sessionName);
     const role = findRoleByArn(ctx.state, roleArn);
     // A missing role is indistinguishable from a refused one (STS answers AccessDenied).
     if (!role) throw denied(ctx, roleArn);
@@ -294,3 +437,31 @@ export const stsOperations: Operations = {
     Arn: ctx.caller.arn,
   }),
 };
+
+/**
+ * The JSON Web Key Set a verifier of `issuer`'s tokens uses, as STS finds it: the issuer's
+ * `/.well-known/openid-configuration`, read anonymously, whose `issuer` must be the issuer
+ * itself, then its `jwks_uri`, read anonymously. For a self-managed issuer published to S3
+ * this is the published JWKS: the one source of truth. Undefined when either document cannot
+ * be read or does not match.
+ */
+export function resolveIssuerJwks(state: SandboxState, issuer: string): { keys: unknown[] } | undefined {
+  const base = issuer.replace(/\/$/, '');
+  const discovery = anonymousGet(state, `${base}/.well-known/openid-configuration`);
+  if (discovery.status !== 200 || discovery.body === undefined) return undefined;
+  let doc: { issuer?: unknown; jwks_uri?: unknown };
+  try {
+    doc = JSON.parse(discovery.body) as typeof doc;
+  } catch {
+    return undefined;
+  }
+  if (doc.issuer !== base || typeof doc.jwks_uri !== 'string') return undefined;
+  const jwks = anonymousGet(state, doc.jwks_uri);
+  if (jwks.status !== 200 || jwks.body === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(jwks.body) as { keys?: unknown };
+    return Array.isArray(parsed.keys) ? { keys: parsed.keys } : undefined;
+  } catch {
+    return undefined;
+  }
+}

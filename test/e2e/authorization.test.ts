@@ -273,6 +273,7 @@ describe('operations on alice’s link by each caller', () => {
   const ops = {
     read: () => ['GET', `/links/${aliceLink}`] as const,
     kubeconfig: () => ['GET', `/links/${aliceLink}/kubeconfig`] as const,
+    manifests: () => ['GET', `/links/${aliceLink}/manifests`] as const,
     runs: () => ['GET', `/links/${aliceLink}/runs`] as const,
     reconcile: () => ['POST', `/links/${aliceLink}/reconcile`] as const,
     delete: () => ['DELETE', `/links/${aliceLink}`] as const,
@@ -281,6 +282,7 @@ describe('operations on alice’s link by each caller', () => {
   const ACTION = {
     read: 'ReadLink',
     kubeconfig: 'ReadLink',
+    manifests: 'ReadLink',
     runs: 'ReadLink',
     reconcile: 'ReconcileLink',
     delete: 'DeleteLink',
@@ -293,6 +295,7 @@ describe('operations on alice’s link by each caller', () => {
   it.each([
     ['mallory', MALLORY, 'read'],
     ['mallory', MALLORY, 'kubeconfig'],
+    ['mallory', MALLORY, 'manifests'],
     ['mallory', MALLORY, 'runs'],
     ['mallory', MALLORY, 'reconcile'],
     ['mallory', MALLORY, 'delete'],
@@ -322,9 +325,9 @@ describe('operations on alice’s link by each caller', () => {
   });
 
   it.each([
-    ['the operator', OPERATOR, ['read', 'kubeconfig', 'runs']],
-    ['alice', ALICE, ['read', 'kubeconfig', 'runs']],
-    ['bob', BOB, ['read', 'kubeconfig', 'runs']],
+    ['the operator', OPERATOR, ['read', 'kubeconfig', 'manifests', 'runs']],
+    ['alice', ALICE, ['read', 'kubeconfig', 'manifests', 'runs']],
+    ['bob', BOB, ['read', 'kubeconfig', 'manifests', 'runs']],
   ] as const)('lets %s read it', async (_who, who, allowed) => {
     for (const op of allowed) {
       const [method, path] = ops[op]();

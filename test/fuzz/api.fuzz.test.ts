@@ -234,7 +234,23 @@ const WORLD_CODES = [
 function expectGuardrailFields(res: FuzzResponse, about: string): void {
   const problem = res.json as { code: string; errors: { path: string }[] };
   expect(problem.code, about).toBe('VALIDATION_FAILED');
-  for (const e of problem.errors) expect(e.path, about).toMatch(/^\/(targets\/\d+|network\/cidrs\/\d+)$/);
+  for (const e of problem.errors) {
+    expect(e.path, about).toMatch(
+      /^\/(targets\/\d+|network\/cidrs\/\d+|identity\/(principalArn|directAccess)|network\/mode|targets\/\d+\/awsPolicies(\/\d+)?)$/,
+    );
+  }
+}
+
+/** A refusal of AWS permissions the policies do not list (`target-aws-policies-from-the-list`). */
+function isAwsPoliciesRefusal(req: FuzzRequest, res: FuzzResponse): boolean {
+  const body = JSON.parse(String(req.body)) as { targets?: { awsPolicies?: unknown }[] };
+  const problem = res.json as { code?: string; policies?: string[] };
+  return (
+    res.status === 403 &&
+    problem.code === 'ACCESS_DENIED' &&
+    (problem.policies ?? []).includes('target-aws-policies-from-the-list') &&
+    (body.targets ?? []).some((t) => t.awsPolicies !== undefined)
+  );
 }
 
 describe('POST /links with spec-valid bodies of the demo world', () => {
@@ -251,6 +267,8 @@ describe('POST /links with spec-valid bodies of the demo world', () => {
       } else if (res.status === 400) {
         // The guardrails no policy lifts: a workload's own cluster, explicit CIDRs out of bounds.
         expectGuardrailFields(res, about);
+      } else if (isAwsPoliciesRefusal(req, res)) {
+        // AWS permissions from outside the policies' list: refused whoever asks.
       } else if (res.status >= 400) {
         expect(res.status, about).toBe(422);
         expect(WORLD_CODES, about).toContain((res.json as { code: string }).code);
@@ -320,6 +338,7 @@ describe('POST /plans with any spec-valid body', () => {
         expectGuardrailFields(res, about);
         return;
       }
+      if (isAwsPoliciesRefusal(req, res)) return;
       if (res.status >= 400) {
         expect(res.status, about).toBe(422);
         expect(WORLD_CODES, about).toContain((res.json as { code: string }).code);
@@ -329,9 +348,13 @@ describe('POST /plans with any spec-valid body', () => {
       expect(plan.targets, about).toHaveLength(
         (JSON.parse(String(req.body)) as { targets: unknown[] }).targets.length,
       );
+      const identity = (
+        JSON.parse(String(req.body)) as { identity?: { mode?: string; directAccess?: boolean } }
+      ).identity;
       for (const t of plan.targets) {
-        expect(t.resources.workloadRole, about).toMatch(IAM_ROLE_NAME);
-        expect(t.resources.targetRole, about).toMatch(IAM_ROLE_NAME);
+        // A principal link has no workload role of Tether's; a direct one no target role.
+        if (identity?.mode !== 'principal') expect(t.resources.workloadRole, about).toMatch(IAM_ROLE_NAME);
+        if (identity?.directAccess !== true) expect(t.resources.targetRole, about).toMatch(IAM_ROLE_NAME);
       }
     },
   );

@@ -190,6 +190,65 @@ const OTHER_PARTITION_REGION = /^(cn-|us-gov-|us-iso|eu-iso|eusc-)/;
  * `{{` / `}}` anywhere but in a trailing `{{SessionName}}`.
  */
 export function guardrailViolations(body: unknown): string[] {
+  return [...requestGuardrailViolations(body), ...identityViolations(body)];
+}
+
+/** AWS managed policies no link may carry (administration or identity control), restated from the issue. */
+const FORBIDDEN_AWS_POLICY =
+  /^(AdministratorAccess.*|PowerUserAccess|IAMFullAccess|IAMUserChangePassword|AWSOrganizations.*|AWSSSO.*Administrator.*|AWSLambda_FullAccess)$/;
+
+/**
+ * The identity and target-permission rules a body breaks (issue 14): mode `principal` needs
+ * a role ARN of the `aws` partition in the source account, not Tether's own (`/tether/`,
+ * `tether-*`) nor the hub's, no direct access and no NAT egress (the default); a
+ * `principalArn` is for mode `principal` only and `directAccess` for `irsa` only; a target's
+ * `awsPolicies` are managed policy ARNs of the `aws` partition, AWS managed (not one that
+ * hands out administration or identity control) or of the target account (not under
+ * `/tether/`), and never with direct access.
+ */
+export function identityViolations(body: unknown): string[] {
+  const b = body as {
+    source?: { accountId?: unknown };
+    identity?: { mode?: unknown; principalArn?: unknown; directAccess?: unknown };
+    network?: { mode?: unknown };
+    targets?: { accountId?: unknown; awsPolicies?: unknown }[];
+  };
+  const found: string[] = [];
+  const identity = b?.identity ?? { mode: 'irsa' };
+  const direct = identity.mode === 'irsa' && identity.directAccess === true;
+  if (identity.mode === 'principal') {
+    const arn = identity.principalArn;
+    const m = typeof arn === 'string' ? /^arn:([^:]+):iam::(\d{12}):role(\/.*\/|\/)([^/]+)$/.exec(arn) : null;
+    if (!m) found.push(`/identity/principalArn ${String(arn)}`);
+    else if (m[1] !== 'aws' || m[2] !== b?.source?.accountId || m[2] === '000000000000')
+      found.push(`/identity/principalArn ${String(arn)}`);
+    else if (m[3] === '/tether/' || m[4]?.startsWith('tether-'))
+      found.push(`/identity/principalArn ${String(arn)}`);
+    if (identity.directAccess === true) found.push('/identity/directAccess');
+    if ((b?.network?.mode ?? 'nat') === 'nat') found.push('/network/mode nat');
+  } else {
+    if (identity.principalArn !== undefined) found.push('/identity/principalArn');
+    if (identity.directAccess === true && identity.mode !== 'irsa') found.push('/identity/directAccess');
+  }
+  (Array.isArray(b?.targets) ? b.targets : []).forEach((t, i) => {
+    const policies = Array.isArray(t?.awsPolicies) ? (t.awsPolicies as unknown[]) : [];
+    if (policies.length && direct) found.push(`/targets/${i}/awsPolicies with direct access`);
+    policies.forEach((arn, j) => {
+      const m =
+        typeof arn === 'string' ? /^arn:([^:]+):iam::([^:]+):policy(\/.*\/|\/)([^/]+)$/.exec(arn) : null;
+      const bad =
+        m?.[1] !== 'aws' ||
+        (m[2] === 'aws'
+          ? FORBIDDEN_AWS_POLICY.test(m[4] ?? '')
+          : m[2] !== t?.accountId || m[3] === '/tether/');
+      if (bad) found.push(`/targets/${i}/awsPolicies/${j} ${String(arn)}`);
+    });
+  });
+  return found;
+}
+
+/** The request guardrails of the access and Regions (see {@link guardrailViolations}). */
+function requestGuardrailViolations(body: unknown): string[] {
   const b = body as {
     source?: { region?: unknown };
     targets?: { region?: unknown; access?: { policyArn?: unknown; groups?: unknown; username?: unknown } }[];

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import type { FuzzRequest } from './http';
 import { type Json, mutated, nastyString, rawBodies } from './mutations';
 import { anyOnboardingRequest, arbitraryFor, demoOnboardingRequest, loadSpec } from './spec-arbitrary';
-import { cidrListAllowed } from './oracle';
+import { cidrListAllowed, identityViolations } from './oracle';
 
 const JSON_TYPE = { 'content-type': 'application/json' };
 
@@ -114,7 +114,16 @@ const withinGuardrails = demoOnboardingRequest().filter((body) => {
   };
   const own = (t: (typeof b.targets)[number]) =>
     t.accountId === b.source.accountId && t.region === b.source.region && t.cluster === b.source.cluster;
-  return cidrListAllowed(b.network?.cidrs ?? []) && !b.targets.some(own);
+  // Within the identity rules too, and asking no AWS permissions (those wait for an approver or are refused by the policies).
+  const asksAwsPolicies = (body.targets as { awsPolicies?: unknown }[]).some(
+    (t) => t.awsPolicies !== undefined,
+  );
+  return (
+    cidrListAllowed(b.network?.cidrs ?? []) &&
+    !b.targets.some(own) &&
+    identityViolations(body).length === 0 &&
+    !asksAwsPolicies
+  );
 });
 
 /** POST /links and /plans with a demo body that breaks one guardrail, with or without an Idempotency-Key. */

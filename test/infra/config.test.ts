@@ -48,6 +48,11 @@ describe('loadConfig', () => {
     [{ allowedAccessPolicies: ['AmazonEKSComputePolicy'] }, /allowedAccessPolicies/],
     [{ rolePath: '/other/' }, /rolePath/],
     [{ memberRegions: ['mars-1'] }, /memberRegions/],
+    [{ targetRolePolicies: ['arn:aws:iam::aws:policy/AdministratorAccess'] }, /administration/],
+    [{ targetRolePolicies: ['AmazonEC2ReadOnlyAccess'] }, /targetRolePolicies/],
+    [{ targetRoleActions: ['iam:PassRole'] }, /too wide/],
+    [{ targetRoleActions: ['s3:*'] }, /too wide/],
+    [{ targetRoleActions: ['*'] }, /targetRoleActions/],
   ])('refuses %j', (overrides, message) => {
     expect(() => loadConfig((key) => (key === 'tether' ? overrides : undefined), emptyDir())).toThrow(
       message,

@@ -11,7 +11,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeleteRolePermissionsBoundaryCommand, IAMClient } from '@aws-sdk/client-iam';
+import { CreateRoleCommand, DeleteRolePermissionsBoundaryCommand, IAMClient } from '@aws-sdk/client-iam';
 import { DeleteNatGatewayCommand, DescribeNatGatewaysCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { sandboxPlugin } from '#local/adapters/sdk-plugin';
 import { analyseFunctions, newApp } from '../../infra/app';
@@ -280,6 +280,50 @@ beforeAll(async () => {
     }),
   );
   expect(more.map((l) => l.status)).toEqual(['ACTIVE', 'ACTIVE']);
+  // 3b. Direct access (the entry names the workload role), and mode principal (an existing
+  // role of the source account, read and never written).
+  const [direct] = await settled(
+    demoRequest({
+      source: { ...demoRequest().source, namespace: 'direct', serviceAccount: 'direct' },
+      identity: { mode: 'irsa', directAccess: true },
+    }),
+  );
+  expect(direct.status).toBe('ACTIVE');
+  const sourceIam = new IAMClient({ region: 'us-east-1', credentials: root(SOURCE) });
+  sourceIam.middlewareStack.use(sandboxPlugin(h.rt.sandbox, 'iam', sourceIam.config as never));
+  await sourceIam.send(
+    new CreateRoleCommand({
+      RoleName: 'kiam-server',
+      Path: '/kiam/',
+      AssumeRolePolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' },
+        ],
+      }),
+    }),
+  );
+  const [principal] = await settled(
+    demoRequest({
+      source: { ...demoRequest().source, namespace: 'capi', serviceAccount: 'capa' },
+      identity: { mode: 'principal', principalArn: `arn:aws:iam::${SOURCE}:role/kiam/kiam-server` },
+      network: { mode: 'none' },
+    }),
+  );
+  expect(principal.status).toBe('ACTIVE');
+  // 3c. AWS permissions in the target account: a configured managed policy on the target role.
+  const withPolicies = demoRequest({
+    source: { ...demoRequest().source, namespace: 'ec2', serviceAccount: 'reader' },
+  });
+  const [awsPolicies] = await settled({
+    ...withPolicies,
+    targets: withPolicies.targets.map((t: object) => ({
+      ...t,
+      awsPolicies: ['arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess'],
+    })),
+  });
+  expect(awsPolicies.status).toBe('ACTIVE');
+  more.push(direct, principal, awsPolicies);
   // 4. A link that fails at its access entry and is compensated.
   h.rt.sandbox.injectFault({
     service: 'eks',
@@ -327,6 +371,7 @@ describe('the agent role (member template), judged by an independent evaluator',
         'eks:DescribeUpdate',
         'eks:CreateAccessEntry',
         'eks:DeleteAccessEntry',
+        'iam:AttachRolePolicy',
         'iam:CreateOpenIDConnectProvider',
         'iam:CreateRole',
         'iam:DeleteOpenIDConnectProvider',
@@ -335,6 +380,14 @@ describe('the agent role (member template), judged by an independent evaluator',
         'iam:PutRolePolicy',
       ]),
     );
+  });
+
+  it('recorded the read-only reads of a principal link’s source role, and no write to it', () => {
+    const onPrincipal = recorded.filter((r) => r.resource.endsWith(':role/kiam/kiam-server'));
+    expect(onPrincipal.map((r) => r.action).sort()).toEqual(
+      expect.arrayContaining(['iam:GetRole', 'iam:ListAttachedRolePolicies', 'iam:ListRolePolicies']),
+    );
+    expect(onPrincipal.filter((r) => !/^iam:(Get|List)/.test(r.action))).toEqual([]);
   });
 
   it('allows every call the workflows make in a member account', () => {

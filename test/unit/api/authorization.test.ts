@@ -98,6 +98,7 @@ describe('AccessPolicies.load', () => {
       'dangerous-requests-need-approval',
       'private-ranges-by-operators',
       'no-self-approval',
+      'target-aws-policies-from-the-list',
     ]);
     expect(policies.policyIds.get('account-owners')).toMatch(/default\.cedar:\d+:1$/);
   });

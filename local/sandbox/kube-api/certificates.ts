@@ -1,0 +1,97 @@
+/**
+ * A cluster's Kubernetes API serving certificates: a per-cluster CA (what EKS returns as
+ * `certificateAuthority.data`, base64 of the PEM: EKS API reference, Certificate) and a
+ * serving certificate for the endpoint, signed by it. `node-forge` builds the X.509
+ * structures (Node's crypto cannot issue certificates); the RSA-2048 keys and signatures
+ * are Node's own, many times faster than forge's JavaScript RSA.
+ */
+import { createPrivateKey, generateKeyPair, type KeyObject, randomBytes, sign } from 'node:crypto';
+import { promisify } from 'node:util';
+import forge from 'node-forge';
+import type { ClusterCaState } from '#local/sandbox/state';
+
+const DAY = 86_400_000;
+
+async function rsaKeys(): Promise<{ privateKey: KeyObject; publicKey: forge.pki.PublicKey; pem: string }> {
+  const { privateKey, publicKey } = await promisify(generateKeyPair)('rsa', { modulusLength: 2048 });
+  return {
+    privateKey,
+    publicKey: forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString()),
+    pem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  };
+}
+
+/** Signs `cert` with `key` (SHA-256 with RSA) using Node's crypto. */
+function signWith(cert: forge.pki.Certificate, key: KeyObject): void {
+  const oid = forge.pki.oids.sha256WithRSAEncryption ?? '1.2.840.113549.1.1.11';
+  cert.siginfo.algorithmOid = oid;
+  cert.signatureOid = oid;
+  // forge's own TBSCertificate encoding (`pki.getTBSCertificate`, untyped in @types/node-forge).
+  const getTbs = (forge.pki as unknown as { getTBSCertificate(c: forge.pki.Certificate): forge.asn1.Asn1 })
+    .getTBSCertificate;
+  const tbs = forge.asn1.toDer(getTbs(cert)).getBytes();
+  cert.signature = sign('sha256', Buffer.from(tbs, 'binary'), key).toString('binary');
+}
+
+/** A positive serial number (the first byte below 0x80). */
+function serial(): string {
+  const b = randomBytes(9);
+  b[0] = (b[0] ?? 0) & 0x7f;
+  return b.toString('hex');
+}
+
+/** A new CA for `clusterName`, valid ten years (as EKS's cluster CAs are). */
+export async function newClusterCa(clusterName: string, now: Date = new Date()): Promise<ClusterCaState> {
+  const keys = await rsaKeys();
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = keys.publicKey;
+  cert.serialNumber = serial();
+  cert.validity.notBefore = new Date(now.getTime() - DAY);
+  cert.validity.notAfter = new Date(now.getTime() + 3650 * DAY);
+  const name = [
+    { name: 'commonName', value: 'kubernetes' },
+    { name: 'organizationName', value: `tether-sandbox ${clusterName}` },
+  ];
+  cert.setSubject(name);
+  cert.setIssuer(name);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  signWith(cert, keys.privateKey);
+  return { keyPkcs8: Buffer.from(keys.pem).toString('base64'), certPem: forge.pki.certificateToPem(cert) };
+}
+
+/** A serving certificate for 127.0.0.1 and localhost signed by `ca`: `{ key, cert }` PEMs for `https.createServer`. */
+export async function servingCertificate(
+  ca: ClusterCaState,
+  now: Date = new Date(),
+): Promise<{ key: string; cert: string }> {
+  const caKey = createPrivateKey(Buffer.from(ca.keyPkcs8, 'base64').toString('utf8'));
+  const caCert = forge.pki.certificateFromPem(ca.certPem);
+  const keys = await rsaKeys();
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = keys.publicKey;
+  cert.serialNumber = serial();
+  cert.validity.notBefore = new Date(now.getTime() - DAY);
+  cert.validity.notAfter = new Date(now.getTime() + 365 * DAY);
+  cert.setSubject([{ name: 'commonName', value: 'kube-apiserver' }]);
+  cert.setIssuer(caCert.subject.attributes);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false, critical: true },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', serverAuth: true },
+    {
+      name: 'subjectAltName',
+      altNames: [
+        { type: 7, ip: '127.0.0.1' },
+        { type: 2, value: 'localhost' },
+        { type: 2, value: 'kubernetes.default.svc' },
+      ],
+    },
+    { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
+  ]);
+  signWith(cert, caKey);
+  return { key: keys.pem, cert: forge.pki.certificateToPem(cert) };
+}
