@@ -3,7 +3,8 @@
  * its execution: its name when the API gave it (the request id of `POST /links`, the name
  * of a reconcile), else by the link's run count growing (a delete). Only the steps of that
  * run are shown — an offboard's link still holds the onboard's steps — and the wait ends
- * when the link, in that run, leaves PENDING/PROVISIONING/RECONCILING/DELETING.
+ * when the link, in that run, leaves PENDING/PROVISIONING/RECONCILING/DELETING (and, for a
+ * FAILED link, once the run's compensation has ended too).
  */
 import { IN_PROGRESS } from '#link/lifecycle';
 import type { LinkStatus } from '#link/model';
@@ -65,6 +66,13 @@ export function stepViews(link: any, workflow: Workflow, run: Run | undefined): 
   });
 }
 
+/** Whether the execution of the run is still going (`GET /links/{id}/runs`). */
+async function stillRunning(client: TetherClient, id: string, run: Run): Promise<boolean> {
+  const runs: { name: string; status?: string }[] =
+    (await client.get(`/links/${encodeURIComponent(id)}/runs`)).body.items ?? [];
+  return runs.some((r) => r.name === run.name && r.status === 'RUNNING');
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -88,8 +96,12 @@ export async function watchLinks(targets: readonly WatchTarget[], options: Watch
         }
         const run = expectedRun(link, target);
         const settled = !IN_PROGRESS.has(link.status as LinkStatus);
+        // A failed onboard is FAILED before its compensation has run: follow the undo steps
+        // until the execution itself has ended.
+        const undoing =
+          settled && run && link.status === 'FAILED' && (await stillRunning(client, link.id, run));
         // Settled in the run we wait for, or never taken by it within the grace period.
-        if (settled && (run || Date.now() - started > grace)) done.add(target.id);
+        if (settled && !undoing && (run || Date.now() - started > grace)) done.add(target.id);
         views.push({
           id: link.id,
           title: targetTitle(link),
