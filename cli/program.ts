@@ -33,7 +33,8 @@ export function buildProgram(io: Io): Command {
         'the API: the local runtime, or a hub (https://{api}.execute-api.{region}.amazonaws.com)',
       )
         .env('TETHER_ENDPOINT')
-        .default(DEFAULT_ENDPOINT),
+        // commander reads process.env itself; the default comes from the CLI's own env (tests run it in-process).
+        .default(io.env.TETHER_ENDPOINT || DEFAULT_ENDPOINT, DEFAULT_ENDPOINT),
     )
     .addOption(
       new Option(
@@ -50,7 +51,7 @@ export function buildProgram(io: Io): Command {
     .addOption(
       new Option('--poll-interval <duration>', 'how often --wait reads the link')
         .argParser(parseDuration)
-        .default(500)
+        .default(io.env.TETHER_POLL_INTERVAL ? parseDuration(io.env.TETHER_POLL_INTERVAL) : 500)
         .env('TETHER_POLL_INTERVAL')
         .hideHelp(),
     )

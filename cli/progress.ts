@@ -84,7 +84,8 @@ export function renderFrame(
         ? style.ok(view.status)
         : style.fail(view.status)
       : style.warn(view.status);
-    lines.push(`${style.bold(view.id)} → ${view.title}  ${status}  ${style.dim(formatDuration(elapsedMs))}`);
+    // Status first: on a narrow terminal the line is cut at its end, the target.
+    lines.push(`${style.bold(view.id)}  ${status}  ${style.dim(formatDuration(elapsedMs))}  → ${view.title}`);
     for (const step of view.steps) {
       const r = step.record;
       let mark: string;

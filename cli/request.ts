@@ -28,10 +28,11 @@ export function policyArnOf(policy: string): string {
   return policy.startsWith('arn:') ? policy : `${POLICY_ARN_PREFIX}${policy}`;
 }
 
-function parts(flag: string, value: string, names: readonly string[]): Record<string, string> {
+/** `a/b/c` → `{accountId: a, …}`; `shape` is the form the error names. */
+function parts(flag: string, value: string, names: readonly string[], shape: string): Record<string, string> {
   const values = value.split('/');
   if (values.length !== names.length || values.some((v) => v === '')) {
-    throw new UsageError(`${flag} must be ${names.join('/').toUpperCase()}, not "${value}"`);
+    throw new UsageError(`${flag} must be ${shape}, not "${value}"`);
   }
   return Object.fromEntries(names.map((n, i) => [n, values[i]!]));
 }
@@ -79,19 +80,18 @@ export function requestFromFlags(flags: RequestFlags): Record<string, unknown> {
   if (flags.group?.length && flags.scope !== undefined) {
     throw new UsageError('--scope goes with --policy; groups are bound by the cluster’s own RBAC');
   }
-  const source = parts('--source', flags.source!, [
-    'accountId',
-    'region',
-    'cluster',
-    'namespace',
-    'serviceAccount',
-  ]);
+  const source = parts(
+    '--source',
+    flags.source!,
+    ['accountId', 'region', 'cluster', 'namespace', 'serviceAccount'],
+    'ACCOUNT/REGION/CLUSTER/NAMESPACE/SERVICEACCOUNT',
+  );
   const access: Record<string, unknown> = flags.policy
     ? { policyArn: policyArnOf(flags.policy), scope: scopeOf(flags.scope) }
     : { groups: [...(flags.group ?? [])] };
   if (flags.username) access.username = flags.username;
   const targets = flags.target!.map((t) => ({
-    ...parts('--target', t, ['accountId', 'region', 'cluster']),
+    ...parts('--target', t, ['accountId', 'region', 'cluster'], 'ACCOUNT/REGION/CLUSTER'),
     access,
   }));
   const body: Record<string, unknown> = { source };

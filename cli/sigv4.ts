@@ -10,11 +10,10 @@ import type {
   Checksum,
   SourceData,
 } from '@smithy/types';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { UsageError } from './exit-codes';
 
 /** SHA-256 for the signer, from node:crypto. */
-class NodeSha256 implements Checksum {
+export class NodeSha256 implements Checksum {
   readonly #hash;
   constructor(secret?: SourceData) {
     this.#hash = secret ? createHmac('sha256', toBuffer(secret)) : createHash('sha256');
@@ -58,6 +57,8 @@ export interface SignerOptions {
 
 /** Signs requests for `execute-api` in one region; credentials are resolved once and refreshed by the chain. */
 export async function createSigner(options: SignerOptions) {
+  // Loaded only for a signed endpoint: the local runtime needs none of it.
+  const { SignatureV4 } = await import('@smithy/signature-v4');
   let credentials = options.credentials;
   if (!credentials) {
     const { fromNodeProviderChain } = await import('@aws-sdk/credential-providers');

@@ -306,11 +306,12 @@ export function linkCommand(io: Io): Command {
     .option('--set-context', 'make it the current context')
     .action(async (id: string, opts, self: Command) => {
       const ctx = contextOf(io, self);
+      const merge = opts.merge || opts.kubeconfig !== undefined;
+      if (!merge && (opts.alias || opts.setContext)) {
+        throw new UsageError('--alias and --set-context go with --merge or --kubeconfig PATH');
+      }
       const text: string = (await ctx.client().get(linkPath(id, '/kubeconfig'))).text;
-      if (!opts.merge && !opts.kubeconfig) {
-        if (opts.alias || opts.setContext) {
-          throw new UsageError('--alias and --set-context go with --merge or --kubeconfig PATH');
-        }
+      if (!merge) {
         io.out.write(text.endsWith('\n') ? text : `${text}\n`);
         return;
       }
