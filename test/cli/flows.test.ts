@@ -1,0 +1,335 @@
+/**
+ * The CLI's commands run in-process (`run()` of cli/program.ts, the code the binary runs,
+ * without a process per command) against a local runtime started here: the flows beyond
+ * test/cli/link.test.ts — requests from files and stdin, plan, link wait, reconcile, a
+ * failed link with its compensation and its re-drive, runs and verify, a wait timeout.
+ */
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
+import { run } from '#cli/program';
+import { OFFBOARD_STEPS } from '#link/model';
+import { type Harness, startHarness } from '../e2e/harness';
+import { memoryIo } from '../unit/cli/io';
+import { type CliResult, shown, tempDir } from './run-cli';
+
+const DEMO_SOURCE = '111111111111/ap-southeast-1/cluster-a/kubeai-chatbot/kubeai-chatbot';
+const CLUSTER_B = '222222222222/ap-southeast-1/cluster-b';
+
+let h: Harness;
+let demoId: string;
+
+async function cli(
+  args: readonly string[],
+  options: { env?: Record<string, string>; input?: string } = {},
+): Promise<CliResult> {
+  const io = memoryIo(
+    { TETHER_POLL_INTERVAL: '20ms', HOME: tempDir('tether-home-'), ...options.env },
+    options.input,
+  );
+  const code = await run(['--endpoint', h.rt.url, ...args], io);
+  return { code, stdout: io.stdout(), stderr: io.stderr() };
+}
+
+beforeAll(async () => {
+  h = await startHarness();
+  const r = await cli([
+    'link',
+    'create',
+    '--source',
+    DEMO_SOURCE,
+    '--target',
+    CLUSTER_B,
+    '--policy',
+    'AmazonEKSViewPolicy',
+    '--wait',
+  ]);
+  expect(r.code, shown(r)).toBe(0);
+  demoId = /Link (lnk_[0-9A-Z]{26}): ACTIVE/.exec(r.stdout)![1]!;
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+describe('link create and list', () => {
+  it('answers 200 for the same request again: the link exists, nothing to wait for', async () => {
+    const r = await cli([
+      'link',
+      'create',
+      '--source',
+      DEMO_SOURCE,
+      '--target',
+      CLUSTER_B,
+      '--policy',
+      'AmazonEKSViewPolicy',
+      '--wait',
+    ]);
+    expect(r.code, shown(r)).toBe(0);
+    expect(r.stdout).toContain('Every link exists (200)');
+    expect(r.stdout).toContain(`${demoId}  ACTIVE`);
+    expect(r.stdout).toContain(`Link ${demoId}: ACTIVE`);
+  });
+  it('link list filters, and pages with --limit / --all', async () => {
+    const [none, all] = await Promise.all([
+      cli(['link', 'list', '--target-cluster', 'nope', '-o', 'json']),
+      cli(['link', 'list', '--limit', '1', '--all', '-o', 'json']),
+    ]);
+    expect(JSON.parse(none.stdout)).toEqual({ items: [] });
+    expect(JSON.parse(all.stdout).items.map((l: any) => l.id)).toContain(demoId);
+  });
+});
+
+describe('link runs and link verify', () => {
+  it('link runs: the executions and the result of every step', async () => {
+    const [text, json] = await Promise.all([
+      cli(['link', 'runs', demoId]),
+      cli(['link', 'runs', demoId, '-o', 'json']),
+    ]);
+    expect(text.code, shown(text)).toBe(0);
+    expect(text.stdout).toMatch(/^req_\S+\s+onboard\s+SUCCEEDED\s/m);
+    expect(text.stdout).toMatch(/Ensure target role\s+SUCCEEDED\s+1\s+\S+ \S+\s+\d+ ms\s+created/);
+    const runs = JSON.parse(json.stdout);
+    expect(runs.runs).toEqual([expect.objectContaining({ workflow: 'onboard', status: 'SUCCEEDED' })]);
+    expect(runs.steps.verify).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
+  });
+
+  it('link verify: every hop of the role chain, whether it holds and why', async () => {
+    const r = await cli(['link', 'verify', demoId]);
+    expect(r.code, shown(r)).toBe(0);
+    for (const hop of [
+      'web-identity→workload-role',
+      'trust-is-scoped',
+      'workload-role→target-role',
+      'target-role-trusts-workload-role',
+      'cluster-access',
+      'network',
+    ]) {
+      expect(r.stdout).toMatch(new RegExp(`✓ ${hop}\\s+holds\\s+\\S`));
+    }
+    const json = JSON.parse((await cli(['link', 'verify', demoId, '-o', 'json'])).stdout);
+    expect(json.verify.result.hops).toHaveLength(8);
+  });
+});
+
+describe('link kubeconfig --merge', () => {
+  it('--merge writes the default kubeconfig (~/.kube/config) when there is none, private to its owner', async () => {
+    const home = tempDir('tether-home-');
+    const r = await cli(['link', 'kubeconfig', demoId, '--merge'], { env: { HOME: home } });
+    expect(r.code, shown(r)).toBe(0);
+    const path = join(home, '.kube', 'config');
+    expect(r.stdout).toContain(`Added new context cluster-b to ${path}`);
+    expect(r.stdout).toContain('Current context: cluster-b'); // the file had none
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(YAML.parse(readFileSync(path, 'utf8')).contexts).toHaveLength(1);
+  });
+});
+
+describe('a request from a file, and --output json with --wait', () => {
+  it('creates from YAML, draws the steps on stderr and prints the settled links as JSON', async () => {
+    const file = join(tempDir(), 'request.yaml');
+    writeFileSync(
+      file,
+      [
+        'source:',
+        '  accountId: "111111111111"',
+        '  region: ap-southeast-1',
+        '  cluster: cluster-a',
+        '  namespace: kubeai-chatbot',
+        '  serviceAccount: kubeai-chatbot',
+        'targets:',
+        '  - accountId: "333333333333"',
+        '    region: eu-west-1',
+        '    cluster: cluster-d',
+        '    access:',
+        '      policyArn: arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy',
+        '      scope: {type: namespace, namespaces: [kubeai-chatbot]}',
+        '',
+      ].join('\n'),
+    );
+    const plan = await cli(['plan', '-f', file, '-o', 'json']);
+    expect(plan.code, shown(plan)).toBe(0);
+    expect(JSON.parse(plan.stdout).targets[0]).toMatchObject({ action: 'create', existingLink: null });
+
+    const r = await cli(['link', 'create', '-f', file, '--wait', '-o', 'json']);
+    expect(r.code, shown(r)).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.links).toHaveLength(1);
+    expect(out.links[0]).toMatchObject({
+      status: 'ACTIVE',
+      spec: { access: { scope: { type: 'namespace', namespaces: ['kubeai-chatbot'] } } },
+    });
+    expect(r.stderr).toMatch(/✓ Ensure access entry\s+\d+ ms\s+created/);
+
+    const again = await cli(['plan', '-f', file]);
+    expect(again.code, shown(again)).toBe(0);
+    expect(again.stdout).toMatch(
+      /333333333333\/eu-west-1\/cluster-d: none \(existing link lnk_\S+, ACTIVE\)/,
+    );
+    expect(again.stdout).toMatch(/✓ cluster 333333333333\/eu-west-1\/cluster-d/);
+  });
+
+  it('reads the request from stdin with -f -', async () => {
+    const body = { source: { accountId: '111111111111' }, targets: [] };
+    const r = await cli(['plan', '-f', '-'], { input: JSON.stringify(body) });
+    expect(r.code, shown(r)).toBe(1);
+    expect(r.stderr).toMatch(/^error VALIDATION_FAILED: /);
+    expect(r.stderr).toContain('/source/region (body)');
+    expect(r.stderr).toContain('/targets (body)');
+  });
+});
+
+describe('create without --wait, then link wait / reconcile', () => {
+  it('create returns at once; link wait follows the run to ACTIVE', async () => {
+    const created = await cli([
+      'link',
+      'create',
+      '--source',
+      '111111111111/ap-southeast-1/cluster-a/jobs/runner',
+      '--target',
+      CLUSTER_B,
+      '--group',
+      'tether-readers',
+      '--network',
+      'none',
+    ]);
+    expect(created.code, shown(created)).toBe(0);
+    const id = /Follow: tether link wait (lnk_\S+)/.exec(created.stdout)?.[1];
+    expect(id, shown(created)).toBeDefined();
+    const waited = await cli(['link', 'wait', id!]);
+    expect(waited.code, shown(waited)).toBe(0);
+    expect(waited.stdout).toContain(`Link ${id}: ACTIVE`);
+    const got = JSON.parse((await cli(['link', 'get', id!, '-o', 'json'])).stdout);
+    expect(got.spec).toMatchObject({ access: { groups: ['tether-readers'] }, network: { mode: 'none' } });
+  });
+
+  it('link reconcile --wait runs the ensures again and changes nothing', async () => {
+    const r = await cli(['link', 'reconcile', demoId, '--wait']);
+    expect(r.code, shown(r)).toBe(0);
+    expect(r.stdout).toMatch(/reconciling \(reconcile-lnk_\S+-v\d+\)/);
+    expect(r.stdout).toMatch(/✓ Ensure workload role\s+\d+ ms\s+unchanged/);
+    expect(r.stdout).toMatch(/✓ Ensure egress allowance\s+\d+ ms\s+unchanged \(0 added, 3 unchanged\)/);
+    expect(r.stdout).toContain(`Link ${demoId}: ACTIVE`);
+    const runs = JSON.parse((await cli(['link', 'runs', demoId, '-o', 'json'])).stdout).runs;
+    expect(runs.map((x: any) => x.name)[0]).toMatch(/^reconcile-/);
+    expect(runs).toHaveLength(2);
+  });
+});
+
+describe('a link that fails', () => {
+  const source = '111111111111/ap-southeast-1/cluster-a/payments/api';
+  const target = '333333333333/eu-west-1/cluster-d';
+
+  it('--wait shows the failed step and the undo steps, prints the link error code and exits 3', async () => {
+    h.rt.sandbox.injectFault({
+      service: 'eks',
+      operation: 'CreateAccessEntry',
+      accountId: '333333333333',
+      code: 'AccessDeniedException',
+      times: 1,
+    });
+    const r = await cli([
+      'link',
+      'create',
+      '--source',
+      source,
+      '--target',
+      target,
+      '--policy',
+      'AmazonEKSViewPolicy',
+      '--wait',
+    ]);
+    expect(r.code, shown(r)).toBe(3);
+    expect(r.stdout).toMatch(/✗ Ensure access entry\s+\d+ ms\s+\S+: /);
+    expect(r.stdout).toMatch(/✓ Undo: remove target role\s+\d+ ms\s+deleted/);
+    expect(r.stderr).toMatch(/^error [A-Z_]+: link lnk_\S+ is FAILED at step accessEntry: /m);
+    const id = /link (lnk_\S+) is FAILED/.exec(r.stderr)![1]!;
+
+    const [runs, runsJson] = await Promise.all([
+      cli(['link', 'runs', id]),
+      cli(['link', 'runs', id, '-o', 'json']),
+    ]);
+    expect(runs.code, shown(runs)).toBe(0);
+    expect(runs.stdout).toMatch(/^req_\S+\s+onboard\s+(SUCCEEDED|FAILED)\s/m);
+    expect(runs.stdout).toMatch(/Ensure access entry\s+FAILED\s+1\s/);
+    expect(runs.stdout).toMatch(/Error: \S+ at accessEntry: /);
+    const recorded = JSON.parse(runsJson.stdout).steps;
+    for (const step of OFFBOARD_STEPS) expect(recorded[step]?.status, step).toBe('SUCCEEDED');
+
+    const verify = await cli(['link', 'verify', id]);
+    expect(verify.code, shown(verify)).toBe(3);
+    expect(verify.stdout).toContain('No verify result on the link yet.');
+    expect(verify.stderr).toMatch(/^error NOT_VERIFIED: /);
+
+    // The same request again re-drives the FAILED link; --wait follows the new run to ACTIVE.
+    const again = await cli([
+      'link',
+      'create',
+      '--source',
+      source,
+      '--target',
+      target,
+      '--policy',
+      'AmazonEKSViewPolicy',
+      '--wait',
+    ]);
+    expect(again.code, shown(again)).toBe(0);
+    expect(again.stdout).toContain(`${id}  FAILED  → cluster-d (333333333333, eu-west-1)  re-driven`);
+    expect(again.stdout).toMatch(/✓ Ensure access entry\s+\d+ ms\s+created/);
+    expect(again.stdout).not.toContain('✗');
+    expect(again.stdout).toContain(`Link ${id}: ACTIVE`);
+  });
+
+  it('--timeout ends the wait with exit 5 while the link is still in progress', async () => {
+    const r = await cli([
+      'link',
+      'create',
+      '--source',
+      '111111111111/ap-southeast-1/cluster-a/slow/poke',
+      '--target',
+      CLUSTER_B,
+      '--policy',
+      'AmazonEKSViewPolicy',
+      '--wait',
+      '--timeout',
+      '1ms',
+    ]);
+    expect(r.code, shown(r)).toBe(5);
+    expect(r.stderr).toMatch(
+      /^error WAIT_TIMEOUT: still in progress after 0 s: lnk_\S+ \((PENDING|PROVISIONING)\)/,
+    );
+    const id = /(lnk_[0-9A-Z]{26})/.exec(r.stderr)![1]!;
+    expect((await h.settle(id)).status).toBe('ACTIVE');
+  });
+});
+
+describe('API errors', () => {
+  it('CLUSTER_NOT_FOUND and LINK_SPEC_MISMATCH (exit 1)', async () => {
+    const [missing, mismatch] = await Promise.all([
+      cli([
+        'link',
+        'create',
+        '--source',
+        DEMO_SOURCE,
+        '--target',
+        '222222222222/ap-southeast-1/nope',
+        '--policy',
+        'AmazonEKSViewPolicy',
+      ]),
+      cli([
+        'link',
+        'create',
+        '--source',
+        DEMO_SOURCE,
+        '--target',
+        CLUSTER_B,
+        '--policy',
+        'AmazonEKSAdminPolicy',
+      ]),
+    ]);
+    expect(missing.code, shown(missing)).toBe(1);
+    expect(missing.stderr).toMatch(/^error CLUSTER_NOT_FOUND: .*nope/);
+    expect(mismatch.code, shown(mismatch)).toBe(1);
+    expect(mismatch.stderr).toMatch(/^error LINK_SPEC_MISMATCH: /);
+  });
+});
