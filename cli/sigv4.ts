@@ -13,7 +13,7 @@ import type {
 import { UsageError } from './exit-codes';
 
 /** SHA-256 for the signer, from node:crypto. */
-export class NodeSha256 implements Checksum {
+class NodeSha256 implements Checksum {
   readonly #hash;
   constructor(secret?: SourceData) {
     this.#hash = secret ? createHmac('sha256', toBuffer(secret)) : createHash('sha256');
