@@ -4,7 +4,7 @@
  * its kubeconfig merged into an existing kubeconfig, deleted; and the error cases, each with
  * its problem code and exit code. test/cli/flows.test.ts runs the other flows in-process.
  */
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
@@ -296,17 +296,25 @@ describe('tether link delete --wait', () => {
 });
 
 describe('the package bin', () => {
-  it('is cli/bin.mjs, an executable that runs on Node as it is, found by npm exec', () => {
+  it('is cli/bin.mjs, an executable that runs on Node as it is, linked into node_modules/.bin by npm ci', () => {
     const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8'));
     expect(pkg.bin).toEqual({ tether: 'cli/bin.mjs' });
     expect(readFileSync(BIN, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
     const direct = spawnSync(BIN, ['--version'], { cwd: REPO_ROOT, env: cleanEnv(), encoding: 'utf8' });
     expect(direct.stdout).toBe(`${pkg.version}\n`);
-    const npm = spawnSync('npm', ['exec', '--offline', '--', 'tether', '--version'], {
+    // npm ci runs `prepare`, which links the project's own bin (npm links only the dependencies').
+    expect(pkg.scripts.prepare).toBe('node cli/link-bin.mjs');
+    const linked = spawnSync(process.execPath, ['cli/link-bin.mjs'], { cwd: REPO_ROOT, encoding: 'utf8' });
+    expect(linked.status, linked.stderr).toBe(0);
+    const bin = join(REPO_ROOT, 'node_modules', '.bin', 'tether');
+    expect(readlinkSync(bin)).toBe(join('..', '..', 'cli', 'bin.mjs'));
+    const viaBin = spawnSync(bin, ['--version'], { cwd: REPO_ROOT, env: cleanEnv(), encoding: 'utf8' });
+    expect(viaBin.stdout).toBe(`${pkg.version}\n`);
+    const npx = spawnSync('npm', ['exec', '--offline', '--', 'tether', '--version'], {
       cwd: REPO_ROOT,
       env: cleanEnv(),
       encoding: 'utf8',
     });
-    expect(npm.stdout.trim().split('\n').at(-1), npm.stderr).toBe(pkg.version);
+    expect(npx.stdout.trim().split('\n').at(-1), npx.stderr).toBe(pkg.version);
   });
 });
