@@ -121,9 +121,9 @@ describe('tether link create --wait on a terminal', () => {
     const screen = screenOf(output).join('\n');
     for (const label of LABELS) {
       expect(screen.split(label).length - 1, `${label}\n${screen}`).toBe(1);
-      expect(screen).toMatch(new RegExp(`✓ ${label}\\s+\\d+ ms`));
+      expect(screen).toMatch(new RegExp(`✓ ${label}\\s+\\d[\\d.]* m?s`));
     }
-    expect(screen).toMatch(/lnk_\S+ {2}ACTIVE {2}\S+ s {2}→ cluster-b \(222222222222, ap-southeast-1\)/);
+    expect(screen).toMatch(/lnk_\S+ {2}ACTIVE {2}[\d.]+ m?s {2}→ cluster-b \(222222222222, ap-southeast-1\)/);
     expect(screen).toMatch(/Link lnk_\S+: ACTIVE in /);
     expect(screen).not.toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]/); // no spinner left behind
   });
