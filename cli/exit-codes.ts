@@ -7,7 +7,7 @@
 export const EXIT = {
   /** The command did what was asked. */
   OK: 0,
-  /** The API answered with a problem (`error CODE: detail`, the problem's stable code). */
+  /** The API answered with a problem (`error CODE: detail`, the problem's stable code); also a CLI bug (`error INTERNAL`). */
   API_ERROR: 1,
   /** The command line, a request file or the local configuration is wrong (nothing was sent). */
   USAGE: 2,
@@ -25,6 +25,7 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 export const EXIT_CODES_HELP = `Exit codes:
   0  ok
   1  the API answered with an error; stderr says "error CODE: detail" with the problem's code
+     (also: an unexpected failure of the CLI itself, "error INTERNAL: …")
   2  usage error: bad flags or arguments, an unreadable request or kubeconfig file, no AWS
      credentials for a signed endpoint (nothing was sent)
   3  a link ended FAILED or DEGRADED (--wait, link wait), or link verify found a hop that

@@ -12,7 +12,7 @@ import { CliError, EXIT, EXIT_CODES_HELP } from './exit-codes';
 import { type Io, styleFor, writeLine } from './output';
 
 /** The command line's program. Actions report failure by throwing a {@link CliError}. */
-export function buildProgram(io: Io): Command {
+export function buildProgram(io: Io, noColor = false): Command {
   const program = new Command('tether');
   program
     .description(
@@ -23,7 +23,7 @@ export function buildProgram(io: Io): Command {
     .configureOutput({
       writeOut: (s) => io.out.write(s),
       writeErr: (s) => io.err.write(s),
-      outputError: (s, write) => write(styleFor(io.err, io.env).fail(s)),
+      outputError: (s, write) => write(styleFor(io.err, io.env, noColor).fail(s)),
     })
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
@@ -97,7 +97,9 @@ function inheritSettings(parent: Command): void {
 
 /** Runs the CLI with `argv` (without node and the script); resolves to the exit code. */
 export async function run(argv: readonly string[], io: Io): Promise<number> {
-  const program = buildProgram(io);
+  // Errors may be written before the options are parsed: look for --no-color by hand.
+  const noColor = argv.includes('--no-color');
+  const program = buildProgram(io, noColor);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return EXIT.OK;
@@ -107,9 +109,10 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
     }
     if (err instanceof CliError) {
-      writeLine(io.err, styleFor(io.err, io.env).fail(err.message));
+      writeLine(io.err, styleFor(io.err, io.env, noColor).fail(err.message));
       return err.exitCode;
     }
+    // A failure of the CLI itself: say so, with the stack, under the API-error code.
     writeLine(io.err, `error INTERNAL: ${(err as Error)?.stack ?? String(err)}`);
     return EXIT.API_ERROR;
   }
