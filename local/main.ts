@@ -3,30 +3,85 @@
  * runtime, onboards the demo link of the cross-account IRSA runbook through the HTTP API, shows each step as it
  * completes, prints the link, what was made and the kubeconfig, and keeps serving.
  *
- * Options: --data-dir DIR (default .tether), --port N (default 8787, 0 = any free),
- * --no-demo (serve only), --once (exit after the demo).
+ * Options: see {@link USAGE} (`npm start -- --help`). A usage error is one line and exit 2;
+ * a start that cannot go on (a damaged or locked data directory, a taken port) is one
+ * message and exit 1, never a stack trace.
  */
 import './polyfills';
 import { parseArgs } from 'node:util';
 import { UNFINISHED } from '#link/lifecycle';
 import { DEMO_REQUEST } from './demo';
-import { startLocalRuntime } from './runtime';
 
-const { values } = parseArgs({
-  options: {
-    'data-dir': { type: 'string', default: process.env.TETHER_DATA_DIR ?? '.tether' },
-    port: { type: 'string', default: process.env.TETHER_PORT ?? '8787' },
-    'no-demo': { type: 'boolean', default: false },
-    once: { type: 'boolean', default: false },
-  },
-});
+const USAGE = `Usage: npm start -- [options]   (or: npx tsx local/main.ts [options])
+
+Runs the Tether control plane on this machine: the API, the workflows, DynamoDB and a
+sandbox of AWS accounts, all kept in one data directory. It then onboards the demo link
+through the API and keeps serving.
+
+Options:
+  --data-dir DIR  where the table, the sandbox and the run history live
+                  (default .tether, or $TETHER_DATA_DIR); rm -rf it to start over
+  --port N        the API's port on 127.0.0.1 (default 8787, or $TETHER_PORT);
+                  0 takes any free port
+  --no-demo       only serve; do not onboard the demo link
+  --once          exit after the demo instead of serving
+  -h, --help      print this help and exit
+`;
+
+/** parseArgs's error as one line: `tether: unknown option --foo (see --help)`. */
+function usageError(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  const message = String(e.message ?? err);
+  const quoted = /'([^']*)'/.exec(message)?.[1] ?? '';
+  switch (e.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `tether: unknown option ${quoted} (see --help)`;
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return `tether: unexpected argument ${quoted} (see --help)`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
+      const option = quoted.split(' ')[0] ?? quoted;
+      return /does not take/.test(message)
+        ? `tether: ${option} takes no value (see --help)`
+        : `tether: ${option} needs a value (see --help)`;
+    }
+    default:
+      return `tether: ${message.split('\n')[0]} (see --help)`;
+  }
+}
+
+const { values } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        'data-dir': { type: 'string', default: process.env.TETHER_DATA_DIR ?? '.tether' },
+        port: { type: 'string', default: process.env.TETHER_PORT ?? '8787' },
+        'no-demo': { type: 'boolean', default: false },
+        once: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    console.error(usageError(err));
+    process.exit(2);
+  }
+})();
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 
 const port = Number(values.port);
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`--port must be a port number, not "${values.port}"`);
+if (values.port.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`tether: --port must be a port number from 0 to 65535, not "${values.port}" (see --help)`);
+  process.exit(2);
+}
+if (values['data-dir'].trim() === '') {
+  console.error('tether: --data-dir needs a directory (see --help)');
   process.exit(2);
 }
 
+// Loaded after the options are read, so --help and a usage error answer at once.
+const { DataDirectoryError, startLocalRuntime } = await import('./runtime');
 const started = Date.now();
 const rt = await startLocalRuntime({
   dataDir: values['data-dir'],
@@ -46,15 +101,21 @@ const rt = await startLocalRuntime({
     console.error(
       `Port ${port} is in use: stop what holds it, or pass --port N (--port 0 takes any free port).`,
     );
-    process.exit(1);
-  }
-  if (err.name === 'DataDirectoryInUseError') {
+  } else if (err instanceof DataDirectoryError || err.name === 'PolicyFileError') {
+    // A data folder in use or damaged, or a policy file that does not validate (its file, line
+    // and column): the message says what to do, and nothing started.
     console.error(err.message);
-    process.exit(1);
+  } else {
+    // Unexpected: one line; the stack only when asked for.
+    console.error(
+      `tether: could not start on ${values['data-dir']}: ${err.message ?? err}` +
+        (process.env.TETHER_DEBUG ? `\n${err.stack}` : ' (set TETHER_DEBUG=1 for the stack trace)'),
+    );
   }
-  throw err;
+  process.exit(1);
 });
 
+for (const notice of rt.notices) console.error(notice);
 console.log(`Tether local control plane on ${rt.url}  (data: ${values['data-dir']})`);
 if (rt.redriven.length)
   console.log(`Re-driving ${rt.redriven.length} link(s) a previous run left unfinished.`);

@@ -4,9 +4,11 @@
  * crash.
  */
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { ensureOnboardRun } from '#api/operations';
 import type { TetherRuntime } from '#functions/runtime';
 import { UNFINISHED } from '#link/lifecycle';
 import type { LinkStatus } from '#link/model';
+import { offboardInput, onboardInput } from '#link/workflow-input';
 
 /**
  * Links a previous process left half-done are driven again: PENDING or PROVISIONING ones by
@@ -29,7 +31,15 @@ export async function redriveUnfinished(rt: TetherRuntime): Promise<string[]> {
     return ids;
   };
   const idsIn = async (statuses: readonly LinkStatus[]) => (await Promise.all(statuses.map(byStatus))).flat();
-  const onboarding = await idsIn(UNFINISHED.onboard.statuses);
+  // A PENDING link's run is named after the link and its version, so starting it here and a
+  // POST finding the same link at the same moment start one run between them.
+  const pending = await idsIn(['PENDING']);
+  for (const id of pending) {
+    const link = await rt.links.find(id);
+    if (link) await ensureOnboardRun(rt, link);
+  }
+  // A PROVISIONING link's run died with the previous process: drive it in a new run.
+  const onboarding = await idsIn(UNFINISHED.onboard.statuses.filter((s) => s !== 'PENDING'));
   const deleting = await idsIn(UNFINISHED.offboard.statuses);
   const stamp = Date.now();
   if (onboarding.length) {
@@ -38,7 +48,7 @@ export async function redriveUnfinished(rt: TetherRuntime): Promise<string[]> {
       new StartExecutionCommand({
         stateMachineArn: rt.stateMachines.onboard,
         name,
-        input: JSON.stringify({ requestId: name, linkIds: onboarding }),
+        input: onboardInput(name, onboarding),
       }),
     );
   }
@@ -47,9 +57,9 @@ export async function redriveUnfinished(rt: TetherRuntime): Promise<string[]> {
       new StartExecutionCommand({
         stateMachineArn: rt.stateMachines.offboard ?? '',
         name: `redrive-${id}-${stamp}`,
-        input: JSON.stringify({ linkId: id }),
+        input: offboardInput(id),
       }),
     );
   }
-  return [...onboarding, ...deleting];
+  return [...pending, ...onboarding, ...deleting];
 }

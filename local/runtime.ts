@@ -12,7 +12,8 @@ import { AwsClients } from '#aws/clients';
 import type { KubernetesTarget } from '#aws/kubernetes';
 import type { LinkStore } from '#store/links';
 import { DEFAULT_TABLE_NAME } from '#store/table';
-import { configureRuntime, type TetherRuntime, tableStores } from '#functions/runtime';
+import { configureRuntime, loadAccessControl, type TetherRuntime, tableStores } from '#functions/runtime';
+import type { CidrGuardrails } from '#link/cidrs';
 import { startDynamo } from '#local/adapters/dynamodb';
 import { startHttpServer } from '#local/adapters/http';
 import { sandboxKubernetes } from '#local/adapters/kubernetes';
@@ -23,14 +24,24 @@ import {
   type LocalStepFunctionsOptions,
   localSfnPlugin,
 } from '#local/adapters/stepfunctions';
-import { lockDataDirectory } from './data-dir-lock';
+import {
+  checkDataDirectory,
+  DATA_DIRECTORY_LAYOUT,
+  DataDirectoryDamagedError,
+  lockDataDirectory,
+} from './data-dir-lock';
 import { redriveUnfinished } from './redrive';
 
-export { DataDirectoryInUseError } from './data-dir-lock';
+export { DataDirectoryDamagedError, DataDirectoryError, DataDirectoryInUseError } from './data-dir-lock';
 
 /** The control plane's own account and region when it runs locally. */
 export const LOCAL_HUB_ACCOUNT_ID = '000000000000';
 export const LOCAL_HUB_REGION = 'ap-southeast-1';
+/**
+ * Who the local runtime acts as when a request names no caller (no `x-tether-caller`):
+ * Tether's operator, in Tether's own account — which the default policies let do anything.
+ */
+export const LOCAL_OPERATOR_ARN = `arn:aws:iam::${LOCAL_HUB_ACCOUNT_ID}:role/tether-operator`;
 
 export interface LocalRuntimeOptions {
   /** Where the table, the sandbox and the executions live; none = in memory. */
@@ -55,8 +66,16 @@ export interface LocalRuntimeOptions {
   readonly onEvent?: LocalStepFunctionsOptions['onEvent'];
   /** The sandbox's simulated IAM propagation delay (see `Sandbox.open`). @default 0 */
   readonly propagationDelayCalls?: number;
+  /** The sandbox's simulated IAM read-after-write lag (see `Sandbox.open`). @default 0 */
+  readonly readAfterWriteLagCalls?: number;
   /** Re-drive links a previous process left half-done. @default true */
   readonly redrive?: boolean;
+  /** The folder of the Cedar policies and their schema. @default `TETHER_POLICY_DIR`, else the repository's `policies/` */
+  readonly policyDir?: string;
+  /** Limits on explicit CIDRs. @default /24 at widest, 20 per link */
+  readonly cidrGuardrails?: Partial<CidrGuardrails>;
+  /** The caller of requests without `x-tether-caller`. @default `tether-operator` of the hub account ({@link LOCAL_OPERATOR_ARN}) */
+  readonly operatorArn?: string;
 }
 
 export interface LocalRuntime {
@@ -69,6 +88,8 @@ export interface LocalRuntime {
   readonly runtime: TetherRuntime;
   /** Links found half-done at start and re-driven. */
   readonly redriven: readonly string[];
+  /** What the start did that the user should hear of (a stale lock taken over). */
+  readonly notices: readonly string[];
   /**
    * Simulates a crash at this instant: every execution is aborted and every later AWS or
    * table call of this process fails, so nothing after this point reaches any state.
@@ -96,88 +117,128 @@ function haltPlugin(isHalted: () => boolean): Pluggable<any, any> {
 }
 
 /**
- * Starts the whole control plane on this machine.
+ * Starts the whole control plane on this machine. A data directory that is locked, or whose
+ * stores are missing or damaged, stops the start with a {@link DataDirectoryError} whose
+ * message names the file and what to do; nothing is seeded over it.
  *
  * @example
  * const rt = await startLocalRuntime({ dataDir: '.tether' });
  * await fetch(`${rt.url}/links`);
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
-  const dataDir = options.dataDir;
-  const unlock = dataDir ? lockDataDirectory(dataDir) : () => undefined;
-  let halted = false;
-  const sandbox = Sandbox.open({
-    ...(dataDir ? { dataDir: join(dataDir, 'sandbox') } : {}),
-    world: options.world ?? 'demo',
-    ...(options.propagationDelayCalls ? { propagationDelayCalls: options.propagationDelayCalls } : {}),
-  });
-  const tableName = DEFAULT_TABLE_NAME;
-  const dynamo = await startDynamo({ ...(dataDir ? { path: join(dataDir, 'dynamodb') } : {}), tableName });
-  const stepFunctions = new LocalStepFunctions({
-    accountId: LOCAL_HUB_ACCOUNT_ID,
-    region: LOCAL_HUB_REGION,
-    retryIntervalMs: options.retryIntervalMs ?? 50,
-    ...(dataDir ? { dataDir } : {}),
-    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-  });
-  const useSandbox = (options.aws ?? 'sandbox') === 'sandbox';
-  const clients = new AwsClients({
+  // The policies first: a bad policy file stops the start before anything is opened.
+  const access = loadAccessControl({
     hubAccountId: options.hubAccountId ?? LOCAL_HUB_ACCOUNT_ID,
-    hubRegion: LOCAL_HUB_REGION,
-    dynamoDbEndpoint: dynamo.endpoint,
-    ...(useSandbox
-      ? {
-          hubCredentials: sandbox.hubCredentials(),
-          kubernetes: (target: KubernetesTarget, credentials: unknown) =>
-            sandboxKubernetes(sandbox, target, credentials),
-        }
-      : {}),
-    configureClient: (client, service) => {
-      client.middlewareStack.use(haltPlugin(() => halted));
-      if (service === 'dynamodb') return; // the embedded DynamoDB speaks the real protocol
-      if (service === 'sfn') client.middlewareStack.use(localSfnPlugin(stepFunctions));
-      else if (useSandbox)
-        client.middlewareStack.use(sandboxPlugin(sandbox, service, client.config as any) as any);
-    },
+    ...(options.policyDir ? { policyDir: options.policyDir } : {}),
+    ...(options.cidrGuardrails ? { cidrs: options.cidrGuardrails } : {}),
   });
-  const stores = tableStores(clients.dynamodb(), tableName);
-  const links = stores.links;
-  const runtime: TetherRuntime = {
-    clients,
-    ...stores,
-    now: () => new Date(),
-    stateMachines: {
-      onboard: stepFunctions.stateMachineArn('onboard'),
-      offboard: stepFunctions.stateMachineArn('offboard'),
-    },
-  };
-  configureRuntime(runtime);
-  const server = await startHttpServer({
-    handler: apiHandler as any,
-    ...(options.host ? { host: options.host } : {}),
-    port: options.port ?? 0,
-  });
-  const redriven = options.redrive === false ? [] : await redriveUnfinished(runtime);
-  return {
-    url: server.url,
-    port: server.port,
-    sandbox,
-    stepFunctions,
-    clients,
-    links,
-    runtime,
-    redriven,
-    halt() {
-      halted = true;
-      stepFunctions.abortAll();
-    },
-    async close() {
-      await server.close();
+  const dataDir = options.dataDir;
+  const lock = dataDir ? lockDataDirectory(dataDir) : undefined;
+  /** What a start that fails part-way undoes, last step first. */
+  const undo: (() => unknown)[] = [() => lock?.release()];
+  try {
+    // Every store is checked before one is opened or seeded (local/data-dir-lock.ts).
+    const check = dataDir ? checkDataDirectory(dataDir) : undefined;
+    let halted = false;
+    const sandbox = Sandbox.open({
+      ...(dataDir ? { dataDir: join(dataDir, DATA_DIRECTORY_LAYOUT.sandbox) } : {}),
+      world: options.world ?? 'demo',
+      ...(options.propagationDelayCalls ? { propagationDelayCalls: options.propagationDelayCalls } : {}),
+      ...(options.readAfterWriteLagCalls ? { readAfterWriteLagCalls: options.readAfterWriteLagCalls } : {}),
+    });
+    const stepFunctions = new LocalStepFunctions({
+      accountId: LOCAL_HUB_ACCOUNT_ID,
+      region: LOCAL_HUB_REGION,
+      retryIntervalMs: options.retryIntervalMs ?? 50,
+      ...(dataDir ? { dataDir } : {}),
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    });
+    const tableName = DEFAULT_TABLE_NAME;
+    const dynamo = await startDynamo({
+      ...(dataDir ? { path: join(dataDir, DATA_DIRECTORY_LAYOUT.table) } : {}),
+      tableName,
+    });
+    undo.unshift(() => dynamo.close());
+    check?.commit();
+    const useSandbox = (options.aws ?? 'sandbox') === 'sandbox';
+    const clients = new AwsClients({
+      hubAccountId: options.hubAccountId ?? LOCAL_HUB_ACCOUNT_ID,
+      hubRegion: LOCAL_HUB_REGION,
+      dynamoDbEndpoint: dynamo.endpoint,
+      ...(useSandbox
+        ? {
+            hubCredentials: sandbox.hubCredentials(),
+            kubernetes: (target: KubernetesTarget, credentials: unknown) =>
+              sandboxKubernetes(sandbox, target, credentials),
+          }
+        : {}),
+      configureClient: (client, service) => {
+        client.middlewareStack.use(haltPlugin(() => halted));
+        if (service === 'dynamodb') return; // the embedded DynamoDB speaks the real protocol
+        if (service === 'sfn') client.middlewareStack.use(localSfnPlugin(stepFunctions));
+        else if (useSandbox)
+          client.middlewareStack.use(sandboxPlugin(sandbox, service, client.config as any) as any);
+      },
+    });
+    undo.unshift(async () => {
       stepFunctions.abortAll();
       await stepFunctions.idle();
       clients.destroy();
-      await dynamo.close();
-      unlock();
-    },
-  };
+    });
+    const stores = tableStores(clients.dynamodb(), tableName);
+    const links = stores.links;
+    const runtime: TetherRuntime = {
+      clients,
+      ...stores,
+      now: () => new Date(),
+      access,
+      stateMachines: {
+        onboard: stepFunctions.stateMachineArn('onboard'),
+        offboard: stepFunctions.stateMachineArn('offboard'),
+      },
+    };
+    configureRuntime(runtime);
+    const server = await startHttpServer({
+      handler: apiHandler as any,
+      // The operator is in the hub's account, whichever it is (`environment` mode names its own).
+      callers: {
+        operatorArn:
+          options.operatorArn ??
+          `arn:aws:iam::${options.hubAccountId ?? LOCAL_HUB_ACCOUNT_ID}:role/tether-operator`,
+      },
+      ...(options.host ? { host: options.host } : {}),
+      port: options.port ?? 0,
+    });
+    undo.unshift(() => server.close());
+    const redriven = options.redrive === false ? [] : await redriveUnfinished(runtime);
+    return {
+      url: server.url,
+      port: server.port,
+      sandbox,
+      stepFunctions,
+      clients,
+      links,
+      runtime,
+      redriven,
+      notices: lock?.tookOver === undefined ? [] : [lock.tookOver],
+      halt() {
+        halted = true;
+        stepFunctions.abortAll();
+      },
+      async close() {
+        await server.close();
+        stepFunctions.abortAll();
+        await stepFunctions.idle();
+        clients.destroy();
+        await dynamo.close();
+        lock?.release();
+      },
+    };
+  } catch (err) {
+    for (const step of undo)
+      await Promise.resolve()
+        .then(step)
+        .catch(() => undefined);
+    throw err instanceof DataDirectoryDamagedError && dataDir ? err.startingOver(dataDir) : err;
+  }
 }

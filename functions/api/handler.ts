@@ -1,7 +1,9 @@
 /**
  * The REST API as one Lambda handler behind API Gateway (HTTP API, payload v2, IAM auth).
- * The router validates every request against `api/openapi.yaml`; the operations live in
- * `api/operations.ts`; every error leaves as `application/problem+json` with a stable code.
+ * The router validates every request against `api/openapi.yaml`; the caller (the SigV4
+ * principal) is checked against the policies for every operation (`api/access.ts`); the
+ * operations live in `api/operations.ts`; every error leaves as `application/problem+json`
+ * with a stable code.
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -22,6 +24,8 @@ import {
 } from './operations';
 import { httpProblems } from './problems';
 import { loadApiRouter } from '#api/openapi/router';
+import { admitRequest, apiSession, authorizeOnLink, callerOf, mayRead, scopedIdempotencyKey } from './access';
+import { type ApprovalDecision, decideApproval } from './approval';
 
 function toResponse(result: ApiResult): APIGatewayProxyStructuredResultV2 {
   if (result.text !== undefined) {
@@ -39,27 +43,40 @@ const functionHandler = async (
   _context: Context,
 ): Promise<APIGatewayProxyStructuredResultV2> => {
   const request = loadApiRouter().match(event);
+  const caller = callerOf(event);
   const rt = runtime();
   const id = request.pathParams.id ?? '';
   switch (request.operationId) {
-    case 'createLinks':
-      return toResponse(
-        await createLinks(rt, request.body as OnboardingRequest, request.headers['idempotency-key']),
-      );
-    case 'createPlan':
-      return toResponse(await createPlan(rt, request.body as OnboardingRequest));
+    case 'createLinks': {
+      const body = request.body as OnboardingRequest;
+      const admission = await admitRequest(rt, caller, body);
+      const key = scopedIdempotencyKey(caller, request.headers['idempotency-key']);
+      return toResponse(await createLinks(apiSession(rt, caller), body, key, admission));
+    }
+    case 'createPlan': {
+      const body = request.body as OnboardingRequest;
+      const admission = await admitRequest(rt, caller, body);
+      return toResponse(await createPlan(apiSession(rt, caller), body, admission));
+    }
     case 'listLinks':
-      return toResponse(await listLinks(rt, request.query));
+      return toResponse(await listLinks(rt, request.query, (link) => mayRead(rt, caller, link)));
     case 'getLink':
+      await authorizeOnLink(rt, caller, 'ReadLink', id);
       return toResponse(await getLink(rt, id));
     case 'deleteLink':
-      return toResponse(await deleteLink(rt, id));
+      await authorizeOnLink(rt, caller, 'DeleteLink', id);
+      return toResponse(await deleteLink(rt, id, caller));
     case 'getKubeconfig':
+      await authorizeOnLink(rt, caller, 'ReadLink', id);
       return toResponse(await getKubeconfig(rt, id));
     case 'reconcileLink':
-      return toResponse(await reconcileLink(rt, id));
+      await authorizeOnLink(rt, caller, 'ReconcileLink', id);
+      return toResponse(await reconcileLink(rt, id, caller));
     case 'listRuns':
+      await authorizeOnLink(rt, caller, 'ReadLink', id);
       return toResponse(await listRuns(rt, id));
+    case 'decideApproval':
+      return toResponse(await decideApproval(rt, caller, id, request.body as ApprovalDecision));
     default:
       throw new Error(`Operation ${request.operationId} has no implementation`);
   }
@@ -72,6 +89,10 @@ const problemLogger = {
       ? logger.error(message, details[0])
       : logger.error(message, { details: String(details[0]) }),
 };
+
+// In Lambda the runtime (and with it the policies) is built at cold start: a bad policy
+// file fails the init with its message instead of every request.
+if (process.env.AWS_LAMBDA_FUNCTION_NAME) runtime();
 
 export const handler = middy(functionHandler)
   .use(injectLambdaContext(logger))

@@ -8,13 +8,24 @@ import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client
 import { ulid } from 'ulid';
 import { isAwsError } from '#aws/errors';
 import type { TetherRuntime } from '#functions/runtime';
+import { type Caller, linkSessionName } from '#link/caller';
 import { canonicalJson } from '#link/canonical-json';
-import { LinkStateError } from '#link/errors';
-import { DELETABLE, isDeleted, RECONCILABLE, REDRIVABLE, SERVES_KUBECONFIG } from '#link/lifecycle';
+import { ConcurrentUpdateError, LinkStateError } from '#link/errors';
+import { assertRequestAllowed } from '#link/guardrails';
+import { DELETABLE, isDeleted, RECONCILABLE, SERVES_KUBECONFIG } from '#link/lifecycle';
 import type { Link, LinkStatus, OnboardingRequest } from '#link/model';
-import { clusterKey } from '#link/names';
-import { assertApplicable, type Plan, planRequest, plannedResources } from '#resources/plan';
-import type { LinkFilters } from '#store/links';
+import { clusterKey, linkNaturalKey, onboardExecutionName } from '#link/names';
+import { offboardInput, onboardInput } from '#link/workflow-input';
+import {
+  assertApplicable,
+  type Plan,
+  planRequest,
+  plannedResources,
+  specConflict,
+  type TargetPlan,
+} from '#resources/plan';
+import type { LinkFilters, Reservation } from '#store/links';
+import type { Admission } from './access';
 import { decodeCursor, encodeCursor, invalidCursor } from './cursor';
 import { ApiError } from './problems';
 
@@ -44,7 +55,13 @@ function summary(link: Link) {
   return { id: link.id, status: link.status, target: link.spec.target, href: linkHref(link.id) };
 }
 
+/**
+ * What the schema cannot say, checked before anything is read or made: the rules of
+ * `#link/guardrails` (the schema states them too; a Region of another partition is
+ * PARTITION_UNSUPPORTED), the identity modes built so far, one link per target cluster.
+ */
 function assertSupported(request: OnboardingRequest): void {
+  assertRequestAllowed(request);
   if (request.identity.mode !== 'irsa') {
     throw new ApiError(
       'IDENTITY_MODE_UNSUPPORTED',
@@ -63,8 +80,15 @@ function assertSupported(request: OnboardingRequest): void {
   });
 }
 
-/** `POST /plans`: what `POST /links` would do, changing nothing. */
-export async function createPlan(rt: TetherRuntime, request: OnboardingRequest): Promise<ApiResult> {
+/**
+ * `POST /plans`: what `POST /links` would do, changing nothing. With the caller's
+ * {@link Admission}, each target says whether it would wait for an approver.
+ */
+export async function createPlan(
+  rt: TetherRuntime,
+  request: OnboardingRequest,
+  admission?: Admission,
+): Promise<ApiResult> {
   assertSupported(request);
   const plan = await planRequest(rt, request);
   return {
@@ -74,6 +98,7 @@ export async function createPlan(rt: TetherRuntime, request: OnboardingRequest):
       targets: plan.targets.map((t) => ({
         target: t.spec.target,
         existingLink: t.existing ? { id: t.existing.id, status: t.existing.status } : null,
+        approval: admission?.awaitingApproval.has(linkNaturalKey(t.spec)) ? 'required' : 'none',
         action: t.action,
         resources: plannedResources(t.spec),
       })),
@@ -90,21 +115,72 @@ async function stillRunning(rt: TetherRuntime, link: Link): Promise<boolean> {
   return out.status === 'RUNNING';
 }
 
-async function startOnboard(rt: TetherRuntime, requestId: string, linkIds: readonly string[]) {
+/** Starts the onboard workflow for the given links, in an execution of this name. */
+async function startOnboard(rt: TetherRuntime, name: string, requestId: string, linkIds: readonly string[]) {
   await rt.clients.sfn().send(
     new StartExecutionCommand({
       stateMachineArn: rt.stateMachines.onboard,
-      name: requestId,
-      input: JSON.stringify({ requestId, linkIds }),
+      name,
+      input: onboardInput(requestId, linkIds),
     }),
   );
 }
 
-/** `POST /links`. */
+/**
+ * Makes sure the run of a PENDING link exists: the execution named after the link and its
+ * version ({@link onboardExecutionName}), whose input is derived from the link alone. Step
+ * Functions answers a second start of that name and input with the running execution, so
+ * every request that finds the link PENDING may call this, and one run starts. If the run of
+ * that version already stopped without taking the link (aborted, say), the link is queued
+ * again at the next version (one conditional write: one winner) and that run is started.
+ * A link that is no longer PENDING has been taken by its run: nothing to do.
+ */
+export async function ensureOnboardRun(rt: TetherRuntime, link: Link): Promise<void> {
+  let current: Link | undefined = link;
+  for (let attempt = 0; attempt < 5 && current?.status === 'PENDING'; attempt++) {
+    try {
+      await startOnboard(rt, onboardExecutionName(current), current.requestId, [current.id]);
+      return; // started now, or already running
+    } catch (err) {
+      if ((err as Error).name !== 'ExecutionAlreadyExists') throw err;
+    }
+    // The run of this version exists and has stopped.
+    const now: Link | undefined = await rt.links.find(current.id);
+    if (now?.status !== 'PENDING') return;
+    current =
+      now.version === current.version
+        ? ((await rt.links.requeue(now, rt.now().toISOString())) ?? (await rt.links.find(now.id)))
+        : now;
+  }
+  if (current?.status === 'PENDING') {
+    throw new ConcurrentUpdateError(`Link ${current.id} kept changing while its run was started`);
+  }
+}
+
+/**
+ * The id of an onboarding request. With an Idempotency-Key it is derived from the key and
+ * the body, so a retry of the same request (after a crash, say) has the same id: it finds
+ * the links the first attempt made as its own and completes what is missing. Without one it
+ * is new. Both look like `req_` + 26 characters of Crockford base 32.
+ */
+export function requestIdFor(idempotencyKey: string | undefined, bodyHash: string): string {
+  if (idempotencyKey === undefined) return `req_${ulid()}`;
+  const digest = createHash('sha256').update(`${idempotencyKey}\u0000${bodyHash}`).digest();
+  const alphabet = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+  let id = '';
+  for (let i = 0; i < 26; i++) id += alphabet[(digest[i] ?? 0) % 32];
+  return `req_${id}`;
+}
+
+/**
+ * `POST /links`. `admission` (`#api/access`) says who asks and which targets wait for an
+ * approver; `idempotencyKey` is already scoped to the caller.
+ */
 export async function createLinks(
   rt: TetherRuntime,
   request: OnboardingRequest,
   idempotencyKey: string | undefined,
+  admission?: Admission,
 ): Promise<ApiResult> {
   assertSupported(request);
   const bodyHash = createHash('sha256').update(canonicalJson(request)).digest('hex');
@@ -127,7 +203,7 @@ export async function createLinks(
   try {
     const plan = await planRequest(rt, request);
     assertApplicable(plan);
-    const response = await applyPlan(rt, plan);
+    const response = await applyPlan(rt, plan, requestIdFor(idempotencyKey, bodyHash), admission);
     if (idempotencyKey) await rt.idempotency.complete(idempotencyKey, response);
     return response;
   } catch (err) {
@@ -137,48 +213,121 @@ export async function createLinks(
   }
 }
 
+/** How long a request waits for other requests that are making links it asks for. */
+export const CLAIM_WAIT_MS = 10_000;
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
- * Applies a plan that holds: one PENDING link per target (or the existing one), then one
- * onboard execution for the links to drive. A link whose last run is still going is not
- * driven again.
+ * Claims every target of the request: a reservation of its workload → target, or the live
+ * link that holds it. Targets are claimed in natural-key order, so two requests never wait
+ * for each other in a cycle. All or nothing: an existing link with another spec, or a target
+ * another request is still making after {@link CLAIM_WAIT_MS}, releases every reservation
+ * made here and throws.
  */
-async function applyPlan(rt: TetherRuntime, plan: Plan): Promise<ApiResult> {
-  const requestId = `req_${ulid()}`;
-  const now = rt.now().toISOString();
-  const results = [];
-  for (const { spec } of plan.targets) {
-    results.push(await rt.links.createOrGet(`lnk_${ulid()}`, requestId, spec, now));
+async function claimTargets(
+  rt: TetherRuntime,
+  plan: Plan,
+  requestId: string,
+  admission?: Admission,
+): Promise<({ reservation: Reservation } | { link: Link })[]> {
+  const claims: ({ reservation: Reservation } | { link: Link })[] = [];
+  const reserved: Reservation[] = [];
+  const order = plan.targets
+    .map((t, i) => ({ i, key: linkNaturalKey(t.spec) }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const deadline = Date.now() + CLAIM_WAIT_MS;
+  try {
+    for (const { i } of order) {
+      const { spec } = plan.targets[i] as TargetPlan;
+      for (let wait = 10; ; wait = Math.min(wait * 2, 200)) {
+        const claim = await rt.links.reserve(`lnk_${ulid()}`, requestId, spec, rt.now(), {
+          ...(admission ? { createdBy: admission.caller } : {}),
+          awaitingApproval: admission?.awaitingApproval.has(linkNaturalKey(spec)) === true,
+        });
+        if (claim.kind === 'reserved') {
+          reserved.push(claim.reservation);
+          claims[i] = { reservation: claim.reservation };
+          break;
+        }
+        if (claim.kind === 'existing') {
+          const conflict = specConflict(claim.link, spec);
+          if (conflict) throw conflict; // another request made it first, with another spec
+          claims[i] = { link: claim.link };
+          break;
+        }
+        if (Date.now() > deadline) {
+          throw new ApiError(
+            'LINK_BUSY',
+            `Another request is making the link of this workload to ${clusterKey(spec.target)}; retry shortly`,
+          );
+        }
+        await pause(wait / 2 + Math.random() * wait); // jittered, growing
+      }
+    }
+  } catch (err) {
+    await Promise.all(reserved.map((r) => rt.links.release(r).catch(() => undefined)));
+    throw err;
   }
-  const toDrive: string[] = [];
+  return claims;
+}
+
+/**
+ * Applies a plan that holds: claims every target (see {@link claimTargets}), makes the link
+ * of each reservation, then makes sure each PENDING link has its one run and re-drives each
+ * FAILED one whose last run has stopped. A link this request made (now, or in an earlier
+ * attempt with the same Idempotency-Key) is `created`. A new link the admission marks for
+ * approval is made AWAITING_APPROVAL and not driven: nothing is made for it until an
+ * approver approves (`#api/approval`).
+ */
+async function applyPlan(
+  rt: TetherRuntime,
+  plan: Plan,
+  requestId: string,
+  admission?: Admission,
+): Promise<ApiResult> {
+  const claims = await claimTargets(rt, plan, requestId, admission);
+  const results: { link: Link; created: boolean; redriven: boolean }[] = [];
+  for (const claim of claims) {
+    const link = 'reservation' in claim ? await rt.links.commit(claim.reservation) : claim.link;
+    results.push({ link, created: link.requestId === requestId, redriven: false });
+  }
   for (const r of results) {
-    if (r.created || (REDRIVABLE.has(r.link.status) && !(await stillRunning(rt, r.link))))
-      toDrive.push(r.link.id);
+    if (r.link.status === 'PENDING') {
+      await ensureOnboardRun(rt, r.link);
+    } else if (r.link.status === 'FAILED' && !(await stillRunning(rt, r.link))) {
+      // Of concurrent requests, the one whose conditional write wins re-drives it; the others join its run.
+      const queued = await rt.links.requeue(r.link, rt.now().toISOString());
+      const link = queued ?? (await rt.links.get(r.link.id));
+      await ensureOnboardRun(rt, link);
+      r.link = link;
+      r.redriven = queued !== undefined;
+    }
   }
-  if (toDrive.length) {
-    await rt.links.putRequest(requestId, toDrive, now);
-    await startOnboard(rt, requestId, toDrive);
+  const driven = results.some((r) => r.created || r.redriven);
+  if (driven) {
+    await rt.links.putRequest(
+      requestId,
+      results.map((r) => r.link.id),
+      rt.now().toISOString(),
+    );
   }
   const first = results.find((r) => r.created) ?? results[0];
   // One target: the link itself; several: the list of this request's links.
   const location =
-    results.length > 1 && toDrive.length
+    results.length > 1 && driven
       ? `/links?requestId=${requestId}`
       : first
         ? linkHref(first.link.id)
         : undefined;
-  const response: ApiResult = {
-    statusCode: toDrive.length ? 202 : 200,
+  return {
+    statusCode: driven ? 202 : 200,
     headers: location ? { location } : {},
     body: {
-      requestId: toDrive.length ? requestId : null,
-      links: results.map((r) => ({
-        ...summary(r.link),
-        created: r.created,
-        redriven: !r.created && toDrive.includes(r.link.id),
-      })),
+      requestId: driven ? requestId : null,
+      links: results.map((r) => ({ ...summary(r.link), created: r.created, redriven: r.redriven })),
     },
   };
-  return response;
 }
 
 export async function getLink(rt: TetherRuntime, id: string): Promise<ApiResult> {
@@ -187,7 +336,15 @@ export async function getLink(rt: TetherRuntime, id: string): Promise<ApiResult>
   return { statusCode: 200, body: presentLink(link) };
 }
 
-export async function listLinks(rt: TetherRuntime, query: Record<string, string>): Promise<ApiResult> {
+/**
+ * `GET /links`: a page of the links the caller may read (`canRead`), filled from as many
+ * pages of the table as it takes.
+ */
+export async function listLinks(
+  rt: TetherRuntime,
+  query: Record<string, string>,
+  canRead: (link: Link) => boolean = () => true,
+): Promise<ApiResult> {
   const filters: LinkFilters = {
     ...(query.status ? { status: query.status as LinkStatus } : {}),
     ...(query.requestId ? { requestId: query.requestId } : {}),
@@ -210,10 +367,16 @@ export async function listLinks(rt: TetherRuntime, query: Record<string, string>
     }
     throw err;
   }
+  // Each read asks for no more than the page lacks, so the cursor never skips a readable link.
+  const items = page.items.filter(canRead);
+  while (page.next && items.length < limit) {
+    page = await rt.links.list(filters, limit - items.length, page.next);
+    items.push(...page.items.filter(canRead));
+  }
   return {
     statusCode: 200,
     body: {
-      items: page.items.map(presentLink),
+      items: items.map(presentLink),
       ...(page.next ? { nextCursor: encodeCursor(page.next) } : {}),
     },
   };
@@ -255,14 +418,19 @@ export async function listRuns(rt: TetherRuntime, id: string): Promise<ApiResult
         status: out.status,
         startedAt: out.startDate?.toISOString() ?? run.startedAt,
         ...(out.stopDate ? { stoppedAt: out.stopDate.toISOString() } : {}),
+        ...('requestedBy' in run && run.requestedBy ? { requestedBy: run.requestedBy } : {}),
+        sessionName: linkSessionName(link.id, run.name),
       };
     }),
   );
-  return { statusCode: 200, body: { items } };
+  return { statusCode: 200, body: { items, ...(link.approvals ? { approvals: link.approvals } : {}) } };
 }
 
-/** `DELETE /links/{id}`: DELETING now (a conditional write), then the offboard workflow. */
-export async function deleteLink(rt: TetherRuntime, id: string): Promise<ApiResult> {
+/**
+ * `DELETE /links/{id}`: DELETING now (a conditional write, recording who asked), then the
+ * offboard workflow.
+ */
+export async function deleteLink(rt: TetherRuntime, id: string, caller?: Caller): Promise<ApiResult> {
   const link = await rt.links.find(id);
   if (!link || isDeleted(link.status)) throw new ApiError('LINK_NOT_FOUND', `Link ${id} does not exist`);
   if (!DELETABLE.has(link.status)) {
@@ -271,7 +439,9 @@ export async function deleteLink(rt: TetherRuntime, id: string): Promise<ApiResu
   if (!rt.stateMachines.offboard) throw new Error('No offboard state machine is configured');
   let deleting: Link;
   try {
-    deleting = await rt.links.transition(id, 'DELETING', rt.now().toISOString());
+    deleting = await rt.links.transition(id, 'DELETING', rt.now().toISOString(), {
+      ...(caller ? { requestedBy: caller } : {}),
+    });
   } catch (err) {
     if (err instanceof LinkStateError) throw new ApiError('LINK_BUSY', err.message);
     throw err;
@@ -280,7 +450,7 @@ export async function deleteLink(rt: TetherRuntime, id: string): Promise<ApiResu
     new StartExecutionCommand({
       stateMachineArn: rt.stateMachines.offboard,
       name: `offboard-${id}-v${deleting.version}`,
-      input: JSON.stringify({ linkId: id }),
+      input: offboardInput(id),
     }),
   );
   return {
@@ -295,7 +465,7 @@ export async function deleteLink(rt: TetherRuntime, id: string): Promise<ApiResu
  * accounts and change only the difference (new NAT IPs added, stale ones revoked, a drifted
  * policy rewritten).
  */
-export async function reconcileLink(rt: TetherRuntime, id: string): Promise<ApiResult> {
+export async function reconcileLink(rt: TetherRuntime, id: string, caller?: Caller): Promise<ApiResult> {
   const link = await rt.links.find(id);
   if (!link || isDeleted(link.status)) throw new ApiError('LINK_NOT_FOUND', `Link ${id} does not exist`);
   if (!RECONCILABLE.has(link.status)) {
@@ -306,9 +476,11 @@ export async function reconcileLink(rt: TetherRuntime, id: string): Promise<ApiR
   }
   const name = `reconcile-${id}-v${link.version}`;
   try {
-    await startOnboard(rt, name, [id]);
+    // Who asks is the run's source identity; of two callers at one version, one gets LINK_BUSY.
+    if (caller) await rt.links.recordRequester(id, link.version, caller, rt.now().toISOString());
+    await startOnboard(rt, name, name, [id]);
   } catch (err) {
-    if ((err as Error).name === 'ExecutionAlreadyExists') {
+    if ((err as Error).name === 'ExecutionAlreadyExists' || err instanceof ConcurrentUpdateError) {
       throw new ApiError(
         'LINK_BUSY',
         `A reconcile of link ${id} at version ${link.version} was already started`,

@@ -20,6 +20,7 @@ export const API_ERROR_CODES = {
   ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'The route does not allow this method' },
   LINK_NOT_FOUND: { status: 404, title: 'No such link' },
+  ACCESS_DENIED: { status: 403, title: 'The policies do not allow the caller this action' },
   CLUSTER_NOT_FOUND: { status: 422, title: 'A cluster of the request does not exist' },
   ACCOUNT_NOT_REACHABLE: { status: 422, title: 'Tether cannot act in an account of the request' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'The idempotency key was used for a different request' },
@@ -30,6 +31,7 @@ export const API_ERROR_CODES = {
   },
   LINK_NOT_READY: { status: 409, title: 'The link is not active yet' },
   LINK_BUSY: { status: 409, title: 'A workflow is already running for the link' },
+  NOT_AWAITING_APPROVAL: { status: 409, title: 'The link is not waiting for an approver' },
   LINK_SPEC_MISMATCH: {
     status: 409,
     title: 'The workload is already linked to that cluster with another spec',
@@ -37,8 +39,15 @@ export const API_ERROR_CODES = {
   QUOTA_EXCEEDED: { status: 422, title: 'An AWS quota would be exceeded' },
   INVALID_CURSOR: { status: 400, title: 'The pagination cursor is not valid' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large' },
+  MALFORMED_REQUEST: { status: 400, title: 'The request is not well-formed HTTP' },
+  REQUEST_TIMEOUT: { status: 408, title: 'The request did not arrive in time' },
+  REQUEST_HEADER_FIELDS_TOO_LARGE: { status: 431, title: 'The request header fields are too large' },
   IDENTITY_MODE_UNSUPPORTED: { status: 422, title: 'The identity mode is not supported for this source' },
   UNSUPPORTED_CLUSTER: { status: 422, title: 'A cluster of the request cannot take the link as asked' },
+  PARTITION_UNSUPPORTED: {
+    status: 422,
+    title: 'A Region of the request is in a partition Tether does not work in',
+  },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { readonly status: number; readonly title: string }>;
 
@@ -132,16 +141,22 @@ export function problemType(code: ApiErrorCode): string {
 
 /**
  * The error as an {@link ApiError}: itself; a domain error whose `code` is an API code and
- * whose `expose` is not false (e.g. `LinkNotFoundError`, with its message as detail); else
- * INTERNAL with a generic detail.
+ * whose `expose` is not false (e.g. `LinkNotFoundError`, with its message as detail, and its
+ * `errors` as the problem's fields); else INTERNAL with a generic detail.
  */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err.expose ? err : new ApiError('INTERNAL', GENERIC_INTERNAL_DETAIL);
   if (typeof err === 'object' && err !== null) {
-    const e = err as { code?: unknown; expose?: unknown; message?: unknown };
+    const e = err as { code?: unknown; expose?: unknown; message?: unknown; errors?: unknown };
     if (isApiErrorCode(e.code) && e.expose !== false && API_ERROR_CODES[e.code].status < 500) {
       const detail = typeof e.message === 'string' && e.message !== '' ? e.message : undefined;
-      return new ApiError(e.code, detail, { cause: err });
+      // The fields a domain error names (`InvalidRequestError`, …), as problems of the body.
+      const errors = Array.isArray(e.errors)
+        ? (e.errors as { path: string; message: string }[]).map(
+            ({ path, message }): FieldError => ({ path, in: 'body', message }),
+          )
+        : undefined;
+      return new ApiError(e.code, detail, { cause: err, ...(errors ? { errors } : {}) });
     }
   }
   return new ApiError('INTERNAL', GENERIC_INTERNAL_DETAIL, { cause: err });

@@ -14,7 +14,11 @@ import type {
   SourceData,
 } from '@smithy/types';
 import YAML from 'yaml';
-import { ConcurrentUpdateError, KubernetesApiUnreachableError } from '#link/errors';
+import {
+  ConcurrentUpdateError,
+  KubernetesAccessDeniedError,
+  KubernetesApiUnreachableError,
+} from '#link/errors';
 
 export interface ConfigMap {
   readonly data: Record<string, string>;
@@ -76,6 +80,21 @@ export async function writeAwsAuth(kube: KubernetesApi, read: AwsAuth, mapRoles:
   } else {
     await kube.createConfigMap(AWS_AUTH_NAMESPACE, AWS_AUTH_NAME, data);
   }
+}
+
+/**
+ * The error for a Kubernetes API answer Tether did not expect: 401 (the agent role is not
+ * mapped to any Kubernetes user) and 403 (RBAC refuses it) are {@link KubernetesAccessDeniedError},
+ * a stable code the user can act on; anything else is unexpected.
+ */
+export function kubernetesStatusError(cluster: string, what: string, status: number, message: string): Error {
+  const text = `Kubernetes API of ${cluster}: ${what} answered ${status}: ${message}`;
+  if (status === 401 || status === 403) {
+    return new KubernetesAccessDeniedError(
+      `${text} (map Tether's agent role to a Kubernetes identity that may edit kube-system/aws-auth)`,
+    );
+  }
+  return new Error(text);
 }
 
 export interface KubernetesTarget {
@@ -189,7 +208,7 @@ export function httpsKubernetesApi(
     });
   };
   const fail = (what: string, res: { status: number; json: any }) =>
-    new Error(`Kubernetes API ${what} answered ${res.status}: ${res.json?.message ?? ''}`);
+    kubernetesStatusError(target.cluster, what, res.status, res.json?.message ?? '');
   return {
     async getConfigMap(namespace, name) {
       const res = await call('GET', `/api/v1/namespaces/${namespace}/configmaps/${name}`);

@@ -97,6 +97,28 @@ export class LinkNotFoundError extends TetherError {
   readonly code = 'LINK_NOT_FOUND';
 }
 
+/**
+ * AWS refused a call for want of permission (IAM/STS `AccessDenied`, EKS
+ * `AccessDeniedException`, EC2 `UnauthorizedOperation`): the agent role of the member
+ * account lacks the action the message names.
+ */
+export class AgentNotAuthorizedError extends TetherError {
+  override readonly name = 'AgentNotAuthorizedError';
+  readonly code = 'AGENT_NOT_AUTHORIZED';
+}
+
+/** The target's Kubernetes API refused Tether's agent role (401 or 403). */
+export class KubernetesAccessDeniedError extends TetherError {
+  override readonly name = 'KubernetesAccessDeniedError';
+  readonly code = 'KUBERNETES_ACCESS_DENIED';
+}
+
+/** The security group the link's allowance goes on no longer exists (EC2 `InvalidGroup.NotFound`). */
+export class SecurityGroupNotFoundError extends TetherError {
+  override readonly name = 'SecurityGroupNotFoundError';
+  readonly code = 'SECURITY_GROUP_NOT_FOUND';
+}
+
 /** Verification read back the policies in place and the role chain does not hold. */
 export class VerificationFailedError extends TetherError {
   override readonly name = 'VerificationFailedError';
@@ -107,6 +129,39 @@ export class VerificationFailedError extends TetherError {
 export class LinkSpecMismatchError extends TetherError {
   override readonly name = 'LinkSpecMismatchError';
   readonly code = 'LINK_SPEC_MISMATCH';
+}
+
+/** A field of a request and what is wrong with it (a JSON Pointer into the body). */
+export interface FieldProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/**
+ * A request breaks a rule of the API (`guardrails.ts`; the schema states the same): nothing
+ * is read or made. The API answers it as VALIDATION_FAILED with `errors`.
+ */
+export class InvalidRequestError extends TetherError {
+  override readonly name = 'InvalidRequestError';
+  readonly code = 'VALIDATION_FAILED';
+  constructor(
+    message: string,
+    readonly errors: readonly FieldProblem[],
+  ) {
+    super(message);
+  }
+}
+
+/** A request names a Region of a partition Tether does not work in (`regions.ts`): nothing is made. */
+export class PartitionUnsupportedError extends TetherError {
+  override readonly name = 'PartitionUnsupportedError';
+  readonly code = 'PARTITION_UNSUPPORTED';
+  constructor(
+    message: string,
+    readonly errors: readonly FieldProblem[],
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -128,6 +183,9 @@ export const STEP_ERRORS = [
   LinkNotFoundError,
   VerificationFailedError,
   KubernetesApiUnreachableError,
+  AgentNotAuthorizedError,
+  KubernetesAccessDeniedError,
+  SecurityGroupNotFoundError,
 ] as const;
 
 /** The `name` and `code` of each step error, read off an instance (they are instance fields). */

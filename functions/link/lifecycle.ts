@@ -5,7 +5,9 @@
  * of their own.
  *
  * ```
+ * AWAITING_APPROVAL → PENDING | REJECTED (kept with a TTL)   (an approver decides)
  * PENDING → PROVISIONING → ACTIVE | FAILED
+ * FAILED → PENDING, PENDING → PENDING   (queued for a new run: the version names the run)
  * ACTIVE → RECONCILING → ACTIVE | DEGRADED
  * any live status → DELETING → DELETED (kept with a TTL)
  * ```
@@ -14,14 +16,20 @@ import type { LinkStatus } from './model';
 
 /** Which statuses a link may move to from which. */
 const TRANSITIONS: Record<LinkStatus, readonly LinkStatus[]> = {
-  PENDING: ['PROVISIONING', 'FAILED', 'DELETING'],
+  // PENDING → PENDING: queued again at the next version when its run stopped before taking it.
+  PENDING: ['PENDING', 'PROVISIONING', 'FAILED', 'DELETING'],
   PROVISIONING: ['PROVISIONING', 'ACTIVE', 'FAILED', 'DELETING'],
   ACTIVE: ['RECONCILING', 'DELETING', 'PROVISIONING'],
-  FAILED: ['PROVISIONING', 'DELETING'],
+  // FAILED → PENDING: re-driven by `POST /links` (one run per version, see `onboardExecutionName`).
+  FAILED: ['PENDING', 'PROVISIONING', 'DELETING'],
   RECONCILING: ['ACTIVE', 'DEGRADED', 'DELETING'],
   DEGRADED: ['RECONCILING', 'ACTIVE', 'DELETING', 'PROVISIONING'],
   DELETING: ['DELETING', 'DELETED', 'FAILED'],
   DELETED: [],
+  // Nothing is made while a request waits: approval queues it (PENDING), rejection ends it,
+  // and the requester may withdraw it (DELETING runs an offboard that finds nothing).
+  AWAITING_APPROVAL: ['PENDING', 'REJECTED', 'DELETING'],
+  REJECTED: [],
 };
 
 /**
@@ -41,8 +49,14 @@ function statusSet(...statuses: LinkStatus[]) {
   return { statuses: [...set] as readonly LinkStatus[], has: (s: LinkStatus) => set.has(s) };
 }
 
-/** A link that is gone: readable until its TTL, but no longer live for its workload → target. */
-export const isDeleted = (status: LinkStatus): boolean => status === 'DELETED';
+/**
+ * A link that is gone: readable until its TTL, but no longer live for its workload → target —
+ * DELETED, or REJECTED by an approver before anything was made.
+ */
+export const isDeleted = (status: LinkStatus): boolean => status === 'DELETED' || status === 'REJECTED';
+
+/** Statuses in which a link waits for an approver (`POST /links/{id}/approval`); nothing is made. */
+export const AWAITING_APPROVER = statusSet('AWAITING_APPROVAL');
 
 /** Statuses in which `POST /links` drives an existing link again rather than only returning it. */
 export const REDRIVABLE = statusSet('PENDING', 'FAILED');
@@ -51,7 +65,7 @@ export const REDRIVABLE = statusSet('PENDING', 'FAILED');
 export const SERVES_KUBECONFIG = statusSet('ACTIVE', 'RECONCILING', 'DEGRADED');
 
 /** Statuses from which a link may be offboarded; a link being made or repaired must finish first. */
-export const DELETABLE = statusSet('ACTIVE', 'FAILED', 'DEGRADED', 'DELETING');
+export const DELETABLE = statusSet('ACTIVE', 'FAILED', 'DEGRADED', 'DELETING', 'AWAITING_APPROVAL');
 
 /** Statuses from which a link may be reconciled (its ensures run again against what is there). */
 export const RECONCILABLE = statusSet('ACTIVE', 'DEGRADED', 'FAILED');

@@ -3,6 +3,7 @@
  * the table keeps of each link. The API schema (`api/openapi.yaml`) is the source of truth
  * for validation; these types mirror it.
  */
+import type { Caller } from './caller';
 
 /** A cluster Tether knows by account, region and name. */
 export interface ClusterRef {
@@ -58,6 +59,7 @@ export interface LinkSpec {
 }
 
 export const LINK_STATUSES = [
+  'AWAITING_APPROVAL',
   'PENDING',
   'PROVISIONING',
   'ACTIVE',
@@ -66,6 +68,7 @@ export const LINK_STATUSES = [
   'DEGRADED',
   'DELETING',
   'DELETED',
+  'REJECTED',
 ] as const;
 export type LinkStatus = (typeof LINK_STATUSES)[number];
 
@@ -99,13 +102,24 @@ export interface StepResult {
   readonly attempts: number;
   /** What the step made, found or changed: `created`, `unchanged`, `updated`, … and the ids. */
   readonly result?: Record<string, unknown>;
-  readonly error?: { readonly code: string; readonly message: string };
+  readonly error?: {
+    readonly code: string;
+    readonly message: string;
+    /** The AWS error code behind it, when an AWS call failed. */
+    readonly awsCode?: string;
+    /** The AWS request id of that call, to quote to AWS support or find in CloudTrail. */
+    readonly awsRequestId?: string;
+  };
 }
 
 export interface LinkError {
   readonly code: string;
   readonly message: string;
   readonly step?: string;
+  /** The AWS error code behind it, when an AWS call failed. */
+  readonly awsCode?: string;
+  /** The AWS request id of that call. */
+  readonly awsRequestId?: string;
 }
 
 /** What the resolve step read of both clusters: what every later step builds on. */
@@ -142,6 +156,11 @@ export interface EgressOutput {
   readonly cidrs: readonly string[];
   /** Rule id per CIDR. */
   readonly ruleIds?: Record<string, string>;
+  /**
+   * CIDRs a rule Tether did not make already lets in, with that rule's id: "allowed by an
+   * existing rule, not managed"; never changed or revoked.
+   */
+  readonly adopted?: Record<string, string>;
   /** Where the allowance takes effect, as far as the target's endpoint configuration tells. */
   readonly securityGroupGoverns?: string;
   readonly publicEndpoint?: string;
@@ -170,6 +189,14 @@ export interface LinkOutputs {
   readonly kubeconfig?: string;
 }
 
+/** An approver's decision on a link that waited in AWAITING_APPROVAL (`POST /links/{id}/approval`). */
+export interface ApprovalRecord {
+  readonly decision: 'approve' | 'reject';
+  readonly reason: string;
+  readonly by: Caller;
+  readonly at: string;
+}
+
 /** A link as the table keeps it and the API shows it. */
 export interface Link {
   readonly id: string;
@@ -180,14 +207,30 @@ export interface Link {
   readonly steps: Partial<Record<string, StepResult>>;
   readonly outputs: LinkOutputs;
   readonly error?: LinkError;
-  readonly lastExecution?: { readonly name: string; readonly arn: string; readonly workflow: string };
+  readonly lastExecution?: {
+    readonly name: string;
+    readonly arn: string;
+    readonly workflow: string;
+    /** Who asked for the run (the ARN of {@link Link.requestedBy} when it started). */
+    readonly requestedBy?: string;
+  };
   /** Every execution that drove the link, oldest first. */
   readonly runs?: readonly {
     readonly name: string;
     readonly arn: string;
     readonly workflow: string;
     readonly startedAt: string;
+    readonly requestedBy?: string;
   }[];
+  /** Who asked for the link (absent on links made before callers were known). */
+  readonly createdBy?: Caller;
+  /**
+   * Who asked for the link's current or next run (create, reconcile, delete): the
+   * `SourceIdentity` of the run's calls into the member accounts.
+   */
+  readonly requestedBy?: Caller;
+  /** The approver's decision, when the link had to wait for one. */
+  readonly approvals?: readonly ApprovalRecord[];
   readonly createdAt: string;
   readonly updatedAt: string;
 }

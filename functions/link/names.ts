@@ -52,6 +52,18 @@ export function targetRoleName(spec: Pick<LinkSpec, 'source' | 'target'>): strin
   return `tether-t-${iamSafe(`${spec.source.cluster}-${spec.source.serviceAccount}`, 44)}-${shortHash([linkNaturalKey(spec)])}`;
 }
 
+/**
+ * Name of the onboard execution that drives a PENDING link at its version. A link is queued
+ * (PENDING) at one version at a time and Step Functions refuses a second execution of one
+ * name, so whoever starts the run of a PENDING link — the request that made it, another
+ * request that found it — starts the same one: at most one run per link version.
+ *
+ * @example onboardExecutionName({ id: 'lnk_01J…', version: 1 }) // 'onboard-lnk_01J…-v1'
+ */
+export function onboardExecutionName(link: { readonly id: string; readonly version: number }): string {
+  return `onboard-${link.id}-v${link.version}`;
+}
+
 export function roleArn(accountId: string, name: string, path = TETHER_ROLE_PATH): string {
   return `arn:aws:iam::${accountId}:role${path}${name}`;
 }
@@ -89,13 +101,41 @@ export const owners = {
   egress: (groupId: string, cidr: string) => `egress:${groupId}/${cidr}`,
 };
 
+/** The longest Kubernetes username Tether writes (what the API takes for a custom one). */
+export const MAX_KUBERNETES_USERNAME = 255;
+
+/** The session-name template EKS fills in; AWS recommends it only at the end of a username. */
+export const SESSION_NAME_TEMPLATE = '{{SessionName}}';
+
 /**
- * Kubernetes username of the target role in the target cluster: the request's `username`,
- * else `tether:<cluster>:<ns>:<sa>` (how Tether recognises its aws-auth entries).
+ * Kubernetes username of the link's target role in the target cluster: the request's
+ * `username`, else `tether:<account>:<region>:<cluster>:<ns>:<sa>:{{SessionName}}` for the
+ * source workload. It names the source account and cluster, so workloads of the same name in
+ * different accounts or clusters stay apart in the target's audit log and RBAC, and ends with
+ * `{{SessionName}}`, as AWS recommends for access entries (docs/aws-facts.md#access-entry-rules):
+ * each session shows as itself and cannot pose as another name. It starts with `tether:`,
+ * none of the prefixes EKS reserves. When that would pass {@link MAX_KUBERNETES_USERNAME}
+ * characters, a hash of the workload stands for the region and cluster, and the namespace and
+ * service account are cut to fit.
+ *
+ * @example kubernetesUsername(demo) // 'tether:111111111111:ap-southeast-1:cluster-a:kubeai-chatbot:kubeai-chatbot:{{SessionName}}'
  */
 export function kubernetesUsername(spec: Pick<LinkSpec, 'source' | 'access'>): string {
-  return (
-    spec.access.username ??
-    `tether:${spec.source.cluster}:${spec.source.namespace}:${spec.source.serviceAccount}`
-  );
+  if (spec.access.username !== undefined) return spec.access.username;
+  const { accountId, region, cluster, namespace, serviceAccount } = spec.source;
+  const full = `tether:${accountId}:${region}:${cluster}:${namespace}:${serviceAccount}:${SESSION_NAME_TEMPLATE}`;
+  if (full.length <= MAX_KUBERNETES_USERNAME) return full;
+  const head = `tether:${accountId}:${shortHash([workloadKey(spec.source)], 16)}:`;
+  const tail = `:${SESSION_NAME_TEMPLATE}`;
+  return `${head}${`${namespace}:${serviceAccount}`.slice(0, MAX_KUBERNETES_USERNAME - head.length - tail.length)}${tail}`;
+}
+
+/**
+ * The usernames Tether wrote by default before, still recognised as Tether's in `aws-auth`
+ * (which carries no tags), so an entry Tether wrote earlier is brought to today's name
+ * rather than taken for someone else's. Empty when the request names its own username.
+ */
+export function earlierKubernetesUsernames(spec: Pick<LinkSpec, 'source' | 'access'>): string[] {
+  if (spec.access.username !== undefined) return [];
+  return [`tether:${spec.source.cluster}:${spec.source.namespace}:${spec.source.serviceAccount}`];
 }

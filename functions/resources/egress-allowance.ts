@@ -7,6 +7,12 @@
  * Where it takes effect: the cluster security group governs the ENIs EKS puts in the
  * cluster's subnets, so the private endpoint; the public endpoint is governed by
  * `publicAccessCidrs` (docs/aws-facts.md#cluster-security-group-and-public-endpoint). The result says which applies.
+ *
+ * Brownfield: a rule someone else made on the group that already lets a CIDR in on tcp/443
+ * (the runbook's step 6 done by hand, or a wider rule for that CIDR) is used as it is:
+ * recorded as "allowed by an existing rule, not managed", never changed, counted or revoked.
+ * The link still joins that CIDR's membership, so should the person's rule go and a later
+ * run make Tether's own rule, every link that relies on the CIDR keeps it alive.
  */
 import {
   AuthorizeSecurityGroupIngressCommand,
@@ -15,7 +21,7 @@ import {
   RevokeSecurityGroupIngressCommand,
   type SecurityGroupRule,
 } from '@aws-sdk/client-ec2';
-import { ConflictUnmanagedResourceError, QuotaExceededError, UnsupportedClusterError } from '#link/errors';
+import { QuotaExceededError, UnsupportedClusterError } from '#link/errors';
 import { isAwsError } from '#aws/errors';
 import type { Link, LinkSpec } from '#link/model';
 import { owners } from '#link/names';
@@ -77,17 +83,59 @@ const coversPort = (r: SecurityGroupRule) =>
   (r.IpProtocol === 'tcp' && (r.FromPort ?? 0) <= EGRESS_PORT && (r.ToPort ?? 0) >= EGRESS_PORT) ||
   r.IpProtocol === '-1';
 
-/** Ensures one Tether rule per CIDR on the group; never touches a rule Tether did not make. */
+/** What Tether records of a CIDR that a rule it did not make already lets in. */
+export const ADOPTED_RULE_NOTE = 'allowed by an existing rule, not managed';
+
+/**
+ * The rule that lets `cidr` in on tcp/443, if the group has one: Tether's own first, else one
+ * someone else made (an exact tcp/443 rule, a port range that covers it, or all traffic).
+ */
+export function ruleAllowing(
+  rules: readonly SecurityGroupRule[],
+  cidr: string,
+): { readonly rule: SecurityGroupRule; readonly managed: boolean } | undefined {
+  const mine = rules.find(
+    (r) => !r.IsEgress && r.CidrIpv4 === cidr && r.FromPort === EGRESS_PORT && isManaged(r.Tags),
+  );
+  if (mine) return { rule: mine, managed: true };
+  const theirs = unmanagedAllowing(
+    rules.filter((r) => !r.IsEgress),
+    cidr,
+  );
+  return theirs ? { rule: theirs, managed: false } : undefined;
+}
+
+/** A rule Tether did not make that lets `cidr` in on tcp/443, if the group has one. */
+function unmanagedAllowing(rules: readonly SecurityGroupRule[], cidr: string): SecurityGroupRule | undefined {
+  return rules.find((r) => r.CidrIpv4 === cidr && coversPort(r) && !isManaged(r.Tags));
+}
+
+export interface EnsuredIngressRules {
+  /** CIDRs Tether made a rule for in this run. */
+  readonly created: string[];
+  /** CIDRs Tether's rule already let in. */
+  readonly unchanged: string[];
+  /** Tether's rule id per CIDR. */
+  readonly ruleIds: Record<string, string>;
+  /** CIDRs a rule Tether did not make already lets in: that rule's id per CIDR ({@link ADOPTED_RULE_NOTE}). */
+  readonly adopted: Record<string, string>;
+}
+
+/**
+ * Ensures each CIDR is let in on tcp/443: by Tether's own rule, made when missing, or by a
+ * rule someone else made, used as it is. Never touches a rule Tether did not make.
+ */
 export async function ensureIngressRules(
   ec2: EC2Client,
   groupId: string,
   cidrs: readonly string[],
   description: string,
-): Promise<{ created: string[]; unchanged: string[]; ruleIds: Record<string, string> }> {
+): Promise<EnsuredIngressRules> {
   const rules = await ingressRules(ec2, groupId);
   const created: string[] = [];
   const unchanged: string[] = [];
   const ruleIds: Record<string, string> = {};
+  const adopted: Record<string, string> = {};
   const missing: string[] = [];
   for (const cidr of cidrs) {
     const same = rules.filter(
@@ -103,12 +151,10 @@ export async function ensureIngressRules(
       ruleIds[cidr] = mine.SecurityGroupRuleId ?? '';
       continue;
     }
-    const theirs = same[0] ?? rules.find((r) => r.CidrIpv4 === cidr && coversPort(r) && !isManaged(r.Tags));
+    const theirs = unmanagedAllowing(rules, cidr);
     if (theirs) {
-      throw new ConflictUnmanagedResourceError(
-        `${groupId}/${theirs.SecurityGroupRuleId}`,
-        `Security group ${groupId} already has rule ${theirs.SecurityGroupRuleId} for ${cidr} that Tether did not make; Tether will not change or count it`,
-      );
+      adopted[cidr] = theirs.SecurityGroupRuleId ?? '';
+      continue;
     }
     missing.push(cidr);
   }
@@ -147,22 +193,21 @@ export async function ensureIngressRules(
           throw new QuotaExceededError((err as Error).message, { cause: err });
         }
         if (!isAwsError(err, 'InvalidPermission.Duplicate')) throw err;
-        // A concurrent link made it first: it must be Tether's.
-        const again = (await ingressRules(ec2, groupId)).find(
-          (r) => r.CidrIpv4 === cidr && r.FromPort === EGRESS_PORT && isManaged(r.Tags),
-        );
-        if (!again) {
-          throw new ConflictUnmanagedResourceError(
-            `${groupId}/${cidr}`,
-            `Security group ${groupId} got a rule for ${cidr} that Tether did not make`,
-          );
+        // A concurrent link made it first, or a person did meanwhile.
+        const now = await ingressRules(ec2, groupId);
+        const again = now.find((r) => r.CidrIpv4 === cidr && r.FromPort === EGRESS_PORT && isManaged(r.Tags));
+        if (again) {
+          ruleIds[cidr] = again.SecurityGroupRuleId ?? '';
+          unchanged.push(cidr);
+          continue;
         }
-        ruleIds[cidr] = again.SecurityGroupRuleId ?? '';
-        unchanged.push(cidr);
+        const theirs = unmanagedAllowing(now, cidr);
+        if (!theirs) throw err;
+        adopted[cidr] = theirs.SecurityGroupRuleId ?? '';
       }
     }
   }
-  return { created, unchanged, ruleIds };
+  return { created, unchanged, ruleIds, adopted };
 }
 
 /** The onboard step. */
@@ -206,18 +251,35 @@ export async function egressStep(link: Link, deps: StepDeps) {
   const stale =
     previous?.securityGroupId === groupId ? (previous.cidrs ?? []).filter((c) => !cidrs.includes(c)) : [];
   const released = await releaseCidrs(link, deps, groupId, stale);
+  const { adopted, ...made } = ensured;
+  const adoptedOnes = Object.keys(adopted);
   const result = {
     mode: link.spec.network.mode,
     securityGroupId: groupId,
     cidrs,
-    ...ensured,
+    ...made,
+    ...(adoptedOnes.length
+      ? {
+          adopted: Object.fromEntries(
+            Object.entries(adopted).map(([cidr, ruleId]) => [cidr, { ruleId, note: ADOPTED_RULE_NOTE }]),
+          ),
+        }
+      : {}),
     ...(released.length ? { released } : {}),
     action: ensured.created.length || released.length ? 'updated' : 'unchanged',
     ...effect,
   };
   return {
     result,
-    outputs: { egress: { securityGroupId: groupId, cidrs, ruleIds: ensured.ruleIds, ...effect } },
+    outputs: {
+      egress: {
+        securityGroupId: groupId,
+        cidrs,
+        ruleIds: ensured.ruleIds,
+        ...(adoptedOnes.length ? { adopted } : {}),
+        ...effect,
+      },
+    },
   };
 }
 
@@ -247,14 +309,23 @@ async function releaseCidrs(
   return results;
 }
 
-/** Revokes Tether's rule for one CIDR on the group, if it is there; others' rules are never touched. */
+/**
+ * Revokes Tether's rule for one CIDR on the group, if it is there; others' rules are never
+ * touched. Without a Tether rule, a rule someone else made for the CIDR is reported
+ * `left-unmanaged` (the allowance the link used as it was), else `absent`.
+ */
 export async function revokeOwnedRule(ec2: EC2Client, groupId: string, cidr: string) {
   const rules = await ingressRules(ec2, groupId);
   const mine = rules.filter(
     (r) =>
       r.CidrIpv4 === cidr && r.FromPort === EGRESS_PORT && isOwnedBy(r.Tags, owners.egress(groupId, cidr)),
   );
-  if (mine.length === 0) return { cidr, action: 'absent' };
+  if (mine.length === 0) {
+    const theirs = unmanagedAllowing(rules, cidr);
+    return theirs
+      ? { cidr, action: 'left-unmanaged', ruleId: theirs.SecurityGroupRuleId, note: ADOPTED_RULE_NOTE }
+      : { cidr, action: 'absent' };
+  }
   try {
     await ec2.send(
       new RevokeSecurityGroupIngressCommand({

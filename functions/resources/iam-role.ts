@@ -14,7 +14,9 @@ import {
   GetRolePolicyCommand,
   type IAMClient,
   type Role,
+  PutRolePermissionsBoundaryCommand,
   PutRolePolicyCommand,
+  TagRoleCommand,
   UpdateAssumeRolePolicyCommand,
 } from '@aws-sdk/client-iam';
 import { ConflictUnmanagedResourceError, NotYetPropagatedError, QuotaExceededError } from '#link/errors';
@@ -32,6 +34,14 @@ export interface RoleSpec {
   readonly inlinePolicies: Readonly<Record<string, PolicyDocument>>;
   /** Owner key written in the tags and required on an existing role. */
   readonly owner: string;
+  /** Further tags the role must carry (written at creation, added to an existing role that lacks them). */
+  readonly tags?: Readonly<Record<string, string>>;
+  /**
+   * ARN of the permissions boundary the role must carry. Tether's steps always give it: the
+   * agent role may create no role without it (docs/deployment.md#the-member-account-stack).
+   * Without it (a conformance test's bare endpoint) an existing boundary is left as it is.
+   */
+  readonly permissionsBoundary?: string;
 }
 
 export type EnsureAction = 'created' | 'updated' | 'unchanged';
@@ -86,6 +96,22 @@ async function getInlinePolicy(
   }
 }
 
+/**
+ * IAM's answer to a call on a role this step has just made or just read. `NoSuchEntity` there
+ * is IAM's read-after-write lag (docs/aws-facts.md#iam-eventual-consistency), not a missing
+ * role: retried as {@link NotYetPropagatedError}. A role someone deleted meanwhile is found
+ * absent by the retry, which then makes it again.
+ */
+function onKnownRole(err: unknown, what: string): unknown {
+  if (isAwsError(err, 'NoSuchEntity')) {
+    return new NotYetPropagatedError(
+      `${what}: IAM does not show the role yet, though this step has just made or read it (read-after-write lag)`,
+      { cause: err },
+    );
+  }
+  return iamError(err, what);
+}
+
 /** Maps IAM's answers to the errors the workflow understands. */
 function iamError(err: unknown, what: string): unknown {
   if (isAwsError(err, 'MalformedPolicyDocument') && /invalid principal/i.test((err as Error).message)) {
@@ -114,6 +140,13 @@ export function assertOwnedRole(role: Role, owner: string): void {
   }
 }
 
+/** The tags of `spec` that `role` lacks or holds with another value. */
+function missingTags(role: Role, spec: RoleSpec): { Key: string; Value: string }[] {
+  return Object.entries(spec.tags ?? {})
+    .filter(([key, value]) => !role.Tags?.some((t) => t.Key === key && t.Value === value))
+    .map(([Key, Value]) => ({ Key, Value }));
+}
+
 /** Creates the role or brings an existing Tether role to the spec; makes no call when nothing differs. */
 export async function ensureRole(iam: IAMClient, spec: RoleSpec): Promise<EnsuredRole> {
   let role = await findRole(iam, spec.name);
@@ -128,7 +161,11 @@ export async function ensureRole(iam: IAMClient, spec: RoleSpec): Promise<Ensure
             Path: spec.path,
             Description: spec.description,
             AssumeRolePolicyDocument: JSON.stringify(spec.trust),
-            Tags: ownershipTags(spec.owner),
+            ...(spec.permissionsBoundary ? { PermissionsBoundary: spec.permissionsBoundary } : {}),
+            Tags: [
+              ...ownershipTags(spec.owner),
+              ...Object.entries(spec.tags ?? {}).map(([Key, Value]) => ({ Key, Value })),
+            ],
           }),
         )
       ).Role;
@@ -136,8 +173,14 @@ export async function ensureRole(iam: IAMClient, spec: RoleSpec): Promise<Ensure
     } catch (err) {
       if (!isAwsError(err, 'EntityAlreadyExists')) throw iamError(err, `CreateRole ${spec.name}`);
       role = await findRole(iam, spec.name); // a concurrent run made it: check it as an existing role
+      if (!role) {
+        throw new NotYetPropagatedError(
+          `CreateRole ${spec.name}: IAM says the role exists but does not show it yet (read-after-write lag)`,
+          { cause: err },
+        );
+      }
     }
-    if (!role) throw new Error(`Role ${spec.name} vanished while being created`);
+    if (!role) throw new Error(`CreateRole ${spec.name} returned no role`);
   }
   if (action !== 'created') {
     assertOwnedRole(role, spec.owner);
@@ -150,9 +193,30 @@ export async function ensureRole(iam: IAMClient, spec: RoleSpec): Promise<Ensure
           }),
         );
       } catch (err) {
-        throw iamError(err, `UpdateAssumeRolePolicy ${spec.name}`);
+        throw onKnownRole(err, `UpdateAssumeRolePolicy ${spec.name}`);
       }
       changes.push('trust');
+    }
+    const tags = missingTags(role, spec);
+    if (tags.length > 0) {
+      try {
+        await iam.send(new TagRoleCommand({ RoleName: spec.name, Tags: tags }));
+      } catch (err) {
+        throw onKnownRole(err, `TagRole ${spec.name}`);
+      }
+      changes.push('tags');
+    }
+    if (
+      spec.permissionsBoundary &&
+      role.PermissionsBoundary?.PermissionsBoundaryArn !== spec.permissionsBoundary
+    ) {
+      await iam.send(
+        new PutRolePermissionsBoundaryCommand({
+          RoleName: spec.name,
+          PermissionsBoundary: spec.permissionsBoundary,
+        }),
+      );
+      changes.push('boundary');
     }
   }
   for (const [policyName, document] of Object.entries(spec.inlinePolicies)) {
@@ -167,7 +231,7 @@ export async function ensureRole(iam: IAMClient, spec: RoleSpec): Promise<Ensure
         }),
       );
     } catch (err) {
-      throw iamError(err, `PutRolePolicy ${spec.name}/${policyName}`);
+      throw onKnownRole(err, `PutRolePolicy ${spec.name}/${policyName}`);
     }
     if (action !== 'created') changes.push(`policy:${policyName}`);
   }
@@ -189,7 +253,17 @@ export async function deleteOwnedRole(
   const role = await findRole(iam, name);
   if (!role) return { action: 'absent' };
   if (!isOwnedBy(role.Tags, owner)) return { action: 'left-unmanaged', arn: role.Arn ?? name };
-  const inline = (await iam.send(new ListRolePoliciesCommand({ RoleName: name }))).PolicyNames ?? [];
+  // NoSuchEntity on the role just read is lag or a concurrent removal: the retry's GetRole tells which.
+  const known = async <T>(what: string, call: () => Promise<T>): Promise<T> => {
+    try {
+      return await call();
+    } catch (err) {
+      throw onKnownRole(err, `${what} ${name}`);
+    }
+  };
+  const inline =
+    (await known('ListRolePolicies', () => iam.send(new ListRolePoliciesCommand({ RoleName: name }))))
+      .PolicyNames ?? [];
   for (const policyName of inline) {
     try {
       await iam.send(new DeleteRolePolicyCommand({ RoleName: name, PolicyName: policyName }));
@@ -198,7 +272,11 @@ export async function deleteOwnedRole(
     }
   }
   const attached =
-    (await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: name }))).AttachedPolicies ?? [];
+    (
+      await known('ListAttachedRolePolicies', () =>
+        iam.send(new ListAttachedRolePoliciesCommand({ RoleName: name })),
+      )
+    ).AttachedPolicies ?? [];
   for (const p of attached) {
     try {
       await iam.send(new DetachRolePolicyCommand({ RoleName: name, PolicyArn: p.PolicyArn }));
@@ -206,11 +284,6 @@ export async function deleteOwnedRole(
       if (!isAwsError(err, 'NoSuchEntity')) throw err;
     }
   }
-  try {
-    await iam.send(new DeleteRoleCommand({ RoleName: name }));
-  } catch (err) {
-    if (isAwsError(err, 'NoSuchEntity')) return { action: 'absent' };
-    throw err;
-  }
+  await known('DeleteRole', () => iam.send(new DeleteRoleCommand({ RoleName: name })));
   return { action: 'deleted', arn: role.Arn ?? name };
 }

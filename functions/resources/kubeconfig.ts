@@ -4,6 +4,13 @@
  * (`AWS_ROLE_ARN`) → `aws eks get-token --role-arn <target role>`. The runbook's variant that
  * points `AWS_ROLE_ARN` straight at the target role would need the source issuer trusted in
  * the target account; Tether's chain keeps the OIDC trust in the source account.
+ *
+ * Names, so that kubeconfigs can be merged into one (`KUBECONFIG=a:b`) without one entry
+ * silently replacing another: the cluster and the context are named by the target cluster's
+ * ARN, as `aws eks update-kubeconfig` names them, so same-named clusters in different
+ * accounts or regions stay apart; the user is named by the link's target role ARN, the
+ * identity it signs in as, so two links never share a user entry. A workload has at most
+ * one link per target cluster, so its kubeconfigs merge without a clash.
  */
 import YAML from 'yaml';
 import type { Link } from '#link/model';
@@ -18,6 +25,7 @@ export function renderKubeconfig(link: Pick<Link, 'spec' | 'outputs'>): string {
   const { spec } = link;
   const resolved = resolvedOf(link).target;
   const name = resolved.clusterArn;
+  const user = targetRoleArnOf(link);
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
@@ -27,11 +35,11 @@ export function renderKubeconfig(link: Pick<Link, 'spec' | 'outputs'>): string {
         name,
       },
     ],
-    contexts: [{ context: { cluster: name, user: name }, name: spec.target.cluster }],
-    'current-context': spec.target.cluster,
+    contexts: [{ context: { cluster: name, user }, name }],
+    'current-context': name,
     users: [
       {
-        name,
+        name: user,
         user: {
           exec: {
             apiVersion: 'client.authentication.k8s.io/v1beta1',
@@ -66,7 +74,11 @@ export function renderKubeconfig(link: Pick<Link, 'spec' | 'outputs'>): string {
 export async function kubeconfigStep(link: Link) {
   const kubeconfig = renderKubeconfig(link);
   return {
-    result: { context: link.spec.target.cluster, bytes: Buffer.byteLength(kubeconfig) },
+    result: {
+      context: resolvedOf(link).target.clusterArn,
+      user: targetRoleArnOf(link),
+      bytes: Buffer.byteLength(kubeconfig),
+    },
     outputs: { kubeconfig },
   };
 }

@@ -3,6 +3,11 @@
  * shared by every workload of the cluster (membership `ISSUER#…`). An existing provider for
  * the issuer that Tether did not make (eksctl makes one per cluster) is used as it is and
  * never changed or deleted, provided it trusts the `sts.amazonaws.com` audience.
+ *
+ * The provider is account-wide: by the time the issuer's last link goes, roles Tether did
+ * not make may trust it. Deleting a provider leaves those roles' trust as it is and breaks
+ * them (IAM API reference, DeleteOpenIDConnectProvider; docs/aws-facts.md#oidc-providers-are-shared),
+ * so Tether's provider is kept while any role of the account trusts it.
  */
 import {
   AddClientIDToOpenIDConnectProviderCommand,
@@ -10,10 +15,12 @@ import {
   DeleteOpenIDConnectProviderCommand,
   GetOpenIDConnectProviderCommand,
   type IAMClient,
+  ListRolesCommand,
 } from '@aws-sdk/client-iam';
 import { ConflictUnmanagedResourceError, QuotaExceededError } from '#link/errors';
 import { isAwsError } from '#aws/errors';
 import type { Link } from '#link/model';
+import { parsePolicy } from '#link/policy/evaluate';
 import { issuerHostPath, oidcProviderArn, owners } from '#link/names';
 import { membership } from '#store/table';
 import type { StepDeps } from './deps';
@@ -106,13 +113,58 @@ export async function oidcProviderStep(link: Link, deps: StepDeps) {
   return { result: { ...provider }, outputs: { oidcProviderArn: provider.arn } };
 }
 
-/** Deletes the provider if Tether made it for this issuer; anyone else's is never touched. */
+/** Whether a trust policy lets the provider's web identities in: an Allow naming it as a Federated principal. */
+function trustsProvider(document: string | undefined, providerArn: string): boolean {
+  if (!document) return false;
+  let statements: unknown;
+  try {
+    statements = parsePolicy(document).Statement;
+  } catch {
+    return true; // a trust Tether cannot read might name it: keep the provider
+  }
+  return (Array.isArray(statements) ? statements : [statements]).some((st) => {
+    const { Effect, Principal } = (st ?? {}) as { Effect?: string; Principal?: unknown };
+    if (Effect !== 'Allow' || typeof Principal !== 'object' || Principal === null) return false;
+    const federated = (Principal as { Federated?: unknown }).Federated;
+    return (Array.isArray(federated) ? federated : [federated]).includes(providerArn);
+  });
+}
+
+/**
+ * The names of the account's roles whose trust lets the provider in. ListRoles carries each
+ * role's trust policy (URL-encoded), so one paginated listing reads them all.
+ *
+ * @example
+ * await rolesTrustingProvider(iam, 'arn:aws:iam::111111111111:oidc-provider/oidc.eks…'); // ['billing-reader']
+ */
+export async function rolesTrustingProvider(iam: IAMClient, providerArn: string): Promise<string[]> {
+  const names: string[] = [];
+  let marker: string | undefined;
+  do {
+    const page = await iam.send(new ListRolesCommand({ ...(marker ? { Marker: marker } : {}) }));
+    for (const role of page.Roles ?? []) {
+      if (trustsProvider(role.AssumeRolePolicyDocument, providerArn)) names.push(role.RoleName ?? '');
+    }
+    marker = page.IsTruncated ? page.Marker : undefined;
+  } while (marker);
+  return names.sort();
+}
+
+/**
+ * Deletes the provider if Tether made it for this issuer and no role of the account trusts
+ * it any more; anyone else's is never touched. A provider a role still trusts is `kept`,
+ * and the result names those roles.
+ */
 export async function deleteOwnedProvider(iam: IAMClient, accountId: string, issuer: string) {
   const arn = oidcProviderArn(accountId, issuer);
   const existing = await findProvider(iam, arn);
   if (!existing) return { action: 'absent', arn };
   if (!isOwnedBy(existing.Tags, owners.issuer(issuer))) {
     return { action: 'left-unmanaged', arn };
+  }
+  const trustedBy = await rolesTrustingProvider(iam, arn);
+  if (trustedBy.length > 0) {
+    return { action: 'kept', arn, detail: `trusted by ${trustedBy.join(', ')}`, trustedBy };
   }
   try {
     await iam.send(new DeleteOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }));

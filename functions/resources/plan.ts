@@ -1,6 +1,8 @@
 /**
  * The plan (docs/architecture.md, "Workflows"): the read-only checks that find what would
- * make the onboard fail for certain — a missing cluster, an account Tether cannot reach, a
+ * make the onboard fail for certain — a request outside the guardrails (`#link/guardrails`:
+ * a Region of another partition, an access policy not for workloads, a `system:` group, a
+ * reserved username), a missing cluster, an account Tether cannot reach, a
  * source without an OIDC issuer, a CONFIG_MAP-only target asked for an access policy, an
  * existing link of the same workload → target with another spec — and what each target
  * would get. `POST /plans` answers it; `POST /links` runs it first and applies only a plan
@@ -9,6 +11,7 @@
 import { AccountNotReachableError, LinkSpecMismatchError, UnsupportedClusterError } from '#link/errors';
 import { isAwsError } from '#aws/errors';
 import { canonicalJson } from '#link/canonical-json';
+import { assertRequestAllowed } from '#link/guardrails';
 import { REDRIVABLE } from '#link/lifecycle';
 import type { Link, LinkSpec, OnboardingRequest, TargetRequest } from '#link/model';
 import { clusterKey, targetRoleName, workloadRoleName } from '#link/names';
@@ -104,16 +107,20 @@ export async function planRequest(
   deps: Pick<StepDeps, 'clients' | 'links'>,
   request: OnboardingRequest,
 ): Promise<Plan> {
-  const checks = await checkClusters(deps, request);
+  // A request that breaks the guardrails is refused before any account is read.
+  assertRequestAllowed(request);
+  const checks = [
+    {
+      check: 'request',
+      ok: true,
+      detail: 'Regions of the aws partition; EKS access policies, usernames and groups EKS accepts',
+    },
+    ...(await checkClusters(deps, request)),
+  ];
   const targets: TargetPlan[] = [];
   for (const spec of specsOf(request)) {
     const existing = await deps.links.findByNaturalKey(spec);
-    const conflict =
-      existing && canonicalJson(existing.spec) !== canonicalJson(spec)
-        ? new LinkSpecMismatchError(
-            `Link ${existing.id} already links this workload to ${clusterKey(spec.target)} with another access, network or identity; delete it first, or ask for the same spec`,
-          )
-        : undefined;
+    const conflict = existing ? specConflict(existing, spec) : undefined;
     targets.push({
       spec,
       ...(existing ? { existing } : {}),
@@ -122,6 +129,17 @@ export async function planRequest(
     });
   }
   return { checks, targets };
+}
+
+/**
+ * Why an existing link of the same workload → target cannot serve a request for `spec`: it
+ * has another access, network or identity. A request never changes a link silently.
+ */
+export function specConflict(existing: Link, spec: LinkSpec): LinkSpecMismatchError | undefined {
+  if (canonicalJson(existing.spec) === canonicalJson(spec)) return undefined;
+  return new LinkSpecMismatchError(
+    `Link ${existing.id} already links this workload to ${clusterKey(spec.target)} with another access, network or identity; delete it first, or ask for the same spec`,
+  );
 }
 
 /** Throws the first conflict of a plan: nothing of it may be applied. */

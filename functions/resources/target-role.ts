@@ -11,6 +11,7 @@ import {
 import type { PolicyDocument } from '#link/policy/evaluate';
 import type { StepDeps } from './deps';
 import { deleteOwnedRole, ensureRole } from './iam-role';
+import { TAG_WORKLOAD, workloadTagValue } from './workload-role';
 
 export function targetTrustPolicy(sourceAccountId: string, workloadRoleArn: string): PolicyDocument {
   return {
@@ -46,6 +47,9 @@ export async function targetRoleStep(link: Link, deps: Pick<StepDeps, 'clients'>
     trust: targetTrustPolicy(source.accountId, workloadRoleArn),
     inlinePolicies: { [TARGET_POLICY_NAME]: targetPolicy(eksClusterArn(target)) },
     owner: owners.link(link.spec),
+    // Names the workload whose role may assume it: the condition of the workload role's policy.
+    tags: { [TAG_WORKLOAD]: workloadTagValue(source) },
+    permissionsBoundary: deps.clients.permissionsBoundaryArn(target.accountId),
   });
   return { result: { ...ensured }, outputs: { targetRoleArn: ensured.arn } };
 }

@@ -3,10 +3,18 @@
  * AWS would authorise the pod's calls — web identity → workload role → target role →
  * DescribeCluster — then check the cluster access and the egress rules. Read-only.
  * A second, negative check proves the trust is scoped: another service account is refused.
+ * And every policy attached to or inlined in Tether's roles, and any permissions boundary,
+ * is listed: whatever Tether did not put there (AdministratorAccess attached by hand, say)
+ * fails the role's `…-extras` hop, named.
  */
 import { DescribeSecurityGroupRulesCommand } from '@aws-sdk/client-ec2';
 import { DescribeAccessEntryCommand, ListAssociatedAccessPoliciesCommand } from '@aws-sdk/client-eks';
-import { GetRoleCommand, GetRolePolicyCommand } from '@aws-sdk/client-iam';
+import {
+  GetRoleCommand,
+  GetRolePolicyCommand,
+  ListAttachedRolePoliciesCommand,
+  ListRolePoliciesCommand,
+} from '@aws-sdk/client-iam';
 import type { AwsClients } from '#aws/clients';
 import { VerificationFailedError } from '#link/errors';
 import { isAwsError } from '#aws/errors';
@@ -22,10 +30,9 @@ import {
   workloadRoleName,
 } from '#link/names';
 import { type Evaluation, type EvaluationRequest, evaluatePolicy, parsePolicy } from '#link/policy/evaluate';
-import { isManaged } from '#link/tags';
 import { readAwsAuth } from '#aws/kubernetes';
-import { kubernetesOf, withoutPath } from './access-entry';
-import { desiredCidrs, EGRESS_PORT } from './egress-allowance';
+import { entryBinding, kubernetesOf, withoutPath } from './access-entry';
+import { ADOPTED_RULE_NOTE, desiredCidrs, ruleAllowing } from './egress-allowance';
 import { STS_AUDIENCE } from './oidc-provider';
 import { resolvedOf } from './resolve';
 import type { StepDeps } from './deps';
@@ -45,11 +52,74 @@ async function readRole(clients: AwsClients, accountId: string, name: string, po
     return {
       trust: parsePolicy(role?.AssumeRolePolicyDocument ?? '{"Statement":[]}'),
       policy: parsePolicy(policy ?? '{"Statement":[]}'),
+      roleId: role?.RoleId,
+      createdAt: role?.CreateDate,
+      tags: role?.Tags ?? [],
     };
   } catch (err) {
     if (isAwsError(err, 'NoSuchEntity')) return undefined;
     throw err;
   }
+}
+
+/**
+ * What is attached to, inlined in and bounds one of Tether's roles, against what Tether puts
+ * there (one inline policy of its own, nothing attached, the deployment's permissions
+ * boundary, `AwsClients.permissionsBoundaryArn`): the `<role>-extras`
+ * hop, failed with each extra named. Undefined when the role does not exist (the chain's
+ * hops say so).
+ */
+async function roleExtras(
+  clients: AwsClients,
+  accountId: string,
+  roleName: string,
+  ownPolicy: string,
+  hop: string,
+): Promise<Hop | undefined> {
+  const iam = clients.iam(accountId);
+  const ownBoundary = clients.permissionsBoundaryArn(accountId);
+  const inline: string[] = [];
+  const attached: { name: string; arn: string }[] = [];
+  let boundary: string | undefined;
+  try {
+    boundary = (await iam.send(new GetRoleCommand({ RoleName: roleName }))).Role?.PermissionsBoundary
+      ?.PermissionsBoundaryArn;
+    let marker: string | undefined;
+    do {
+      const page = await iam.send(
+        new ListRolePoliciesCommand({ RoleName: roleName, ...(marker ? { Marker: marker } : {}) }),
+      );
+      inline.push(...(page.PolicyNames ?? []));
+      marker = page.IsTruncated ? page.Marker : undefined;
+    } while (marker);
+    do {
+      const page = await iam.send(
+        new ListAttachedRolePoliciesCommand({ RoleName: roleName, ...(marker ? { Marker: marker } : {}) }),
+      );
+      for (const p of page.AttachedPolicies ?? []) {
+        attached.push({ name: p.PolicyName ?? p.PolicyArn ?? '?', arn: p.PolicyArn ?? '?' });
+      }
+      marker = page.IsTruncated ? page.Marker : undefined;
+    } while (marker);
+  } catch (err) {
+    if (isAwsError(err, 'NoSuchEntity')) return undefined;
+    throw err;
+  }
+  const extras = [
+    ...inline.filter((name) => name !== ownPolicy).map((name) => `inline policy ${name}`),
+    ...attached.map((p) => `${p.name} (${p.arn}) attached`),
+    ...(boundary && boundary !== ownBoundary ? [`permissions boundary ${boundary}`] : []),
+    // Not an extra, but the boundary every role Tether makes carries is gone: say so here too.
+    ...(boundary ? [] : [`no permissions boundary (Tether puts ${ownBoundary})`]),
+  ];
+  const listing = `inline: ${inline.join(', ') || 'none'}; attached: ${attached.map((p) => p.arn).join(', ') || 'none'}; permissions boundary: ${boundary ?? 'none'}`;
+  return {
+    hop,
+    ok: extras.length === 0,
+    detail: extras.length
+      ? `${roleName} has what Tether did not put there: ${extras.join('; ')} (${listing})`
+      : `${roleName} holds only what Tether put there (${listing})`,
+  };
 }
 
 /**
@@ -88,6 +158,14 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
   const workloadArn = roleArn(source.accountId, workloadRoleName(source));
   const targetArn = roleArn(target.accountId, targetRoleName(link.spec));
   const clusterArn = eksClusterArn(target);
+  const targetRole = await readRole(clients, target.accountId, targetRoleName(link.spec), TARGET_POLICY_NAME);
+  // The target role's tags, as IAM puts them in the context of a request on it.
+  const targetTags = Object.fromEntries(
+    (targetRole?.tags ?? []).flatMap((t) => [
+      [`aws:ResourceTag/${t.Key}`, t.Value ?? ''],
+      [`iam:ResourceTag/${t.Key}`, t.Value ?? ''],
+    ]),
+  );
 
   if (link.spec.identity.mode === 'irsa') {
     const issuer = resolved.source.issuer ?? '';
@@ -133,12 +211,26 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
       judged(
         'workload-role→target-role',
         `${workloadArn} may call sts:AssumeRole on ${targetArn}`,
-        workload && evaluate(workload.policy, { action: 'sts:AssumeRole', resource: targetArn }, 'identity'),
+        workload &&
+          evaluate(
+            workload.policy,
+            { action: 'sts:AssumeRole', resource: targetArn, context: targetTags },
+            'identity',
+          ),
         'allowed',
       ),
     );
   }
-  const targetRole = await readRole(clients, target.accountId, targetRoleName(link.spec), TARGET_POLICY_NAME);
+  if (link.spec.identity.mode === 'irsa') {
+    const extras = await roleExtras(
+      clients,
+      source.accountId,
+      workloadRoleName(source),
+      WORKLOAD_POLICY_NAME,
+      'workload-role-extras',
+    );
+    if (extras) hops.push(extras);
+  }
   const assumeTarget = (arn: string) =>
     targetRole &&
     evaluate(
@@ -162,6 +254,14 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
       'refused',
     ),
   );
+  const targetExtras = await roleExtras(
+    clients,
+    target.accountId,
+    targetRoleName(link.spec),
+    TARGET_POLICY_NAME,
+    'target-role-extras',
+  );
+  if (targetExtras) hops.push(targetExtras);
   hops.push(
     judged(
       'target-role→describe-cluster',
@@ -192,6 +292,13 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
           new DescribeAccessEntryCommand({ clusterName: target.cluster, principalArn: targetArn }),
         )
       ).accessEntry;
+      const binding =
+        entry &&
+        entryBinding(entry, {
+          arn: targetArn,
+          ...(targetRole?.roleId ? { roleId: targetRole.roleId } : {}),
+          ...(targetRole?.createdAt ? { createdAt: targetRole.createdAt } : {}),
+        });
       if ('policyArn' in access) {
         const associated =
           (
@@ -209,6 +316,11 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
         ok = !!entry && access.groups.every((g) => entry.kubernetesGroups?.includes(g));
         detail = `access entry ${entry?.accessEntryArn ?? '?'} maps groups ${access.groups.join(', ')}`;
       }
+      // EKS lets in only the role the entry was made for (docs/aws-facts.md#access-entries-keep-the-role-id).
+      if (binding && !binding.bound) {
+        ok = false;
+        detail = `${detail}, but lets nobody in: ${binding.detail}`;
+      }
     } catch (err) {
       if (!isAwsError(err, 'ResourceNotFoundException')) throw err;
     }
@@ -224,18 +336,17 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
           .ec2(target.accountId, target.region)
           .send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [groupId] }] }))
       ).SecurityGroupRules ?? [];
-    const missing = cidrs.filter(
-      (c) =>
-        !rules.some(
-          (r) => !r.IsEgress && r.CidrIpv4 === c && r.FromPort === EGRESS_PORT && isManaged(r.Tags),
-        ),
-    );
+    // Tether's rule, or one someone else made that already lets the CIDR in (docs/architecture.md#ownership).
+    const missing = cidrs.filter((c) => !ruleAllowing(rules, c));
+    const unmanaged = cidrs.filter((c) => ruleAllowing(rules, c)?.managed === false);
     hops.push({
       hop: 'network',
       ok: missing.length === 0,
       detail: missing.length
         ? `no tcp/443 rule on ${groupId} for ${missing.join(', ')}`
-        : `tcp/443 from ${cidrs.join(', ')} on ${groupId}`,
+        : `tcp/443 from ${cidrs.join(', ')} on ${groupId}${
+            unmanaged.length ? ` (${unmanaged.join(', ')} ${ADOPTED_RULE_NOTE})` : ''
+          }`,
     });
   }
   return hops;

@@ -1,4 +1,3 @@
-import { ConcurrentUpdateError } from '#link/errors';
 import type { Link, WorkloadRef } from '#link/model';
 import {
   issuerHostPath,
@@ -13,8 +12,9 @@ import {
 } from '#link/names';
 import { membership } from '#store/table';
 import type { StepDeps } from './deps';
-import { joinShared, leaveShared, type MembershipStore } from '#store/memberships';
+import { joinShared, leaveShared } from '#store/memberships';
 import type { PolicyDocument } from '#link/policy/evaluate';
+import { ownerTagValue } from '#link/tags';
 import { resolvedOf } from './resolve';
 import { deleteOwnedRole, ensureRole } from './iam-role';
 import { STS_AUDIENCE } from './oidc-provider';
@@ -40,16 +40,35 @@ export function workloadTrustPolicy(accountId: string, issuer: string, w: Worklo
   };
 }
 
-/** `sts:AssumeRole` on exactly these target roles. */
-export function workloadPolicy(targetRoleArns: readonly string[]): PolicyDocument {
+/** The tag every target role carries: which workload's role may assume it (see {@link workloadPolicy}). */
+export const TAG_WORKLOAD = 'tether:workload';
+
+/** Every target role's name starts with this (`targetRoleName` in `#link/names`). */
+export const TARGET_ROLE_NAME_PREFIX = 'tether-t-';
+
+/** The value of {@link TAG_WORKLOAD} for a workload: its owner key, as the workload role's own owner tag holds it. */
+export function workloadTagValue(w: WorkloadRef): string {
+  return ownerTagValue(owners.workload(w));
+}
+
+/**
+ * `sts:AssumeRole` on Tether's target roles made for this workload, in any account: the
+ * roles under Tether's path whose name has the target-role prefix and that carry the
+ * workload's tag. Its size does not depend on the number of links, so it stays far below
+ * IAM's 10,240 characters (docs/aws-facts.md#iam-quotas) and a workload's later links write
+ * nothing here. Safe because every target role's trust pins this exact workload role by
+ * `aws:PrincipalArn` (docs/architecture.md#the-workload-roles-permission).
+ */
+export function workloadPolicy(w: WorkloadRef): PolicyDocument {
   return {
     Version: '2012-10-17',
     Statement: [
       {
-        Sid: 'AssumeTetherTargetRoles',
+        Sid: 'AssumeTetherTargetRolesOfThisWorkload',
         Effect: 'Allow',
         Action: 'sts:AssumeRole',
-        Resource: [...new Set(targetRoleArns)].sort(),
+        Resource: `arn:aws:iam::*:role${TETHER_ROLE_PATH}${TARGET_ROLE_NAME_PREFIX}*`,
+        Condition: { StringEquals: { [`aws:ResourceTag/${TAG_WORKLOAD}`]: workloadTagValue(w) } },
       },
     ],
   };
@@ -60,16 +79,11 @@ export function targetRoleArnOf(link: Pick<Link, 'spec'>): string {
   return roleArn(link.spec.target.accountId, targetRoleName(link.spec));
 }
 
-/** Target roles of the workload's live links, from the membership items. */
-async function memberTargetRoles(memberships: MembershipStore, w: WorkloadRef): Promise<string[]> {
-  const members = await memberships.members(membership.workload(workloadKey(w)));
-  return members
-    .map((m) => m.targetRoleArn as string)
-    .filter(Boolean)
-    .sort();
-}
-
-/** The onboard step: join the workload's membership, then ensure the role and its policy. */
+/**
+ * The onboard step: join the workload's membership (it decides when the role goes), then
+ * ensure the role and its policy. Neither depends on the workload's other links, so for a
+ * workload's second and later links this reads and writes nothing else.
+ */
 export async function workloadRoleStep(link: Link, deps: StepDeps) {
   const { source } = link.spec;
   const issuer = resolvedOf(link).source.issuer ?? '';
@@ -77,48 +91,39 @@ export async function workloadRoleStep(link: Link, deps: StepDeps) {
     deps.memberships,
     membership.workload(workloadKey(source)),
     membership.link(link.id),
-    { linkId: link.id, targetRoleArn: targetRoleArnOf(link) },
+    { linkId: link.id },
     deps.now().getTime(),
   );
-  return { ...(await converge(link, deps, issuer)) };
+  const ensured = await ensureWorkloadRole(link, deps, issuer);
+  return {
+    result: { ...ensured },
+    outputs: {
+      workloadRoleArn: ensured.arn,
+      serviceAccountAnnotation: { 'eks.amazonaws.com/role-arn': ensured.arn },
+    },
+  };
 }
 
-/** Writes the role and its policy from the members until they stop changing. */
-async function converge(link: Link, deps: Pick<StepDeps, 'clients' | 'memberships'>, issuer: string) {
+/** The workload role, its IRSA trust and its constant-size policy. */
+function ensureWorkloadRole(link: Link, deps: Pick<StepDeps, 'clients'>, issuer: string) {
   const { source } = link.spec;
-  const iam = deps.clients.iam(source.accountId);
-  let targets = await memberTargetRoles(deps.memberships, source);
-  for (let round = 0; round < 5; round++) {
-    const ensured = await ensureRole(iam, {
-      name: workloadRoleName(source),
-      path: TETHER_ROLE_PATH,
-      description: `Tether workload role for ${source.namespace}/${source.serviceAccount} in ${source.cluster}`,
-      trust: workloadTrustPolicy(source.accountId, issuer, source),
-      inlinePolicies: { [WORKLOAD_POLICY_NAME]: workloadPolicy(targets) },
-      owner: owners.workload(source),
-    });
-    const after = await memberTargetRoles(deps.memberships, source);
-    if (after.join() === targets.join()) {
-      return {
-        result: { ...ensured, targetRoleArns: targets },
-        outputs: {
-          workloadRoleArn: ensured.arn,
-          serviceAccountAnnotation: { 'eks.amazonaws.com/role-arn': ensured.arn },
-        },
-      };
-    }
-    targets = after; // another link of the workload joined or left meanwhile: write again
-  }
-  throw new ConcurrentUpdateError(`The links of workload ${workloadKey(source)} kept changing`);
+  return ensureRole(deps.clients.iam(source.accountId), {
+    name: workloadRoleName(source),
+    path: TETHER_ROLE_PATH,
+    description: `Tether workload role for ${source.namespace}/${source.serviceAccount} in ${source.cluster}`,
+    trust: workloadTrustPolicy(source.accountId, issuer, source),
+    inlinePolicies: { [WORKLOAD_POLICY_NAME]: workloadPolicy(source) },
+    owner: owners.workload(source),
+    permissionsBoundary: deps.clients.permissionsBoundaryArn(source.accountId),
+  });
 }
 
 /**
- * The offboard step: leave the workload; the role goes with its last link, otherwise its
- * policy is re-derived from the remaining links.
+ * The offboard step: leave the workload; the role goes with its last link. Otherwise it is
+ * kept as it is: its policy names no link, so another link's leaving changes nothing in it.
  */
 export async function releaseWorkloadRoleStep(link: Link, deps: StepDeps) {
   const { source } = link.spec;
-  const issuer = link.outputs.resolved?.source.issuer;
   const owner = owners.workload(source);
   const outcome = await leaveShared(
     deps.memberships,
@@ -129,9 +134,5 @@ export async function releaseWorkloadRoleStep(link: Link, deps: StepDeps) {
     () => deleteOwnedRole(deps.clients.iam(source.accountId), workloadRoleName(source), owner),
   );
   if (outcome.removed) return { result: { action: outcome.result?.action ?? 'absent', remainingLinks: 0 } };
-  if (!issuer) return { result: { action: 'kept', remainingLinks: outcome.remaining } };
-  const kept = await converge(link, deps, issuer);
-  return {
-    result: { ...kept.result, action: `kept-${kept.result.action}`, remainingLinks: outcome.remaining },
-  };
+  return { result: { action: 'kept', remainingLinks: outcome.remaining } };
 }

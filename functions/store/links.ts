@@ -2,6 +2,11 @@
  * Link records and onboarding requests in the one table (keys in `./table`). Every status
  * change is a conditional write on the version read, checked against `#link/lifecycle`, so
  * no update is lost under concurrent writers.
+ *
+ * One link per workload → target: a request first reserves the natural-key item with one
+ * conditional write ({@link LinkStore.reserve}); the item carries the whole link to be and a
+ * lease, so the link item can be written from it by anyone ({@link LinkStore.commit}), and a
+ * holder is never taken for stale while its lease runs.
  */
 import {
   DeleteCommand,
@@ -13,7 +18,16 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ConcurrentUpdateError, LinkNotFoundError, LinkStateError } from '#link/errors';
 import { canTransition, isDeleted } from '#link/lifecycle';
-import type { Link, LinkError, LinkOutputs, LinkSpec, LinkStatus, StepResult } from '#link/model';
+import type { Caller } from '#link/caller';
+import type {
+  ApprovalRecord,
+  Link,
+  LinkError,
+  LinkOutputs,
+  LinkSpec,
+  LinkStatus,
+  StepResult,
+} from '#link/model';
 import { linkNaturalKey } from '#link/names';
 import { DEFAULT_TABLE_NAME, GSI_BY_CREATED, isConditionFailure, keys } from './table';
 
@@ -32,6 +46,20 @@ export interface LinkFilters {
   readonly targetCluster?: string;
 }
 
+/** Who asks for a new link, and whether it must wait for an approver ({@link LinkStore.reserve}). */
+export interface LinkOrigin {
+  readonly createdBy?: Caller;
+  readonly awaitingApproval?: boolean;
+}
+
+/** The origin's fields that are set (DynamoDB items carry no undefined attributes). */
+function originOf(o: LinkOrigin): LinkOrigin {
+  return {
+    ...(o.createdBy ? { createdBy: o.createdBy } : {}),
+    ...(o.awaitingApproval ? { awaitingApproval: true } : {}),
+  };
+}
+
 interface LinkItem extends Link {
   readonly pk: string;
   readonly sk: string;
@@ -44,6 +72,65 @@ interface LinkItem extends Link {
 function toLink(item: Record<string, unknown>): Link {
   const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, naturalKey: _nk, expiresAt: _e, ...link } = item;
   return link as unknown as Link;
+}
+
+/**
+ * The first state of a link as a reservation describes it (version 1, nothing done yet):
+ * PENDING, or AWAITING_APPROVAL when an approver must decide first.
+ */
+function pendingLink(r: Reservation): Link {
+  return {
+    id: r.linkId,
+    requestId: r.requestId,
+    status: r.awaitingApproval ? 'AWAITING_APPROVAL' : 'PENDING',
+    version: 1,
+    spec: r.spec,
+    steps: {},
+    outputs: {},
+    ...(r.createdBy ? { createdBy: r.createdBy, requestedBy: r.createdBy } : {}),
+    createdAt: r.createdAt,
+    updatedAt: r.createdAt,
+  };
+}
+
+/**
+ * How long a request's reservation of a workload → target is its own. Within it, others
+ * wait for the link (a reservation lives from a request's claim to its commit: milliseconds);
+ * after it, the request is taken to have crashed and the key may be taken over.
+ */
+export const NATURAL_KEY_LEASE_MS = 30_000;
+
+/** The link a request is about to make: what the natural-key item carries. */
+export interface Reservation extends LinkOrigin {
+  readonly linkId: string;
+  readonly requestId: string;
+  readonly spec: LinkSpec;
+  readonly createdAt: string;
+}
+
+/** What {@link LinkStore.reserve} found. */
+export type KeyClaim =
+  | { readonly kind: 'reserved'; readonly reservation: Reservation }
+  | { readonly kind: 'existing'; readonly link: Link }
+  | { readonly kind: 'busy'; readonly holder: string };
+
+/**
+ * The natural-key item: one per workload → target. RESERVED while a request makes the link
+ * (with a lease), COMMITTED once the link exists. Items written before reservations existed
+ * have `linkId`, `naturalKey` and `createdAt` only.
+ */
+interface NaturalKeyItem {
+  readonly pk: string;
+  readonly sk: string;
+  readonly naturalKey: string;
+  readonly linkId: string;
+  readonly createdAt: string;
+  readonly requestId?: string;
+  readonly spec?: LinkSpec;
+  readonly state?: 'RESERVED' | 'COMMITTED';
+  readonly leaseUntil?: number;
+  readonly createdBy?: Caller;
+  readonly awaitingApproval?: boolean;
 }
 
 /**
@@ -78,87 +165,239 @@ export class LinkStore {
     return link;
   }
 
-  /** The live link for this workload → target, if one exists. */
+  /**
+   * The live link for this workload → target, if one exists. A key whose request committed
+   * it but crashed before writing the link item answers the link it names (the item is not
+   * written here: a plan changes nothing); a key only reserved by a request still making it
+   * is no link yet.
+   */
   async findByNaturalKey(spec: Pick<LinkSpec, 'source' | 'target'>): Promise<Link | undefined> {
-    const out = await this.db.send(
-      new GetCommand({
-        TableName: this.tableName,
-        Key: keys.naturalKey(spec),
-        ConsistentRead: true,
-      }),
-    );
-    const linkId = out.Item?.linkId as string | undefined;
-    if (!linkId) return undefined;
-    const link = await this.find(linkId);
+    const item = await this.#naturalKeyItem(spec);
+    if (!item || item.state === 'RESERVED') return undefined;
+    const link = (await this.find(item.linkId)) ?? (item.spec ? pendingLink(item as Reservation) : undefined);
     return link && !isDeleted(link.status) ? link : undefined;
   }
 
+  async #naturalKeyItem(spec: Pick<LinkSpec, 'source' | 'target'>): Promise<NaturalKeyItem | undefined> {
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: keys.naturalKey(spec), ConsistentRead: true }),
+    );
+    return out.Item as NaturalKeyItem | undefined;
+  }
+
   /**
-   * Creates a PENDING link unless a live one exists for the same workload → target.
-   * The natural-key item is claimed first, so two concurrent requests make one link; a key
-   * left by a crash before its link was written (or by a DELETED link) is taken over.
+   * Reserves the workload → target of `spec` for a link `id` that request `requestId` is about
+   * to make, or finds who holds it. One conditional write decides between concurrent
+   * requests; the key item carries the whole link to be (id, request, spec, time), so the
+   * link item can be written from it by anyone, and a holder is never taken for stale within
+   * its lease ({@link NATURAL_KEY_LEASE_MS}).
+   *
+   * - `reserved`: this request holds the key (a new reservation, or its own from an earlier
+   *   attempt of the same request id, whose link id it keeps). {@link commit} it, or
+   *   {@link release} it.
+   * - `existing`: a live link holds it (its item is written here if a crash left only the key).
+   * - `busy`: another request holds it and is still making its link: ask again shortly.
+   *
+   * A key whose link is DELETED, or whose reservation outlived its lease (a crashed request),
+   * is taken over. `origin` says who asked (recorded as `createdBy` and `requestedBy`) and
+   * whether the link must wait for an approver (AWAITING_APPROVAL, carried by the reservation
+   * into the link's first put, so a crash never leaves a dangerous request PENDING).
    */
-  async createOrGet(
+  async reserve(
     id: string,
     requestId: string,
     spec: LinkSpec,
-    now: string,
-  ): Promise<{ link: Link; created: boolean }> {
-    const naturalKey = keys.naturalKey(spec);
+    now: Date,
+    origin: LinkOrigin = {},
+  ): Promise<KeyClaim> {
+    const key = keys.naturalKey(spec);
+    const nowMs = now.getTime();
+    const mine: Reservation = {
+      linkId: id,
+      requestId,
+      spec,
+      createdAt: now.toISOString(),
+      ...originOf(origin),
+    };
+    const fresh = (r: Reservation): NaturalKeyItem => ({
+      ...key,
+      naturalKey: linkNaturalKey(spec),
+      ...r,
+      state: 'RESERVED',
+      leaseUntil: nowMs + NATURAL_KEY_LEASE_MS,
+    });
     for (let attempt = 0; attempt < 5; attempt++) {
-      const existing = await this.db.send(
-        new GetCommand({
-          TableName: this.tableName,
-          Key: naturalKey,
-          ConsistentRead: true,
-        }),
-      );
-      const holder = existing.Item?.linkId as string | undefined;
-      if (holder) {
-        const link = await this.find(holder);
-        if (link && !isDeleted(link.status)) return { link, created: false };
-      }
+      const item = await this.#naturalKeyItem(spec);
       try {
-        await this.db.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: { ...naturalKey, linkId: id, naturalKey: linkNaturalKey(spec), createdAt: now },
-            ConditionExpression: holder ? 'linkId = :holder' : 'attribute_not_exists(pk)',
-            ...(holder ? { ExpressionAttributeValues: { ':holder': holder } } : {}),
-          }),
-        );
+        if (!item) {
+          await this.db.send(
+            new PutCommand({
+              TableName: this.tableName,
+              Item: fresh(mine),
+              ConditionExpression: 'attribute_not_exists(pk)',
+            }),
+          );
+          return { kind: 'reserved', reservation: mine };
+        }
+        if (item.state === 'RESERVED') {
+          if (item.requestId === requestId) {
+            // An earlier attempt of this very request (a retry with its Idempotency-Key): adopt it.
+            const own: Reservation = {
+              linkId: item.linkId,
+              requestId,
+              spec: item.spec as LinkSpec,
+              createdAt: item.createdAt,
+              ...originOf(item),
+            };
+            await this.#replaceKey(fresh(own), item);
+            return { kind: 'reserved', reservation: own };
+          }
+          if ((item.leaseUntil ?? 0) >= nowMs) return { kind: 'busy', holder: item.linkId };
+          await this.#replaceKey(fresh(mine), item); // a request that crashed while making it
+          return { kind: 'reserved', reservation: mine };
+        }
+        // COMMITTED (or an item of an older release, which names a link only).
+        const link = await this.find(item.linkId);
+        if (link && !isDeleted(link.status)) return { kind: 'existing', link };
+        if (link || (!item.spec && Date.parse(item.createdAt) + NATURAL_KEY_LEASE_MS < nowMs)) {
+          await this.#replaceKey(fresh(mine), item); // DELETED, or an old-style key left by a crash
+          return { kind: 'reserved', reservation: mine };
+        }
+        if (!item.spec) return { kind: 'busy', holder: item.linkId };
+        // Committed, but the request crashed before writing its link: write it now.
+        return { kind: 'existing', link: await this.#writeLink(item as Reservation) };
       } catch (err) {
-        if (isConditionFailure(err)) continue; // someone else claimed it: read again
+        if (isConditionFailure(err)) continue; // someone else wrote the key first: read again
         throw err;
       }
-      const link: LinkItem = {
-        ...keys.link(id),
-        gsi1pk: 'LINKS',
-        gsi1sk: `${now}#${id}`,
-        naturalKey: linkNaturalKey(spec),
-        id,
-        requestId,
-        status: 'PENDING',
-        version: 1,
-        spec,
-        steps: {},
-        outputs: {},
-        createdAt: now,
-        updatedAt: now,
-      };
-      await this.db.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: link,
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-      return { link: toLink(link as unknown as Record<string, unknown>), created: true };
     }
     throw new ConcurrentUpdateError(`Too many concurrent requests for ${linkNaturalKey(spec)}`);
   }
 
-  /** Records an onboarding request and the links it made. */
+  /** Puts `next` in place of the key item `seen`, if it is still the one seen. */
+  async #replaceKey(next: NaturalKeyItem, seen: NaturalKeyItem): Promise<void> {
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: next,
+        ConditionExpression:
+          seen.leaseUntil === undefined
+            ? 'linkId = :holder AND attribute_not_exists(leaseUntil)'
+            : 'linkId = :holder AND leaseUntil = :lease',
+        ExpressionAttributeValues: {
+          ':holder': seen.linkId,
+          ...(seen.leaseUntil === undefined ? {} : { ':lease': seen.leaseUntil }),
+        },
+      }),
+    );
+  }
+
+  /**
+   * Makes the link of a reservation: the key becomes COMMITTED (conditional on the
+   * reservation still being this one), then the PENDING link item is written from it. A
+   * retry of a commit that already happened, or a link item already written from the key,
+   * changes nothing.
+   */
+  async commit(reservation: Reservation): Promise<Link> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.naturalKey(reservation.spec),
+          UpdateExpression: 'SET #state = :committed REMOVE leaseUntil',
+          ConditionExpression: 'linkId = :id',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':committed': 'COMMITTED', ':id': reservation.linkId },
+        }),
+      );
+    } catch (err) {
+      if (isConditionFailure(err)) {
+        throw new ConcurrentUpdateError(
+          `The reservation of ${linkNaturalKey(reservation.spec)} for ${reservation.linkId} was taken over before it was committed`,
+        );
+      }
+      throw err;
+    }
+    return this.#writeLink(reservation);
+  }
+
+  /** Gives up a reservation this request holds (it will make no link), so others need not wait for its lease. */
+  async release(reservation: Reservation): Promise<void> {
+    try {
+      await this.db.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: keys.naturalKey(reservation.spec),
+          ConditionExpression: 'linkId = :id AND #state = :reserved',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':id': reservation.linkId, ':reserved': 'RESERVED' },
+        }),
+      );
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err; // not ours any more
+    }
+  }
+
+  /** Writes the PENDING link item of a committed key, unless it is there already. */
+  async #writeLink(r: Reservation): Promise<Link> {
+    const link = pendingLink(r);
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            ...keys.link(r.linkId),
+            gsi1pk: 'LINKS',
+            gsi1sk: `${r.createdAt}#${r.linkId}`,
+            naturalKey: linkNaturalKey(r.spec),
+            ...link,
+          } satisfies LinkItem,
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return link;
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+      return this.get(r.linkId); // written already (by an earlier attempt, or by another request)
+    }
+  }
+
+  /**
+   * Queues a link for a new run: `from` (PENDING or FAILED, at the version read) → PENDING at
+   * the next version, whose run is `onboardExecutionName` of the result. Conditional on the
+   * status and version read, so of concurrent callers exactly one gets the link back;
+   * the others get undefined.
+   */
+  async requeue(from: Pick<Link, 'id' | 'status' | 'version'>, now: string): Promise<Link | undefined> {
+    if (!canTransition(from.status, 'PENDING')) {
+      throw new LinkStateError(`Link ${from.id} is ${from.status} and cannot be queued again`);
+    }
+    try {
+      const out = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.link(from.id),
+          UpdateExpression: 'SET #status = :pending, #version = #version + :one, #updatedAt = :now',
+          ConditionExpression: '#status = :from AND #version = :v',
+          ExpressionAttributeNames: { '#status': 'status', '#version': 'version', '#updatedAt': 'updatedAt' },
+          ExpressionAttributeValues: {
+            ':pending': 'PENDING',
+            ':from': from.status,
+            ':v': from.version,
+            ':one': 1,
+            ':now': now,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toLink(out.Attributes ?? {});
+    } catch (err) {
+      if (isConditionFailure(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Records an onboarding request and the links it asked for (made, found or re-driven). */
   async putRequest(requestId: string, linkIds: readonly string[], now: string): Promise<void> {
     await this.db.send(
       new PutCommand({
@@ -181,6 +420,8 @@ export class LinkStore {
       outputs?: LinkOutputs;
       lastExecution?: Link['lastExecution'];
       resetSteps?: boolean;
+      /** Who asked for this change (recorded as `requestedBy`, the caller of the next run). */
+      requestedBy?: Caller;
     } = {},
   ): Promise<Link> {
     for (let attempt = 0; attempt < 10; attempt++) {
@@ -218,6 +459,11 @@ export class LinkStore {
         values[':exec'] = changes.lastExecution;
         values[':noRuns'] = [];
         values[':run'] = [{ ...changes.lastExecution, startedAt: now }];
+      }
+      if (changes.requestedBy) {
+        names['#requestedBy'] = 'requestedBy';
+        sets.push('#requestedBy = :requestedBy');
+        values[':requestedBy'] = changes.requestedBy;
       }
       if (changes.resetSteps) {
         names['#steps'] = 'steps';
@@ -359,6 +605,98 @@ export class LinkStore {
       startKey = out.LastEvaluatedKey;
     } while (startKey && items.length < limit);
     return startKey ? { items, next: startKey } : { items };
+  }
+
+  /**
+   * Records who asks for the link's next run (a reconcile), conditional on the version read:
+   * of two callers racing at one version, one wins and the other gets a
+   * {@link ConcurrentUpdateError}. Returns the link at its new version.
+   */
+  async recordRequester(id: string, version: number, requestedBy: Caller, now: string): Promise<Link> {
+    try {
+      const out = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.link(id),
+          UpdateExpression: 'SET #requestedBy = :r, #version = #version + :one, #updatedAt = :now',
+          ConditionExpression: '#version = :v',
+          ExpressionAttributeNames: {
+            '#requestedBy': 'requestedBy',
+            '#version': 'version',
+            '#updatedAt': 'updatedAt',
+          },
+          ExpressionAttributeValues: { ':r': requestedBy, ':one': 1, ':now': now, ':v': version },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toLink(out.Attributes ?? {});
+    } catch (err) {
+      if (isConditionFailure(err))
+        throw new ConcurrentUpdateError(`Link ${id} changed since version ${version}`);
+      throw err;
+    }
+  }
+
+  /**
+   * An approver's decision on a link in AWAITING_APPROVAL, in one conditional write on the
+   * version read: `approve` queues it (PENDING, for the onboard to take), `reject` ends it
+   * (REJECTED, readable for {@link DELETED_TTL_SECONDS}, and its natural key released so the
+   * workload → target may be asked for again). The decision is appended to `approvals`.
+   * {@link LinkStateError} if the link is no longer waiting, {@link ConcurrentUpdateError}
+   * if it changed since `version`.
+   */
+  async decideApproval(link: Link, approval: ApprovalRecord): Promise<Link> {
+    if (link.status !== 'AWAITING_APPROVAL') {
+      throw new LinkStateError(`Link ${link.id} is ${link.status}; only a link AWAITING_APPROVAL is decided`);
+    }
+    const to: LinkStatus = approval.decision === 'approve' ? 'PENDING' : 'REJECTED';
+    const sets = [
+      '#status = :to',
+      '#version = #version + :one',
+      '#updatedAt = :now',
+      '#approvals = list_append(if_not_exists(#approvals, :none), :approval)',
+    ];
+    const values: Record<string, unknown> = {
+      ':to': to,
+      ':one': 1,
+      ':now': approval.at,
+      ':v': link.version,
+      ':waiting': 'AWAITING_APPROVAL',
+      ':none': [],
+      ':approval': [approval],
+    };
+    const names: Record<string, string> = {
+      '#status': 'status',
+      '#version': 'version',
+      '#updatedAt': 'updatedAt',
+      '#approvals': 'approvals',
+    };
+    if (to === 'REJECTED') {
+      names['#expiresAt'] = 'expiresAt';
+      sets.push('#expiresAt = :ttl');
+      values[':ttl'] = Math.floor(Date.parse(approval.at) / 1000) + DELETED_TTL_SECONDS;
+    }
+    let decided: Link;
+    try {
+      const out = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.link(link.id),
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: '#version = :v AND #status = :waiting',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      decided = toLink(out.Attributes ?? {});
+    } catch (err) {
+      if (isConditionFailure(err))
+        throw new ConcurrentUpdateError(`Link ${link.id} changed while it was being decided`);
+      throw err;
+    }
+    if (to === 'REJECTED') await this.releaseNaturalKey(link.spec, link.id);
+    return decided;
   }
 
   /** Releases the natural key of a DELETED link, so the same workload → target can be linked again. */

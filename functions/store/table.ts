@@ -7,7 +7,7 @@
  * | item | pk | sk |
  * |---|---|---|
  * | link | `LINK#<id>` | `LINK` (GSI `byCreated`: `gsi1pk = LINKS`, `gsi1sk = <createdAt>#<id>`) |
- * | natural key (one link per workload → target) | `LINKKEY#<hash>` | `LINKKEY` |
+ * | natural key (one link per workload → target: the link to be, RESERVED with a lease, then COMMITTED) | `LINKKEY#<hash>` | `LINKKEY` |
  * | onboarding request | `REQUEST#<id>` | `REQUEST` |
  * | idempotency key | `IDEMPOTENCY#<key>` | `IDEMPOTENCY` |
  * | membership of a shared resource | `<KIND>#<resource key>` | `<MEMBER KIND>#<member id>` |

@@ -1,15 +1,18 @@
 /**
  * The shape every workflow step shares: a thin Lambda handler around a
  * plain function of the link. The wrapper loads the link, marks the step RUNNING, runs it,
- * writes its result (and outputs) to the link record, and maps AWS throttling to
- * {@link ThrottledError} so the ASL's Retry sees one name. The step's return value is also
- * the Task's output, so the Step Functions console shows the same story as the API.
+ * writes its result (and outputs) to the link record, and classifies any AWS error
+ * (`#aws/errors`: throttling and transient errors retried, the rest a code a user can act
+ * on), so the ASL's Retry and Catch see one name per outcome. A failure's record keeps the
+ * AWS code and request id. The step's return value is also the Task's output, so the Step
+ * Functions console shows the same story as the API.
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context } from 'aws-lambda';
 import { LinkStateError, TetherError } from '#link/errors';
-import { classifyAwsError } from '#aws/errors';
+import { awsErrorDetails, classifyAwsError } from '#aws/errors';
+import { linkCallSession } from '#link/caller';
 import { logger } from '#functions/logger';
 import { STEP_RUNNABLE, type StepWorkflow } from '#link/lifecycle';
 import type { Link, LinkOutputs, OffboardStep, OnboardStep } from '#link/model';
@@ -38,6 +41,15 @@ export interface StepOutcome {
 export type StepLogic = (link: Link, rt: TetherRuntime) => Promise<StepOutcome>;
 
 /**
+ * The runtime a step of `link` runs with: its calls into member accounts are made in the
+ * link's audited session — named after the link and its run, with the caller who asked as
+ * `SourceIdentity` (`#link/caller` `linkCallSession`).
+ */
+export function linkRuntime(rt: TetherRuntime, link: Link): TetherRuntime {
+  return { ...rt, clients: rt.clients.forSession(linkCallSession(link)) };
+}
+
+/**
  * Runs one step of a workflow on one link, recording it.
  *
  * @example
@@ -59,7 +71,7 @@ export function runStep(workflow: StepWorkflow, stepName: OnboardStep | Offboard
         : 0) + 1;
     await rt.links.recordStep(link.id, stepName, { status: 'RUNNING', startedAt, attempts });
     try {
-      const outcome = await logic(link, rt);
+      const outcome = await logic(link, linkRuntime(rt, link));
       await rt.links.recordStep(
         link.id,
         stepName,
@@ -70,17 +82,23 @@ export function runStep(workflow: StepWorkflow, stepName: OnboardStep | Offboard
       return { linkId: link.id, step: stepName, result: outcome.result };
     } catch (raw) {
       const err = classifyAwsError(raw) as Error;
-      const code = err instanceof TetherError ? err.code : (err.name ?? 'INTERNAL');
+      const code = err instanceof TetherError ? err.code : 'INTERNAL';
       await rt.links
         .recordStep(link.id, stepName, {
           status: 'FAILED',
           startedAt,
           endedAt: rt.now().toISOString(),
           attempts,
-          error: { code, message: err.message },
+          error: { code, message: err.message, ...awsErrorDetails(raw) },
         })
         .catch(() => undefined); // the original error matters more than this write
-      logger.warn('step failed', { linkId: link.id, step: stepName, error: err.name, detail: err.message });
+      logger.warn('step failed', {
+        linkId: link.id,
+        step: stepName,
+        error: err.name,
+        detail: err.message,
+        ...awsErrorDetails(raw),
+      });
       throw err;
     }
   };
@@ -88,5 +106,11 @@ export function runStep(workflow: StepWorkflow, stepName: OnboardStep | Offboard
 
 /** Wraps a step function as a Lambda handler with the house middleware. */
 export function stepHandler<E, R>(fn: (event: E) => Promise<R>) {
-  return middy(async (event: E, _context: Context) => fn(event)).use(injectLambdaContext(logger));
+  return middy(async (event: E, _context: Context) => fn(event))
+    .use(injectLambdaContext(logger))
+    .before(({ event }) => {
+      // Every line a step logs names its link (set per invocation: a warm container serves many).
+      const linkId = (event as { linkId?: unknown } | undefined)?.linkId;
+      if (typeof linkId === 'string') logger.appendPersistentKeys({ linkId });
+    });
 }

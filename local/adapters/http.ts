@@ -3,17 +3,39 @@
  * Gateway's HTTP API sends a Lambda (payload format 2.0), calls the same handler the Lambda
  * runs, and writes the handler's result back. Bodies over 1 MiB are refused before they are
  * buffered, and a handler that throws gets a 500 problem, never a dropped connection.
+ *
+ * What Node's HTTP parser refuses before any handler runs (header fields over its limit, a
+ * method it does not know, a malformed request, a request that takes too long) is answered
+ * as `application/problem+json` too, with the same stable codes; a method Node knows but the
+ * API does not (HEAD, PATCH, CONNECT, …) reaches the router, which answers 405 or 404.
+ *
+ * Where API Gateway's IAM authorizer names the caller (`requestContext.authorizer.iam`), the
+ * adapter names the principal of the `x-tether-caller` header (an IAM or STS ARN; the local
+ * runtime only), else its configured operator — so the demo works with no header at all.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  maxHeaderSize,
+  STATUS_CODES,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type {
+  APIGatewayEventRequestContextIAMAuthorizer,
   APIGatewayProxyEventV2,
   APIGatewayProxyResultV2,
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
 import { ApiError, problemResponse } from '#api/problems';
+import { type Caller, callerFromArn } from '#link/caller';
+
+/** The header that names the caller on the local runtime (API Gateway's IAM authorizer does it in AWS). */
+export const CALLER_HEADER = 'x-tether-caller';
 
 /** Largest body the adapter reads (bytes). API Gateway's own limit is larger; the API's is 64 KiB. */
 export const MAX_HTTP_BODY_BYTES = 1024 * 1024;
@@ -29,6 +51,11 @@ export interface HttpServerOptions {
   readonly port?: number;
   /** Where a handler crash is logged; `console` by default. */
   readonly logger?: { error(message: string, ...details: unknown[]): void };
+  /**
+   * Name a caller on every request, as API Gateway's IAM authorizer does: the ARN of the
+   * `x-tether-caller` header, else `operatorArn`. Without it the events carry no caller.
+   */
+  readonly callers?: { readonly operatorArn: string };
 }
 
 export interface HttpServer {
@@ -41,12 +68,27 @@ export interface HttpServer {
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   const host = opts.host ?? '127.0.0.1';
   const logger = opts.logger ?? console;
-  const server = createServer((req, res) => {
-    serve(req, res, opts.handler, logger).catch((err: unknown) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    serve(req, res, opts, logger).catch((err: unknown) => {
       logger.error('Local HTTP adapter failed to answer a request', err);
-      if (!res.headersSent) writeResult(res, problemResponse(err, pathOf(req)));
+      if (!res.headersSent) writeResult(res, problemResponse(err, pathOf(req.url)));
       else res.destroy();
     });
+  };
+  const server = createServer(onRequest);
+  // An `Expect` other than 100-continue: served as if absent (RFC 9110 allows it), not a bare 417.
+  server.on('checkExpectation', onRequest);
+  // CONNECT: the router answers (no route is an authority), then the connection closes.
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    answerOnSocket(socket, () => callHandler(opts.handler, logger, partsOf(req)));
+  });
+  // Refused by the parser before any handler: a problem like every other refusal.
+  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    answerOnSocket(socket, () => parserRefusal(err, opts.handler, logger));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -71,7 +113,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
 async function serve(
   req: IncomingMessage,
   res: ServerResponse,
-  handler: HttpServerOptions['handler'],
+  opts: HttpServerOptions,
   logger: NonNullable<HttpServerOptions['logger']>,
 ): Promise<void> {
   const body = await readBody(req);
@@ -82,25 +124,165 @@ async function serve(
       res,
       problemResponse(
         new ApiError('PAYLOAD_TOO_LARGE', `The request body is over ${MAX_HTTP_BODY_BYTES} bytes.`),
-        pathOf(req),
+        pathOf(req.url),
       ),
     );
     req.resume();
     return;
   }
-  const event = toEvent(req, body);
-  let result: APIGatewayProxyResultV2;
-  try {
-    result = await handler(event, fakeContext(event.requestContext.requestId));
-  } catch (err) {
-    logger.error('API handler threw', err);
-    result = problemResponse(err, event.rawPath, { requestId: event.requestContext.requestId });
+  const event = toEvent(partsOf(req), body);
+  if (opts.callers) {
+    const refusal = nameCaller(event, opts.callers.operatorArn);
+    if (refusal) return writeResult(res, refusal);
   }
-  writeResult(res, toStructured(result));
+  writeResult(res, await callHandlerWith(opts.handler, logger, event));
 }
 
-function pathOf(req: IncomingMessage): string {
-  const url = req.url ?? '/';
+/** What the event is made of: an `IncomingMessage`, or what the parser saw of a refused one. */
+interface RequestParts {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly httpVersion: string;
+  readonly remoteAddress: string | undefined;
+}
+
+function partsOf(req: IncomingMessage): RequestParts {
+  return {
+    method: req.method ?? 'GET',
+    url: req.url ?? '/',
+    headers: req.headers,
+    httpVersion: req.httpVersion,
+    remoteAddress: req.socket.remoteAddress,
+  };
+}
+
+async function callHandler(
+  handler: HttpServerOptions['handler'],
+  logger: NonNullable<HttpServerOptions['logger']>,
+  parts: RequestParts,
+  body: Buffer = Buffer.alloc(0),
+): Promise<APIGatewayProxyStructuredResultV2> {
+  return callHandlerWith(handler, logger, toEvent(parts, body));
+}
+
+async function callHandlerWith(
+  handler: HttpServerOptions['handler'],
+  logger: NonNullable<HttpServerOptions['logger']>,
+  event: APIGatewayProxyEventV2,
+): Promise<APIGatewayProxyStructuredResultV2> {
+  try {
+    return toStructured(await handler(event, fakeContext(event.requestContext.requestId)));
+  } catch (err) {
+    logger.error('API handler threw', err);
+    return problemResponse(err, event.rawPath, { requestId: event.requestContext.requestId });
+  }
+}
+
+/**
+ * Names the caller as API Gateway's IAM authorizer would: the principal of the
+ * `x-tether-caller` header, else the operator. A header that is no principal ARN is refused.
+ */
+function nameCaller(
+  event: APIGatewayProxyEventV2,
+  operatorArn: string,
+): APIGatewayProxyStructuredResultV2 | undefined {
+  const named = event.headers[CALLER_HEADER];
+  const caller = named === undefined ? callerFromArn(operatorArn) : callerFromArn(named.trim());
+  if (caller) {
+    withIamAuthorizer(event, caller);
+    return undefined;
+  }
+  return problemResponse(
+    new ApiError('VALIDATION_FAILED', `The ${CALLER_HEADER} header must be an IAM or STS principal ARN`, {
+      errors: [
+        {
+          path: CALLER_HEADER,
+          in: 'header',
+          message:
+            'must be an ARN such as arn:aws:iam::111111111111:user/alice or arn:aws:sts::111111111111:assumed-role/developer/alice',
+        },
+      ],
+    }),
+    event.rawPath,
+    { requestId: event.requestContext.requestId },
+  );
+}
+
+/**
+ * The answer to a request Node's parser refused (`clientError`): a problem with the code of
+ * the refusal. A method the parser does not know goes to the handler, so it gets the router's
+ * 405 (with `Allow`) or 404, as any other method the API lacks.
+ */
+async function parserRefusal(
+  err: NodeJS.ErrnoException & { rawPacket?: Buffer },
+  handler: HttpServerOptions['handler'],
+  logger: NonNullable<HttpServerOptions['logger']>,
+): Promise<APIGatewayProxyStructuredResultV2> {
+  const seen = parseRawRequest(err.rawPacket);
+  const path = seen ? pathOf(seen.url) : undefined;
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return problemResponse(
+        new ApiError(
+          'REQUEST_HEADER_FIELDS_TOO_LARGE',
+          `The request line and header fields are over ${maxHeaderSize} bytes.`,
+        ),
+        path,
+      );
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+    case 'ERR_HTTP_HEADERS_TIMEOUT':
+      return problemResponse(new ApiError('REQUEST_TIMEOUT', 'The request did not arrive in time.'), path);
+    case 'HPE_INVALID_METHOD':
+      if (seen) return callHandler(handler, logger, seen);
+      break;
+  }
+  return problemResponse(
+    new ApiError(
+      'MALFORMED_REQUEST',
+      `The request is not well-formed HTTP/1.1 (${err.code ?? 'parse error'}).`,
+    ),
+    path,
+  );
+}
+
+/** The request line and header fields of a raw request, as far as they can be read. */
+function parseRawRequest(raw: Buffer | undefined): RequestParts | undefined {
+  if (!raw || raw.length === 0) return undefined;
+  const [line = '', ...fields] = raw.toString('latin1').split('\r\n\r\n', 1)[0]!.split('\r\n');
+  const match = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) HTTP\/(\d\.\d)$/.exec(line);
+  if (!match) return undefined;
+  const headers: IncomingHttpHeaders = {};
+  for (const field of fields) {
+    const colon = field.indexOf(':');
+    if (colon > 0) headers[field.slice(0, colon).trim().toLowerCase()] = field.slice(colon + 1).trim();
+  }
+  return { method: match[1]!, url: match[2]!, headers, httpVersion: match[3]!, remoteAddress: undefined };
+}
+
+/** Writes a result straight to the socket (no `ServerResponse` exists) and closes it. */
+function answerOnSocket(socket: Duplex, answer: () => Promise<APIGatewayProxyStructuredResultV2>): void {
+  answer()
+    .then((result) => {
+      if (!socket.writable) return socket.destroy();
+      const status = result.statusCode ?? 200;
+      const body =
+        result.body === undefined
+          ? Buffer.alloc(0)
+          : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
+      const head = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`];
+      for (const [name, value] of Object.entries(result.headers ?? {})) {
+        const lower = name.toLowerCase();
+        if (lower !== 'content-length' && lower !== 'connection') head.push(`${lower}: ${String(value)}`);
+      }
+      head.push(`content-length: ${body.length}`, 'connection: close', '', '');
+      socket.end(Buffer.concat([Buffer.from(head.join('\r\n'), 'latin1'), body]));
+    })
+    .catch(() => socket.destroy());
+}
+
+function pathOf(target: string | undefined): string {
+  const url = target ?? '/';
   const end = url.search(/[?#]/);
   return end === -1 ? url : url.slice(0, end);
 }
@@ -123,8 +305,8 @@ const TEXT_MEDIA_TYPE =
   /^(text\/.*|application\/(json|.*\+json|xml|.*\+xml|yaml|x-yaml|javascript|x-www-form-urlencoded|graphql))$/;
 
 /** The API Gateway HTTP API (payload format 2.0) event for a request. */
-function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
-  const url = req.url ?? '/';
+function toEvent(req: RequestParts, body: Buffer): APIGatewayProxyEventV2 {
+  const url = req.url;
   const hashless = url.split('#', 1)[0] ?? '';
   const queryAt = hashless.indexOf('?');
   const rawPath = queryAt === -1 ? hashless : hashless.slice(0, queryAt);
@@ -149,7 +331,7 @@ function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
 
   const now = new Date();
   const requestId = randomUUID();
-  const method = (req.method ?? 'GET').toUpperCase();
+  const method = req.method.toUpperCase();
   const hostHeader = headers.host ?? 'localhost';
   const domainName = hostHeader.replace(/:\d+$/, '');
   const event: APIGatewayProxyEventV2 = {
@@ -167,7 +349,7 @@ function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
         method,
         path: rawPath,
         protocol: `HTTP/${req.httpVersion}`,
-        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        sourceIp: req.remoteAddress ?? '127.0.0.1',
         userAgent: headers['user-agent'] ?? '',
       },
       requestId,
@@ -186,6 +368,23 @@ function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
     event.isBase64Encoded = text === undefined;
   }
   return event;
+}
+
+/** Adds the caller as API Gateway's IAM authorizer does (`requestContext.authorizer.iam`). */
+function withIamAuthorizer(event: APIGatewayProxyEventV2, caller: Caller): void {
+  const name = caller.arn.split(':').slice(5).join(':');
+  const authorizer: APIGatewayEventRequestContextIAMAuthorizer = {
+    iam: {
+      accessKey: 'ASIALOCALCALLER00000',
+      accountId: caller.accountId,
+      callerId: name,
+      cognitoIdentity: null,
+      principalOrgId: caller.organizationId ?? (null as unknown as string),
+      userArn: caller.arn,
+      userId: name,
+    },
+  };
+  (event.requestContext as { authorizer?: unknown }).authorizer = authorizer;
 }
 
 function isTextMediaType(contentType: string | undefined): boolean {

@@ -4,7 +4,7 @@
  * real client, it reads a missing ConfigMap as `undefined` and a write that lost a race
  * (Conflict, AlreadyExists) as a ConcurrentUpdateError.
  */
-import type { KubernetesApi, KubernetesTarget } from '#aws/kubernetes';
+import { type KubernetesApi, type KubernetesTarget, kubernetesStatusError } from '#aws/kubernetes';
 import { ConcurrentUpdateError } from '#link/errors';
 import type { Sandbox } from '#local/sandbox/index';
 
@@ -38,6 +38,10 @@ export function sandboxKubernetes(
     } catch (err) {
       if (kubeCode(err) === 'Conflict' || kubeCode(err) === 'AlreadyExists') {
         throw new ConcurrentUpdateError((err as Error).message, { cause: err });
+      }
+      const status = (err as { statusCode?: number }).statusCode;
+      if (status === 401 || status === 403) {
+        throw kubernetesStatusError(target.cluster, operation, status, (err as Error).message);
       }
       throw err;
     }

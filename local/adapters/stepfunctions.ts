@@ -4,15 +4,17 @@
  * Lambda handler in-process. It answers the Step Functions API calls Tether makes
  * (StartExecution with AWS's name semantics, DescribeExecution, ListExecutions,
  * GetExecutionHistory) under the real `SFNClient`, and keeps executions in the data
- * directory so the history of a run survives a restart.
+ * directory (`executions/`, one file each, written atomically) so the history of a run
+ * survives a restart; a damaged file stops the start with its name.
  */
 import '#local/polyfills';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Pluggable } from '@smithy/types';
 import type { Context } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
+import { DataDirectoryDamagedError, readJsonStore, writeFileAtomic } from '#local/data-dir-lock';
 import { WORKFLOW_FUNCTIONS, type WorkflowFunction } from '#workflow/registry';
 
 export type WorkflowName = 'onboard' | 'offboard';
@@ -116,6 +118,30 @@ function lambdaContext(functionName: string): Context {
 }
 
 /**
+ * One execution of the run history, read back. A file that is not one (truncated, corrupt) is
+ * a {@link DataDirectoryDamagedError} naming it.
+ */
+function readExecution(file: string): LocalExecution {
+  const what = 'The run history file';
+  const remedy = "Restore it from a backup, or delete it to go on without that run's history";
+  const execution = readJsonStore(file, what, remedy) as Partial<LocalExecution> | null;
+  const whole =
+    typeof execution === 'object' &&
+    execution !== null &&
+    typeof execution.executionArn === 'string' &&
+    typeof execution.stateMachineArn === 'string' &&
+    typeof execution.name === 'string' &&
+    WORKFLOWS.includes(execution.workflow as WorkflowName) &&
+    typeof execution.status === 'string' &&
+    typeof execution.input === 'string' &&
+    typeof execution.startDate === 'string' &&
+    Array.isArray(execution.events);
+  if (!whole)
+    throw new DataDirectoryDamagedError({ what, file, problem: 'is not a whole execution', remedy });
+  return execution as LocalExecution;
+}
+
+/**
  * The local Step Functions service.
  *
  * @example
@@ -177,9 +203,11 @@ export class LocalStepFunctions {
     }
     if (options.dataDir) {
       mkdirSync(this.#dir(), { recursive: true });
-      for (const file of readdirSync(this.#dir())) {
+      for (const file of readdirSync(this.#dir()).sort()) {
+        // A temporary file of a write a crash cut short: the execution's file itself is whole.
+        if (file.endsWith('.tmp')) rmSync(join(this.#dir(), file), { force: true });
         if (!file.endsWith('.json')) continue;
-        const execution = JSON.parse(readFileSync(join(this.#dir(), file), 'utf8')) as LocalExecution;
+        const execution = readExecution(join(this.#dir(), file));
         // A run that was going when the process stopped did not finish: say so.
         if (execution.status === 'RUNNING') {
           execution.status = 'ABORTED';
@@ -199,11 +227,13 @@ export class LocalStepFunctions {
     return join(this.#options.dataDir ?? '.', 'executions');
   }
 
+  /** Saves the execution atomically (temporary file, flushed, renamed): a crash never tears it. */
   #persist(execution: LocalExecution): void {
     if (!this.#options.dataDir) return;
-    const file = join(this.#dir(), `${execution.workflow}-${execution.name}.json`);
-    writeFileSync(`${file}.tmp`, JSON.stringify(execution));
-    renameSync(`${file}.tmp`, file);
+    writeFileAtomic(
+      join(this.#dir(), `${execution.workflow}-${execution.name}.json`),
+      JSON.stringify(execution),
+    );
   }
 
   /** StartExecution, with Standard workflows' name semantics (docs/aws-facts.md#step-functions). */

@@ -18,6 +18,8 @@ export interface Caller {
   readonly kind: 'root' | 'role-session';
   readonly roleName?: string;
   readonly sessionName?: string;
+  /** The session's `SourceIdentity`, when AssumeRole set one. */
+  readonly sourceIdentity?: string;
   /** The session came from a role (role chaining: at most one hour). */
   readonly chained: boolean;
 }
@@ -33,8 +35,9 @@ export interface OpContext {
   /** The number of this call since the sandbox was first seeded (IAM eventual consistency). */
   readonly clock: number;
   /**
-   * IAM eventual consistency: true if this use of `role` by `use` (an operation name)
-   * must fail as "not yet propagated". Counts the use, even though the call then fails.
+   * IAM eventual consistency: true if this use of `role` by `use` (an operation name, or
+   * `read` for IAM's own read-after-write lag) must fail as "not yet propagated". Counts
+   * the use, even though the call then fails.
    */
   notYetPropagated(role: { RoleId: string; createdAtCall: number }, use: string): boolean;
   /** A fresh deterministic hex string for an id of `kind`. */

@@ -1,8 +1,11 @@
 /**
  * EKS (per region): clusters (read, plus the endpoint CIDR update), access entries,
- * access policy associations and their tags. Quotas and errors follow docs/aws-facts.md#eks.
+ * access policy associations and their tags, and how a cluster authenticates an IAM
+ * principal through them (what its Kubernetes API then takes the caller for). Quotas and
+ * errors follow docs/aws-facts.md#eks.
  */
-import { clone, type OpContext, type Operations, paginate, requireString } from './context';
+import YAML from 'yaml';
+import { type Caller, clone, type OpContext, type Operations, paginate, requireString } from './context';
 import { SandboxError } from './errors';
 import { findRoleByArn } from '#local/sandbox/iam/roles';
 import { type AccessEntryState, type ClusterState, regionOf } from './state';
@@ -64,6 +67,89 @@ function entryOrThrow(cluster: ClusterState, principalArn: unknown): AccessEntry
     });
   }
   return entry;
+}
+
+/**
+ * Prefixes a custom username must not start with (EKS user guide, creating access entries;
+ * docs/aws-facts.md#access-entry-rules). The error EKS answers is unconfirmed.
+ */
+export const RESERVED_USERNAME_PREFIXES: readonly string[] = ['system:', 'eks:', 'aws:', 'amazon:', 'iam:'];
+
+function checkUsername(username: unknown): void {
+  if (typeof username !== 'string') return;
+  const reserved = RESERVED_USERNAME_PREFIXES.find((p) => username.startsWith(p));
+  if (reserved) {
+    throw new SandboxError('InvalidParameterException', `username cannot start with ${reserved}`);
+  }
+}
+
+/** Who a cluster's Kubernetes API takes an authenticated caller for (a SelfSubjectReview's `userInfo`). */
+export interface KubernetesUserInfo {
+  readonly username: string;
+  readonly uid: string;
+  readonly groups: string[];
+  readonly extra: Record<string, string[]>;
+}
+
+function unauthorized(detail: string): SandboxError {
+  // The API server says no more than "Unauthorized"; the reason is the sandbox's.
+  return new SandboxError('Unauthorized', `Unauthorized (sandbox: ${detail})`, { statusCode: 401 });
+}
+
+/** A role ARN as `aws-auth` and the authenticator's canonical ARN spell it: without the path. */
+function canonicalRoleArn(arn: string): string {
+  return arn.replace(/^(arn:aws[a-z-]*:iam::\d{12}:role)\/(?:.*\/)?([^/]+)$/, '$1/$2');
+}
+
+/**
+ * How the cluster authenticates `caller` (a role session), as the EKS authenticator does:
+ * through the access entry of the caller's role in `API` and `API_AND_CONFIG_MAP` modes, else
+ * through `aws-auth` `mapRoles` (by the role ARN without its path) in `CONFIG_MAP` and
+ * `API_AND_CONFIG_MAP` modes. An access entry is bound to the unique id its role had when
+ * the entry was made: a session of a role deleted and made again under the same ARN is
+ * refused (EKS API reference, AccessEntry.principalArn; docs/aws-facts.md#access-entries-keep-the-role-id).
+ * Throws `Unauthorized` (401) when the cluster does not know the caller.
+ */
+export function authenticateToCluster(cluster: ClusterState, caller: Caller): KubernetesUserInfo {
+  if (caller.kind !== 'role-session') throw unauthorized(`${caller.arn} is not a role session`);
+  const roleId = caller.userId.split(':')[0] ?? '';
+  const session = caller.sessionName ?? '';
+  const account = caller.accountId;
+  const fill = (username: string) =>
+    username.replaceAll('{{SessionName}}', session).replaceAll('{{AccountID}}', account);
+  const user = (username: string, groups: readonly string[]): KubernetesUserInfo => ({
+    username: fill(username),
+    uid: `aws-iam-authenticator:${account}:${roleId}`,
+    groups: [...groups, 'system:authenticated'],
+    extra: {
+      arn: [caller.arn],
+      canonicalArn: [canonicalRoleArn(caller.principalArn)],
+      principalId: [roleId],
+      sessionName: [session],
+    },
+  });
+  if (cluster.authenticationMode !== 'CONFIG_MAP') {
+    const entry = cluster.accessEntries[caller.principalArn];
+    if (entry) {
+      if (entry.principalId !== undefined && entry.principalId !== roleId) {
+        throw unauthorized(
+          `the access entry for ${entry.principalArn} was made for role id ${entry.principalId}; this session is of role id ${roleId}, a role made again under the same ARN`,
+        );
+      }
+      return user(entry.username, entry.kubernetesGroups);
+    }
+  }
+  if (cluster.authenticationMode !== 'API') {
+    const mapRoles = (YAML.parse(cluster.configMaps['kube-system/aws-auth']?.data.mapRoles ?? '') ?? []) as {
+      rolearn?: string;
+      username?: string;
+      groups?: string[];
+    }[];
+    const canonical = canonicalRoleArn(caller.principalArn);
+    const mapped = Array.isArray(mapRoles) ? mapRoles.find((m) => m.rolearn === canonical) : undefined;
+    if (mapped) return user(mapped.username ?? caller.arn, mapped.groups ?? []);
+  }
+  throw unauthorized(`${cluster.name} has no access entry or aws-auth mapping for ${caller.principalArn}`);
 }
 
 function clusterOutput(c: ClusterState): Record<string, unknown> {
@@ -306,6 +392,7 @@ export const eksOperations: Operations = {
         `kubernetesGroups and username cannot be specified for type ${type}`,
       );
     }
+    checkUsername(input.username);
     if (groups.some((g) => g.startsWith('system:'))) {
       throw new SandboxError('InvalidParameterException', 'kubernetesGroups cannot start with system:');
     }
@@ -365,6 +452,7 @@ export const eksOperations: Operations = {
     const cluster = clusterOrThrow(ctx, input.clusterName);
     requireApiMode(cluster);
     const entry = entryOrThrow(cluster, input.principalArn);
+    checkUsername(input.username);
     if (Array.isArray(input.kubernetesGroups))
       entry.kubernetesGroups = (input.kubernetesGroups as unknown[]).map(String);
     if (typeof input.username === 'string') entry.username = input.username;

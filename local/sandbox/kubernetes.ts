@@ -1,10 +1,12 @@
 /**
- * A tiny Kubernetes API for ConfigMaps (enough for `kube-system/aws-auth`). Not an SDK
+ * A tiny Kubernetes API for ConfigMaps (enough for `kube-system/aws-auth`), and the
+ * caller's own identity as the cluster authenticates it (`WhoAmI`). Not an SDK
  * client: callers use `sandbox.invoke('kubernetes', op, input, ctx)`; the cluster is
  * `input.clusterName` in the caller's account and `ctx.region`. Error codes are the
  * Kubernetes `Status.reason` values (`NotFound`, `AlreadyExists`, `Conflict`).
  */
 import { clone, type OpContext, type Operations, requireString } from './context';
+import { authenticateToCluster } from './eks';
 import { SandboxError } from './errors';
 import { type ClusterState, type ConfigMapState, regionOf } from './state';
 
@@ -33,13 +35,19 @@ export interface ConfigMapOutput {
   };
 }
 
-function clusterOf(ctx: OpContext, name: unknown): ClusterState {
+/** The cluster `name` in `accountId` (default: the caller's account) and the call's region. */
+function clusterOf(ctx: OpContext, name: unknown, accountId?: unknown): ClusterState {
   const n = requireString(name, 'clusterName', 'BadRequest');
-  const c = regionOf(ctx.account, ctx.region).eks.clusters[n];
+  const account = typeof accountId === 'string' ? ctx.state.accounts[accountId] : ctx.account;
+  const c = account && regionOf(account, ctx.region).eks.clusters[n];
   if (!c)
-    throw new SandboxError('ClusterNotFound', `No cluster ${n} in ${ctx.account.id}/${ctx.region}`, {
-      statusCode: 404,
-    });
+    throw new SandboxError(
+      'ClusterNotFound',
+      `No cluster ${n} in ${String(accountId ?? ctx.account.id)}/${ctx.region}`,
+      {
+        statusCode: 404,
+      },
+    );
   return c;
 }
 
@@ -82,6 +90,18 @@ export function putConfigMap(
 
 /** The Kubernetes operations the sandbox implements. */
 export const kubernetesOperations: Operations = {
+  /**
+   * Who the cluster takes the caller for: what `kubectl auth whoami` asks (a SelfSubjectReview,
+   * authentication.k8s.io/v1), answered as `{ status: { userInfo } }`; `Unauthorized` (401) when
+   * no access entry or `aws-auth` mapping lets the caller in (see `authenticateToCluster`).
+   * `accountId` names the cluster's account when it is not the caller's (a real client reaches
+   * the cluster by its endpoint). Reads only.
+   */
+  WhoAmI: (ctx, input) => {
+    const cluster = clusterOf(ctx, input.clusterName, input.accountId);
+    return { status: { userInfo: authenticateToCluster(cluster, ctx.caller) } };
+  },
+
   GetConfigMap: (ctx, input) => {
     const cluster = clusterOf(ctx, input.clusterName);
     const k = key(input);

@@ -22,7 +22,7 @@ import { SandboxError } from './errors';
 import { findRoleByArn, iamOperations } from '#local/sandbox/iam/index';
 import { kubernetesOperations } from './kubernetes';
 import { s3Operations } from './s3';
-import { emptyState, loadState, type SandboxState, saveState } from './state';
+import { type AccountState, emptyState, loadState, type SandboxState, saveState } from './state';
 import { callerOf, issueSession, type SandboxCredentials, stsOperations } from './sts';
 import {
   addAccount,
@@ -32,6 +32,7 @@ import {
   hubCredentials,
   rootCredentials,
   seedWorld,
+  upgradeWorld,
 } from './world';
 
 /** The services the sandbox serves. */
@@ -52,6 +53,13 @@ export interface SandboxOptions {
    * kind counts apart, so every retry path is exercised. @default 0
    */
   readonly propagationDelayCalls?: number;
+  /**
+   * IAM read-after-write lag (docs/aws-facts.md#iam-eventual-consistency): for a role
+   * created within the last `10 × n` calls, the first `n` calls that name it by name
+   * (GetRole, PutRolePolicy, GetRolePolicy, UpdateAssumeRolePolicy, TagRole, DeleteRole, …)
+   * answer `NoSuchEntity`, as IAM's read path may right after CreateRole. @default 0
+   */
+  readonly readAfterWriteLagCalls?: number;
 }
 
 /** Who calls and where. */
@@ -72,6 +80,14 @@ export interface CallRecord {
   readonly mutating: boolean;
   readonly ok: boolean;
   readonly errorCode?: string;
+  /** The caller's role session name (absent for root and unknown credentials): what CloudTrail shows. */
+  readonly sessionName?: string;
+  /** The caller's `SourceIdentity`, when its session has one. */
+  readonly sourceIdentity?: string;
+  /** The caller's `aws:PrincipalArn` ('' when the credentials were not recognised). */
+  readonly principalArn: string;
+  /** The request as the SDK sent it (a copy). */
+  readonly input: Readonly<Record<string, unknown>>;
 }
 
 /** A fault to inject with {@link Sandbox.injectFault}. */
@@ -150,21 +166,81 @@ const AUTH_ERRORS: Record<
   },
 };
 
-/** Status and message AWS uses for the throttling codes, when a fault gives none. */
+/**
+ * Status and message AWS uses for the codes a fault names, when the fault gives none (a
+ * code the SDK models takes the status of its model). The throttling codes are those the
+ * SDK itself classifies as throttling (`@smithy/core/retry`, THROTTLING_ERROR_CODES); the
+ * IAM messages are the IAM API reference's descriptions of the errors.
+ */
 const FAULT_DEFAULTS: Record<string, { statusCode: number; message: string }> = {
   Throttling: { statusCode: 400, message: 'Rate exceeded' },
   ThrottlingException: { statusCode: 429, message: 'Rate exceeded' },
+  ThrottledException: { statusCode: 429, message: 'Rate exceeded' },
+  RequestThrottledException: { statusCode: 400, message: 'Rate exceeded' },
+  RequestThrottled: { statusCode: 400, message: 'Rate exceeded' },
   TooManyRequestsException: { statusCode: 429, message: 'Too Many Requests' },
   RequestLimitExceeded: { statusCode: 503, message: 'Request limit exceeded.' },
+  EC2ThrottledException: { statusCode: 503, message: 'Request limit exceeded.' },
+  PriorRequestNotComplete: {
+    statusCode: 400,
+    message: 'The request was rejected because AWS is still processing a prior request.',
+  },
   SlowDown: { statusCode: 503, message: 'Please reduce your request rate.' },
   ServiceFailure: { statusCode: 500, message: 'Service failure' },
   InternalError: { statusCode: 500, message: 'An internal error has occurred' },
   ServiceUnavailableException: { statusCode: 503, message: 'Service unavailable' },
+  ConcurrentModification: {
+    statusCode: 409,
+    message:
+      'The request was rejected because multiple requests to change this object were submitted simultaneously. Wait a few minutes and submit your request again.',
+  },
+  EntityTemporarilyUnmodifiable: {
+    statusCode: 409,
+    message:
+      'The request was rejected because it referenced an entity that is temporarily unmodifiable, such as a user name that was deleted and then recreated. The error indicates that the request is likely to succeed if you try again after waiting several minutes.',
+  },
+  AccessDenied: { statusCode: 403, message: 'User is not authorized to perform this action' },
+  UnauthorizedOperation: { statusCode: 403, message: 'You are not authorized to perform this operation.' },
+  Forbidden: { statusCode: 403, message: 'Forbidden' },
+  Unauthorized: { statusCode: 401, message: 'Unauthorized' },
 };
 
 interface ActiveFault {
   spec: FaultSpec;
   remaining: number;
+}
+
+/**
+ * The copy a mutating call works on, so a call that fails changes nothing. A call changes
+ * only its caller's account, and there only its service's part: IAM the account's roles and
+ * providers, EKS, EC2 and the Kubernetes API the one region, S3 the buckets (other
+ * accounts and parts are read, never written). So only that part is copied and the rest is
+ * shared, which keeps a call's cost independent of how many accounts, regions and clusters
+ * the sandbox holds.
+ */
+function draftOf(state: SandboxState, service: ServiceName, accountId: string, region: string): SandboxState {
+  const account = state.accounts[accountId];
+  if (!account) return structuredClone(state);
+  let draft: AccountState;
+  if (service === 'iam') draft = { ...account, iam: structuredClone(account.iam) };
+  else if (service === 's3') draft = { ...account, s3: structuredClone(account.s3) };
+  else if (service === 'eks' || service === 'ec2' || service === 'kubernetes') {
+    const current = account.regions[region];
+    draft = {
+      ...account,
+      regions: { ...account.regions, ...(current ? { [region]: structuredClone(current) } : {}) },
+    };
+  } else draft = structuredClone(account);
+  return { ...state, accounts: { ...state.accounts, [accountId]: draft } };
+}
+
+/** A copy of a request for the log (a shallow one when it holds what cannot be cloned, like a stream). */
+function copyOf(input: Record<string, unknown>): Record<string, unknown> {
+  try {
+    return structuredClone(input);
+  } catch {
+    return { ...input };
+  }
 }
 
 function deepFreeze<T>(value: T): T {
@@ -182,9 +258,16 @@ function deepFreeze<T>(value: T): T {
 export class Sandbox {
   /** Called right after each mutating call that changed state (also with an `after` fault), once it is saved. */
   onMutatingCall?: (n: number, call: CallRecord) => void;
+  /**
+   * Called before each authenticated call runs, with the state it will see (read it, never
+   * change it): what a test needs to know of the resources a call touches, such as their
+   * tags, as IAM would see them when it authorizes the call.
+   */
+  beforeCall?: (call: CallRecord, state: DeepReadonly<SandboxState>) => void;
 
   readonly dataDir: string | undefined;
   readonly propagationDelayCalls: number;
+  readonly readAfterWriteLagCalls: number;
   #state: SandboxState;
   #calls: CallRecord[] = [];
   #faults: ActiveFault[] = [];
@@ -197,6 +280,7 @@ export class Sandbox {
     this.#state = state;
     this.dataDir = options.dataDir;
     this.propagationDelayCalls = Math.max(0, options.propagationDelayCalls ?? 0);
+    this.readAfterWriteLagCalls = Math.max(0, options.readAfterWriteLagCalls ?? 0);
   }
 
   /**
@@ -208,7 +292,7 @@ export class Sandbox {
     const state = loaded ?? emptyState();
     if (!loaded) seedWorld(state, options.world ?? 'demo');
     const sb = new Sandbox(state, options);
-    if (!loaded) sb.#save();
+    if (!loaded || upgradeWorld(state)) sb.#save();
     return sb;
   }
 
@@ -242,6 +326,8 @@ export class Sandbox {
       operation,
       mutating,
       ok: false,
+      principalArn: '',
+      input: copyOf(input),
     };
     this.#calls.push(record);
     this.#state.clock += 1;
@@ -264,10 +350,14 @@ export class Sandbox {
       }
       const caller = resolved.caller;
       record.accountId = caller.accountId;
+      if (caller.sessionName !== undefined) record.sessionName = caller.sessionName;
+      if (caller.sourceIdentity !== undefined) record.sourceIdentity = caller.sourceIdentity;
+      record.principalArn = caller.principalArn;
+      this.beforeCall?.({ ...record }, this.#state as DeepReadonly<SandboxState>);
       const fault = this.#takeFault(service, operation, caller.accountId);
       if (fault && fault.when !== 'after') throw this.#faultError(fault);
 
-      const target = mutating ? structuredClone(this.#state) : this.#state;
+      const target = mutating ? draftOf(this.#state, service, caller.accountId, call.region) : this.#state;
       let dirty = false;
       const ctx = this.#context(target, caller, call.region, clock, () => {
         dirty = true;
@@ -312,7 +402,7 @@ export class Sandbox {
       region,
       clock,
       notYetPropagated: (role, use) => {
-        const n = this.propagationDelayCalls;
+        const n = use === 'read' ? this.readAfterWriteLagCalls : this.propagationDelayCalls;
         if (n <= 0 || clock - role.createdAtCall > n * 10) return false;
         const key = `${role.RoleId}|${use}`;
         const used = this.#propagation.get(key) ?? 0;

@@ -3,8 +3,9 @@
  * written to `<dataDir>/sandbox.json` after every mutating call and read back on restart.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { DataDirectoryDamagedError, readJsonStore, writeFileAtomic } from '#local/data-dir-lock';
 
 /** A tag as IAM, EC2, S3 (`Key`/`Value`) spell it. */
 export interface TagState {
@@ -267,6 +268,8 @@ export interface CredentialState {
   roleArn?: string;
   roleId?: string;
   sessionName?: string;
+  /** The session's `SourceIdentity` (set by AssumeRole, kept through role chaining). */
+  sourceIdentity?: string;
   /** ISO time; absent for the static hub and root credentials. */
   expiration?: string;
   /** True for a session made by a role (role chaining caps it at one hour). */
@@ -318,26 +321,48 @@ export function regionOf(account: AccountState, region: string): RegionState {
   return r;
 }
 
-/** Reads `<dataDir>/sandbox.json`, or undefined if there is none. */
-export function loadState(dataDir: string): SandboxState | undefined {
-  const file = join(dataDir, STATE_FILE);
-  if (!existsSync(file)) return undefined;
-  const parsed = JSON.parse(readFileSync(file, 'utf8')) as SandboxState;
-  if (parsed.version !== 1)
-    throw new Error(`${file}: unsupported sandbox state version ${String(parsed.version)}`);
-  return parsed;
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**
- * Writes the state atomically: a temporary file then a rename, synchronously, so a crash
- * at any point leaves either the old or the new file, never a torn one.
+ * Reads `<dataDir>/sandbox.json`, or undefined if there is none. A file that is not the
+ * sandbox's state (truncated, corrupt, or of another version) is a
+ * {@link DataDirectoryDamagedError} naming it, never a world seeded again over it.
+ */
+export function loadState(dataDir: string): SandboxState | undefined {
+  const file = join(dataDir, STATE_FILE);
+  if (!existsSync(file)) return undefined;
+  // A temporary file of a write a crash cut short: the state file itself is whole.
+  for (const name of readdirSync(dataDir)) {
+    if (name.startsWith(`${STATE_FILE}.`) && name.endsWith('.tmp'))
+      rmSync(join(dataDir, name), { force: true });
+  }
+  const what = 'The sandbox state';
+  const remedy = 'Restore it from a backup';
+  const parsed = readJsonStore(file, what, remedy) as Partial<SandboxState> | null;
+  if (!isRecord(parsed))
+    throw new DataDirectoryDamagedError({ what, file, problem: 'is not a sandbox state', remedy });
+  if (parsed.version !== 1)
+    throw new DataDirectoryDamagedError({
+      what,
+      file,
+      problem: `has version ${JSON.stringify(parsed.version ?? null)}, which this version of Tether cannot read`,
+      remedy,
+    });
+  if (!isRecord(parsed.accounts) || !isRecord(parsed.credentials))
+    throw new DataDirectoryDamagedError({ what, file, problem: 'is not a whole sandbox state', remedy });
+  return parsed as SandboxState;
+}
+
+/**
+ * Writes the state atomically: a temporary file, flushed, then a rename, synchronously, so
+ * a crash (or a power cut) at any point leaves either the old or the new file, never a torn
+ * one.
  */
 export function saveState(dataDir: string, state: SandboxState): void {
   mkdirSync(dataDir, { recursive: true });
-  const file = join(dataDir, STATE_FILE);
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(state));
-  renameSync(tmp, file);
+  writeFileAtomic(join(dataDir, STATE_FILE), JSON.stringify(state));
 }
 
 /** Hex SHA-256 of `text`. */

@@ -60,6 +60,7 @@ export function callerOf(
       kind: 'role-session',
       roleName,
       sessionName: session,
+      ...(cred.sourceIdentity ? { sourceIdentity: cred.sourceIdentity } : {}),
       chained: cred.chained === true,
     },
   };
@@ -70,7 +71,13 @@ export function issueSession(
   state: SandboxState,
   role: RoleState,
   sessionName: string,
-  options: { durationSeconds?: number; chained?: boolean; expires?: boolean; seedKey?: string } = {},
+  options: {
+    durationSeconds?: number;
+    chained?: boolean;
+    expires?: boolean;
+    seedKey?: string;
+    sourceIdentity?: string;
+  } = {},
 ): SandboxCredentials {
   state.seq += 1;
   const seed = options.seedKey ?? `session:${state.seq}:${role.Arn}:${sessionName}`;
@@ -91,6 +98,7 @@ export function issueSession(
     roleArn: role.Arn,
     roleId: role.RoleId,
     sessionName,
+    ...(options.sourceIdentity ? { sourceIdentity: options.sourceIdentity } : {}),
     ...(expiration ? { expiration: expiration.toISOString() } : {}),
     ...(options.chained ? { chained: true } : {}),
   };
@@ -133,11 +141,22 @@ function denied(ctx: OpContext, roleArn: string, detail?: string): SandboxError 
   return new SandboxError('AccessDenied', detail ? `${msg} (sandbox: ${detail})` : msg, { statusCode: 403 });
 }
 
+/** A role's tags as the condition keys of a request on it (both spellings IAM documents for roles). */
+function resourceTagContext(role: RoleState): Record<string, string> {
+  return Object.fromEntries(
+    role.Tags.flatMap((t) => [
+      [`aws:ResourceTag/${t.Key}`, t.Value],
+      [`iam:ResourceTag/${t.Key}`, t.Value],
+    ]),
+  );
+}
+
 /** Evaluates whether the caller may assume `role`. */
 async function mayAssume(
   ctx: OpContext,
   role: RoleState,
   externalId: string | undefined,
+  sourceIdentity?: string,
 ): Promise<{ ok: boolean; detail?: string }> {
   const context: Record<string, string> = {
     'aws:PrincipalArn': ctx.caller.principalArn,
@@ -145,7 +164,21 @@ async function mayAssume(
     'aws:userid': ctx.caller.userId,
   };
   if (externalId !== undefined) context['sts:ExternalId'] = externalId;
+  if (sourceIdentity !== undefined) context['sts:SourceIdentity'] = sourceIdentity;
   const trust = trustForEvaluation(ctx.state, role) as unknown as EvalDocument;
+  // Setting a source identity is an action of its own that the trust must allow too
+  // (IAM user guide, "Monitor and control actions taken with assumed roles").
+  if (sourceIdentity !== undefined) {
+    const settable = evaluatePolicy(
+      trust,
+      { action: 'sts:SetSourceIdentity', principal: { type: 'AWS', id: ctx.caller.arn }, context },
+      { policyType: 'resource' },
+    );
+    if (settable.decision === 'CannotEvaluate')
+      return { ok: false, detail: `cannot evaluate: ${settable.reason}` };
+    if (settable.decision !== 'Allow')
+      return { ok: false, detail: `the trust of ${role.Arn} does not allow sts:SetSourceIdentity` };
+  }
   // The caller as IAM sees it: a role session is its session ARN, which a trust naming the
   // role (or its account) covers.
   const trusted = evaluatePolicy(
@@ -158,10 +191,12 @@ async function mayAssume(
     return { ok: false, detail: `cannot evaluate: ${trusted.reason}` };
   if (trusted.decision !== 'Allow') return { ok: false }; // AWS's message says no more than that
   // The caller's identity policies always count: an explicit Deny there wins even where the
-  // trust alone would do (IAM policy evaluation logic).
+  // trust alone would do (IAM policy evaluation logic). The role to assume is their resource,
+  // so its tags are in the request context as `aws:ResourceTag/…` and `iam:ResourceTag/…`
+  // (IAM User Guide: "IAM: Assume roles that have a specific tag", which holds across accounts).
   const identity = evaluatePolicies(
     identityPolicies(ctx).map((p) => p.policy as unknown as EvalDocument),
-    { action: 'sts:AssumeRole', resource: role.Arn, context },
+    { action: 'sts:AssumeRole', resource: role.Arn, context: { ...context, ...resourceTagContext(role) } },
     { policyType: 'identity' },
   );
   if (identity.decision === 'CannotEvaluate')
@@ -207,15 +242,34 @@ export const stsOperations: Operations = {
         `The requested DurationSeconds exceeds the MaxSessionDuration set for this role.`,
       );
     }
+    const asked = input.SourceIdentity === undefined ? undefined : String(input.SourceIdentity);
+    if (
+      asked !== undefined &&
+      (!/^[\w+=,.@-]{2,64}$/.test(asked) || asked.toLowerCase().startsWith('aws:'))
+    ) {
+      throw new SandboxError(
+        'ValidationError',
+        `1 validation error detected: Value '${asked}' at 'sourceIdentity' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*`,
+      );
+    }
+    // A source identity, once set, stays for the whole role chain and cannot be changed.
+    const inherited = ctx.caller.sourceIdentity;
+    if (inherited !== undefined && asked !== undefined && asked !== inherited) {
+      throw denied(ctx, roleArn, `the caller's source identity ${inherited} cannot be changed to ${asked}`);
+    }
+    const sourceIdentity = asked ?? inherited;
     const verdict = await mayAssume(
       ctx,
       role,
       typeof input.ExternalId === 'string' ? input.ExternalId : undefined,
+      // An inherited source identity is set on the new session too: the trust must allow it.
+      sourceIdentity,
     );
     if (!verdict.ok) throw denied(ctx, roleArn, verdict.detail);
     const creds = issueSession(ctx.state, role, sessionName, {
       durationSeconds: duration,
       chained: ctx.caller.kind === 'role-session',
+      ...(sourceIdentity ? { sourceIdentity } : {}),
     });
     ctx.markDirty();
     const accountId = role.Arn.split(':')[4] ?? '';
@@ -230,6 +284,7 @@ export const stsOperations: Operations = {
         AssumedRoleId: `${role.RoleId}:${sessionName}`,
         Arn: `arn:aws:sts::${accountId}:assumed-role/${role.RoleName}/${sessionName}`,
       },
+      ...(sourceIdentity ? { SourceIdentity: sourceIdentity } : {}),
     };
   },
 

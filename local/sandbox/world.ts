@@ -96,10 +96,10 @@ export function adminContext(
   };
 }
 
-function trust(principal: Record<string, string>): string {
+function trust(principal: Record<string, string>, action: string | string[] = 'sts:AssumeRole'): string {
   return JSON.stringify({
     Version: '2012-10-17',
-    Statement: [{ Effect: 'Allow', Principal: principal, Action: 'sts:AssumeRole' }],
+    Statement: [{ Effect: 'Allow', Principal: principal, Action: action }],
   });
 }
 
@@ -128,11 +128,12 @@ export function addAccount(state: SandboxState, id: string): AccountState {
       }),
     });
   } else {
-    // The member-account stack's agent role, trusting only the hub (DESIGN "Runtimes").
+    // The member-account stack's agent role, trusting only the hub (DESIGN "Runtimes"), which
+    // names the caller of each change as the session's source identity (sts:SetSourceIdentity).
     const role = createRole(ctx, {
       RoleName: AGENT_ROLE_NAME,
       Path: AGENT_ROLE_PATH,
-      AssumeRolePolicyDocument: trust({ AWS: HUB_ROLE_ARN }),
+      AssumeRolePolicyDocument: trust({ AWS: HUB_ROLE_ARN }, ['sts:AssumeRole', 'sts:SetSourceIdentity']),
     });
     role.inlinePolicies['tether-agent'] = JSON.stringify({
       Version: '2012-10-17',
@@ -140,6 +141,27 @@ export function addAccount(state: SandboxState, id: string): AccountState {
     });
   }
   return account;
+}
+
+/**
+ * Brings a saved world up to the member-account stack of today, as a redeploy would: an
+ * agent role that still trusts the hub for `sts:AssumeRole` only (a data directory from
+ * before sessions carried a source identity) is given `sts:SetSourceIdentity` too. Returns
+ * whether anything changed.
+ */
+export function upgradeWorld(state: SandboxState): boolean {
+  const before = trust({ AWS: HUB_ROLE_ARN });
+  let changed = false;
+  for (const [id, account] of Object.entries(state.accounts)) {
+    const agent = account.iam.roles[AGENT_ROLE_NAME];
+    if (id === HUB_ACCOUNT_ID || !agent || agent.AssumeRolePolicyDocument !== before) continue;
+    agent.AssumeRolePolicyDocument = trust({ AWS: HUB_ROLE_ARN }, [
+      'sts:AssumeRole',
+      'sts:SetSourceIdentity',
+    ]);
+    changed = true;
+  }
+  return changed;
 }
 
 /** Static credentials of the hub principal (a session of `tether-hub` that never expires). */

@@ -3,8 +3,10 @@
  * request with 20 targets, on the local runtime (in memory, retry waits shortened): wall
  * time from POST /links to every link ACTIVE, and AWS calls per link (mutating and
  * read-only) as the sandbox counted them; then the same request again (idempotent re-run).
- * Then the cost of a link on AWS (`cost.ts`) and a short load run (`load.ts`, LOAD_SECONDS,
- * 15 s here; `npm run bench:load` runs 60 s).
+ * Then the calls per link against the minimum and the propagation budget (`scale.ts`), the
+ * cost of a link on AWS (`cost.ts`), a short load run (`load.ts`, LOAD_SECONDS, 15 s here;
+ * `npm run bench:load` runs 60 s), and last 1,000 links of one workload (`scale.ts`,
+ * SCALE_LINKS).
  */
 import '#local/polyfills';
 import { performance } from 'node:perf_hooks';
@@ -12,6 +14,13 @@ import { type LocalRuntime, startLocalRuntime } from '#local/runtime';
 import { DEMO_REQUEST } from '#local/demo';
 import { measureCost, printCost } from './cost';
 import { printLoad, runLoad } from './load';
+import {
+  measureCallsPerLink,
+  measureOneWorkload,
+  printCallsPerLink,
+  printOneWorkload,
+  printPropagationBudget,
+} from './scale';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
@@ -132,7 +141,16 @@ console.log(
 console.table(rows);
 console.log(`peak RSS ${Math.round(process.memoryUsage().rss / 1048576)} MiB`);
 
+printCallsPerLink(await measureCallsPerLink());
+printPropagationBudget();
+
 printCost(await measureCost());
 const load = await runLoad({ seconds: Number(process.env.LOAD_SECONDS ?? 15) });
 printLoad(load);
 if (load.serverErrors || load.networkErrors || load.lost.length || load.orphans.length) process.exitCode = 1;
+
+// Last, so the load run does not share the process with the aftermath of 1,000 links.
+const oneWorkload = await measureOneWorkload(Number(process.env.SCALE_LINKS ?? 1000));
+printOneWorkload(oneWorkload);
+if (oneWorkload.active !== oneWorkload.links || oneWorkload.sourceIamWritesAfterFirst !== 0)
+  process.exitCode = 1;

@@ -232,7 +232,7 @@ describe('crash at every step of onboard', () => {
 describe('crash at every step of offboard', () => {
   // Half of the cases: the link is its workload's only one, so the workload role and the OIDC
   // provider go too. The other half: a second link of the workload (→ cluster-d) exists, so
-  // they must survive with the policy re-derived for it alone.
+  // they must survive, the policy then allowing its target role alone.
   it.each(named(offboardAlonePoints))(
     'ends the only link DELETED with nothing of it left after a crash %s',
     async (_name, point) => {

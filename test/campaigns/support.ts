@@ -24,6 +24,8 @@ import { DEFAULT_TABLE_NAME, membership, REMOVAL_LOCK_SK } from '#store/table';
 import { desiredCidrs } from '#resources/egress-allowance';
 import type { Resolved } from '#resources/resolve';
 import { TAG_MANAGED } from '#link/tags';
+import { evaluatePolicy, type PolicyDocument, parsePolicy } from '#link/policy/evaluate';
+import { TARGET_ROLE_NAME_PREFIX } from '#resources/workload-role';
 import type { LocalRuntime } from '#local/runtime';
 import { sandboxPlugin } from '#local/adapters/sdk-plugin';
 import { type CallRecord, isMutatingOperation, type Sandbox } from '#local/sandbox/index';
@@ -469,25 +471,43 @@ export async function tableMismatches(rt: LocalRuntime, links: readonly Link[]):
   return wrong.sort();
 }
 
-/** The target roles a workload role's inline policy allows (undefined when role or policy is absent). */
+/**
+ * The target roles the workload role's inline policy lets it assume, among every Tether
+ * target role in the sandbox, each judged with its tags as IAM puts them in the request
+ * (docs/architecture.md#the-workload-roles-permission); undefined when role or policy is
+ * absent.
+ */
 export async function workloadPolicyTargets(
   rt: LocalRuntime,
   source: Link['spec']['source'],
 ): Promise<string[] | undefined> {
+  let doc: PolicyDocument;
   try {
     const out = await rt.clients
       .iam(source.accountId)
       .send(
         new GetRolePolicyCommand({ RoleName: workloadRoleName(source), PolicyName: WORKLOAD_POLICY_NAME }),
       );
-    const doc = JSON.parse(decodeURIComponent(out.PolicyDocument ?? '{}'));
-    const resource = doc.Statement?.[0]?.Resource ?? [];
-    return (Array.isArray(resource) ? resource : [resource]).map(String).sort();
+    doc = parsePolicy(out.PolicyDocument ?? '{}');
   } catch (err) {
     if ((err as Error).name === 'NoSuchEntityException' || (err as Error).name === 'NoSuchEntity')
       return undefined;
     throw err;
   }
+  const allowed: string[] = [];
+  for (const account of Object.values(rt.sandbox.state().accounts)) {
+    for (const role of Object.values(account.iam.roles)) {
+      if (!role.RoleName.startsWith(TARGET_ROLE_NAME_PREFIX)) continue;
+      const context = Object.fromEntries(role.Tags.map((t) => [`aws:ResourceTag/${t.Key}`, t.Value]));
+      const answer = evaluatePolicy(
+        doc,
+        { action: 'sts:AssumeRole', resource: role.Arn, context },
+        { policyType: 'identity' },
+      );
+      if (answer.decision === 'Allow') allowed.push(role.Arn);
+    }
+  }
+  return allowed.sort();
 }
 
 /** True when every hop of the link's last verify passed. */

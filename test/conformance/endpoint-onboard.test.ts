@@ -107,7 +107,9 @@ describe.runIf(availability.available)('Tether onboard steps on moto', () => {
         path: '/tether/',
         description: 'conformance workload role',
         trust: workloadTrustPolicy(MEMBER, issuer, { ...srcRef, namespace: 'app', serviceAccount: 'app' }),
-        inlinePolicies: { 'tether-assume-target': workloadPolicy([targetArn]) },
+        inlinePolicies: {
+          'tether-assume-target': workloadPolicy({ ...srcRef, namespace: 'app', serviceAccount: 'app' }),
+        },
         owner: 'link:conf',
       }),
     );
@@ -119,7 +121,7 @@ describe.runIf(availability.available)('Tether onboard steps on moto', () => {
       inlinePolicies: { 'tether-describe-cluster': targetPolicy(tgtCluster?.arn ?? '') },
       owner: 'link:conf',
     };
-    await step('ensureRole: target role', () => ensureRole(target.iam, targetSpec));
+    const targetRole = await step('ensureRole: target role', () => ensureRole(target.iam, targetSpec));
     await step('ensureRole: target role again (unchanged)', () => ensureRole(target.iam, targetSpec));
     await step('ensureIngressRules on the target cluster SG', () =>
       ensureIngressRules(
@@ -133,7 +135,7 @@ describe.runIf(availability.available)('Tether onboard steps on moto', () => {
       ensureAccessEntry(
         target.eks,
         CLUSTER,
-        targetArn,
+        { arn: targetArn, ...(targetRole ? { roleId: targetRole.roleId } : {}) },
         {
           policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy',
           scope: { type: 'cluster' },

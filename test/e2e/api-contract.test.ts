@@ -3,6 +3,8 @@
  * stable code; Idempotency-Key semantics; filters and cursor pagination; GET of unknown ids.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scopedIdempotencyKey } from '#api/access';
+import { LOCAL_OPERATOR_ARN } from '#local/runtime';
 import { type Harness, demoRequest, startHarness } from './harness';
 
 let h: Harness;
@@ -194,7 +196,13 @@ describe('Idempotency-Key', () => {
 
   it('answers 409 IDEMPOTENCY_KEY_IN_FLIGHT while the first request with the key is processed', async () => {
     const key = 'in-flight-1';
-    await h.rt.runtime.idempotency.begin(key, 'another-request-in-progress', Date.now());
+    // Keys are the caller's own: the operator's (no x-tether-caller) as the table keeps it.
+    const operator = { arn: LOCAL_OPERATOR_ARN, accountId: '000000000000' };
+    await h.rt.runtime.idempotency.begin(
+      scopedIdempotencyKey(operator, key) ?? key,
+      'another-request-in-progress',
+      Date.now(),
+    );
     const res = await h.api('POST', '/links', demoRequest(), { 'idempotency-key': key });
     // The stored hash is of another body, so this is reuse; an in-flight request of the SAME body:
     expect(res.status).toBe(422);

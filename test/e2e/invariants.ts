@@ -72,14 +72,21 @@ export function neededOwners(links: readonly Link[]): Set<string> {
     if (resolved.source.issuer) needed.add(`oidc-provider|${owners.issuer(resolved.source.issuer)}`);
     needed.add(`role|${owners.workload(link.spec.source)}`);
     needed.add(`role|${owners.link(link.spec)}`);
-    if (resolved.target.authenticationMode === 'CONFIG_MAP') {
-      needed.add(`aws-auth-entry|${kubernetesUsername(link.spec)}`);
-    } else {
-      needed.add(`access-entry|${owners.link(link.spec)}`);
+    // An entry or rule someone else made that already gives the link what it needs is used
+    // as it is (adopted): Tether needs none of its own beside it.
+    if (link.outputs.access?.action !== 'uses-existing-unmanaged') {
+      needed.add(
+        resolved.target.authenticationMode === 'CONFIG_MAP'
+          ? `aws-auth-entry|${kubernetesUsername(link.spec)}`
+          : `access-entry|${owners.link(link.spec)}`,
+      );
     }
     const sg = resolved.target.clusterSecurityGroupId;
+    const adoptedCidrs = link.outputs.egress?.adopted ?? {};
     if (sg)
-      for (const cidr of desiredCidrs(link.spec, resolved)) needed.add(`sg-rule|${owners.egress(sg, cidr)}`);
+      for (const cidr of desiredCidrs(link.spec, resolved)) {
+        if (!(cidr in adoptedCidrs)) needed.add(`sg-rule|${owners.egress(sg, cidr)}`);
+      }
   }
   return needed;
 }

@@ -80,20 +80,26 @@ describe('POST /links with the demo link of the cross-account IRSA runbook', () 
     expect(tags).toContainEqual({ Key: 'tether:managed', Value: 'true' });
   });
 
-  it('gives the workload role sts:AssumeRole on exactly the target role', async () => {
+  it('gives the workload role sts:AssumeRole on Tether target roles tagged for this workload, and tags the target role so', async () => {
     const name = link.outputs.workloadRoleArn.split('/').pop();
     const out = await h.rt.clients
       .iam(SOURCE)
       .send(new GetRolePolicyCommand({ RoleName: name, PolicyName: 'tether-assume-target-roles' }));
     const policy = decode(out.PolicyDocument);
+    const workload = `workload:${SOURCE}/ap-southeast-1/cluster-a/kubeai-chatbot/kubeai-chatbot`;
     expect(policy.Statement).toEqual([
       {
-        Sid: 'AssumeTetherTargetRoles',
+        Sid: 'AssumeTetherTargetRolesOfThisWorkload',
         Effect: 'Allow',
         Action: 'sts:AssumeRole',
-        Resource: [link.outputs.targetRoleArn],
+        Resource: 'arn:aws:iam::*:role/tether/tether-t-*',
+        Condition: { StringEquals: { 'aws:ResourceTag/tether:workload': workload } },
       },
     ]);
+    const target = await h.rt.clients
+      .iam(TARGET)
+      .send(new GetRoleCommand({ RoleName: link.outputs.targetRoleArn.split('/').pop() }));
+    expect(target.Role?.Tags).toContainEqual({ Key: 'tether:workload', Value: workload });
   });
 
   it('makes a target role trusting the source account by aws:PrincipalArn, allowed to describe only cluster-b', async () => {
@@ -140,6 +146,16 @@ describe('POST /links with the demo link of the cross-account IRSA runbook', () 
     ).accessEntry!;
     expect(entry.type).toBe('STANDARD');
     expect(entry.tags?.['tether:managed']).toBe('true');
+    // The role id the entry was made for: EKS binds the entry to it (docs/aws-facts.md#access-entries-keep-the-role-id).
+    const role = (
+      await h.rt.clients
+        .iam(TARGET)
+        .send(new GetRoleCommand({ RoleName: link.outputs.targetRoleArn.split('/').pop() }))
+    ).Role;
+    expect(entry.tags?.['tether:role-id']).toBe(role?.RoleId);
+    expect(entry.username).toBe(
+      `tether:${SOURCE}:${REGION}:cluster-a:kubeai-chatbot:kubeai-chatbot:{{SessionName}}`,
+    );
     const policies = (
       await eks.send(
         new ListAssociatedAccessPoliciesCommand({
@@ -174,7 +190,14 @@ describe('POST /links with the demo link of the cross-account IRSA runbook', () 
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('application/yaml');
     const config = YAML.parse(res.text);
-    expect(config['current-context']).toBe('cluster-b');
+    // Named as `aws eks update-kubeconfig` names them (the cluster ARN), the user by the link's target role.
+    const clusterArn = `arn:aws:eks:${REGION}:${TARGET}:cluster/cluster-b`;
+    expect(config['current-context']).toBe(clusterArn);
+    expect(config.contexts).toEqual([
+      { name: clusterArn, context: { cluster: clusterArn, user: link.outputs.targetRoleArn } },
+    ]);
+    expect(config.clusters.map((c: any) => c.name)).toEqual([clusterArn]);
+    expect(config.users.map((u: any) => u.name)).toEqual([link.outputs.targetRoleArn]);
     const exec = config.users[0].user.exec;
     expect(exec.apiVersion).toBe('client.authentication.k8s.io/v1beta1');
     expect(exec.command).toBe('aws');
@@ -206,8 +229,10 @@ describe('POST /links with the demo link of the cross-account IRSA runbook', () 
       'web-identity→workload-role',
       'trust-is-scoped',
       'workload-role→target-role',
+      'workload-role-extras',
       'target-role-trusts-workload-role',
       'target-role-trust-is-scoped',
+      'target-role-extras',
       'target-role→describe-cluster',
       'cluster-access',
       'network',
@@ -247,7 +272,8 @@ describe('re-running an onboard that succeeded', () => {
 });
 
 describe('two links of the same workload', () => {
-  it('share one OIDC provider and one workload role whose policy names both target roles', async () => {
+  it('share one OIDC provider and one workload role, and the second link writes nothing in the source account', async () => {
+    const firstLinkCalls = h.rt.sandbox.calls().length;
     const res = await h.api(
       'POST',
       '/links',
@@ -272,13 +298,53 @@ describe('two links of the same workload', () => {
     const providers =
       (await iam.send(new ListOpenIDConnectProvidersCommand({}))).OpenIDConnectProviderList ?? [];
     expect(providers.filter((p) => p.Arn === link.outputs.oidcProviderArn)).toHaveLength(1);
-    const name = link.outputs.workloadRoleArn.split('/').pop();
-    const policy = decode(
-      (await iam.send(new GetRolePolicyCommand({ RoleName: name, PolicyName: 'tether-assume-target-roles' })))
-        .PolicyDocument,
+    // The second link wrote nothing in the source account: the workload role's policy names no link.
+    expect(second.steps.workloadRole.result.action).toBe('unchanged');
+    const sourceWrites = h.rt.sandbox
+      .calls()
+      .filter((c) => c.accountId === SOURCE && c.mutating && c.ok && c.seq > firstLinkCalls);
+    expect(sourceWrites).toEqual([]);
+  });
+});
+
+describe('kubeconfigs of links to same-named clusters in different accounts', () => {
+  it('merge into one kubeconfig without a clash: a cluster, a context and a user each', async () => {
+    // Arrange: a second cluster-b, in 333333333333.
+    h.rt.sandbox.addEksCluster({
+      accountId: '333333333333',
+      region: REGION,
+      name: 'cluster-b',
+      authenticationMode: 'API',
+    });
+    const res = await h.api(
+      'POST',
+      '/links',
+      demoRequest({
+        targets: [
+          {
+            accountId: '333333333333',
+            region: REGION,
+            cluster: 'cluster-b',
+            access: { groups: ['readers'] },
+          },
+        ],
+      }),
     );
-    expect(policy.Statement[0].Resource).toEqual(
-      [link.outputs.targetRoleArn, second.outputs.targetRoleArn].sort(),
+    const other = await h.settle(res.body.links[0].id);
+    expect(other.status).toBe('ACTIVE');
+    // Act: merge the two as kubectl does with KUBECONFIG=a:b (entries by name, first wins).
+    const configs = await Promise.all(
+      [link.id, other.id].map(async (id) => YAML.parse((await h.api('GET', `/links/${id}/kubeconfig`)).text)),
     );
+    const merged = (key: 'clusters' | 'contexts' | 'users') =>
+      new Map(configs.flatMap((c) => c[key]).map((e: any) => [e.name, e] as const));
+    // Assert
+    for (const key of ['clusters', 'contexts', 'users'] as const) {
+      expect(merged(key).size, key).toBe(2);
+    }
+    expect([...merged('contexts').keys()].sort()).toEqual([
+      `arn:aws:eks:${REGION}:${TARGET}:cluster/cluster-b`,
+      `arn:aws:eks:${REGION}:333333333333:cluster/cluster-b`,
+    ]);
   });
 });

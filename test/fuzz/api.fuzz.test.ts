@@ -21,9 +21,13 @@ import { type Harness, startHarness } from '../e2e/harness';
 import { apiEvent } from '../unit/api/api-events';
 import { closeClient, type FuzzRequest, type FuzzResponse, send } from './http';
 import { type Json, mutated } from './mutations';
-import { checkResponse, describeExchange } from './oracle';
+import { checkResponse, cidrListAllowed, describeExchange, guardrailViolations } from './oracle';
 import {
   anyRouteRequest,
+  approvalRequest,
+  cidrLinkRequest,
+  fromAnyCaller,
+  guardrailMistakeRequest,
   headerRequest,
   linkDeleteRequest,
   linkReadRequest,
@@ -89,6 +93,7 @@ function mayChange(req: FuzzRequest, res: FuzzResponse, template: string | undef
   if (res.status >= 300) return false;
   if (req.method === 'POST' && template === '/links') return true;
   if (req.method === 'DELETE' && template === '/links/{id}') return true;
+  if (req.method === 'POST' && template === '/links/{id}/approval') return true;
   return req.method === 'POST' && template === '/links/{id}/reconcile';
 }
 
@@ -116,6 +121,10 @@ async function exchange(req: FuzzRequest): Promise<FuzzResponse> {
   }
   if (req.method === 'POST' && template === '/links' && res.status < 300) {
     await checkAccepted(req, res, about);
+  }
+  if (req.method === 'POST' && (template === '/links' || template === '/plans') && res.status < 300) {
+    // An accepted body keeps every guardrail.
+    expect(guardrailViolations(JSON.parse(String(req.body))), about).toEqual([]);
   }
   const next = (res.json as { nextCursor?: unknown } | undefined)?.nextCursor;
   if (req.method === 'GET' && template === '/links' && typeof next === 'string' && cursors.length < 50) {
@@ -207,7 +216,10 @@ const listWithCursor = (key: Record<string, string>): FuzzRequest => ({
   headers: {},
 });
 
-/** Codes a spec-valid body may still get: the world does not have what it asks. */
+/**
+ * Codes a spec-valid body may still get: the world does not have what it asks, or it names
+ * a Region of a partition Tether does not work in (the spec lists every Region).
+ */
 const WORLD_CODES = [
   'CLUSTER_NOT_FOUND',
   'ACCOUNT_NOT_REACHABLE',
@@ -215,7 +227,15 @@ const WORLD_CODES = [
   'IDENTITY_MODE_UNSUPPORTED',
   'QUOTA_EXCEEDED',
   'IDEMPOTENCY_KEY_REUSED',
+  'PARTITION_UNSUPPORTED',
 ];
+
+/** A guardrail refusal: VALIDATION_FAILED naming a target or a CIDR of the body. */
+function expectGuardrailFields(res: FuzzResponse, about: string): void {
+  const problem = res.json as { code: string; errors: { path: string }[] };
+  expect(problem.code, about).toBe('VALIDATION_FAILED');
+  for (const e of problem.errors) expect(e.path, about).toMatch(/^\/(targets\/\d+|network\/cidrs\/\d+)$/);
+}
 
 describe('POST /links with spec-valid bodies of the demo world', () => {
   runs(
@@ -228,6 +248,9 @@ describe('POST /links with spec-valid bodies of the demo world', () => {
         // The generator reuses the demo workload, so a target it linked earlier with another
         // access or network is refused rather than changed.
         expect((res.json as { code: string }).code, about).toBe('LINK_SPEC_MISMATCH');
+      } else if (res.status === 400) {
+        // The guardrails no policy lifts: a workload's own cluster, explicit CIDRs out of bounds.
+        expectGuardrailFields(res, about);
       } else if (res.status >= 400) {
         expect(res.status, about).toBe(422);
         expect(WORLD_CODES, about).toContain((res.json as { code: string }).code);
@@ -240,6 +263,52 @@ describe('POST /links with spec-valid bodies of the demo world', () => {
   });
 });
 
+describe('POST /links with explicit CIDRs of every kind', () => {
+  runs(
+    'lets through exactly the lists within the guardrails, to wait for an approver; refuses the others with the CIDR',
+    200,
+    () => cidrLinkRequest,
+    (req, res) => {
+      const about = describeExchange(req, res);
+      const cidrs = (JSON.parse(String(req.body)) as { network: { cidrs: string[] } }).network.cidrs;
+      if (cidrListAllowed(cidrs)) {
+        // Shrinking may ask again for a workload it linked already: the same spec is that link,
+        // another spec a conflict; a new one waits for an approver.
+        if (res.status === 409) {
+          expect((res.json as { code: string }).code, about).toBe('LINK_SPEC_MISMATCH');
+          return;
+        }
+        expect([200, 202], about).toContain(res.status);
+        expect((res.json as { links: { status: string }[] }).links[0]?.status, about).toBe(
+          'AWAITING_APPROVAL',
+        );
+      } else {
+        expect(res.status, about).toBe(400);
+        const problem = res.json as { code: string; errors: { path: string }[] };
+        expect(problem.code, about).toBe('VALIDATION_FAILED');
+        expect(problem.errors.length, about).toBeGreaterThan(0);
+        for (const e of problem.errors) expect(e.path, about).toMatch(/^\/network\/cidrs\/\d+$/);
+      }
+    },
+  );
+});
+
+describe('requests from any caller', () => {
+  runs('POST /links of demo bodies: the source account and the operator may ask', 80, () =>
+    fromAnyCaller(validDemoLinkRequest),
+  );
+  runs('reads, deletes, reconciles and approvals of known, unknown and malformed ids', 150, () =>
+    fromAnyCaller(
+      fc.oneof(
+        linkReadRequest(known),
+        linkDeleteRequest(known),
+        linkReconcileRequest(known),
+        approvalRequest(known),
+      ),
+    ),
+  );
+});
+
 describe('POST /plans with any spec-valid body', () => {
   runs(
     'answers a plan or 422, and changes nothing',
@@ -247,6 +316,10 @@ describe('POST /plans with any spec-valid body', () => {
     () => validPlanRequest,
     (req, res) => {
       const about = describeExchange(req, res);
+      if (res.status === 400) {
+        expectGuardrailFields(res, about);
+        return;
+      }
       if (res.status >= 400) {
         expect(res.status, about).toBe(422);
         expect(WORLD_CODES, about).toContain((res.json as { code: string }).code);
@@ -270,6 +343,25 @@ describe('POST /links and /plans with mutated bodies', () => {
     postRaw('/links', '{"targets":[{},{"toString":1}]}'),
     postRaw('/plans', '{"targets":[{},{"valueOf":1}]}'),
   ]);
+});
+
+describe('POST /links and /plans with a body that breaks a guardrail', () => {
+  runs(
+    'refuse it with the field at fault (400, or 422 PARTITION_UNSUPPORTED), and change nothing',
+    80,
+    () => guardrailMistakeRequest,
+    (req, res) => {
+      const about = describeExchange(req, res);
+      const { mistake } = req as typeof req & { mistake: string };
+      const problem = res.json as { code: string; errors?: { path: string }[] };
+      expect([400, 422], about).toContain(res.status);
+      expect(['VALIDATION_FAILED', 'PARTITION_UNSUPPORTED'], about).toContain(problem.code);
+      expect(
+        problem.errors?.some((e) => e.path.startsWith(mistake)),
+        about,
+      ).toBe(true);
+    },
+  );
 });
 
 describe('POST /links and /plans with raw bodies', () => {

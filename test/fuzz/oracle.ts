@@ -106,3 +106,113 @@ export function checkResponse(req: FuzzRequest, res: FuzzResponse): RouteMatch {
   }
   return route;
 }
+
+/**
+ * The special-purpose IPv4 blocks no link may let in (the IANA registry, RFC 6890 and its
+ * updates), written out here apart from the code under test: this-network, loopback,
+ * link-local, the IETF protocol block, documentation, 6to4 relay, benchmarking, AS112, AMT,
+ * multicast, reserved, broadcast.
+ */
+const SPECIAL = [
+  '0.0.0.0/8',
+  '127.0.0.0/8',
+  '169.254.0.0/16',
+  '192.0.0.0/24',
+  '192.0.2.0/24',
+  '192.31.196.0/24',
+  '192.52.193.0/24',
+  '192.88.99.0/24',
+  '192.175.48.0/24',
+  '198.18.0.0/15',
+  '198.51.100.0/24',
+  '203.0.113.0/24',
+  '224.0.0.0/4',
+  '240.0.0.0/4',
+  '255.255.255.255/32',
+];
+/** RFC 1918 and CGNAT: reachable over private connectivity only. */
+const PRIVATE = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10'];
+
+function range(cidr: string): [number, number] | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
+  if (!m) return undefined;
+  const octets = m.slice(1, 5).map(Number);
+  const bits = Number(m[5]);
+  if (octets.some((o) => o > 255) || bits > 32) return undefined;
+  const start = octets.reduce((n, o) => n * 256 + o, 0);
+  return [start, start + 2 ** (32 - bits) - 1];
+}
+const overlaps = (a: [number, number], b: [number, number]) => a[0] <= b[1] && b[0] <= a[1];
+const within = (a: [number, number], b: [number, number]) => a[0] >= b[0] && a[1] <= b[1];
+
+/**
+ * Whether the guardrails must let a link's CIDR list through (docs/architecture.md#who-may-link-what):
+ * every block canonical, at most /`widestPrefix` wide, in no special-purpose block, wholly
+ * public or wholly private, none inside another, at most `max` of them.
+ */
+export function cidrListAllowed(cidrs: readonly string[], widestPrefix = 24, max = 20): boolean {
+  if (cidrs.length > max) return false;
+  const ranges: [number, number][] = [];
+  for (const cidr of cidrs) {
+    const r = range(cidr);
+    if (!r) return false;
+    const bits = Number(cidr.split('/')[1]);
+    if (r[0] % 2 ** (32 - bits) !== 0) return false; // host bits set
+    if (bits < widestPrefix) return false;
+    if (SPECIAL.some((s) => overlaps(r, range(s)!))) return false;
+    const privateHit = PRIVATE.map((p) => range(p)!).filter((p) => overlaps(r, p));
+    if (privateHit.some((p) => !within(r, p))) return false;
+    ranges.push(r);
+  }
+  return !ranges.some((a, i) => ranges.some((b, j) => i !== j && within(a, b)));
+}
+// ---- the guardrails of a request body, restated from the issue, not from the code ----
+
+/** The EKS access policies for people and workloads (AWS-FACTS.md, "EKS"). */
+const WORKLOAD_ACCESS_POLICIES = new Set(
+  [
+    'AmazonEKSClusterAdminPolicy',
+    'AmazonEKSAdminPolicy',
+    'AmazonEKSEditPolicy',
+    'AmazonEKSViewPolicy',
+    'AmazonEKSAdminViewPolicy',
+    'AmazonEKSSecretReaderPolicy',
+  ].map((name) => `arn:aws:eks::aws:cluster-access-policy/${name}`),
+);
+
+/** Region codes of the partitions other than `aws` (China, GovCloud, ISO, European Sovereign Cloud). */
+const OTHER_PARTITION_REGION = /^(cn-|us-gov-|us-iso|eu-iso|eusc-)/;
+
+/**
+ * The guardrails an onboarding request body breaks (empty for a body the API may accept):
+ * a Region of another partition, an access policy not for people and workloads, a
+ * `system:` group, a username starting `system:`, `eks:`, `aws:`, `amazon:` or `iam:`, or a
+ * `{{` / `}}` anywhere but in a trailing `{{SessionName}}`.
+ */
+export function guardrailViolations(body: unknown): string[] {
+  const b = body as {
+    source?: { region?: unknown };
+    targets?: { region?: unknown; access?: { policyArn?: unknown; groups?: unknown; username?: unknown } }[];
+  };
+  const found: string[] = [];
+  const region = (at: string, r: unknown) => {
+    if (typeof r === 'string' && OTHER_PARTITION_REGION.test(r)) found.push(`${at}/region ${r}`);
+  };
+  region('/source', b?.source?.region);
+  (Array.isArray(b?.targets) ? b.targets : []).forEach((t, i) => {
+    const at = `/targets/${i}`;
+    region(at, t?.region);
+    const a = t?.access;
+    if (typeof a?.policyArn === 'string' && !WORKLOAD_ACCESS_POLICIES.has(a.policyArn))
+      found.push(`${at}/access/policyArn ${a.policyArn}`);
+    for (const g of Array.isArray(a?.groups) ? a.groups : [])
+      if (typeof g === 'string' && g.startsWith('system:')) found.push(`${at}/access/groups ${g}`);
+    const u = a?.username;
+    if (typeof u === 'string') {
+      const rest = u.endsWith('{{SessionName}}') ? u.slice(0, -'{{SessionName}}'.length) : u;
+      if (/^(system|eks|aws|amazon|iam):/.test(u) || rest.includes('{{') || rest.includes('}}'))
+        found.push(`${at}/access/username ${u}`);
+    }
+  });
+  return found;
+}

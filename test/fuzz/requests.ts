@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import type { FuzzRequest } from './http';
 import { type Json, mutated, nastyString, rawBodies } from './mutations';
 import { anyOnboardingRequest, arbitraryFor, demoOnboardingRequest, loadSpec } from './spec-arbitrary';
+import { cidrListAllowed } from './oracle';
 
 const JSON_TYPE = { 'content-type': 'application/json' };
 
@@ -52,6 +53,90 @@ export const validPlanRequest: fc.Arbitrary<FuzzRequest> = fc
   }));
 
 const onboardingPath = fc.constantFrom('/links', '/plans');
+
+/** One guardrail a body can break, by the field it puts the mistake in (a JSON Pointer). */
+const guardrailMistake: fc.Arbitrary<{ pointer: string; value: unknown }> = fc.oneof(
+  fc
+    .constantFrom('cn-north-1', 'cn-northwest-1', 'us-gov-west-1', 'us-gov-east-1', 'us-iso-east-1')
+    .chain((region) =>
+      fc.constantFrom(
+        { pointer: '/source/region', value: region },
+        { pointer: '/targets/0/region', value: region },
+      ),
+    ),
+  fc
+    .constantFrom('xx-fake-1', 'us-east-9', 'eu-middle-1', 'ap-southeast-0')
+    .map((value) => ({ pointer: '/targets/0/region', value })),
+  fc
+    .constantFrom(
+      'AmazonEKSViewerPolicy',
+      'AmazonEKSAutoNodePolicy',
+      'AmazonEKSNetworkingPolicy',
+      'AdministratorAccess',
+    )
+    .map((name) => ({
+      pointer: '/targets/0/access',
+      value: { policyArn: `arn:aws:eks::aws:cluster-access-policy/${name}`, scope: { type: 'cluster' } },
+    })),
+  fc
+    .constantFrom('system:masters', 'system:authenticated', 'system:nodes')
+    .map((group) => ({ pointer: '/targets/0/access', value: { groups: ['readers', group] } })),
+  fc
+    .constantFrom(
+      'system:admin',
+      'eks:ci',
+      'aws:x',
+      'amazon:x',
+      'iam:x',
+      '{{AccountID}}',
+      'x}}{{SessionName}}',
+    )
+    .map((username) => ({ pointer: '/targets/0/access', value: { groups: ['readers'], username } })),
+);
+
+/** Sets the value at a JSON Pointer of an object (the path exists up to its last part). */
+function setAt(body: Record<string, unknown>, pointer: string, value: unknown): void {
+  const parts = pointer.split('/').slice(1);
+  const last = parts.pop() ?? '';
+  const parent = parts.reduce<any>((node, part) => node[part], body);
+  parent[last] = value;
+}
+
+/**
+ * A demo body within every other guardrail: CIDRs the guardrails let through (the oracle's
+ * `cidrListAllowed`), and no workload linked to its own cluster.
+ */
+const withinGuardrails = demoOnboardingRequest().filter((body) => {
+  const b = body as {
+    source: { accountId: string; region: string; cluster: string };
+    network?: { cidrs?: string[] };
+    targets: { accountId: string; region: string; cluster: string }[];
+  };
+  const own = (t: (typeof b.targets)[number]) =>
+    t.accountId === b.source.accountId && t.region === b.source.region && t.cluster === b.source.cluster;
+  return cidrListAllowed(b.network?.cidrs ?? []) && !b.targets.some(own);
+});
+
+/** POST /links and /plans with a demo body that breaks one guardrail, with or without an Idempotency-Key. */
+export const guardrailMistakeRequest: fc.Arbitrary<FuzzRequest & { readonly mistake: string }> = fc
+  .tuple(
+    onboardingPath,
+    withinGuardrails,
+    guardrailMistake,
+    fc.boolean().chain((withKey) => bodyHeaders(withKey, false)),
+  )
+  .map(([path, body, { pointer, value }, headers]) => {
+    const broken = structuredClone(body);
+    setAt(broken, pointer, value);
+    return {
+      kind: 'guardrail mistake',
+      mistake: pointer,
+      method: 'POST',
+      path,
+      headers,
+      body: JSON.stringify(broken),
+    };
+  });
 
 /** POST /links and /plans with mutated bodies (wrong types, hostile strings, unknown fields, …). */
 export const mutatedBodyRequest: fc.Arbitrary<FuzzRequest> = fc
@@ -311,6 +396,7 @@ export function anyRouteRequest(known: readonly string[]): fc.Arbitrary<FuzzRequ
       'reconcile',
       'kubeconfig',
       'runs',
+      'approval',
       'LINKS',
       'link',
       'plan',
@@ -359,4 +445,189 @@ export const headerRequest: fc.Arbitrary<FuzzRequest> = fc
     path,
     headers: { ...JSON_TYPE, [name]: key },
     body: JSON.stringify(body),
+  }));
+
+// ---- callers, approvals, explicit CIDRs -----------------------------------------------
+
+/**
+ * Callers of the local runtime (`x-tether-caller`): none (the operator), the source account,
+ * the target accounts, a stranger, and ARNs the adapter refuses.
+ */
+export const CALLERS = {
+  alice: 'arn:aws:sts::111111111111:assumed-role/developer/alice',
+  bob: 'arn:aws:sts::222222222222:assumed-role/cluster-owner/bob',
+  dave: 'arn:aws:iam::333333333333:user/dave',
+  mallory: 'arn:aws:iam::444444444444:user/mallory',
+} as const;
+
+const callerHeader: fc.Arbitrary<Record<string, string>> = fc.oneof(
+  { weight: 2, arbitrary: fc.constant({}) },
+  {
+    weight: 6,
+    arbitrary: fc.constantFrom(...Object.values(CALLERS)).map((arn) => ({ 'x-tether-caller': arn })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom(
+        'alice',
+        'arn:aws:s3:::bucket',
+        'arn:aws:iam::1:user/x',
+        'arn:aws:iam::111111111111:user/',
+      )
+      .map((arn) => ({ 'x-tether-caller': arn })),
+  },
+);
+
+/** The same requests, from any caller. */
+export function fromAnyCaller(requests: fc.Arbitrary<FuzzRequest>): fc.Arbitrary<FuzzRequest> {
+  return fc.tuple(requests, callerHeader).map(([req, caller]) => ({
+    ...req,
+    kind: `${req.kind} as ${caller['x-tether-caller'] ?? 'the operator'}`,
+    headers: { ...req.headers, ...caller },
+  }));
+}
+
+/** POST /links/{id}/approval: decisions valid and not, on known and unknown links. */
+export function approvalRequest(known: readonly string[]): fc.Arbitrary<FuzzRequest> {
+  const body = fc.oneof(
+    {
+      weight: 4,
+      arbitrary: fc
+        .record({
+          decision: fc.constantFrom('approve', 'reject'),
+          reason: fc.string({ minLength: 1, maxLength: 40 }),
+        })
+        .map((b) => JSON.stringify(b)),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        '{}',
+        '{"decision":"approve"}',
+        '{"decision":"maybe","reason":"x"}',
+        '{"decision":"approve","reason":""}',
+        '{"decision":"approve","reason":"x","by":"me"}',
+        '[]',
+      ),
+    },
+  );
+  return fc.tuple(linkIdSegment(known), body).map(([id, b]) => ({
+    kind: 'approval',
+    method: 'POST',
+    path: `/links/${id}/approval`,
+    headers: { ...JSON_TYPE },
+    body: b,
+  }));
+}
+
+const octet = fc.integer({ min: 0, max: 255 });
+const ipv4 = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
+const toInt = (a: number, b: number, c: number, d: number) => ((a << 24) >>> 0) + (b << 16) + (c << 8) + d;
+/** The block of `bits` that holds the address (host bits cleared). */
+const block = (n: number, bits: number) =>
+  `${ipv4(bits === 0 ? 0 : (n >>> (32 - bits)) << (32 - bits))}/${bits}`;
+
+/**
+ * CIDRs of every kind the guardrails tell apart: public blocks within and beyond /24,
+ * private and CGNAT ranges, special-purpose space, host bits set, and anything at all.
+ */
+export const anyCidr: fc.Arbitrary<string> = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc
+      .tuple(
+        fc.constantFrom(3, 13, 18, 34, 44, 52, 54, 99),
+        octet,
+        octet,
+        octet,
+        fc.integer({ min: 24, max: 32 }),
+      )
+      .map(([a, b, c, d, bits]) => block(toInt(a, b, c, d), bits)),
+  },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(
+        fc.constantFrom([10, 0, 255], [172, 16, 31], [192, 168, 168], [100, 64, 127]),
+        octet,
+        octet,
+        octet,
+        fc.integer({ min: 8, max: 32 }),
+      )
+      .map(([[a, lo, hi], b, c, d, bits]) =>
+        block(toInt(a as number, lo! + (b % (hi! - lo! + 1)), c, d), bits),
+      ),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      '0.0.0.0/0',
+      '0.0.0.0/8',
+      '127.0.0.1/32',
+      '169.254.169.254/32',
+      '224.0.0.1/32',
+      '239.255.255.0/24',
+      '255.255.255.255/32',
+      '240.1.2.0/24',
+      '192.0.2.0/24',
+      '198.51.100.7/32',
+      '203.0.113.0/24',
+      '198.18.5.0/24',
+      '192.88.99.1/32',
+    ),
+  },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(
+        fc.constantFrom(18, 52),
+        octet,
+        octet,
+        fc.integer({ min: 1, max: 255 }),
+        fc.integer({ min: 8, max: 31 }),
+      )
+      .map(([a, b, c, d, bits]) => `${a}.${b}.${c}.${d}/${bits}`),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(octet, octet, octet, octet, fc.integer({ min: 0, max: 32 }))
+      .map(([a, b, c, d, bits]) => `${a}.${b}.${c}.${d}/${bits}`),
+  },
+);
+
+/**
+ * POST /links of a new workload of the demo source to cluster-b with explicit CIDRs (each
+ * request a new link, so none conflicts with another): the guardrails decide, and what they
+ * let through waits for an approver.
+ */
+export const cidrLinkRequest: fc.Arbitrary<FuzzRequest> = fc
+  .tuple(fc.uniqueArray(anyCidr, { minLength: 1, maxLength: 25 }), fc.integer({ min: 0, max: 2 ** 30 }))
+  .map(([cidrs, n]) => ({
+    kind: 'cidrs',
+    method: 'POST',
+    path: '/links',
+    headers: { ...JSON_TYPE },
+    body: JSON.stringify({
+      source: {
+        accountId: '111111111111',
+        region: 'ap-southeast-1',
+        cluster: 'cluster-a',
+        namespace: `cidrs-${n.toString(36)}`,
+        serviceAccount: 'app',
+      },
+      network: { mode: 'cidrs', cidrs },
+      targets: [
+        {
+          accountId: '222222222222',
+          region: 'ap-southeast-1',
+          cluster: 'cluster-b',
+          access: {
+            policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy',
+            scope: { type: 'cluster' },
+          },
+        },
+      ],
+    }),
   }));

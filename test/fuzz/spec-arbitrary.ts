@@ -1,6 +1,7 @@
 /**
  * Arbitraries generated from `api/openapi.yaml`: a small JSON Schema → fast-check walker for
- * the keywords the spec's request schemas use ($ref, type, enum, const, not-const, pattern,
+ * the keywords the spec's request schemas use ($ref, type, enum, const, not (const, pattern or
+ * anyOf of those), pattern,
  * minLength/maxLength, minimum/maximum, minItems/maxItems, uniqueItems, required,
  * properties, additionalProperties false, oneOf + discriminator, if/then/else). Whatever it
  * generates is valid against the schema it walked.
@@ -78,10 +79,24 @@ export function arbitraryFor(
   let arb = baseArbitrary(schema, options, pointer);
   const not = schema.not as JsonSchema | undefined;
   if (not !== undefined) {
-    if (!('const' in not)) throw new Error(`Unsupported 'not' at ${pointer}`);
-    arb = arb.filter((v) => JSON.stringify(v) !== JSON.stringify(not.const));
+    const matches = notMatcher(not, pointer);
+    arb = arb.filter((v) => !matches(v));
   }
   return arb;
+}
+
+/** Whether a value matches the schema of a `not`: `const`, `pattern`, or `anyOf` of those. */
+function notMatcher(not: JsonSchema, pointer: string): (v: unknown) => boolean {
+  if ('const' in not) return (v) => JSON.stringify(v) === JSON.stringify(not.const);
+  if (typeof not.pattern === 'string') {
+    const pattern = new RegExp(not.pattern, 'u');
+    return (v) => typeof v === 'string' && pattern.test(v);
+  }
+  if (Array.isArray(not.anyOf)) {
+    const alternatives = (not.anyOf as JsonSchema[]).map((alt) => notMatcher(alt, pointer));
+    return (v) => alternatives.some((m) => m(v));
+  }
+  throw new Error(`Unsupported 'not' at ${pointer}: ${JSON.stringify(not)}`);
 }
 
 function baseArbitrary(schema: JsonSchema, options: WalkOptions, pointer: string): fc.Arbitrary<unknown> {

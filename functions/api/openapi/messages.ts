@@ -84,6 +84,8 @@ function describe(
       return { pointer: `${at}/${tag}`, text: `must be one of: ${choices.join(', ')}.` };
     }
     case 'enum':
+      // A long list (Regions) reads better as the schema's own words, where it has them.
+      if (allowed !== undefined) return { pointer: at, text: `must be ${allowed}.` };
       return {
         pointer: at,
         text: `must be one of: ${(params.allowedValues as unknown[]).map(String).join(', ')}.`,

@@ -28,9 +28,12 @@ export async function recordFailure(event: FailureEvent) {
   const link = await rt.links.get(event.linkId);
   // The step that failed; a RUNNING one only if none failed (a timed-out task stays RUNNING).
   const steps = Object.entries(link.steps);
-  const failedStep = (steps.find(([, s]) => s?.status === 'FAILED') ??
-    steps.find(([, s]) => s?.status === 'RUNNING'))?.[0];
+  const failed =
+    steps.find(([, s]) => s?.status === 'FAILED') ?? steps.find(([, s]) => s?.status === 'RUNNING');
+  const failedStep = failed?.[0];
   const code = stepErrorCode(event.failure.Error);
+  // The AWS code and request id the step recorded, so the user can quote them to AWS.
+  const aws = failed?.[1]?.error;
   const error = {
     code: code ?? 'INTERNAL',
     // An unexpected error's message may hold internals: keep it out of the record.
@@ -39,6 +42,8 @@ export async function recordFailure(event: FailureEvent) {
         ? causeMessage(event.failure.Cause)
         : `Unexpected ${event.failure.Error}; see the execution history`,
     ...(failedStep ? { step: failedStep } : {}),
+    ...(aws?.awsCode ? { awsCode: aws.awsCode } : {}),
+    ...(aws?.awsRequestId ? { awsRequestId: aws.awsRequestId } : {}),
   };
   if (link.status === 'FAILED') return { linkId: link.id, status: link.status, error: link.error };
   const updated = await rt.links.transition(link.id, 'FAILED', rt.now().toISOString(), { error });

@@ -6,6 +6,7 @@
 import { LinkStateError } from '#link/errors';
 import { canTransition } from '#link/lifecycle';
 import { runtime } from '#functions/runtime';
+import { askedBy } from '#link/caller';
 import { stepHandler, type WorkflowStartEvent } from '../step';
 
 /** Moves the link to DELETING for this execution and drops its kubeconfig. */
@@ -19,7 +20,7 @@ export async function startDeleting(event: WorkflowStartEvent) {
   const updated = await rt.links.transition(link.id, 'DELETING', rt.now().toISOString(), {
     outputs,
     ...(link.lastExecution?.name !== event.execution.name
-      ? { lastExecution: { ...event.execution, workflow: 'offboard' } }
+      ? { lastExecution: { ...event.execution, workflow: 'offboard', ...askedBy(link) } }
       : {}),
   });
   return { linkId: updated.id, status: updated.status };

@@ -6,6 +6,7 @@
 import { LinkStateError } from '#link/errors';
 import { ONBOARDABLE } from '#link/lifecycle';
 import { runtime } from '#functions/runtime';
+import { askedBy } from '#link/caller';
 import { stepHandler, type WorkflowStartEvent } from '../step';
 
 /** Moves the link to PROVISIONING for this execution. */
@@ -20,7 +21,7 @@ export async function startProvisioning(event: WorkflowStartEvent) {
     error: null,
     ...(fresh
       ? {
-          lastExecution: { ...event.execution, workflow: 'onboard' },
+          lastExecution: { ...event.execution, workflow: 'onboard', ...askedBy(link) },
           resetSteps: link.status !== 'PROVISIONING',
         }
       : {}),

@@ -18,6 +18,7 @@ export {
   effectiveTrust,
   findRoleByArn,
   getRoleOrThrow,
+  roleNamed,
   ROLES_PER_ACCOUNT,
   TRUST_POLICY_MAX,
 } from './roles';

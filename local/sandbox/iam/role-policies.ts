@@ -6,7 +6,7 @@
 import { nonWhitespaceLength, type Operations, requireString } from '#local/sandbox/context';
 import { SandboxError } from '#local/sandbox/errors';
 import { parsePolicy } from './policies';
-import { getRoleOrThrow } from './roles';
+import { roleNamed } from './roles';
 
 /** All inline policies of one role: 10,240 characters, whitespace not counted. */
 export const INLINE_POLICIES_MAX = 10_240;
@@ -41,7 +41,7 @@ function checkManagedPolicyArn(arn: unknown): string {
 /** The inline and attached role policy operations. */
 export const rolePolicyOperations: Operations = {
   PutRolePolicy: (ctx, input) => {
-    const role = getRoleOrThrow(ctx.account, input.RoleName);
+    const role = roleNamed(ctx, input.RoleName);
     const name = policyName(input.PolicyName);
     const doc = requireString(input.PolicyDocument, 'policyDocument');
     parsePolicy(doc);
@@ -62,7 +62,7 @@ export const rolePolicyOperations: Operations = {
   },
 
   GetRolePolicy: (ctx, input) => {
-    const role = getRoleOrThrow(ctx.account, input.RoleName);
+    const role = roleNamed(ctx, input.RoleName);
     const name = requireString(input.PolicyName, 'policyName');
     const doc = role.inlinePolicies[name];
     if (doc === undefined) {
@@ -74,7 +74,7 @@ export const rolePolicyOperations: Operations = {
   },
 
   DeleteRolePolicy: (ctx, input) => {
-    const role = getRoleOrThrow(ctx.account, input.RoleName);
+    const role = roleNamed(ctx, input.RoleName);
     const name = requireString(input.PolicyName, 'policyName');
     if (role.inlinePolicies[name] === undefined) {
       throw new SandboxError('NoSuchEntity', `The role policy with name ${name} cannot be found.`, {
@@ -86,12 +86,12 @@ export const rolePolicyOperations: Operations = {
   },
 
   ListRolePolicies: (ctx, input) => {
-    const role = getRoleOrThrow(ctx.account, input.RoleName);
+    const role = roleNamed(ctx, input.RoleName);
     return { PolicyNames: Object.keys(role.inlinePolicies).sort(), IsTruncated: false };
   },
 
   AttachRolePolicy: (ctx, input) => {
-    const role = getRoleOrThrow(ctx.account, input.RoleName);
+    const role = roleNamed(ctx, input.RoleName);
     const arn = checkManagedPolicyArn(input.PolicyArn);
     if (role.attachedPolicyArns.includes(arn)) return {};
     if (role.attachedPolicyArns.length >= ATTACHED_POLICIES_PER_ROLE) {
@@ -106,7 +106,7 @@ export const rolePolicyOperations: Operations = {
   },
 
   DetachRolePolicy: (ctx, input) => {
-    const role = getRoleOrThrow(ctx.account, input.RoleName);
+    const role = roleNamed(ctx, input.RoleName);
     const arn = requireString(input.PolicyArn, 'policyArn');
     if (!role.attachedPolicyArns.includes(arn)) {
       throw new SandboxError('NoSuchEntity', `Policy ${arn} was not found.`, { statusCode: 404 });
@@ -116,7 +116,7 @@ export const rolePolicyOperations: Operations = {
   },
 
   ListAttachedRolePolicies: (ctx, input) => {
-    const role = getRoleOrThrow(ctx.account, input.RoleName);
+    const role = roleNamed(ctx, input.RoleName);
     return {
       AttachedPolicies: role.attachedPolicyArns.map((a) => ({
         PolicyArn: a,

@@ -39,12 +39,27 @@ export function findRoleByArn(state: SandboxState, arn: string): RoleState | und
   return role && role.Arn === arn ? role : undefined;
 }
 
+const noSuchRole = (name: string) =>
+  new SandboxError('NoSuchEntity', `The role with name ${name} cannot be found.`, { statusCode: 404 });
+
 /** The role of `account` named `name` (case-insensitive, as IAM), or NoSuchEntity. */
 export function getRoleOrThrow(account: AccountState, name: unknown): RoleState {
   const n = requireString(name, 'roleName');
   const role = account.iam.roles[n.toLowerCase()];
-  if (!role)
-    throw new SandboxError('NoSuchEntity', `The role with name ${n} cannot be found.`, { statusCode: 404 });
+  if (!role) throw noSuchRole(n);
+  return role;
+}
+
+/**
+ * The role a call names, as IAM's read path sees it: a role made moments ago may answer
+ * NoSuchEntity to the next calls that name it (read-after-write lag, the sandbox's
+ * `readAfterWriteLagCalls`). IAM is eventually consistent, and AWS's own SDK ships a
+ * `RoleExists` waiter that polls GetRole through NoSuchEntity after CreateRole
+ * (docs/aws-facts.md#iam-eventual-consistency).
+ */
+export function roleNamed(ctx: OpContext, name: unknown): RoleState {
+  const role = getRoleOrThrow(ctx.account, name);
+  if (ctx.notYetPropagated(role, 'read')) throw noSuchRole(String(name));
   return role;
 }
 
@@ -98,8 +113,19 @@ export function effectiveTrust(state: SandboxState, role: RoleState): { text: st
   return { text: JSON.stringify(policy), stale };
 }
 
-/** The Role structure IAM returns. */
-function roleOutput(state: SandboxState, role: RoleState, full: boolean): Record<string, unknown> {
+/**
+ * The Role structure IAM returns: `get` (GetRole) in full; `create` (CreateRole) without
+ * MaxSessionDuration and RoleLastUsed; `list` (ListRoles) also without Tags and
+ * PermissionsBoundary, which IAM's listing operations leave out (IAM API reference,
+ * ListRoles: "does not return the following attributes … PermissionsBoundary, RoleLastUsed,
+ * Tags"). The trust policy is in all three.
+ */
+function roleOutput(
+  state: SandboxState,
+  role: RoleState,
+  view: 'create' | 'get' | 'list',
+): Record<string, unknown> {
+  const full = view === 'get';
   const out: Record<string, unknown> = {
     Path: role.Path,
     RoleName: role.RoleName,
@@ -111,13 +137,13 @@ function roleOutput(state: SandboxState, role: RoleState, full: boolean): Record
   };
   if (role.Description !== undefined) out.Description = role.Description;
   if (full) out.MaxSessionDuration = role.MaxSessionDuration;
-  if (role.PermissionsBoundaryArn) {
+  if (role.PermissionsBoundaryArn && view !== 'list') {
     out.PermissionsBoundary = {
       PermissionsBoundaryType: 'Policy',
       PermissionsBoundaryArn: role.PermissionsBoundaryArn,
     };
   }
-  if (role.Tags.length > 0) out.Tags = clone(role.Tags);
+  if (role.Tags.length > 0 && view !== 'list') out.Tags = clone(role.Tags);
   if (full) out.RoleLastUsed = {};
   return out;
 }
@@ -194,10 +220,10 @@ export function createRole(
 
 /** The role operations: the role itself, its trust policy, its permissions boundary, its tags. */
 export const roleOperations: Operations = {
-  CreateRole: (ctx, input) => ({ Role: roleOutput(ctx.state, createRole(ctx, input), false) }),
+  CreateRole: (ctx, input) => ({ Role: roleOutput(ctx.state, createRole(ctx, input), 'create') }),
 
   GetRole: (ctx, input) => ({
-    Role: roleOutput(ctx.state, getRoleOrThrow(ctx.account, input.RoleName), true),
+    Role: roleOutput(ctx.state, roleNamed(ctx, input.RoleName), 'get'),
   }),
 
   ListRoles: (ctx, input) => {
@@ -207,14 +233,14 @@ export const roleOperations: Operations = {
       .sort((a, b) => a.RoleName.localeCompare(b.RoleName));
     const { page, next } = paginate(roles, input.Marker, input.MaxItems, 100);
     return {
-      Roles: page.map((r) => roleOutput(ctx.state, r, false)),
+      Roles: page.map((r) => roleOutput(ctx.state, r, 'list')),
       IsTruncated: next !== undefined,
       ...(next ? { Marker: next } : {}),
     };
   },
 
   DeleteRole: (ctx, input) => {
-    const role = getRoleOrThrow(ctx.account, input.RoleName);
+    const role = roleNamed(ctx, input.RoleName);
     if (Object.keys(role.inlinePolicies).length > 0) {
       throw new SandboxError('DeleteConflict', 'Cannot delete entity, must delete policies first.', {
         statusCode: 409,
@@ -230,32 +256,32 @@ export const roleOperations: Operations = {
   },
 
   UpdateRole: (ctx, input) => {
-    const role = getRoleOrThrow(ctx.account, input.RoleName);
+    const role = roleNamed(ctx, input.RoleName);
     if (typeof input.Description === 'string') role.Description = input.Description;
     if (typeof input.MaxSessionDuration === 'number') role.MaxSessionDuration = input.MaxSessionDuration;
     return {};
   },
 
   UpdateAssumeRolePolicy: (ctx, input) => {
-    const role = getRoleOrThrow(ctx.account, input.RoleName);
+    const role = roleNamed(ctx, input.RoleName);
     role.trustPrincipalIds = validateTrust(ctx, input.PolicyDocument);
     role.AssumeRolePolicyDocument = input.PolicyDocument as string;
     return {};
   },
 
   PutRolePermissionsBoundary: (ctx, input) => {
-    const role = getRoleOrThrow(ctx.account, input.RoleName);
+    const role = roleNamed(ctx, input.RoleName);
     role.PermissionsBoundaryArn = requireString(input.PermissionsBoundary, 'permissionsBoundary');
     return {};
   },
 
   DeleteRolePermissionsBoundary: (ctx, input) => {
-    const role = getRoleOrThrow(ctx.account, input.RoleName);
+    const role = roleNamed(ctx, input.RoleName);
     delete role.PermissionsBoundaryArn;
     return {};
   },
   TagRole: (ctx, input) => {
-    const role = getRoleOrThrow(ctx.account, input.RoleName);
+    const role = roleNamed(ctx, input.RoleName);
     if (Array.isArray(input.Tags)) checkTagContents(input.Tags as { Key?: string; Value?: string }[]);
     const tags = mergeTags(role.Tags, input.Tags);
     checkTagCount(tags.length);
@@ -264,10 +290,10 @@ export const roleOperations: Operations = {
   },
 
   UntagRole: (ctx, input) => {
-    const role = getRoleOrThrow(ctx.account, input.RoleName);
+    const role = roleNamed(ctx, input.RoleName);
     role.Tags = removeTags(role.Tags, input.TagKeys);
     return {};
   },
 
-  ListRoleTags: (ctx, input) => listTags(getRoleOrThrow(ctx.account, input.RoleName).Tags),
+  ListRoleTags: (ctx, input) => listTags(roleNamed(ctx, input.RoleName).Tags),
 };

@@ -1,3 +1,4 @@
+import { LINK_STATUSES } from '#link/model';
 import { readFileSync } from 'node:fs';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
@@ -58,10 +59,11 @@ describe('loadApiRouter', () => {
         { operationId: 'reconcileLink', method: 'POST', path: '/links/{id}/reconcile' },
         { operationId: 'getKubeconfig', method: 'GET', path: '/links/{id}/kubeconfig' },
         { operationId: 'listRuns', method: 'GET', path: '/links/{id}/runs' },
+        { operationId: 'decideApproval', method: 'POST', path: '/links/{id}/approval' },
         { operationId: 'createPlan', method: 'POST', path: '/plans' },
       ]),
     );
-    expect(operations).toHaveLength(8);
+    expect(operations).toHaveLength(9);
   });
 });
 
@@ -71,6 +73,11 @@ describe('api/openapi.yaml', () => {
   it('lists exactly the error codes of problems.ts as Problem.code', () => {
     // Assert
     expect(spec.components.schemas.ErrorCode.enum).toEqual(API_ERROR_CODE_NAMES);
+  });
+
+  it('lists exactly the link statuses of the model as LinkStatus, in its order', () => {
+    // Assert
+    expect(spec.components.schemas.LinkStatus.enum).toEqual([...LINK_STATUSES]);
   });
 
   it('answers every error with application/problem+json', () => {
@@ -110,7 +117,7 @@ describe('api/openapi.yaml', () => {
     );
 
     // Assert
-    expect(operations).toHaveLength(8);
+    expect(operations).toHaveLength(9);
     for (const op of operations) expect(op['x-amazon-apigateway-auth']).toEqual({ type: 'AWS_IAM' });
   });
 });
@@ -540,7 +547,7 @@ describe('router.match: GET /links', () => {
     ['limit 0', { limit: '0' }, 'limit', /integer from 1 to 100/],
     ['limit 101', { limit: '101' }, 'limit', /integer from 1 to 100/],
     ['limit 2.5', { limit: '2.5' }, 'limit', /integer/],
-    ['an unknown status', { status: 'GONE' }, 'status', /one of: PENDING/],
+    ['an unknown status', { status: 'GONE' }, 'status', /one of: AWAITING_APPROVAL, PENDING/],
     ['an unknown parameter', { owner: 'me' }, 'owner', /not a parameter of this operation/],
     ['a cursor over 2048 characters', { cursor: 'c'.repeat(2049) }, 'cursor', /2048/],
   ])('rejects %s', (_case, query, path, message) => {

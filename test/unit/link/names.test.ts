@@ -1,7 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { LinkSpec } from '#link/model';
-import { targetRoleName, workloadRoleName } from '#link/names';
+import {
+  earlierKubernetesUsernames,
+  kubernetesUsername,
+  targetRoleName,
+  workloadRoleName,
+} from '#link/names';
 
 const IAM_ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 const dns1123Label = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/);
@@ -57,5 +62,53 @@ describe('role names', () => {
     };
     expect(workloadRoleName(w)).toBe(workloadRoleName({ ...w }));
     expect(workloadRoleName(w)).toMatch(/^tether-w-kubeai-chatbot-kubeai-chatbot-[0-9a-f]{10}$/);
+  });
+});
+
+describe('the default Kubernetes username', () => {
+  const API_USERNAME = /^[\x21-\x7E]{1,255}$/;
+  const RESERVED = ['system:', 'eks:', 'aws:', 'amazon:', 'iam:'];
+  const demo = {
+    source: {
+      accountId: '111111111111',
+      region: 'ap-southeast-1',
+      cluster: 'cluster-a',
+      namespace: 'kubeai-chatbot',
+      serviceAccount: 'kubeai-chatbot',
+    },
+    access: { groups: ['readers'] },
+  };
+
+  it('names the source account, region, cluster, namespace and service account, and ends with {{SessionName}}', () => {
+    expect(kubernetesUsername(demo)).toBe(
+      'tether:111111111111:ap-southeast-1:cluster-a:kubeai-chatbot:kubeai-chatbot:{{SessionName}}',
+    );
+  });
+
+  it('is the request’s username when it names one, with no earlier default to recognise', () => {
+    const spec = { ...demo, access: { groups: ['readers'], username: 'ci' } };
+    expect(kubernetesUsername(spec)).toBe('ci');
+    expect(earlierKubernetesUsernames(spec)).toEqual([]);
+  });
+
+  it('differs for same-named workloads in different accounts', () => {
+    const other = { ...demo, source: { ...demo.source, accountId: '444444444444' } };
+    expect(kubernetesUsername(other)).not.toBe(kubernetesUsername(demo));
+  });
+
+  it('fits the API’s username rules, avoids the prefixes EKS reserves, ends with {{SessionName}} and tells workloads apart, for any input', () => {
+    fc.assert(
+      fc.property(spec, spec, (a, b) => {
+        const ua = kubernetesUsername({ ...a, access: { groups: ['g'] } });
+        expect(ua).toMatch(API_USERNAME);
+        expect(RESERVED.some((p) => ua.startsWith(p))).toBe(false);
+        expect(ua.endsWith(':{{SessionName}}')).toBe(true);
+        expect(ua.indexOf('{{SessionName}}')).toBe(ua.length - '{{SessionName}}'.length);
+        const ub = kubernetesUsername({ ...b, access: { groups: ['g'] } });
+        const sameWorkload = JSON.stringify(a.source) === JSON.stringify(b.source);
+        expect(ua === ub).toBe(sameWorkload);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -1520,17 +1520,60 @@ describe('the documents Tether writes', () => {
     expect(answers).toEqual(['Allow', 'Allow', 'ImplicitDeny', 'ImplicitDeny']);
   });
 
-  it('allows sts:AssumeRole on exactly the listed roles', () => {
+  it('allows sts:AssumeRole on Tether target roles tagged for the workload, in any account, and nothing else', () => {
     // Arrange
-    const doc = workloadPolicy(['arn:aws:iam::2:role/b', 'arn:aws:iam::2:role/a', 'arn:aws:iam::2:role/a']);
+    const w = { accountId: '1', region: 'r', cluster: 'c', namespace: 'n', serviceAccount: 's' };
+    const doc = workloadPolicy(w);
+    const tagged = (value: string) => ({ 'aws:ResourceTag/tether:workload': value });
+    const mine = tagged('workload:1/r/c/n/s');
     // Act
     const answers = [
-      decide(doc, { action: 'sts:AssumeRole', resource: 'arn:aws:iam::2:role/a' }),
-      decide(doc, { action: 'sts:AssumeRole', resource: 'arn:aws:iam::2:role/c' }),
-      decide(doc, { action: 'iam:PassRole', resource: 'arn:aws:iam::2:role/a' }),
+      decide(doc, {
+        action: 'sts:AssumeRole',
+        resource: 'arn:aws:iam::2:role/tether/tether-t-a',
+        context: mine,
+      }),
+      decide(doc, {
+        action: 'sts:AssumeRole',
+        resource: 'arn:aws:iam::3:role/tether/tether-t-b',
+        context: mine,
+      }),
+      decide(doc, {
+        action: 'sts:AssumeRole',
+        resource: 'arn:aws:iam::2:role/tether/tether-t-a',
+        context: tagged('workload:1/r/c/n/other'),
+      }),
+      decide(doc, {
+        action: 'sts:AssumeRole',
+        resource: 'arn:aws:iam::2:role/tether/tether-t-a',
+        context: {},
+      }),
+      decide(doc, {
+        action: 'sts:AssumeRole',
+        resource: 'arn:aws:iam::2:role/tether/tether-w-x',
+        context: mine,
+      }),
+      decide(doc, {
+        action: 'sts:AssumeRole',
+        resource: 'arn:aws:iam::2:role/other/tether-t-a',
+        context: mine,
+      }),
+      decide(doc, {
+        action: 'iam:PassRole',
+        resource: 'arn:aws:iam::2:role/tether/tether-t-a',
+        context: mine,
+      }),
     ];
     // Assert
-    expect(answers).toEqual(['Allow', 'ImplicitDeny', 'ImplicitDeny']);
+    expect(answers).toEqual([
+      'Allow',
+      'Allow',
+      'ImplicitDeny',
+      'ImplicitDeny',
+      'ImplicitDeny',
+      'ImplicitDeny',
+      'ImplicitDeny',
+    ]);
   });
 
   it('parses the URL-encoded documents IAM returns', () => {

@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -273,5 +274,220 @@ describe('startHttpServer', () => {
     });
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get('allow')).toBe('POST');
+  });
+});
+
+describe('the caller of a request (x-tether-caller, else the operator)', () => {
+  const OPERATOR = 'arn:aws:iam::000000000000:role/tether-operator';
+
+  async function serveWithCallers() {
+    const { handler, calls } = echo();
+    server = await startHttpServer({
+      handler,
+      port: 0,
+      logger: { error: () => undefined },
+      callers: { operatorArn: OPERATOR },
+    });
+    return { url: server.url, calls };
+  }
+
+  const iamOf = (event: APIGatewayProxyEventV2) =>
+    (event.requestContext as unknown as { authorizer?: { iam?: Record<string, unknown> } }).authorizer?.iam;
+
+  it('passes the header’s principal as API Gateway’s IAM authorizer does', async () => {
+    // Arrange
+    const { url, calls } = await serveWithCallers();
+    const alice = 'arn:aws:sts::111111111111:assumed-role/developer/alice';
+
+    // Act
+    const res = await fetch(`${url}/links`, { headers: { 'x-tether-caller': alice } });
+
+    // Assert
+    expect(res.status).toBe(200);
+    expect(iamOf(calls[0]!.event)).toMatchObject({
+      userArn: alice,
+      accountId: '111111111111',
+      userId: 'assumed-role/developer/alice',
+    });
+  });
+
+  it('acts as the configured operator when the request names no caller', async () => {
+    // Arrange
+    const { url, calls } = await serveWithCallers();
+
+    // Act
+    await fetch(`${url}/links`);
+
+    // Assert
+    expect(iamOf(calls[0]!.event)).toMatchObject({ userArn: OPERATOR, accountId: '000000000000' });
+  });
+
+  it.each([['alice'], ['arn:aws:s3:::bucket'], ['arn:aws:iam::1111:user/alice'], ['']])(
+    'refuses the caller %j with 400 and the header’s name, without calling the handler',
+    async (value) => {
+      // Arrange
+      const { url, calls } = await serveWithCallers();
+
+      // Act
+      const res = await fetch(`${url}/links`, { headers: { 'x-tether-caller': value } });
+      const problem = (await res.json()) as Record<string, any>;
+
+      // Assert
+      expect(res.status).toBe(400);
+      expect(problem).toMatchObject({
+        code: 'VALIDATION_FAILED',
+        errors: [{ path: 'x-tether-caller', in: 'header' }],
+      });
+      expect(calls).toHaveLength(0);
+    },
+  );
+
+  it('names no caller without `callers`: the events are as a bare API Gateway would send', async () => {
+    // Arrange
+    const { handler, calls } = echo();
+    const plain = await serve(handler);
+
+    // Act
+    await fetch(`${plain.url}/links`, { headers: { 'x-tether-caller': 'arn:aws:iam::111111111111:user/a' } });
+
+    // Assert
+    expect(iamOf(calls[0]!.event)).toBeUndefined();
+  });
+});
+
+/** Sends `raw` bytes as the request and reads the whole answer (the server closes). */
+function rawRequest(url: string, raw: string): Promise<{ status: number; headers: string; body: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.end(raw));
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+    });
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const at = text.indexOf('\r\n\r\n');
+      const head = at === -1 ? text : text.slice(0, at);
+      resolve({
+        status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0),
+        headers: head.toLowerCase(),
+        body: at === -1 ? '' : text.slice(at + 4),
+      });
+    });
+  });
+}
+
+/** The API's router behind the problems middleware, as the API Lambda has it. */
+function routed() {
+  const router = loadApiRouter();
+  return middy<APIGatewayProxyEventV2, APIGatewayProxyResultV2>(async (event: APIGatewayProxyEventV2) => {
+    router.match(event);
+    return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: '{}' };
+  }).use(httpProblems());
+}
+
+describe('refusals before the handler', () => {
+  it('answers header fields over the limit with a 431 problem', async () => {
+    // Arrange
+    const { handler, calls } = echo();
+    const { url } = await serve(handler);
+
+    // Act
+    const res = await rawRequest(
+      url,
+      `GET /links HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    );
+
+    // Assert
+    expect(res.status).toBe(431);
+    expect(res.headers).toContain('content-type: application/problem+json');
+    expect(JSON.parse(res.body)).toMatchObject({
+      type: 'urn:tether:problem:request-header-fields-too-large',
+      status: 431,
+      code: 'REQUEST_HEADER_FIELDS_TOO_LARGE',
+      instance: '/links',
+    });
+    expect(calls).toHaveLength(0);
+  });
+
+  it('answers a method Node does not know as the router answers any other: 405 with Allow, or 404', async () => {
+    // Arrange
+    const { url } = await serve(routed());
+
+    // Act
+    const known = await rawRequest(url, 'BREW /links HTTP/1.1\r\nHost: x\r\n\r\n');
+    const unknown = await rawRequest(url, 'BREW /nowhere HTTP/1.1\r\nHost: x\r\n\r\n');
+
+    // Assert
+    expect(known.status).toBe(405);
+    expect(known.headers).toContain('allow: get, post');
+    expect(known.headers).toContain('content-type: application/problem+json');
+    expect(JSON.parse(known.body)).toMatchObject({ code: 'METHOD_NOT_ALLOWED', instance: '/links' });
+    expect(unknown.status).toBe(404);
+    expect(JSON.parse(unknown.body)).toMatchObject({ code: 'ROUTE_NOT_FOUND' });
+  });
+
+  it('answers HEAD and other methods the API lacks with a problem (no body for HEAD)', async () => {
+    // Arrange
+    const { url } = await serve(routed());
+
+    // Act
+    const head = await fetch(`${url}/links`, { method: 'HEAD' });
+    const patch = await fetch(`${url}/links`, { method: 'PATCH' });
+
+    // Assert
+    expect(head.status).toBe(405);
+    expect(head.headers.get('content-type')).toBe('application/problem+json');
+    expect(head.headers.get('allow')).toBe('GET, POST');
+    expect(await head.text()).toBe('');
+    expect(patch.status).toBe(405);
+    expect(await patch.json()).toMatchObject({ code: 'METHOD_NOT_ALLOWED' });
+  });
+
+  it('answers a CONNECT through the router instead of dropping the connection', async () => {
+    // Arrange
+    const { url } = await serve(routed());
+
+    // Act
+    const res = await rawRequest(url, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+
+    // Assert
+    expect(res.status).toBe(404);
+    expect(JSON.parse(res.body)).toMatchObject({ code: 'ROUTE_NOT_FOUND' });
+  });
+
+  it('answers a malformed request with a 400 MALFORMED_REQUEST problem', async () => {
+    // Arrange
+    const { handler, calls } = echo();
+    const { url } = await serve(handler);
+
+    // Act
+    const badHeader = await rawRequest(url, 'GET /links HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n');
+    const badVersion = await rawRequest(url, 'GET /links HTTP/7.0\r\nHost: x\r\n\r\n');
+
+    // Assert
+    for (const res of [badHeader, badVersion]) {
+      expect(res.status).toBe(400);
+      expect(res.headers).toContain('content-type: application/problem+json');
+      expect(JSON.parse(res.body)).toMatchObject({ code: 'MALFORMED_REQUEST', status: 400 });
+    }
+    expect(calls).toHaveLength(0);
+  });
+
+  it('serves a request whose Expect it does not know instead of a bare 417', async () => {
+    // Arrange
+    const { handler, calls } = echo();
+    const { url } = await serve(handler);
+
+    // Act
+    const res = await rawRequest(
+      url,
+      'GET /links HTTP/1.1\r\nHost: x\r\nExpect: tea\r\nConnection: close\r\n\r\n',
+    );
+
+    // Assert
+    expect(res.status).toBe(200);
+    expect(calls).toHaveLength(1);
   });
 });

@@ -14,7 +14,7 @@ import {
   UpdateAccessEntryCommand,
   UpdateClusterConfigCommand,
 } from '@aws-sdk/client-eks';
-import { CreateRoleCommand } from '@aws-sdk/client-iam';
+import { CreateRoleCommand, DeleteRoleCommand } from '@aws-sdk/client-iam';
 import { describe, expect, it } from 'vitest';
 import { Sandbox } from '#local/sandbox/index';
 import { agentClients, rejectionOf, trustPolicy } from './helpers';
@@ -279,5 +279,99 @@ describe('eks', () => {
       expect(err.message).toBe('The specified principalArn could not be found');
     }
     await associate();
+  });
+});
+
+/** Who the cluster takes a session of `roleArn` for: the SelfSubjectReview `kubectl auth whoami` asks for. */
+async function whoAmI(sb: Sandbox, roleArn: string, cluster = 'cluster-b', region = 'ap-southeast-1') {
+  const { accessKeyId } = sb.sessionCredentials(roleArn, 'probe');
+  return (await sb.invoke('kubernetes', 'WhoAmI', { clusterName: cluster }, { accessKeyId, region })) as {
+    status: { userInfo: { username: string; groups: string[] } };
+  };
+}
+
+describe('authentication through an access entry', () => {
+  it('maps a session of the entry’s role to its username, with {{SessionName}} filled in, and its groups', async () => {
+    // Arrange
+    const { sb, eks } = await setup();
+    await eks.send(
+      new CreateAccessEntryCommand({
+        clusterName: 'cluster-b',
+        principalArn: ROLE,
+        kubernetesGroups: ['readers'],
+        username: 'tether:111111111111:{{SessionName}}',
+      }),
+    );
+    // Act
+    const review = await whoAmI(sb, ROLE);
+    // Assert
+    expect(review.status.userInfo.username).toBe('tether:111111111111:probe');
+    expect(review.status.userInfo.groups).toEqual(['readers', 'system:authenticated']);
+  });
+
+  it('refuses a session of a role re-created under the same ARN: the entry keeps the old role id', async () => {
+    // EKS API reference, AccessEntry.principalArn: "If you don't delete the access entry and ever
+    // recreate the IAM principal, even if it has the same ARN, the access entry won't work …
+    // Amazon EKS stores [the roleID] with the access entry."
+    const { sb, eks, iam } = await setup();
+    await eks.send(new CreateAccessEntryCommand({ clusterName: 'cluster-b', principalArn: ROLE }));
+    await whoAmI(sb, ROLE);
+    await iam.send(new DeleteRoleCommand({ RoleName: 'target' }));
+    await iam.send(
+      new CreateRoleCommand({
+        RoleName: 'target',
+        Path: '/tether/',
+        AssumeRolePolicyDocument: trustPolicy({
+          Effect: 'Allow',
+          Principal: { AWS: 'arn:aws:iam::111111111111:root' },
+          Action: 'sts:AssumeRole',
+        }),
+      }),
+    );
+    // Act
+    const refused = await rejectionOf(whoAmI(sb, ROLE));
+    // Assert: the entry still names the ARN, and no longer lets its role in.
+    expect([refused.code, refused.statusCode]).toEqual(['Unauthorized', 401]);
+    expect(refused.message).toMatch(/^Unauthorized/);
+    const { accessEntry } = await eks.send(
+      new DescribeAccessEntryCommand({ clusterName: 'cluster-b', principalArn: ROLE }),
+    );
+    expect(accessEntry?.principalArn).toBe(ROLE);
+    // Making the entry again binds it to the new role.
+    await eks.send(new DeleteAccessEntryCommand({ clusterName: 'cluster-b', principalArn: ROLE }));
+    await eks.send(new CreateAccessEntryCommand({ clusterName: 'cluster-b', principalArn: ROLE }));
+    expect((await whoAmI(sb, ROLE)).status.userInfo.username).toBe(
+      'arn:aws:sts::222222222222:assumed-role/target/probe',
+    );
+  });
+
+  it('refuses a role with no access entry on an API cluster', async () => {
+    const { sb } = await setup();
+    const refused = await rejectionOf(whoAmI(sb, ROLE));
+    expect(refused.code).toBe('Unauthorized');
+  });
+
+  it('maps a role through aws-auth on a CONFIG_MAP cluster, by its ARN without the path', async () => {
+    const sb = Sandbox.open();
+    const review = await whoAmI(
+      sb,
+      'arn:aws:iam::333333333333:role/cluster-c-node-role',
+      'cluster-c',
+      'eu-west-1',
+    );
+    expect(review.status.userInfo.username).toMatch(/^system:node:/);
+    expect(review.status.userInfo.groups).toContain('system:nodes');
+  });
+
+  it('refuses a username with a prefix EKS reserves', async () => {
+    // EKS user guide, creating access entries: a custom username can't start with system:,
+    // eks:, aws:, amazon: or iam:. (The exact error EKS answers is unconfirmed.)
+    const { eks } = await setup();
+    for (const username of ['system:x', 'eks:x', 'aws:x', 'amazon:x', 'iam:x']) {
+      const err = await rejectionOf(
+        eks.send(new CreateAccessEntryCommand({ clusterName: 'cluster-b', principalArn: ROLE, username })),
+      );
+      expect(err.name, username).toBe('InvalidParameterException');
+    }
   });
 });

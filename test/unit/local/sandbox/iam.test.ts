@@ -14,7 +14,9 @@ import {
   ListOpenIDConnectProviderTagsCommand,
   ListOpenIDConnectProvidersCommand,
   ListRolePoliciesCommand,
+  ListRolesCommand,
   ListRoleTagsCommand,
+  PutRolePermissionsBoundaryCommand,
   PutRolePolicyCommand,
   TagOpenIDConnectProviderCommand,
   TagRoleCommand,
@@ -240,6 +242,61 @@ describe('iam', () => {
         (await iam.send(new GetRoleCommand({ RoleName: 'dst' }))).Role!.AssumeRolePolicyDocument!,
       ),
     ).toBe(doc);
+  });
+
+  it('lists roles with their trust, URL-encoded, but without Tags or PermissionsBoundary, as IAM listings do', async () => {
+    // Arrange: IAM API reference, ListRoles: "This operation does not return the following
+    // attributes, even though they are an attribute of the returned object:
+    // PermissionsBoundary, RoleLastUsed, Tags. To view all of the information for a role, see GetRole."
+    const { iam } = await setup();
+    const doc = trustAccount('111111111111');
+    await iam.send(
+      new CreateRoleCommand({
+        RoleName: 'listed',
+        Path: '/team/',
+        AssumeRolePolicyDocument: doc,
+        Tags: [{ Key: 'tether:managed', Value: 'true' }],
+      }),
+    );
+    await iam.send(
+      new PutRolePermissionsBoundaryCommand({
+        RoleName: 'listed',
+        PermissionsBoundary: 'arn:aws:iam::aws:policy/ReadOnlyAccess',
+      }),
+    );
+    // Act
+    const listed = (await iam.send(new ListRolesCommand({ PathPrefix: '/team/' }))).Roles ?? [];
+    // Assert
+    expect(listed.map((r) => r.RoleName)).toEqual(['listed']);
+    expect(listed[0]?.AssumeRolePolicyDocument).toBe(encodeURIComponent(doc));
+    expect(listed[0]?.Tags).toBeUndefined();
+    expect(listed[0]?.PermissionsBoundary).toBeUndefined();
+    expect(listed[0]?.RoleLastUsed).toBeUndefined();
+    const got = (await iam.send(new GetRoleCommand({ RoleName: 'listed' }))).Role;
+    expect(got?.Tags).toEqual([{ Key: 'tether:managed', Value: 'true' }]);
+    expect(got?.PermissionsBoundary?.PermissionsBoundaryArn).toBe('arn:aws:iam::aws:policy/ReadOnlyAccess');
+  });
+
+  it('deletes an OIDC provider that a role still trusts, and leaves that trust as it was', async () => {
+    // IAM API reference, DeleteOpenIDConnectProvider: "Deleting an IAM OIDC provider resource
+    // does not update any roles that reference the provider as a principal in their trust
+    // policies." So whoever deletes a provider must look at the roles first.
+    const { iam } = await setup();
+    const url = 'https://oidc.example.com/id/SHARED';
+    const arn = (
+      await iam.send(
+        new CreateOpenIDConnectProviderCommand({ Url: url, ClientIDList: ['sts.amazonaws.com'] }),
+      )
+    ).OpenIDConnectProviderArn!;
+    const doc = trustPolicy({
+      Effect: 'Allow',
+      Principal: { Federated: arn },
+      Action: 'sts:AssumeRoleWithWebIdentity',
+    });
+    await iam.send(new CreateRoleCommand({ RoleName: 'irsa-by-hand', AssumeRolePolicyDocument: doc }));
+    await iam.send(new DeleteOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }));
+    const role = (await iam.send(new GetRoleCommand({ RoleName: 'irsa-by-hand' }))).Role;
+    expect(decodeURIComponent(role!.AssumeRolePolicyDocument!)).toBe(doc);
   });
 
   it('manages OIDC providers', async () => {

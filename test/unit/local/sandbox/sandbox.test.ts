@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateRoleCommand, GetRoleCommand, ListRolesCommand } from '@aws-sdk/client-iam';
-import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { AssumeRoleCommand, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CallRecord, Sandbox } from '#local/sandbox/index';
 import { agentClients, agentCredentials, clientsFor, rejectionOf, trustPolicy } from './helpers';
@@ -97,9 +97,30 @@ describe('sandbox call log', () => {
       mutating: true,
       ok: false,
       errorCode: 'EntityAlreadyExists',
+      // The agent role's session, as CloudTrail would show it.
+      sessionName: 'tether-222222222222',
+      principalArn: 'arn:aws:iam::222222222222:role/tether/tether-agent',
+      input: { RoleName: 'r1', AssumeRolePolicyDocument: trust },
     });
     sb.resetCalls();
     expect(sb.calls()).toEqual([]);
+  });
+
+  it('shows each call to an observer before it runs, with the state it will see', async () => {
+    const sb = Sandbox.open();
+    const { iam } = await agentClients(sb, '222222222222');
+    const seen: { operation: string; roleExisted: boolean }[] = [];
+    sb.beforeCall = (call, state) =>
+      seen.push({
+        operation: call.operation,
+        roleExisted: Boolean(state.accounts['222222222222']?.iam.roles.r2),
+      });
+    await iam.send(new CreateRoleCommand({ RoleName: 'r2', AssumeRolePolicyDocument: trust }));
+    await iam.send(new GetRoleCommand({ RoleName: 'r2' }));
+    expect(seen).toEqual([
+      { operation: 'CreateRole', roleExisted: false },
+      { operation: 'GetRole', roleExisted: true },
+    ]);
   });
 
   it('counts AssumeRole as read-only', async () => {
@@ -198,5 +219,45 @@ describe('sandbox faults', () => {
     const roles = Sandbox.open({ dataDir }).state().accounts['222222222222']!.iam.roles;
     expect(Object.keys(roles)).toEqual(expect.arrayContaining(['c1', 'c2']));
     expect(existsSync(join(dataDir, 'sandbox.json'))).toBe(true);
+  });
+});
+
+describe('a saved world from before source identities', () => {
+  it('gets agent roles that allow sts:SetSourceIdentity when opened, as a redeploy of the member stack would', async () => {
+    // Arrange: a data directory whose agent roles trust the hub for sts:AssumeRole only.
+    const dataDir = tempDir();
+    Sandbox.open({ dataDir });
+    const file = join(dataDir, 'sandbox.json');
+    const saved = JSON.parse(readFileSync(file, 'utf8'));
+    const old = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { AWS: 'arn:aws:iam::000000000000:role/tether-hub' },
+          Action: 'sts:AssumeRole',
+        },
+      ],
+    });
+    saved.accounts['222222222222'].iam.roles['tether-agent'].AssumeRolePolicyDocument = old;
+    writeFileSync(file, JSON.stringify(saved));
+
+    // Act
+    const sb = Sandbox.open({ dataDir });
+    const hub = clientsFor(sb, sb.hubCredentials());
+    const out = await hub.sts.send(
+      new AssumeRoleCommand({
+        RoleArn: 'arn:aws:iam::222222222222:role/tether/tether-agent',
+        RoleSessionName: 's1',
+        SourceIdentity: 'alice',
+      }),
+    );
+
+    // Assert
+    expect(out.SourceIdentity).toBe('alice');
+    expect(
+      JSON.parse(readFileSync(file, 'utf8')).accounts['222222222222'].iam.roles['tether-agent']
+        .AssumeRolePolicyDocument,
+    ).not.toBe(old);
   });
 });

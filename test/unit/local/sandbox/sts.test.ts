@@ -391,3 +391,123 @@ describe('sts with the evaluator', () => {
     else expect(outcome).toBeUndefined();
   });
 });
+
+describe('sandbox STS: SourceIdentity', () => {
+  const agentArn = (account: string) => `arn:aws:iam::${account}:role/tether/tether-agent`;
+
+  it('sets the source identity the agent role trust allows, and records it with every call', async () => {
+    // Arrange
+    const sb = Sandbox.open();
+    const hub = clientsFor(sb, sb.hubCredentials());
+    // Act
+    const out = await hub.sts.send(
+      new AssumeRoleCommand({
+        RoleArn: agentArn('222222222222'),
+        RoleSessionName: 'tether-lnk_01J9Z8Q4V6X2C3B5N7M9K1H3G5-1a2b3c4d',
+        SourceIdentity: 'alice',
+      }),
+    );
+    const agent = clientsFor(sb, creds(out.Credentials!));
+    await agent.iam.send(new CreateRoleCommand({ RoleName: 'r', AssumeRolePolicyDocument: trustPolicy([]) }));
+    // Assert
+    expect(out.SourceIdentity).toBe('alice');
+    expect(sb.calls().at(-1)).toMatchObject({
+      operation: 'CreateRole',
+      accountId: '222222222222',
+      sessionName: 'tether-lnk_01J9Z8Q4V6X2C3B5N7M9K1H3G5-1a2b3c4d',
+      sourceIdentity: 'alice',
+    });
+  });
+
+  it('refuses a source identity the trust does not allow to set', async () => {
+    // Arrange: a role trusting the hub for sts:AssumeRole only.
+    const sb = Sandbox.open();
+    const a = await agentClients(sb, '111111111111');
+    await a.iam.send(
+      new CreateRoleCommand({
+        RoleName: 'plain',
+        AssumeRolePolicyDocument: trustPolicy({
+          Effect: 'Allow',
+          Principal: { AWS: 'arn:aws:iam::000000000000:role/tether-hub' },
+          Action: 'sts:AssumeRole',
+        }),
+      }),
+    );
+    const hub = clientsFor(sb, sb.hubCredentials());
+    // Act
+    const withIdentity = await rejectionOf(
+      hub.sts.send(
+        new AssumeRoleCommand({
+          RoleArn: 'arn:aws:iam::111111111111:role/plain',
+          RoleSessionName: 's1',
+          SourceIdentity: 'alice',
+        }),
+      ),
+    );
+    const without = await hub.sts.send(
+      new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::111111111111:role/plain', RoleSessionName: 's1' }),
+    );
+    // Assert
+    expect(withIdentity.name).toBe('AccessDenied');
+    expect(withIdentity.message).toMatch(/sts:SetSourceIdentity/);
+    expect(without.Credentials?.AccessKeyId).toBeDefined();
+  });
+
+  it.each([
+    ['too short', 'a'],
+    ['a character STS refuses', 'alice smith'],
+    ['the reserved aws: prefix', 'aws:alice'],
+    ['over 64 characters', 'a'.repeat(65)],
+  ])('refuses a source identity %s', async (_case, sourceIdentity) => {
+    // Arrange
+    const sb = Sandbox.open();
+    const hub = clientsFor(sb, sb.hubCredentials());
+    // Act
+    const err = await rejectionOf(
+      hub.sts.send(
+        new AssumeRoleCommand({
+          RoleArn: agentArn('111111111111'),
+          RoleSessionName: 's1',
+          SourceIdentity: sourceIdentity,
+        }),
+      ),
+    );
+    // Assert
+    expect(err.name).toBe('ValidationError');
+  });
+
+  it('keeps the source identity through role chaining, and refuses to change it', async () => {
+    // Arrange: alice's agent session in 111111111111 may assume a role there.
+    const sb = Sandbox.open();
+    const hub = clientsFor(sb, sb.hubCredentials());
+    const first = await hub.sts.send(
+      new AssumeRoleCommand({
+        RoleArn: agentArn('111111111111'),
+        RoleSessionName: 's1',
+        SourceIdentity: 'alice',
+      }),
+    );
+    const agent = clientsFor(sb, creds(first.Credentials!));
+    await agent.iam.send(
+      new CreateRoleCommand({
+        RoleName: 'next',
+        AssumeRolePolicyDocument: trustPolicy({
+          Effect: 'Allow',
+          Principal: { AWS: agentArn('111111111111') },
+          Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'],
+        }),
+      }),
+    );
+    const next = 'arn:aws:iam::111111111111:role/next';
+    // Act
+    const chained = await agent.sts.send(new AssumeRoleCommand({ RoleArn: next, RoleSessionName: 's2' }));
+    const changed = await rejectionOf(
+      agent.sts.send(
+        new AssumeRoleCommand({ RoleArn: next, RoleSessionName: 's3', SourceIdentity: 'mallory' }),
+      ),
+    );
+    // Assert
+    expect(chained.SourceIdentity).toBe('alice');
+    expect(changed.name).toBe('AccessDenied');
+  });
+});

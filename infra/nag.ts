@@ -1,0 +1,114 @@
+/**
+ * cdk-nag's AwsSolutions findings that stay, each acknowledged on the one resource it is
+ * about, with the reason it is right there. Nothing is acknowledged stack-wide.
+ * `test/infra/stacks.test.ts` synthesizes with the checks on: a new finding fails it.
+ */
+import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+import type { HubStack } from './hub-stack';
+import type { MemberStack } from './member-stack';
+
+const ack = (scope: IConstruct, id: string, reason: string) =>
+  Validations.of(scope).acknowledge({ id, reason });
+
+/** `<LogicalId.Arn>`, as cdk-nag names a `Fn::GetAtt` in a finding. */
+function arnToken(scope: IConstruct): string {
+  const element = scope.node.defaultChild as CfnElement;
+  return `<${Stack.of(scope).getLogicalId(element)}.Arn>`;
+}
+
+export function acknowledgeHubFindings(hub: HubStack): void {
+  const tableIndexes = `AwsSolutions-IAM5[Resource::${arnToken(hub.table)}/index/*]`;
+  for (const [name, fn] of hub.functions) {
+    ack(
+      fn,
+      'AwsSolutions-L1',
+      'Node.js 22 is the house runtime (STYLE.md habit 8) and the one the bundles target; a newer runtime is a deliberate change with its own test run',
+    );
+    const role = fn.role;
+    if (!role) continue;
+    ack(
+      role,
+      tableIndexes,
+      "Queries use the table's own indexes (byCreated): `index/*` of this one table only",
+    );
+    ack(
+      role,
+      'AwsSolutions-IAM5[Resource::*]',
+      'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions (tracing is on)',
+    );
+    ack(
+      role,
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::*:role/tether/tether-agent]',
+      `${name}: the agent role of any member account (the account is the link's, known at run time); only that role name and path, and with an organization only inside it (aws:ResourceOrgID)`,
+    );
+    if (name === 'api') {
+      for (const workflow of ['onboard', 'offboard']) {
+        ack(
+          role,
+          `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:tether-${workflow}:*]`,
+          `GET /links/{id}/runs describes the executions of tether-${workflow}, whose names are made per request`,
+        );
+      }
+    }
+  }
+  ack(
+    hub.oidcBucket,
+    'AwsSolutions-S2',
+    'The OIDC discovery documents must be publicly readable (IAM fetches them anonymously); the bucket policy admits s3:GetObject on the discovery keys only, ACLs stay blocked, TLS only',
+  );
+  ack(
+    hub.failedExecutions,
+    'AwsSolutions-SQS3',
+    'This queue is itself the dead-letter destination of failed workflow executions (nothing is redriven from it automatically)',
+  );
+  for (const sm of hub.stateMachines.values()) {
+    ack(
+      sm.role,
+      'AwsSolutions-IAM5[Resource::*]',
+      'Step Functions log delivery (logs:*LogDelivery, DescribeResourcePolicies, …) and X-Ray support no resource-level permissions',
+    );
+    for (const fn of hub.functions.values()) {
+      ack(
+        sm.role,
+        `AwsSolutions-IAM5[Resource::${arnToken(fn)}:*]`,
+        'Step Functions invokes the functions of its Task states; `:*` is their versions and aliases, as CDK grants it',
+      );
+    }
+  }
+}
+
+export function acknowledgeMemberFindings(member: MemberStack): void {
+  const boundary = member.node.findChild('PermissionsBoundary');
+  ack(
+    boundary,
+    'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::*:role/tether/*]',
+    "The boundary caps every role Tether makes: a workload role assumes its links' target roles in other accounts, all under /tether/ (each target trust names the workload role exactly)",
+  );
+  ack(
+    boundary,
+    'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:eks:*:*:cluster/*]',
+    'A target role describes its own cluster (its own policy names it); the boundary is the ceiling over every target role',
+  );
+  const agent = member.agentRole;
+  const reasons: Record<string, string> = {
+    '*': 'EC2 DescribeNatGateways and DescribeSecurityGroupRules, and IAM ListRoles (read before an OIDC provider is deleted, to keep one another role trusts), support no resource-level permissions; the Deny guards apply to every resource on purpose',
+    'arn:<AWS::Partition>:iam::<AWS::AccountId>:role/tether-*':
+      'GetRole on a role that does not exist yet is authorized on its path-less ARN (role/tether-…): reads only',
+    'arn:<AWS::Partition>:iam::<AWS::AccountId>:role/tether/*':
+      'Roles Tether makes are named per link at run time, all under /tether/; writes also need the tether:managed tag and the boundary (conditions), and the agent role itself is denied',
+    'arn:<AWS::Partition>:iam::<AWS::AccountId>:oidc-provider/*':
+      "The source cluster's issuer is known at run time; changes need the tether:managed tag, creation must tag",
+    'arn:<AWS::Partition>:eks:*:<AWS::AccountId>:cluster/*':
+      'Target clusters are named per link at run time; access entries only for principals under /tether/ (eks:principalArn)',
+    'arn:<AWS::Partition>:eks:*:<AWS::AccountId>:access-entry/*':
+      'Access entries of Tether principals only (eks:principalArn), changed only when tagged tether:managed, and only the allowed access policies (eks:policyArn)',
+    'arn:<AWS::Partition>:ec2:*:<AWS::AccountId>:security-group/*':
+      'Only EKS cluster security groups (the aws:eks:cluster-name tag EKS puts on them)',
+    'arn:<AWS::Partition>:ec2:*:<AWS::AccountId>:security-group-rule/*':
+      'A new ingress rule must be created tagged tether:managed (aws:RequestTag, ec2:CreateAction)',
+  };
+  for (const [resource, reason] of Object.entries(reasons)) {
+    ack(agent, `AwsSolutions-IAM5[Resource::${resource}]`, reason);
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * Calls at the minimum, and a workload with 1,000 links (part of `npm run bench`; alone:
+ * `npx tsx test/bench/scale.ts`).
+ *
+ * - **Calls per link against the minimum.** The mutating AWS calls of one link, as the
+ *   sandbox counted them, next to the fewest the link needs: the first link of a workload
+ *   whose source has 3 NAT IPs needs 8 (OIDC provider; workload role and its policy;
+ *   target role and its policy; access entry; access policy; one ingress call for all
+ *   CIDRs), a further link of the same workload 5 (the target side alone: nothing in the
+ *   source account). Reads are held to at most one per write plus the resolves (the plan's
+ *   and the resolve step's DescribeCluster and DescribeNatGateways, and the agent-role
+ *   sessions).
+ * - **1,000 links of one workload.** Every link ACTIVE, the workload role's policy size (in
+ *   characters other than whitespace, as IAM counts it: docs/aws-facts.md#iam-quotas) next to
+ *   the size the old policy, which listed every target role ARN, would have at 100 and 1,000
+ *   links, and the IAM writes in the source account after the first link.
+ * - **The propagation budget**, from the ASL files (docs/architecture.md#retries).
+ */
+import '#local/polyfills';
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { GetRolePolicyCommand } from '@aws-sdk/client-iam';
+import { DEMO_REQUEST } from '#local/demo';
+import type { CallRecord } from '#local/sandbox/sandbox';
+import { type LocalRuntime, startLocalRuntime } from '#local/runtime';
+import { retriersFor, retryBudget } from './retry-budget';
+
+const SOURCE = DEMO_REQUEST.source.accountId;
+const VIEW = {
+  policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy',
+  scope: { type: 'cluster' },
+} as const;
+
+/** The reads every link makes before it can decide anything: the resolves. */
+const RESOLVE_OPERATIONS = new Set(['DescribeCluster', 'DescribeNatGateways', 'AssumeRole']);
+
+async function post(rt: LocalRuntime, body: unknown): Promise<string[]> {
+  const res = await fetch(`${rt.url}/links`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const json = (await res.json()) as { links?: { id: string }[] };
+  if (res.status !== 202) throw new Error(`POST /links answered ${res.status}: ${JSON.stringify(json)}`);
+  return (json.links ?? []).map((l) => l.id);
+}
+
+async function settled(rt: LocalRuntime, ids: readonly string[]) {
+  await rt.stepFunctions.idle();
+  return Promise.all(ids.map((id) => rt.links.get(id)));
+}
+
+const countBy = (calls: readonly CallRecord[]) => {
+  const out = new Map<string, number>();
+  for (const c of calls)
+    out.set(`${c.service}:${c.operation}`, (out.get(`${c.service}:${c.operation}`) ?? 0) + 1);
+  return [...out].map(([op, n]) => (n > 1 ? `${op} ×${n}` : op)).join(', ');
+};
+
+export interface CallsRow {
+  readonly link: string;
+  readonly 'mutating calls': number;
+  readonly minimum: number;
+  readonly 'source-account writes': number;
+  readonly 'read-only calls': number;
+  readonly 'read bound (1 per write + resolves)': number;
+  readonly writes: string;
+}
+
+/** The calls of the demo link (first of its workload, 3 NAT IPs) and of a further link of the same workload. */
+export async function measureCallsPerLink(): Promise<CallsRow[]> {
+  const rt = await startLocalRuntime({ retryIntervalMs: 1 });
+  try {
+    const row = async (link: string, body: unknown, minimum: number): Promise<CallsRow> => {
+      rt.sandbox.resetCalls();
+      const [l] = await settled(rt, await post(rt, body));
+      if (l?.status !== 'ACTIVE') throw new Error(`${link}: ${l?.status} ${JSON.stringify(l?.error)}`);
+      const calls = rt.sandbox.calls();
+      const writes = calls.filter((c) => c.mutating);
+      const reads = calls.filter((c) => !c.mutating);
+      const resolves = reads.filter((c) => RESOLVE_OPERATIONS.has(c.operation)).length;
+      return {
+        link,
+        'mutating calls': writes.length,
+        minimum,
+        'source-account writes': writes.filter((c) => c.accountId === SOURCE).length,
+        'read-only calls': reads.length,
+        'read bound (1 per write + resolves)': writes.length + resolves,
+        writes: countBy(writes),
+      };
+    };
+    return [
+      await row('first link of a workload, 3 NAT IPs (demo)', DEMO_REQUEST, 8),
+      await row(
+        'a further link of the same workload',
+        {
+          ...DEMO_REQUEST,
+          targets: [{ accountId: '333333333333', region: 'eu-west-1', cluster: 'cluster-d', access: VIEW }],
+        },
+        5,
+      ),
+    ];
+  } finally {
+    await rt.close();
+  }
+}
+
+export function printCallsPerLink(rows: readonly CallsRow[]): void {
+  console.log('\nAWS calls per link against the minimum the link needs (sandbox call log)');
+  console.table(rows.map(({ writes: _, ...r }) => r));
+  for (const r of rows) console.log(`  ${r.link}: ${r.writes}`);
+}
+
+/** What `{@link measureOneWorkload}` reports. */
+export interface OneWorkloadReport {
+  readonly links: number;
+  readonly active: number;
+  readonly ms: number;
+  /** Non-whitespace characters of the workload role's policy, after the first link and after all. */
+  readonly policyChars: { readonly first: number; readonly last: number };
+  /** The size the old policy (every target role ARN listed) would have, at 100 links and at all. */
+  readonly listPolicyChars: { readonly at100: number; readonly atAll: number };
+  readonly sourceIamWritesAfterFirst: number;
+  readonly mutatingCallsPerLink: number;
+}
+
+/** The policy the workload role had before: `sts:AssumeRole` on every target role ARN, listed. */
+function listPolicy(arns: readonly string[]): string {
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'AssumeTetherTargetRoles',
+        Effect: 'Allow',
+        Action: 'sts:AssumeRole',
+        Resource: [...arns].sort(),
+      },
+    ],
+  });
+}
+
+const iamChars = (text: string) => text.replace(/\s+/g, '').length;
+
+/**
+ * `n` links of one workload (the demo workload) to `n` target clusters, 40 to an account:
+ * one request with the first target, then requests of 20 targets (the API's most), a few
+ * in flight at once.
+ */
+export async function measureOneWorkload(n = 1000, inFlight = 4): Promise<OneWorkloadReport> {
+  const rt = await startLocalRuntime({ retryIntervalMs: 1 });
+  try {
+    const targets = [];
+    for (let i = 0; i < n; i++) {
+      const accountId = String(800000000000 + Math.floor(i / 40));
+      if (i % 40 === 0) rt.sandbox.addAccount(accountId);
+      const cluster = `fleet-${i}`;
+      rt.sandbox.addEksCluster({
+        accountId,
+        region: 'eu-west-1',
+        name: cluster,
+        authenticationMode: 'API',
+        vpc: { natIps: [] },
+      });
+      targets.push({ accountId, region: 'eu-west-1', cluster, access: VIEW });
+    }
+    const iam = rt.clients.iam(SOURCE);
+    const policy = async (roleName: string) =>
+      decodeURIComponent(
+        (
+          await iam.send(
+            new GetRolePolicyCommand({ RoleName: roleName, PolicyName: 'tether-assume-target-roles' }),
+          )
+        ).PolicyDocument ?? '',
+      );
+    const t0 = performance.now();
+    const [first] = await settled(rt, await post(rt, { ...DEMO_REQUEST, targets: targets.slice(0, 1) }));
+    if (first?.status !== 'ACTIVE')
+      throw new Error(`first link: ${first?.status} ${JSON.stringify(first?.error)}`);
+    const roleName = first.outputs.workloadRoleArn?.split('/').pop() ?? '';
+    const firstPolicy = await policy(roleName);
+    rt.sandbox.resetCalls();
+    const batches: (typeof targets)[] = [];
+    for (let i = 1; i < n; i += 20) batches.push(targets.slice(i, i + 20));
+    const ids: string[] = [first.id];
+    for (let i = 0; i < batches.length; i += inFlight) {
+      const wave = batches.slice(i, i + inFlight);
+      const waveIds = (await Promise.all(wave.map((b) => post(rt, { ...DEMO_REQUEST, targets: b })))).flat();
+      await rt.stepFunctions.idle();
+      ids.push(...waveIds);
+    }
+    const links = await settled(rt, ids);
+    const ms = performance.now() - t0;
+    const calls = rt.sandbox.calls();
+    const lastPolicy = await policy(roleName);
+    const arns = links.map((l) => l.outputs.targetRoleArn ?? '');
+    return {
+      links: links.length,
+      active: links.filter((l) => l.status === 'ACTIVE').length,
+      ms,
+      policyChars: { first: iamChars(firstPolicy), last: iamChars(lastPolicy) },
+      listPolicyChars: { at100: iamChars(listPolicy(arns.slice(0, 100))), atAll: iamChars(listPolicy(arns)) },
+      sourceIamWritesAfterFirst: calls.filter(
+        (c) => c.accountId === SOURCE && c.service === 'iam' && c.mutating,
+      ).length,
+      mutatingCallsPerLink: +(calls.filter((c) => c.mutating).length / (links.length - 1)).toFixed(2),
+    };
+  } finally {
+    await rt.close();
+  }
+}
+
+export function printOneWorkload(r: OneWorkloadReport): void {
+  console.log(
+    `\n${r.links.toLocaleString('en-US')} links of one workload (requests of 20 targets, retry waits 1 ms)`,
+  );
+  console.table([
+    {
+      links: r.links,
+      ACTIVE: r.active,
+      's to all ACTIVE': +(r.ms / 1000).toFixed(1),
+      'workload policy chars (after link 1 → all)': `${r.policyChars.first} → ${r.policyChars.last}`,
+      'mutating IAM calls in the source account after the first link': r.sourceIamWritesAfterFirst,
+      'mutating calls / further link': r.mutatingCallsPerLink,
+    },
+  ]);
+  console.log(
+    `  The old policy listing every target role ARN: ${r.listPolicyChars.at100.toLocaleString('en-US')} chars at 100 links, ` +
+      `${r.listPolicyChars.atAll.toLocaleString('en-US')} at ${r.links.toLocaleString('en-US')} ` +
+      `(IAM allows 10,240 for all of a role's inline policies).`,
+  );
+}
+
+/** The `NotYetPropagatedError` budget of every ASL file, from the files themselves. */
+export function printPropagationBudget(): void {
+  const dir = new URL('../../statemachines/', import.meta.url).pathname;
+  const rows = ['onboard.asl.json', 'offboard.asl.json'].map((file) => {
+    const definition = JSON.parse(readFileSync(`${dir}${file}`, 'utf8'));
+    const budgets = retriersFor(definition, 'NotYetPropagatedError').map(([, r]) =>
+      r ? retryBudget(r) : { worst: 0, median: 0 },
+    );
+    return {
+      file,
+      'Task states': budgets.length,
+      'worst case s (least of the states)': Math.min(...budgets.map((b) => b.worst)),
+      'median s, full jitter (least)': Math.min(...budgets.map((b) => b.median)),
+    };
+  });
+  console.log('\nPropagation budget: how long a Task keeps retrying NotYetPropagatedError (from the ASL)');
+  console.table(rows);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  printCallsPerLink(await measureCallsPerLink());
+  printOneWorkload(await measureOneWorkload(Number(process.env.SCALE_LINKS ?? 1000)));
+  printPropagationBudget();
+}

@@ -1,0 +1,288 @@
+/**
+ * Verify role chain (`#resources/verify`), against the sandbox: it reads back what the
+ * onboard steps made and evaluates the chain hop by hop, read-only; every drift that breaks
+ * a hop shows as that hop failing, and the step then refuses the link.
+ */
+import { RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
+import { DisassociateAccessPolicyCommand } from '@aws-sdk/client-eks';
+import { DeleteRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VerificationFailedError } from '#link/errors';
+import type { Access, Link, Network } from '#link/model';
+import {
+  issuerHostPath,
+  oidcProviderArn,
+  roleArn,
+  TARGET_POLICY_NAME,
+  targetRoleName,
+  WORKLOAD_POLICY_NAME,
+  workloadRoleName,
+} from '#link/names';
+import { removeAccessEntryStep } from '#resources/access-entry';
+import { resolvedOf } from '#resources/resolve';
+import { verifyChain, verifyStep } from '#resources/verify';
+import {
+  newCluster,
+  newSpec,
+  observe,
+  onboard,
+  OTHER_TARGET_ACCOUNT,
+  REGION,
+  rootClients,
+  SOURCE_ACCOUNT,
+  startSandboxRuntime,
+  TARGET_ACCOUNT,
+  VIEW_POLICY,
+  type SandboxRuntime,
+} from './support';
+
+let rt: SandboxRuntime;
+
+beforeAll(async () => {
+  rt = await startSandboxRuntime();
+});
+afterAll(async () => {
+  await rt?.close();
+});
+
+const HOPS = [
+  'web-identity→workload-role',
+  'trust-is-scoped',
+  'workload-role→target-role',
+  'workload-role-extras',
+  'target-role-trusts-workload-role',
+  'target-role-trust-is-scoped',
+  'target-role-extras',
+  'target-role→describe-cluster',
+  'cluster-access',
+  'network',
+];
+
+/** A link onboarded in the sandbox to a target cluster no other test uses. */
+async function onboarded(options: { access?: Access; network?: Network } = {}): Promise<Link> {
+  const { ref } = newCluster(rt.sandbox, { accountId: TARGET_ACCOUNT });
+  return onboard(rt.runtime, newSpec({ target: ref, ...options }));
+}
+
+const failingHops = async (link: Link) =>
+  (await verifyChain(link, rt.clients)).filter((h) => !h.ok).map((h) => h.hop);
+
+/** Rewrites a role's trust as someone other than Tether. */
+async function setTrust(accountId: string, roleName: string, statement: Record<string, unknown>) {
+  await rootClients(rt.sandbox, accountId).iam.send(
+    new UpdateAssumeRolePolicyCommand({
+      RoleName: roleName,
+      PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [statement] }),
+    }),
+  );
+}
+
+/** The IRSA trust statement for one service account subject condition. */
+function webIdentityTrust(link: Link, condition: Record<string, Record<string, string>>) {
+  const issuer = resolvedOf(link).source.issuer!;
+  return {
+    Effect: 'Allow',
+    Principal: { Federated: oidcProviderArn(SOURCE_ACCOUNT, issuer) },
+    Action: 'sts:AssumeRoleWithWebIdentity',
+    Condition: condition,
+  };
+}
+const host = (link: Link) => issuerHostPath(resolvedOf(link).source.issuer!);
+
+describe('verifyChain', () => {
+  it('holds every hop of a link the onboard steps made, and makes no mutating call', async () => {
+    // Arrange
+    const link = await onboarded();
+
+    // Act
+    const { value, mutations } = await observe(rt.sandbox, () => verifyChain(link, rt.clients));
+
+    // Assert
+    expect(value?.map((h) => h.hop)).toEqual(HOPS);
+    expect(value?.filter((h) => !h.ok)).toEqual([]);
+    expect(mutations).toEqual([]);
+  });
+
+  it('checks the aws-auth mapping on a CONFIG_MAP cluster', async () => {
+    // Arrange
+    const link = await onboard(
+      rt.runtime,
+      newSpec({
+        target: { accountId: OTHER_TARGET_ACCOUNT, region: 'eu-west-1', cluster: 'cluster-c' },
+        access: { groups: ['tether-readers'] },
+      }),
+    );
+
+    // Act
+    const before = await verifyChain(link, rt.clients);
+    await removeAccessEntryStep(link, rt.runtime);
+    const after = await failingHops(link);
+
+    // Assert
+    expect(before.find((h) => h.hop === 'cluster-access')).toMatchObject({ ok: true });
+    expect(after).toEqual(['cluster-access']);
+  });
+
+  it('checks groups on an access entry, and no network for a link without a network rule', async () => {
+    // Arrange
+    const link = await onboarded({ access: { groups: ['tether-readers'] }, network: { mode: 'none' } });
+
+    // Act
+    const hops = await verifyChain(link, rt.clients);
+
+    // Assert
+    expect(hops.map((h) => h.hop)).toEqual(HOPS.filter((h) => h !== 'network'));
+    expect(hops.every((h) => h.ok)).toBe(true);
+  });
+
+  it.each<[string, (link: Link) => Promise<void>, string[]]>([
+    [
+      'the workload role trusts another service account',
+      (link) =>
+        setTrust(
+          SOURCE_ACCOUNT,
+          workloadRoleName(link.spec.source),
+          webIdentityTrust(link, {
+            StringEquals: {
+              [`${host(link)}:sub`]: `system:serviceaccount:${link.spec.source.namespace}:other`,
+            },
+          }),
+        ),
+      ['web-identity→workload-role'],
+    ],
+    [
+      'the workload role trusts every service account of the namespace',
+      (link) =>
+        setTrust(
+          SOURCE_ACCOUNT,
+          workloadRoleName(link.spec.source),
+          webIdentityTrust(link, {
+            StringLike: { [`${host(link)}:sub`]: `system:serviceaccount:${link.spec.source.namespace}:*` },
+          }),
+        ),
+      ['trust-is-scoped'],
+    ],
+    [
+      'the target role trusts the whole source account',
+      (link) =>
+        setTrust(TARGET_ACCOUNT, targetRoleName(link.spec), {
+          Effect: 'Allow',
+          Principal: { AWS: `arn:aws:iam::${SOURCE_ACCOUNT}:root` },
+          Action: 'sts:AssumeRole',
+        }),
+      ['target-role-trust-is-scoped'],
+    ],
+    [
+      'the target role trusts another role',
+      (link) =>
+        setTrust(TARGET_ACCOUNT, targetRoleName(link.spec), {
+          Effect: 'Allow',
+          Principal: { AWS: `arn:aws:iam::${SOURCE_ACCOUNT}:root` },
+          Action: 'sts:AssumeRole',
+          Condition: { ArnEquals: { 'aws:PrincipalArn': roleArn(SOURCE_ACCOUNT, 'another-team', '/') } },
+        }),
+      ['target-role-trusts-workload-role'],
+    ],
+    [
+      'the access policy was disassociated',
+      async (link) => {
+        await rootClients(rt.sandbox, TARGET_ACCOUNT).eks.send(
+          new DisassociateAccessPolicyCommand({
+            clusterName: link.spec.target.cluster,
+            principalArn: roleArn(TARGET_ACCOUNT, targetRoleName(link.spec)),
+            policyArn: VIEW_POLICY,
+          }),
+        );
+      },
+      ['cluster-access'],
+    ],
+    [
+      'a NAT IP’s rule was revoked',
+      async (link) => {
+        const egress = link.outputs.egress as { securityGroupId: string; ruleIds: Record<string, string> };
+        await rootClients(rt.sandbox, TARGET_ACCOUNT, REGION).ec2.send(
+          new RevokeSecurityGroupIngressCommand({
+            GroupId: egress.securityGroupId,
+            SecurityGroupRuleIds: [Object.values(egress.ruleIds)[0]!],
+          }),
+        );
+      },
+      ['network'],
+    ],
+  ])('fails exactly the broken hop when %s', async (_drift, drift, broken) => {
+    // Arrange
+    const link = await onboarded();
+    await drift(link);
+
+    // Act
+    const failing = await failingHops(link);
+
+    // Assert
+    expect(failing).toEqual(broken);
+  });
+
+  it.each<[string, (link: Link) => Promise<unknown>, string]>([
+    [
+      'the workload role lost its policy',
+      (link) =>
+        rootClients(rt.sandbox, SOURCE_ACCOUNT).iam.send(
+          new DeleteRolePolicyCommand({
+            RoleName: workloadRoleName(link.spec.source),
+            PolicyName: WORKLOAD_POLICY_NAME,
+          }),
+        ),
+      'workload-role→target-role',
+    ],
+    [
+      'the target role lost its policy',
+      (link) =>
+        rootClients(rt.sandbox, TARGET_ACCOUNT).iam.send(
+          new DeleteRolePolicyCommand({
+            RoleName: targetRoleName(link.spec),
+            PolicyName: TARGET_POLICY_NAME,
+          }),
+        ),
+      'target-role→describe-cluster',
+    ],
+  ])('fails when %s', async (_drift, drift, broken) => {
+    // Arrange
+    const link = await onboarded();
+    await drift(link);
+
+    // Act
+    const failing = await failingHops(link);
+
+    // Assert
+    expect(failing).toContain(broken);
+  });
+});
+
+describe('verifyStep', () => {
+  it('answers every hop when the chain holds', async () => {
+    // Arrange
+    const link = await onboarded();
+
+    // Act
+    const out = await verifyStep(link, rt.runtime);
+
+    // Assert
+    expect(out.result.hops.map((h) => h.hop)).toEqual(HOPS);
+  });
+
+  it('refuses the link with VerificationFailedError naming each broken hop', async () => {
+    // Arrange
+    const link = await onboarded();
+    await setTrust(TARGET_ACCOUNT, targetRoleName(link.spec), {
+      Effect: 'Allow',
+      Principal: { AWS: `arn:aws:iam::${SOURCE_ACCOUNT}:root` },
+      Action: 'sts:AssumeRole',
+    });
+
+    // Act
+    const verifying = verifyStep(link, rt.runtime);
+
+    // Assert
+    await expect(verifying).rejects.toBeInstanceOf(VerificationFailedError);
+    await expect(verifying).rejects.toThrow(/^The role chain does not hold: target-role-trust-is-scoped \(/);
+  });
+});
