@@ -18,6 +18,13 @@ export interface ClientOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Per request. @default 30 s */
   readonly requestTimeoutMs?: number;
+  /**
+   * The principal the local runtime should take the request to come from (`x-tether-caller`,
+   * an IAM or STS ARN). The local runtime only: a hub knows its caller from the SigV4
+   * signature, so naming one for any other endpoint is a usage error, and the header is
+   * never sent there.
+   */
+  readonly caller?: string;
   /** Fixed credentials instead of the chain (tests). */
   readonly credentials?: SignerOptions['credentials'];
   readonly userAgent?: string;
@@ -35,6 +42,9 @@ export interface SendOptions {
   readonly body?: unknown;
   readonly headers?: Record<string, string | undefined>;
 }
+
+/** The header the local runtime reads the caller from (local/adapters/http.ts). */
+export const CALLER_HEADER = 'x-tether-caller';
 
 /** Loopback hosts: the local runtime, which does not authenticate. */
 export function isLoopback(hostname: string): boolean {
@@ -66,6 +76,11 @@ export class TetherClient {
     this.#options = options;
     this.base = parseEndpoint(options.endpoint);
     this.signs = options.sign ?? !isLoopback(this.base.hostname);
+    if (options.caller !== undefined && !isLoopback(this.base.hostname)) {
+      throw new UsageError(
+        `--caller names the caller for the local runtime only; ${this.base.host} knows its caller from the SigV4 signature (use --profile or AWS credentials)`,
+      );
+    }
   }
 
   get endpoint(): string {
@@ -110,6 +125,8 @@ export class TetherClient {
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
     };
     for (const [k, v] of Object.entries(options.headers ?? {})) if (v !== undefined) headers[k] = v;
+    // The constructor refused a caller for any endpoint but a loopback one.
+    if (this.#options.caller !== undefined) headers[CALLER_HEADER] = this.#options.caller;
     if (this.signs) {
       const signed = await (await this.#sign())({
         method,

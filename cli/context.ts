@@ -14,6 +14,7 @@ export interface GlobalOptions {
   readonly region?: string;
   readonly profile?: string;
   readonly sign?: boolean;
+  readonly caller?: string;
   readonly color: boolean;
   readonly pollInterval: number;
   readonly requestTimeout: number;
@@ -39,6 +40,16 @@ export function parsePositiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number above 0');
   return n;
+}
+
+/** `--caller`: an IAM or STS principal ARN, as the local runtime takes it in `x-tether-caller`. */
+export function parseCallerArn(value: string): string {
+  if (!/^arn:aws[a-z-]*:(iam|sts)::\d{12}:\S+$/.test(value)) {
+    throw new InvalidArgumentError(
+      'expected an IAM or STS principal ARN such as arn:aws:iam::222222222222:role/cluster-owner',
+    );
+  }
+  return value;
 }
 
 export const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -67,6 +78,7 @@ export function contextOf(io: Io, cmd: Command): Context {
         ...(g.sign === undefined ? {} : { sign: g.sign }),
         ...(g.region ? { region: g.region } : {}),
         ...(g.profile ? { profile: g.profile } : {}),
+        ...(g.caller ? { caller: g.caller } : {}),
         env: io.env,
         requestTimeoutMs: g.requestTimeout,
         userAgent: `tether-cli/${VERSION}`,

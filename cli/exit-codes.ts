@@ -11,12 +11,17 @@ export const EXIT = {
   API_ERROR: 1,
   /** The command line, a request file or the local configuration is wrong (nothing was sent). */
   USAGE: 2,
-  /** A link ended FAILED or DEGRADED (`--wait`, `link wait`), or `link verify` found a hop that does not hold. */
+  /** A link ended FAILED, DEGRADED or REJECTED (`--wait`, `link wait`), or `link verify` found a hop that does not hold. */
   LINK_FAILED: 3,
   /** The endpoint could not be reached (connection refused, DNS, TLS, timeout). */
   UNREACHABLE: 4,
   /** `--wait` / `link wait` gave up after `--timeout` while the link was still in progress. */
   TIMEOUT: 5,
+  /**
+   * A link waits for an approver (AWAITING_APPROVAL): `--wait` / `link wait` stop there,
+   * since nothing runs until someone the policies allow runs `tether link approve`.
+   */
+  AWAITING_APPROVAL: 6,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -27,11 +32,14 @@ export const EXIT_CODES_HELP = `Exit codes:
   1  the API answered with an error; stderr says "error CODE: detail" with the problem's code
      (also: an unexpected failure of the CLI itself, "error INTERNAL: …")
   2  usage error: bad flags or arguments, an unreadable request or kubeconfig file, no AWS
-     credentials for a signed endpoint (nothing was sent)
-  3  a link ended FAILED or DEGRADED (--wait, link wait), or link verify found a hop that
-     does not hold
+     credentials for a signed endpoint, --caller with an endpoint that is not the local
+     runtime (nothing was sent)
+  3  a link ended FAILED, DEGRADED or REJECTED (--wait, link wait), or link verify found a
+     hop that does not hold
   4  the endpoint could not be reached
-  5  --wait or link wait timed out while the link was still in progress`;
+  5  --wait or link wait timed out while the link was still in progress
+  6  a link waits for an approver (AWAITING_APPROVAL): --wait and link wait stop there;
+     an approver runs tether link approve ID --reason …`;
 
 /** A failure the CLI reports and exits with. `message` is printed as it is. */
 export class CliError extends Error {

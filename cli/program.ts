@@ -7,7 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { DEFAULT_ENDPOINT } from './client';
 import { linkCommand } from './commands/link';
 import { planCommand } from './commands/plan';
-import { parseDuration, VERSION } from './context';
+import { parseCallerArn, parseDuration, VERSION } from './context';
 import { CliError, EXIT, EXIT_CODES_HELP } from './exit-codes';
 import { type Io, styleFor, writeLine } from './output';
 
@@ -45,6 +45,14 @@ export function buildProgram(io: Io, noColor = false): Command {
     .addOption(
       new Option('--profile <name>', 'AWS profile for the credentials (default: the standard chain)'),
     )
+    .addOption(
+      new Option(
+        '--caller <arn>',
+        'act as this IAM principal on the local runtime (x-tether-caller; default: its operator). Refused for any other endpoint',
+      )
+        .env('TETHER_CALLER')
+        .argParser(parseCallerArn),
+    )
     .addOption(new Option('--sign', 'sign requests with SigV4 (default: every endpoint but loopback)'))
     .addOption(new Option('--no-sign', 'never sign requests'))
     .addOption(new Option('--no-color', 'no colour (also: NO_COLOR=1)'))
@@ -70,10 +78,12 @@ Examples:
   tether link create -f request.yaml --wait
   tether link list --status ACTIVE -o json
   tether link kubeconfig lnk_… --merge --set-context
+  tether --caller arn:aws:iam::222222222222:role/cluster-owner link approve lnk_… --reason "ticket 42"
   tether --endpoint https://abc123.execute-api.eu-west-1.amazonaws.com link list
 
 Environment:
   TETHER_ENDPOINT      the API (default ${DEFAULT_ENDPOINT})
+  TETHER_CALLER        as --caller (the local runtime only)
   AWS_PROFILE, AWS_REGION, AWS_ACCESS_KEY_ID, …   the standard AWS credential chain, for signing
   NO_COLOR             no colour
 

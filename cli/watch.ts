@@ -4,7 +4,8 @@
  * of a reconcile), else by the link's run count growing (a delete). Only the steps of that
  * run are shown — an offboard's link still holds the onboard's steps — and the wait ends
  * when the link, in that run, leaves PENDING/PROVISIONING/RECONCILING/DELETING (and, for a
- * FAILED link, once the run's compensation has ended too).
+ * FAILED link, once the run's compensation has ended too). A link AWAITING_APPROVAL (or
+ * REJECTED) ends the wait at once: no run comes until an approver decides.
  */
 import { IN_PROGRESS } from '#link/lifecycle';
 import type { LinkStatus } from '#link/model';
@@ -36,6 +37,9 @@ export interface WatchOptions {
 }
 
 type Run = { name: string; startedAt?: string; workflow?: string };
+
+/** Statuses a wait stops at at once: the link waits for an approver's decision, or an approver refused it. */
+export const STOPS_WAITING: ReadonlySet<LinkStatus> = new Set<LinkStatus>(['AWAITING_APPROVAL', 'REJECTED']);
 
 /** The link's current run, if it is the one the command waits for. */
 function expectedRun(link: any, target: WatchTarget): Run | undefined {
@@ -96,12 +100,15 @@ export async function watchLinks(targets: readonly WatchTarget[], options: Watch
         }
         const run = expectedRun(link, target);
         const settled = !IN_PROGRESS.has(link.status as LinkStatus);
+        // Nothing runs for a link that waits for an approver (or was refused by one): no
+        // run will come, so the wait ends now, whatever run it expected.
+        const decided = STOPS_WAITING.has(link.status as LinkStatus);
         // A failed onboard is FAILED before its compensation has run: follow the undo steps
         // until the execution itself has ended.
         const undoing =
           settled && run && link.status === 'FAILED' && (await stillRunning(client, link.id, run));
         // Settled in the run we wait for, or never taken by it within the grace period.
-        if (settled && !undoing && (run || Date.now() - started > grace)) done.add(target.id);
+        if (decided || (settled && !undoing && (run || Date.now() - started > grace))) done.add(target.id);
         views.push({
           id: link.id,
           title: targetTitle(link),

@@ -3,6 +3,7 @@
  * reconcile, kubeconfig (stdout or merged into a kubeconfig file), runs and verify.
  */
 import { Command, Option } from 'commander';
+import { LINK_STATUSES } from '#link/model';
 import { type Context, contextOf, outputOption, parsePositiveInt, timeoutOption } from '../context';
 import { CliError, EXIT, UsageError } from '../exit-codes';
 import { defaultKubeconfigPath, mergeKubeconfig, readKubeconfig, writeKubeconfig } from '../kubeconfig';
@@ -29,10 +30,13 @@ function print(io: Io, format: OutputFormat, data: unknown, human: () => string)
   else io.out.write(formatData(format, data));
 }
 
-/** Exit 3 with the failed links' codes, when a wait ends badly. */
+/**
+ * How a wait ended badly, if it did: exit 3 with the failed (or rejected) links' codes, else
+ * exit 6 when links wait for an approver.
+ */
 function failureOf(links: readonly any[], workflow: Workflow): CliError | undefined {
-  const bad = links.filter((l) => !endedWell(l, workflow));
-  if (!bad.length) return undefined;
+  const bad = links.filter((l) => !endedWell(l, workflow) && l.status !== 'AWAITING_APPROVAL');
+  if (!bad.length) return awaitingOf(links);
   const lines = bad.map((l) => {
     const e = l.error;
     const code = e?.code ?? `LINK_${l.status}`;
@@ -70,9 +74,33 @@ async function follow(
   }
 }
 
+/** Exit 6 when links wait for an approver: nothing is made for them until one decides. */
+function awaitingOf(links: readonly any[]): CliError | undefined {
+  const waiting = links.filter((l) => l.status === 'AWAITING_APPROVAL');
+  if (!waiting.length) return undefined;
+  return new CliError(
+    waiting
+      .map(
+        (l) =>
+          `error AWAITING_APPROVAL: link ${l.id} waits for an approver; nothing is made until one runs: tether link approve ${l.id} --reason "…"`,
+      )
+      .join('\n'),
+    EXIT.AWAITING_APPROVAL,
+  );
+}
+
+/** What an approver does about a waiting link, as a line under it. */
+function approvalHint(id: string): string {
+  return `  waits for an approver: the policies let this request through only once approved; an approver (not the requester) runs tether link approve ${id} --reason "…" (or reject)`;
+}
+
 function settledLines(links: readonly any[], elapsedMs: number): string {
   return links
-    .map((l) => `Link ${l.id}: ${l.status} in ${formatDuration(elapsedMs)}`)
+    .map((l) =>
+      l.status === 'AWAITING_APPROVAL'
+        ? `Link ${l.id}: AWAITING_APPROVAL\n${approvalHint(l.id)}`
+        : `Link ${l.id}: ${l.status} in ${formatDuration(elapsedMs)}`,
+    )
     .concat(
       links
         .filter((l) => l.status === 'ACTIVE')
@@ -113,22 +141,29 @@ export function linkCommand(io: Io): Command {
           io.out,
           `  ${s.bold(l.id)}  ${l.status}  → ${l.target.cluster} (${l.target.accountId}, ${l.target.region})  ${s.dim(how)}`,
         );
+        if (l.status === 'AWAITING_APPROVAL') writeLine(io.out, s.warn(approvalHint(l.id)));
       }
     }
+    const waiting = accepted.links.filter((l: any) => l.status === 'AWAITING_APPROVAL');
+    const driven = accepted.links.filter((l: any) => l.status !== 'AWAITING_APPROVAL');
     if (!opts.wait) {
       if (format === 'table') {
-        const ids = accepted.links.map((l: any) => l.id);
-        writeLine(io.out, `Follow: tether link wait ${ids[0]}${ids.length > 1 ? ' (and the others)' : ''}`);
+        const ids = driven.map((l: any) => l.id);
+        if (ids.length)
+          writeLine(io.out, `Follow: tether link wait ${ids[0]}${ids.length > 1 ? ' (and the others)' : ''}`);
       } else io.out.write(formatData(format, accepted));
       return;
     }
-    const targets: WatchTarget[] = accepted.links.map((l: any) => ({
+    // A link that waits for an approver has no run to follow: the wait stops there (exit 6).
+    const targets: WatchTarget[] = driven.map((l: any) => ({
       id: l.id,
-      ...((l.created || l.redriven) && accepted.requestId ? { executionName: accepted.requestId } : {}),
+      // The run this request started or joined (onboard-<id>-v<version>), when it drove one.
+      ...(l.execution ? { executionName: l.execution } : {}),
     }));
-    const links = await follow(ctx, format, targets, 'onboard', opts.timeout);
+    const followed = targets.length ? await follow(ctx, format, targets, 'onboard', opts.timeout) : [];
+    const links = [...followed, ...waiting];
     print(io, format, { requestId: accepted.requestId, links }, () =>
-      settledLines(links, Date.now() - started),
+      settledLines(followed, Date.now() - started),
     );
     const failure = failureOf(links, 'onboard');
     if (failure) throw failure;
@@ -140,18 +175,7 @@ export function linkCommand(io: Io): Command {
     .command('list')
     .alias('ls')
     .description('list links, newest first (GET /links)')
-    .addOption(
-      new Option('--status <status>', 'only links in this status').choices([
-        'PENDING',
-        'PROVISIONING',
-        'ACTIVE',
-        'FAILED',
-        'RECONCILING',
-        'DEGRADED',
-        'DELETING',
-        'DELETED',
-      ]),
-    )
+    .addOption(new Option('--status <status>', 'only links in this status').choices(LINK_STATUSES))
     .option('--request-id <id>', 'only the links of one onboarding request')
     .option('--source-account <id>', 'only links from this account')
     .option('--source-cluster <name>', 'only links from this cluster')
@@ -211,7 +235,9 @@ export function linkCommand(io: Io): Command {
   // ---- wait -----------------------------------------------------------------------------
   link
     .command('wait')
-    .description('follow a link until its workflow ends (exit 0 ACTIVE or DELETED, 3 FAILED or DEGRADED)')
+    .description(
+      'follow a link until its workflow ends (exit 0 ACTIVE or DELETED, 3 FAILED, DEGRADED or REJECTED, 6 AWAITING_APPROVAL)',
+    )
     .argument('<id>', 'the link id')
     .addOption(timeoutOption())
     .addOption(outputOption())
@@ -302,7 +328,10 @@ export function linkCommand(io: Io): Command {
     .argument('<id>', 'the link id')
     .option('--merge', 'merge into the kubeconfig file (default: first of $KUBECONFIG, else ~/.kube/config)')
     .option('--kubeconfig <path>', 'merge into this file (implies --merge)')
-    .option('--alias <name>', 'name of the context in the file (default: the target cluster name)')
+    .option(
+      '--alias <name>',
+      "name of the context in the file (default: the target cluster's ARN, as aws eks update-kubeconfig names it)",
+    )
     .option('--set-context', 'make it the current context')
     .action(async (id: string, opts, self: Command) => {
       const ctx = contextOf(io, self);
@@ -330,6 +359,49 @@ export function linkCommand(io: Io): Command {
       );
       if (merged.currentContext === merged.context) writeLine(io.out, `Current context: ${merged.context}`);
     });
+
+  // ---- approve / reject -----------------------------------------------------------------
+  for (const decision of ['approve', 'reject'] as const) {
+    const cmd = new Command(decision)
+      .description(
+        decision === 'approve'
+          ? 'approve a link that waits for an approver: it is queued and its onboard starts (POST /links/{id}/approval)'
+          : 'reject a link that waits for an approver: it ends REJECTED, nothing is made (POST /links/{id}/approval)',
+      )
+      .argument('<id>', 'the link id')
+      .requiredOption('--reason <text>', 'why (recorded on the link with who decided)');
+    if (decision === 'approve') {
+      cmd
+        .option('-w, --wait', 'follow the onboard workflow until the link is ACTIVE or FAILED')
+        .addOption(timeoutOption());
+    }
+    cmd.addOption(outputOption()).action(async (id: string, opts, self: Command) => {
+      const ctx = contextOf(io, self);
+      const started = Date.now();
+      if (!String(opts.reason).trim()) throw new UsageError('--reason must say why');
+      const res = (
+        await ctx
+          .client()
+          .send('POST', linkPath(id, '/approval'), { body: { decision, reason: opts.reason } })
+      ).body;
+      if (!opts.wait) {
+        print(io, opts.output, res, () =>
+          decision === 'approve'
+            ? `Link ${res.id} approved: ${res.status}, onboard ${res.execution ?? 'queued'}.\nFollow: tether link wait ${res.id}`
+            : `Link ${res.id} rejected: ${res.status}. Nothing was made.`,
+        );
+        return;
+      }
+      if (opts.output === 'table')
+        writeLine(io.out, `Link ${res.id} approved: ${res.status}, onboard ${res.execution ?? 'queued'}…`);
+      const target: WatchTarget = res.execution ? { id, executionName: res.execution } : { id };
+      const [done] = await follow(ctx, opts.output, [target], 'onboard', opts.timeout);
+      print(io, opts.output, done, () => settledLines([done], Date.now() - started));
+      const failure = failureOf([done], 'onboard');
+      if (failure) throw failure;
+    });
+    link.addCommand(cmd);
+  }
 
   // ---- runs -----------------------------------------------------------------------------
   link

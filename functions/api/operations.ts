@@ -134,19 +134,22 @@ async function startOnboard(rt: TetherRuntime, name: string, requestId: string, 
  * that version already stopped without taking the link (aborted, say), the link is queued
  * again at the next version (one conditional write: one winner) and that run is started.
  * A link that is no longer PENDING has been taken by its run: nothing to do.
+ * Resolves to the name of the execution started or joined (undefined when the link had
+ * already been taken), which `POST /links` returns so a client can follow that very run.
  */
-export async function ensureOnboardRun(rt: TetherRuntime, link: Link): Promise<void> {
+export async function ensureOnboardRun(rt: TetherRuntime, link: Link): Promise<string | undefined> {
   let current: Link | undefined = link;
   for (let attempt = 0; attempt < 5 && current?.status === 'PENDING'; attempt++) {
+    const name = onboardExecutionName(current);
     try {
-      await startOnboard(rt, onboardExecutionName(current), current.requestId, [current.id]);
-      return; // started now, or already running
+      await startOnboard(rt, name, current.requestId, [current.id]);
+      return name; // started now, or already running
     } catch (err) {
       if ((err as Error).name !== 'ExecutionAlreadyExists') throw err;
     }
     // The run of this version exists and has stopped.
     const now: Link | undefined = await rt.links.find(current.id);
-    if (now?.status !== 'PENDING') return;
+    if (now?.status !== 'PENDING') return undefined;
     current =
       now.version === current.version
         ? ((await rt.links.requeue(now, rt.now().toISOString())) ?? (await rt.links.find(now.id)))
@@ -155,6 +158,7 @@ export async function ensureOnboardRun(rt: TetherRuntime, link: Link): Promise<v
   if (current?.status === 'PENDING') {
     throw new ConcurrentUpdateError(`Link ${current.id} kept changing while its run was started`);
   }
+  return undefined;
 }
 
 /**
@@ -287,19 +291,19 @@ async function applyPlan(
   admission?: Admission,
 ): Promise<ApiResult> {
   const claims = await claimTargets(rt, plan, requestId, admission);
-  const results: { link: Link; created: boolean; redriven: boolean }[] = [];
+  const results: { link: Link; created: boolean; redriven: boolean; execution?: string | undefined }[] = [];
   for (const claim of claims) {
     const link = 'reservation' in claim ? await rt.links.commit(claim.reservation) : claim.link;
     results.push({ link, created: link.requestId === requestId, redriven: false });
   }
   for (const r of results) {
     if (r.link.status === 'PENDING') {
-      await ensureOnboardRun(rt, r.link);
+      r.execution = await ensureOnboardRun(rt, r.link);
     } else if (r.link.status === 'FAILED' && !(await stillRunning(rt, r.link))) {
       // Of concurrent requests, the one whose conditional write wins re-drives it; the others join its run.
       const queued = await rt.links.requeue(r.link, rt.now().toISOString());
       const link = queued ?? (await rt.links.get(r.link.id));
-      await ensureOnboardRun(rt, link);
+      r.execution = await ensureOnboardRun(rt, link);
       r.link = link;
       r.redriven = queued !== undefined;
     }
@@ -325,7 +329,12 @@ async function applyPlan(
     headers: location ? { location } : {},
     body: {
       requestId: driven ? requestId : null,
-      links: results.map((r) => ({ ...summary(r.link), created: r.created, redriven: r.redriven })),
+      links: results.map((r) => ({
+        ...summary(r.link),
+        created: r.created,
+        redriven: r.redriven,
+        ...(r.execution ? { execution: r.execution } : {}),
+      })),
     },
   };
 }

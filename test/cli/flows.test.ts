@@ -16,6 +16,7 @@ import { type CliResult, shown, tempDir } from './run-cli';
 
 const DEMO_SOURCE = '111111111111/ap-southeast-1/cluster-a/kubeai-chatbot/kubeai-chatbot';
 const CLUSTER_B = '222222222222/ap-southeast-1/cluster-b';
+const CLUSTER_B_ARN = 'arn:aws:eks:ap-southeast-1:222222222222:cluster/cluster-b';
 
 let h: Harness;
 let demoId: string;
@@ -87,7 +88,7 @@ describe('link runs and link verify', () => {
       cli(['link', 'runs', demoId, '-o', 'json']),
     ]);
     expect(text.code, shown(text)).toBe(0);
-    expect(text.stdout).toMatch(/^req_\S+\s+onboard\s+SUCCEEDED\s/m);
+    expect(text.stdout).toMatch(new RegExp(`^onboard-${demoId}-v\\d+\\s+onboard\\s+SUCCEEDED\\s`, 'm'));
     expect(text.stdout).toMatch(/Ensure target role\s+SUCCEEDED\s+1\s+\S+ \S+\s+\d[\d.]* m?s\s+created/);
     const runs = JSON.parse(json.stdout);
     expect(runs.runs).toEqual([expect.objectContaining({ workflow: 'onboard', status: 'SUCCEEDED' })]);
@@ -101,14 +102,18 @@ describe('link runs and link verify', () => {
       'web-identity→workload-role',
       'trust-is-scoped',
       'workload-role→target-role',
+      'workload-role-extras',
       'target-role-trusts-workload-role',
+      'target-role-trust-is-scoped',
+      'target-role-extras',
+      'target-role→describe-cluster',
       'cluster-access',
       'network',
     ]) {
       expect(r.stdout).toMatch(new RegExp(`✓ ${hop}\\s+holds\\s+\\S`));
     }
     const json = JSON.parse((await cli(['link', 'verify', demoId, '-o', 'json'])).stdout);
-    expect(json.verify.result.hops).toHaveLength(8);
+    expect(json.verify.result.hops).toHaveLength(10);
   });
 });
 
@@ -118,8 +123,8 @@ describe('link kubeconfig --merge', () => {
     const r = await cli(['link', 'kubeconfig', demoId, '--merge'], { env: { HOME: home } });
     expect(r.code, shown(r)).toBe(0);
     const path = join(home, '.kube', 'config');
-    expect(r.stdout).toContain(`Added new context cluster-b to ${path}`);
-    expect(r.stdout).toContain('Current context: cluster-b'); // the file had none
+    expect(r.stdout).toContain(`Added new context ${CLUSTER_B_ARN} to ${path}`);
+    expect(r.stdout).toContain(`Current context: ${CLUSTER_B_ARN}`); // the file had none
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(YAML.parse(readFileSync(path, 'utf8')).contexts).toHaveLength(1);
   });
@@ -250,7 +255,7 @@ describe('a link that fails', () => {
       cli(['link', 'runs', id, '-o', 'json']),
     ]);
     expect(runs.code, shown(runs)).toBe(0);
-    expect(runs.stdout).toMatch(/^req_\S+\s+onboard\s+(SUCCEEDED|FAILED)\s/m);
+    expect(runs.stdout).toMatch(new RegExp(`^onboard-${id}-v1\\s+onboard\\s+(SUCCEEDED|FAILED)\\s`, 'm'));
     expect(runs.stdout).toMatch(/Ensure access entry\s+FAILED\s+1\s/);
     expect(runs.stdout).toMatch(/Error: \S+ at accessEntry: /);
     const recorded = JSON.parse(runsJson.stdout).steps;
@@ -274,7 +279,7 @@ describe('a link that fails', () => {
       '--wait',
     ]);
     expect(again.code, shown(again)).toBe(0);
-    expect(again.stdout).toContain(`${id}  FAILED  → cluster-d (333333333333, eu-west-1)  re-driven`);
+    expect(again.stdout).toContain(`${id}  PENDING  → cluster-d (333333333333, eu-west-1)  re-driven`);
     expect(again.stdout).toMatch(/✓ Ensure access entry\s+\d[\d.]* m?s\s+created/);
     expect(again.stdout).not.toContain('✗');
     expect(again.stdout).toContain(`Link ${id}: ACTIVE`);
@@ -331,5 +336,119 @@ describe('API errors', () => {
     expect(missing.stderr).toMatch(/^error CLUSTER_NOT_FOUND: .*nope/);
     expect(mismatch.code, shown(mismatch)).toBe(1);
     expect(mismatch.stderr).toMatch(/^error LINK_SPEC_MISMATCH: /);
+  });
+});
+
+describe('callers and approval (--caller names the caller of the local runtime)', () => {
+  const DEVELOPER = 'arn:aws:iam::111111111111:role/developer'; // owns the source account
+  const CLUSTER_OWNER = 'arn:aws:iam::222222222222:role/cluster-owner'; // owns the target account
+  const STRANGER = 'arn:aws:iam::444444444444:role/stranger';
+  const adminRequest = (sa: string) => [
+    'link',
+    'create',
+    '--source',
+    `111111111111/ap-southeast-1/cluster-a/approvals/${sa}`,
+    '--target',
+    CLUSTER_B,
+    '--policy',
+    'AmazonEKSClusterAdminPolicy',
+  ];
+
+  it('a request the policies make wait: --wait stops at AWAITING_APPROVAL (exit 6); an approver approves and follows it to ACTIVE', async () => {
+    const r = await cli(['--caller', DEVELOPER, ...adminRequest('admin'), '--wait']);
+    expect(r.code, shown(r)).toBe(6);
+    const id = /(lnk_[0-9A-Z]{26})\s+AWAITING_APPROVAL/.exec(r.stdout)?.[1];
+    expect(id, shown(r)).toBeDefined();
+    expect(r.stdout).toContain(`waits for an approver`);
+    expect(r.stdout).toContain(`tether link approve ${id} --reason`);
+    expect(r.stdout).not.toContain('✓'); // nothing ran
+    expect(r.stderr).toBe(
+      `error AWAITING_APPROVAL: link ${id} waits for an approver; nothing is made until one runs: tether link approve ${id} --reason "…"\n`,
+    );
+
+    const wait = await cli(['link', 'wait', id!]);
+    expect(wait.code, shown(wait)).toBe(6);
+    expect(wait.stderr).toMatch(/^error AWAITING_APPROVAL: /);
+
+    // The requester may not approve their own request: the problem's code and detail, exit 1.
+    const self = await cli(['--caller', DEVELOPER, 'link', 'approve', id!, '--reason', 'trust me']);
+    expect(self.code, shown(self)).toBe(1);
+    expect(self.stderr).toMatch(
+      new RegExp(`^error ACCESS_DENIED: ${DEVELOPER} may not ApproveLink on .*no-self-approval`),
+    );
+
+    const approved = await cli([
+      '--caller',
+      CLUSTER_OWNER,
+      'link',
+      'approve',
+      id!,
+      '--reason',
+      'CHG-42: the platform team needs cluster admin',
+      '--wait',
+    ]);
+    expect(approved.code, shown(approved)).toBe(0);
+    expect(approved.stdout).toContain(`Link ${id} approved: PENDING, onboard onboard-${id}-v`);
+    expect(approved.stdout).toMatch(/✓ Ensure access entry\s+\d[\d.]* m?s\s+created/);
+    expect(approved.stdout).toContain(`Link ${id}: ACTIVE`);
+    const runs = JSON.parse((await cli(['link', 'runs', id!, '-o', 'json'])).stdout);
+    expect(runs.runs[0]).toMatchObject({ name: expect.stringMatching(`^onboard-${id}-v`) });
+  });
+
+  it('reject ends the link REJECTED; link wait says so with exit 3', async () => {
+    const r = await cli(['--caller', DEVELOPER, ...adminRequest('rejected')]);
+    expect(r.code, shown(r)).toBe(0);
+    const id = /(lnk_[0-9A-Z]{26})\s+AWAITING_APPROVAL/.exec(r.stdout)![1]!;
+    const rejected = await cli([
+      '--caller',
+      CLUSTER_OWNER,
+      'link',
+      'reject',
+      id,
+      '--reason',
+      'use AmazonEKSEditPolicy on a namespace',
+    ]);
+    expect(rejected.code, shown(rejected)).toBe(0);
+    expect(rejected.stdout).toBe(`Link ${id} rejected: REJECTED. Nothing was made.\n`);
+    const again = await cli(['--caller', CLUSTER_OWNER, 'link', 'approve', id, '--reason', 'oops']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^error NOT_AWAITING_APPROVAL: /);
+    const wait = await cli(['link', 'wait', id]);
+    expect(wait.code, shown(wait)).toBe(3);
+    expect(wait.stderr).toMatch(new RegExp(`^error LINK_REJECTED: link ${id} is REJECTED`));
+  });
+
+  it('a caller no policy allows: 403 ACCESS_DENIED with its detail, exit 1, nothing made', async () => {
+    const r = await cli([
+      '--caller',
+      STRANGER,
+      'link',
+      'create',
+      '--source',
+      '111111111111/ap-southeast-1/cluster-a/approvals/stranger',
+      '--target',
+      CLUSTER_B,
+      '--policy',
+      'AmazonEKSViewPolicy',
+    ]);
+    expect(r.code, shown(r)).toBe(1);
+    expect(r.stderr).toMatch(
+      new RegExp(`^error ACCESS_DENIED: ${STRANGER} may not CreateLink on .*: no policy permits it\\n$`),
+    );
+    const list = await cli([
+      'link',
+      'list',
+      '--namespace',
+      'approvals',
+      '--service-account',
+      'stranger',
+      '-o',
+      'json',
+    ]);
+    expect(JSON.parse(list.stdout).items).toEqual([]);
+    // Nor may the stranger read a link of others.
+    const get = await cli(['--caller', STRANGER, 'link', 'get', demoId]);
+    expect(get.code).toBe(1);
+    expect(get.stderr).toMatch(/^error ACCESS_DENIED: /);
   });
 });

@@ -5,14 +5,16 @@ import { UsageError } from '#cli/exit-codes';
 import { defaultKubeconfigPath, mergeKubeconfig } from '#cli/kubeconfig';
 
 const ARN = 'arn:aws:eks:ap-southeast-1:222222222222:cluster/cluster-b';
+const USER = 'arn:aws:iam::222222222222:role/tether/tether-t-cluster-b-sa-0123456789';
+/** A link's kubeconfig as functions/resources/kubeconfig.ts names it: cluster and context by the cluster ARN, user by the target role ARN. */
 const linkConfig = (server = 'https://b.example') =>
   YAML.stringify({
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name: ARN, cluster: { server, 'certificate-authority-data': 'Q0E=' } }],
-    contexts: [{ name: 'cluster-b', context: { cluster: ARN, user: ARN } }],
-    'current-context': 'cluster-b',
-    users: [{ name: ARN, user: { exec: { command: 'aws', args: ['eks', 'get-token'] } } }],
+    contexts: [{ name: ARN, context: { cluster: ARN, user: USER } }],
+    'current-context': ARN,
+    users: [{ name: USER, user: { exec: { command: 'aws', args: ['eks', 'get-token'] } } }],
   });
 
 const EXISTING = `# managed by hand
@@ -34,15 +36,15 @@ users:
 describe('mergeKubeconfig', () => {
   it('adds the link to a file, keeping its entries, comments and current context', () => {
     const merged = mergeKubeconfig(EXISTING, linkConfig());
-    expect(merged).toMatchObject({ context: 'cluster-b', added: true, currentContext: 'dev' });
+    expect(merged).toMatchObject({ context: ARN, added: true, currentContext: 'dev' });
     expect(merged.text).toContain('# managed by hand');
     expect(merged.text).toContain('# the dev cluster');
     const config = YAML.parse(merged.text);
     expect(config.clusters.map((c: any) => c.name)).toEqual(['dev', ARN]);
-    expect(config.users.map((c: any) => c.name)).toEqual(['dev', ARN]);
+    expect(config.users.map((c: any) => c.name)).toEqual(['dev', USER]);
     expect(config.contexts).toEqual([
       { name: 'dev', context: { cluster: 'dev', user: 'dev' } },
-      { name: 'cluster-b', context: { cluster: ARN, user: ARN } },
+      { name: ARN, context: { cluster: ARN, user: USER } },
     ]);
     expect(config['current-context']).toBe('dev');
   });
@@ -69,7 +71,7 @@ describe('mergeKubeconfig', () => {
     for (const existing of [undefined, '', '# nothing yet\n']) {
       const merged = mergeKubeconfig(existing, linkConfig());
       const config = YAML.parse(merged.text);
-      expect(config).toMatchObject({ apiVersion: 'v1', kind: 'Config', 'current-context': 'cluster-b' });
+      expect(config).toMatchObject({ apiVersion: 'v1', kind: 'Config', 'current-context': ARN });
       expect(config.contexts).toHaveLength(1);
     }
   });
@@ -81,7 +83,7 @@ describe('mergeKubeconfig', () => {
     );
     const config = YAML.parse(merged.text);
     expect(config.clusters).toHaveLength(1);
-    expect(config['current-context']).toBe('cluster-b');
+    expect(config['current-context']).toBe(ARN);
   });
 
   it('refuses a file that is not a YAML mapping', () => {

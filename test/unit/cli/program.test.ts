@@ -25,7 +25,7 @@ describe('usage errors exit 2 before anything is sent', () => {
     [['link', 'get'], /missing required argument 'id'/],
     [['link', 'runs', 'x', 'y'], /too many arguments/],
     [['link', 'list', '--limit', '0'], /expected a whole number above 0/],
-    [['link', 'list', '--status', 'GONE'], /Allowed choices are PENDING/],
+    [['link', 'list', '--status', 'GONE'], /Allowed choices are AWAITING_APPROVAL, PENDING, /],
     [['link', 'list', '-o', 'xml'], /Allowed choices are table, json, yaml/],
     [['link', 'kubeconfig', 'lnk_01J9Z8Q4V6X2C3B5N7M9K1H3G5', '--set-context'], /go with --merge/],
     [['link', 'nope'], /unknown command 'nope'/],
@@ -33,6 +33,23 @@ describe('usage errors exit 2 before anything is sent', () => {
     [['link'], /Usage: tether link/],
     [['--endpoint', 'not a url', 'link', 'list'], /--endpoint must be a URL/],
     [['--endpoint', 'ftp://host', 'link', 'list'], /--endpoint must be an http or https URL/],
+    [['--caller', 'alice', 'link', 'list'], /expected an IAM or STS principal ARN/],
+    [
+      ['--caller', 'arn:aws:iam::111111111111:role/dev', 'link', 'approve', 'lnk_01J9Z8Q4V6X2C3B5N7M9K1H3G5'],
+      /required option '--reason <text>' not specified/,
+    ],
+    // A hub knows its caller from the signature: naming one there is refused, and nothing is sent.
+    [
+      [
+        '--endpoint',
+        'https://abc123.execute-api.eu-west-1.amazonaws.com',
+        '--caller',
+        'arn:aws:iam::111111111111:role/dev',
+        'link',
+        'list',
+      ],
+      /--caller names the caller for the local runtime only; abc123\.execute-api\.eu-west-1\.amazonaws\.com knows its caller from the SigV4 signature/,
+    ],
   ])('%j', async (args, message) => {
     const r = await cli(args);
     expect(r.code, r.stderr).toBe(EXIT.USAGE);
