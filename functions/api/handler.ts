@@ -24,7 +24,15 @@ import {
 } from './operations';
 import { httpProblems } from './problems';
 import { loadApiRouter } from '#api/openapi/router';
-import { admitRequest, apiSession, authorizeOnLink, callerOf, mayRead, scopedIdempotencyKey } from './access';
+import {
+  admitPlan,
+  admitRequest,
+  apiSession,
+  authorizeOnLink,
+  callerOf,
+  mayRead,
+  scopedIdempotencyKey,
+} from './access';
 import { type ApprovalDecision, decideApproval } from './approval';
 
 function toResponse(result: ApiResult): APIGatewayProxyStructuredResultV2 {
@@ -55,7 +63,7 @@ const functionHandler = async (
     }
     case 'createPlan': {
       const body = request.body as OnboardingRequest;
-      const admission = await admitRequest(rt, caller, body);
+      const admission = await admitPlan(rt, caller, body);
       return toResponse(await createPlan(apiSession(rt, caller), body, admission));
     }
     case 'listLinks':

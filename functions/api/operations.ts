@@ -18,14 +18,16 @@ import { clusterKey, linkNaturalKey, onboardExecutionName } from '#link/names';
 import { offboardInput, onboardInput } from '#link/workflow-input';
 import {
   assertApplicable,
+  failedChecks,
   type Plan,
   planRequest,
   plannedResources,
   specConflict,
+  specsOf,
   type TargetPlan,
 } from '#resources/plan';
 import type { LinkFilters, Reservation } from '#store/links';
-import type { Admission } from './access';
+import type { Admission, DeniedTarget, PlanAdmission } from './access';
 import { decodeCursor, encodeCursor, invalidCursor } from './cursor';
 import { ApiError } from './problems';
 
@@ -87,23 +89,69 @@ function assertSupported(request: OnboardingRequest): void {
 export async function createPlan(
   rt: TetherRuntime,
   request: OnboardingRequest,
-  admission?: Admission,
+  admission?: PlanAdmission,
 ): Promise<ApiResult> {
   assertSupported(request);
-  const plan = await planRequest(rt, request);
+  // Targets the caller may not link are not read: they appear as denied, with the reason.
+  const denied = admission?.denied ?? new Map<string, DeniedTarget>();
+  const allowed = request.targets.filter(
+    (t) => !denied.has(linkNaturalKey({ source: request.source, target: t })),
+  );
+  const plan = await planRequest(rt, { ...request, targets: allowed });
+  const body = presentPlan(plan, admission);
+  for (const [i, spec] of specsOf(request).entries()) {
+    const refusal = denied.get(linkNaturalKey(spec));
+    if (!refusal) continue;
+    body.targets.splice(i, 0, {
+      target: spec.target,
+      existingLink: null,
+      approval: 'none',
+      authorization: { decision: 'denied', detail: refusal.detail, policies: refusal.policies },
+      action: 'none',
+      resources: plannedResources(spec),
+      checks: [],
+    });
+  }
+  return { statusCode: 200, body };
+}
+
+/** A plan as the API shows it (`POST /plans`, and the `plan` of a QUOTA_EXCEEDED problem). */
+export function presentPlan(plan: Plan, admission?: Admission) {
   return {
-    statusCode: 200,
-    body: {
-      checks: plan.checks,
-      targets: plan.targets.map((t) => ({
+    checks: plan.checks,
+    targets: plan.targets.map((t): Record<string, unknown> => {
+      const waits = admission?.awaitingApproval.has(linkNaturalKey(t.spec)) === true;
+      return {
         target: t.spec.target,
         existingLink: t.existing ? { id: t.existing.id, status: t.existing.status } : null,
-        approval: admission?.awaitingApproval.has(linkNaturalKey(t.spec)) ? 'required' : 'none',
+        approval: waits ? 'required' : 'none',
+        authorization: {
+          decision: waits ? 'needs-approval' : 'allowed',
+          detail: waits
+            ? 'the policies allow this link once an approver approves it: it would wait in AWAITING_APPROVAL'
+            : 'the policies allow this link',
+        },
         action: t.action,
         resources: plannedResources(t.spec),
-      })),
-    },
+        checks: t.checks ?? [],
+      };
+    }),
   };
+}
+
+/**
+ * Refuses a plan whose quota or conflict checks fail, with the plan in the problem: 409
+ * CONFLICT_UNMANAGED_RESOURCE for an access entry someone else made, else 422 QUOTA_EXCEEDED.
+ */
+function assertChecksHold(plan: Plan, admission?: Admission): void {
+  const failed = failedChecks(plan);
+  if (!failed.length) return;
+  const conflict = failed.every((f) => f.check.check === 'access-entry-conflict');
+  throw new ApiError(
+    conflict ? 'CONFLICT_UNMANAGED_RESOURCE' : 'QUOTA_EXCEEDED',
+    failed.map((f) => `${clusterKey(f.target.spec.target)}: ${f.check.check}: ${f.check.detail}`).join('; '),
+    { extensions: { plan: presentPlan(plan, admission) } },
+  );
 }
 
 /** Whether the execution that last drove the link is still running (its compensation, say). */
@@ -207,6 +255,7 @@ export async function createLinks(
   try {
     const plan = await planRequest(rt, request);
     assertApplicable(plan);
+    assertChecksHold(plan, admission);
     const response = await applyPlan(rt, plan, requestIdFor(idempotencyKey, bodyHash), admission);
     if (idempotencyKey) await rt.idempotency.complete(idempotencyKey, response);
     return response;
