@@ -76,6 +76,16 @@ export class ApiProblemError extends CliError {
     readonly problem?: Record<string, unknown>,
   ) {
     const lines = [`error ${code}: ${detail}`];
+    // QUOTA_EXCEEDED (and an access-entry conflict) carries the plan whose checks failed: name each.
+    const plan = problem?.plan as { targets?: { target?: any; checks?: any[] }[] } | undefined;
+    for (const t of plan?.targets ?? []) {
+      for (const c of t.checks ?? []) {
+        if (c && c.ok === false) {
+          const figures = c.limit === undefined ? '' : ` (${c.used} now, ${c.after} after, limit ${c.limit})`;
+          lines.push(`  ${t.target?.cluster ?? '?'}: ${c.check} on ${c.scope}${figures}`);
+        }
+      }
+    }
     // The fields say more than the detail when there are several, or when the one differs.
     const repeats = fields.length === 1 && fields[0]!.message === detail;
     for (const f of repeats ? [] : fields)

@@ -228,10 +228,20 @@ export function planText(plan: any, style: Style): string {
     lines.push(
       `  ${t.target?.accountId}/${t.target?.region}/${t.target?.cluster}: ${style.bold(t.action)}${existing}`,
     );
+    const a = t.authorization;
+    const decision = a?.decision ?? (t.approval === 'required' ? 'needs-approval' : undefined);
     const r = t.resources ?? {};
     lines.push(
       indent(
         fields([
+          [
+            'authorization',
+            decision
+              ? (decision === 'allowed' ? style.ok : decision === 'denied' ? style.fail : style.warn)(
+                  `${decision}${a?.detail ? `: ${a.detail}` : ''}`,
+                )
+              : undefined,
+          ],
           ['workload role', r.workloadRole],
           ['target role', r.targetRole],
           ['access', r.accessEntry],
@@ -240,6 +250,32 @@ export function planText(plan: any, style: Style): string {
         '    ',
       ),
     );
+    const checks: any[] = Array.isArray(t.checks) ? t.checks : [];
+    if (checks.length) {
+      lines.push('    quotas and conflicts:');
+      lines.push(indent(quotaTable(checks, style), '      '));
+      const sources = [...new Set(checks.map((c) => c.limitSource).filter(Boolean))];
+      if (sources.length) lines.push(style.dim(`      limits: ${sources.join('; ')}`));
+    }
   }
   return lines.join('\n');
+}
+
+/**
+ * The quota and conflict checks of a plan target, one row each: the check, what it counts
+ * on, the figures (now → after the link / limit) and whether it holds.
+ */
+export function quotaTable(checks: readonly any[], style: Style): string {
+  return table(
+    ['', 'CHECK', 'ON', 'NOW', 'AFTER', 'LIMIT', 'NOTE'],
+    checks.map((c) => [
+      c.ok ? style.ok('✓') : style.fail('✗'),
+      c.check,
+      c.scope,
+      c.used === undefined ? '' : String(c.used),
+      c.after === undefined ? '' : String(c.after),
+      c.limit === undefined ? '' : String(c.limit),
+      c.ok ? (c.limit === undefined ? style.dim(c.detail) : '') : style.fail(c.detail),
+    ]),
+  );
 }

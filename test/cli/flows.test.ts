@@ -6,12 +6,14 @@
  */
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AuthorizeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { run } from '#cli/program';
 import { OFFBOARD_STEPS } from '#link/model';
 import { type Harness, startHarness } from '../e2e/harness';
 import { memoryIo } from '../unit/cli/io';
+import { clientsFor } from '../unit/local/sandbox/helpers';
 import { type CliResult, shown, tempDir } from './run-cli';
 
 const DEMO_SOURCE = '111111111111/ap-southeast-1/cluster-a/kubeai-chatbot/kubeai-chatbot';
@@ -450,5 +452,86 @@ describe('callers and approval (--caller names the caller of the local runtime)'
     const get = await cli(['--caller', STRANGER, 'link', 'get', demoId]);
     expect(get.code).toBe(1);
     expect(get.stderr).toMatch(/^error ACCESS_DENIED: /);
+  });
+});
+
+describe('plan before change: quotas with their figures (tether plan), and POST /links refusing a failed one', () => {
+  it('tether plan shows each quota; a target security group without room makes link create exit 1 with QUOTA_EXCEEDED, nothing made', async () => {
+    // Arrange: a target cluster whose security group has 58 inbound rules; the source has 3 NAT IPs.
+    const sandbox = h.rt.sandbox;
+    sandbox.addAccount('444444444410');
+    const ids = sandbox.addEksCluster({
+      accountId: '444444444410',
+      region: 'ap-southeast-1',
+      name: 'cluster-full',
+      authenticationMode: 'API',
+    });
+    const { ec2 } = clientsFor(sandbox, sandbox.rootCredentials('444444444410'));
+    const present = Object.values(
+      sandbox.state().accounts['444444444410']!.regions['ap-southeast-1']!.ec2.securityGroupRules,
+    ).filter((r) => r.GroupId === ids.clusterSecurityGroupId && !r.IsEgress).length;
+    for (let i = present; i < 58; i++) {
+      await ec2.send(
+        new AuthorizeSecurityGroupIngressCommand({
+          GroupId: ids.clusterSecurityGroupId,
+          IpPermissions: [
+            { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, IpRanges: [{ CidrIp: `10.8.${i}.0/24` }] },
+          ],
+        }),
+      );
+    }
+    const request = [
+      '--source',
+      '111111111111/ap-southeast-1/cluster-a/quotas/full',
+      '--target',
+      '444444444410/ap-southeast-1/cluster-full',
+      '--policy',
+      'AmazonEKSViewPolicy',
+    ];
+
+    // Act
+    sandbox.resetCalls();
+    const plan = await cli(['plan', ...request]);
+    const planMutations = sandbox.calls().filter((c) => c.mutating).length;
+    const create = await cli(['link', 'create', ...request, '--wait']);
+
+    // Assert
+    expect(plan.code, shown(plan)).toBe(0);
+    expect(plan.stdout).toMatch(/authorization:\s+allowed/);
+    expect(plan.stdout).toMatch(/✓\s+roles\s+account 444444444410\s+\d+\s+\d+\s+1000/);
+    expect(plan.stdout).toMatch(
+      /✓\s+trust-policy-size\s+arn:aws:iam::444444444410:role\/tether\/\S+\s+0\s+\d+\s+2048/,
+    );
+    expect(plan.stdout).toMatch(
+      new RegExp(`✗\\s+security-group-inbound-rules\\s+${ids.clusterSecurityGroupId}\\s+58\\s+61\\s+60`),
+    );
+    expect(planMutations).toBe(0);
+    expect(create.code, shown(create)).toBe(1);
+    expect(create.stderr).toMatch(
+      /^error QUOTA_EXCEEDED: 444444444410\/ap-southeast-1\/cluster-full: security-group-inbound-rules: /,
+    );
+    expect(create.stderr).toContain(
+      `  cluster-full: security-group-inbound-rules on ${ids.clusterSecurityGroupId} (58 now, 61 after, limit 60)`,
+    );
+    const list = await cli(['link', 'list', '--namespace', 'quotas', '-o', 'json']);
+    expect(JSON.parse(list.stdout).items).toEqual([]);
+  });
+
+  it('tether plan shows the authorization decision: needs approval for cluster admin', async () => {
+    const r = await cli([
+      '--caller',
+      'arn:aws:iam::111111111111:role/developer',
+      'plan',
+      '--source',
+      '111111111111/ap-southeast-1/cluster-a/quotas/admin',
+      '--target',
+      CLUSTER_B,
+      '--policy',
+      'AmazonEKSClusterAdminPolicy',
+    ]);
+    expect(r.code, shown(r)).toBe(0);
+    expect(r.stdout).toMatch(
+      /authorization:\s+needs-approval: the policies allow this link once an approver approves it/,
+    );
   });
 });
