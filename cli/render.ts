@@ -187,9 +187,39 @@ export function hopVerdict(hop: any): { ok: boolean; verdict: string; why: strin
   return { ok, verdict, why };
 }
 
+/** The hops of a verification, one row each: holds or not, and why. */
+function hopsTable(hops: readonly any[], style: Style): string {
+  return table(
+    ['  HOP', 'RESULT', 'WHY'],
+    hops.map((h) => {
+      const v = hopVerdict(h);
+      const mark = v.ok ? style.ok('✓') : style.fail('✗');
+      return [`${mark} ${h.hop ?? h.name ?? ''}`, v.ok ? v.verdict : style.fail(v.verdict), v.why];
+    }),
+  );
+}
+
+/**
+ * A link's proof, hop by hop: the verification just made or last recorded
+ * (`link.verification`), else the onboard's Verify role chain step.
+ */
 export function verifyText(link: any, style: Style): { text: string; ok: boolean } {
-  const step: StepRecord | undefined = link.steps?.verify;
   const head = `Link ${link.id} (${link.status}): ${sourceText(link.spec?.source)} → ${targetText(link.spec?.target)}`;
+  const verification = link.verification;
+  if (verification && Array.isArray(verification.hops)) {
+    const broken = verification.hops.filter((h: any) => !hopVerdict(h).ok);
+    const lines = [
+      head,
+      `Verified ${shortTime(verification.at)}${verification.by ? ` by ${verification.by}` : ''}: ${
+        broken.length
+          ? style.fail(`broken at ${broken.map((h: any) => h.hop).join(', ')}`)
+          : style.ok(`all ${verification.hops.length} hops hold`)
+      }`,
+      hopsTable(verification.hops, style),
+    ];
+    return { text: lines.join('\n'), ok: verification.ok === true && broken.length === 0 };
+  }
+  const step: StepRecord | undefined = link.steps?.verify;
   if (!step) {
     return { text: `${head}\n${style.warn('No verify result on the link yet.')}`, ok: false };
   }
@@ -198,18 +228,7 @@ export function verifyText(link: any, style: Style): { text: string; ok: boolean
     head,
     `Verify role chain: ${paintStatus(style, step.status)} at ${shortTime(step.endedAt ?? step.startedAt)}`,
   ];
-  if (hops.length) {
-    lines.push(
-      table(
-        ['  HOP', 'RESULT', 'WHY'],
-        hops.map((h) => {
-          const v = hopVerdict(h);
-          const mark = v.ok ? style.ok('✓') : style.fail('✗');
-          return [`${mark} ${h.hop ?? h.name ?? ''}`, v.ok ? v.verdict : style.fail(v.verdict), v.why];
-        }),
-      ),
-    );
-  }
+  if (hops.length) lines.push(hopsTable(hops, style));
   if (step.error) lines.push(style.fail(`${step.error.code}: ${step.error.message}`));
   const ok = step.status === 'SUCCEEDED' && hops.every((h) => hopVerdict(h).ok);
   return { text: lines.join('\n'), ok };

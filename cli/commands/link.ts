@@ -445,25 +445,45 @@ export function linkCommand(io: Io): Command {
   link
     .command('verify')
     .description(
-      'the role chain check stored on the link: each hop, whether it holds and why (exit 3 if one does not)',
+      'prove the link works now: read back the policies and rules in place and evaluate the chain hop by hop, stored on the link (POST /links/{id}/verify); exit 3 if a hop does not hold',
     )
     .argument('<id>', 'the link id')
+    .option(
+      '--recorded',
+      "show the last recorded result (the last verify, else the onboard's Verify role chain step) without reading the accounts",
+    )
     .addOption(outputOption())
     .action(async (id: string, opts, self: Command) => {
       const ctx = contextOf(io, self);
-      const body = (await ctx.client().get(linkPath(id))).body;
+      let body: any;
+      if (opts.recorded) {
+        body = (await ctx.client().get(linkPath(id))).body;
+      } else {
+        const verified = (await ctx.client().send('POST', linkPath(id, '/verify'))).body;
+        const link = (await ctx.client().get(linkPath(id))).body;
+        body = { ...link, verification: verified.verification };
+      }
       const { text, ok } = verifyText(body, style(ctx));
       print(
         io,
         opts.output,
-        { id: body.id, status: body.status, verify: body.steps?.verify ?? null },
+        {
+          id: body.id,
+          status: body.status,
+          ...(body.verification ? { verification: body.verification } : {}),
+          verify: body.steps?.verify ?? null,
+        },
         () => text,
       );
       if (!ok) {
-        const e = body.steps?.verify?.error;
+        const broken = (body.verification?.hops ?? body.steps?.verify?.result?.hops ?? []).filter(
+          (h: any) => h.ok === false,
+        );
         throw new CliError(
-          body.steps?.verify
-            ? `error ${e?.code ?? 'VERIFICATION_FAILED'}: the role chain of link ${body.id} does not hold`
+          body.verification || body.steps?.verify
+            ? `error VERIFICATION_FAILED: the chain of link ${body.id} does not hold${
+                broken.length ? ` at ${broken.map((h: any) => h.hop).join(', ')}` : ''
+              }`
             : `error NOT_VERIFIED: link ${body.id} (${body.status}) has no verify result yet`,
           EXIT.LINK_FAILED,
         );

@@ -21,6 +21,7 @@ import {
   listLinks,
   listRuns,
   reconcileLink,
+  verifyLink,
 } from './operations';
 import { httpProblems } from './problems';
 import { loadApiRouter } from '#api/openapi/router';
@@ -83,6 +84,9 @@ const functionHandler = async (
     case 'listRuns':
       await authorizeOnLink(rt, caller, 'ReadLink', id);
       return toResponse(await listRuns(rt, id));
+    case 'verifyLink':
+      await authorizeOnLink(rt, caller, 'ReadLink', id);
+      return toResponse(await verifyLink(apiSession(rt, caller), id, caller));
     case 'decideApproval':
       return toResponse(await decideApproval(rt, caller, id, request.body as ApprovalDecision));
     default:

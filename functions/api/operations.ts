@@ -13,7 +13,7 @@ import { canonicalJson } from '#link/canonical-json';
 import { ConcurrentUpdateError, LinkStateError } from '#link/errors';
 import { assertRequestAllowed } from '#link/guardrails';
 import { DELETABLE, isDeleted, RECONCILABLE, SERVES_KUBECONFIG } from '#link/lifecycle';
-import type { Link, LinkStatus, OnboardingRequest } from '#link/model';
+import type { Link, LinkStatus, LinkVerification, OnboardingRequest } from '#link/model';
 import { clusterKey, linkNaturalKey, onboardExecutionName } from '#link/names';
 import { offboardInput, onboardInput } from '#link/workflow-input';
 import {
@@ -26,6 +26,7 @@ import {
   specsOf,
   type TargetPlan,
 } from '#resources/plan';
+import { verifyChain } from '#resources/verify';
 import type { LinkFilters, Reservation } from '#store/links';
 import type { Admission, DeniedTarget, PlanAdmission } from './access';
 import { decodeCursor, encodeCursor, invalidCursor } from './cursor';
@@ -482,6 +483,38 @@ export async function listRuns(rt: TetherRuntime, id: string): Promise<ApiResult
     }),
   );
   return { statusCode: 200, body: { items, ...(link.approvals ? { approvals: link.approvals } : {}) } };
+}
+
+/**
+ * `POST /links/{id}/verify`: the chain of the link evaluated now against what is in place in
+ * both accounts (`#resources/verify`, read-only), stored on the link as `verification`. The
+ * runtime given is the caller's API session, so every read in the accounts names the caller.
+ */
+export async function verifyLink(rt: TetherRuntime, id: string, caller?: Caller): Promise<ApiResult> {
+  const link = await rt.links.find(id);
+  if (!link || isDeleted(link.status)) throw new ApiError('LINK_NOT_FOUND', `Link ${id} does not exist`);
+  if (!link.outputs.resolved) {
+    throw new ApiError(
+      'LINK_NOT_READY',
+      `Link ${id} is ${link.status} and has not resolved its clusters yet: there is no chain to verify`,
+    );
+  }
+  const hops = await verifyChain(link, rt.clients);
+  const verification: LinkVerification = {
+    at: rt.now().toISOString(),
+    ok: hops.every((h) => h.ok),
+    hops: hops.map((h) => ({ hop: h.hop, ok: h.ok, detail: h.detail })),
+    ...(caller ? { by: caller.arn } : {}),
+  };
+  let recorded: Link;
+  try {
+    recorded = await rt.links.recordVerification(id, verification);
+  } catch (err) {
+    if (err instanceof ConcurrentUpdateError)
+      throw new ApiError('LINK_NOT_FOUND', `Link ${id} does not exist`);
+    throw err;
+  }
+  return { statusCode: 200, body: { id, status: recorded.status, verification } };
 }
 
 /**

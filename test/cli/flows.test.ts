@@ -7,6 +7,7 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AuthorizeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
+import { GetRoleCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { run } from '#cli/program';
@@ -114,8 +115,103 @@ describe('link runs and link verify', () => {
     ]) {
       expect(r.stdout).toMatch(new RegExp(`✓ ${hop}\\s+holds\\s+\\S`));
     }
+    expect(r.stdout).toMatch(
+      /Verified \S+ \S+ by arn:aws:iam::000000000000:role\/tether-operator: all 10 hops hold/,
+    );
     const json = JSON.parse((await cli(['link', 'verify', demoId, '-o', 'json'])).stdout);
-    expect(json.verify.result.hops).toHaveLength(10);
+    expect(json.verify.result.hops).toHaveLength(10); // the onboard's own step
+    expect(json.verification).toMatchObject({ ok: true, hops: expect.any(Array) });
+    // Stored on the link: the API shows it, and --recorded shows it without reading the accounts.
+    const link = JSON.parse((await cli(['link', 'get', demoId, '-o', 'json'])).stdout);
+    expect(link.verification).toEqual(json.verification);
+    const recorded = await cli(['link', 'verify', demoId, '--recorded']);
+    expect(recorded.code, shown(recorded)).toBe(0);
+    expect(recorded.stdout).toContain(`Verified`);
+  });
+
+  /** A link of its own workload (its roles shared with no other test), ACTIVE. */
+  async function activeLink(sa: string): Promise<any> {
+    const r = await cli([
+      'link',
+      'create',
+      '--source',
+      `111111111111/ap-southeast-1/cluster-a/verify/${sa}`,
+      '--target',
+      CLUSTER_B,
+      '--policy',
+      'AmazonEKSViewPolicy',
+      '--wait',
+    ]);
+    expect(r.code, shown(r)).toBe(0);
+    const id = /Link (lnk_[0-9A-Z]{26}): ACTIVE/.exec(r.stdout)![1]!;
+    return JSON.parse((await cli(['link', 'get', id, '-o', 'json'])).stdout);
+  }
+
+  /** Rewrites a role's trust policy by hand (the root of its account), as drift would. */
+  async function alterTrust(roleArn: string, change: (trust: any) => void): Promise<void> {
+    const [, accountId, name] = /^arn:aws:iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(roleArn)!;
+    const { iam } = clientsFor(h.rt.sandbox, h.rt.sandbox.rootCredentials(accountId!));
+    const role = (await iam.send(new GetRoleCommand({ RoleName: name! }))).Role!;
+    const text = role.AssumeRolePolicyDocument!;
+    const trust = JSON.parse(text.startsWith('{') ? text : decodeURIComponent(text));
+    change(trust);
+    await iam.send(
+      new UpdateAssumeRolePolicyCommand({ RoleName: name!, PolicyDocument: JSON.stringify(trust) }),
+    );
+  }
+
+  it.each([
+    [
+      'a workload role trust with the wrong sub',
+      'sub',
+      'web-identity→workload-role',
+      (link: any) =>
+        alterTrust(link.outputs.workloadRoleArn, (t) => {
+          const c = t.Statement[0].Condition.StringEquals;
+          const key = Object.keys(c).find((k) => k.endsWith(':sub'))!;
+          c[key] = 'system:serviceaccount:verify:someone-else';
+        }),
+    ],
+    [
+      'a workload role trust with the wrong aud',
+      'aud',
+      'web-identity→workload-role',
+      (link: any) =>
+        alterTrust(link.outputs.workloadRoleArn, (t) => {
+          const c = t.Statement[0].Condition.StringEquals;
+          const key = Object.keys(c).find((k) => k.endsWith(':aud'))!;
+          c[key] = 'not-sts.example.com';
+        }),
+    ],
+    [
+      'a target role trust naming another role',
+      'other-role',
+      'target-role-trusts-workload-role',
+      (link: any) =>
+        alterTrust(link.outputs.targetRoleArn, (t) => {
+          // Not role/someone-else: that is the role target-role-trust-is-scoped checks is refused.
+          t.Statement[0].Condition.ArnEquals['aws:PrincipalArn'] = 'arn:aws:iam::111111111111:role/intruder';
+        }),
+    ],
+  ] as const)('%s (%s) is reported broken at the hop %s, exit 3', async (_name, sa, hop, alter) => {
+    // Arrange
+    const link = await activeLink(sa);
+    await alter(link);
+
+    // Act
+    const r = await cli(['link', 'verify', link.id]);
+
+    // Assert
+    expect(r.code, shown(r)).toBe(3);
+    expect(r.stdout).toMatch(new RegExp(`✗ ${hop}\\s+does not hold\\s+\\S`));
+    const broken = [...r.stdout.matchAll(/✗ (\S+)/g)].map((m) => m[1]);
+    expect(broken).toEqual([hop]);
+    expect(r.stderr).toBe(
+      `error VERIFICATION_FAILED: the chain of link ${link.id} does not hold at ${hop}\n`,
+    );
+    const stored = JSON.parse((await cli(['link', 'get', link.id, '-o', 'json'])).stdout).verification;
+    expect(stored.ok).toBe(false);
+    expect(stored.hops.filter((h: any) => !h.ok).map((h: any) => h.hop)).toEqual([hop]);
   });
 });
 
@@ -263,10 +359,17 @@ describe('a link that fails', () => {
     const recorded = JSON.parse(runsJson.stdout).steps;
     for (const step of OFFBOARD_STEPS) expect(recorded[step]?.status, step).toBe('SUCCEEDED');
 
+    const lastRecorded = await cli(['link', 'verify', id, '--recorded']);
+    expect(lastRecorded.code, shown(lastRecorded)).toBe(3);
+    expect(lastRecorded.stdout).toContain('No verify result on the link yet.');
+    expect(lastRecorded.stderr).toMatch(/^error NOT_VERIFIED: /);
+    // Proved now: the compensation removed the roles, so the chain is broken from its first hop.
     const verify = await cli(['link', 'verify', id]);
     expect(verify.code, shown(verify)).toBe(3);
-    expect(verify.stdout).toContain('No verify result on the link yet.');
-    expect(verify.stderr).toMatch(/^error NOT_VERIFIED: /);
+    expect(verify.stdout).toMatch(/✗ web-identity→workload-role\s+does not hold/);
+    expect(verify.stderr).toMatch(
+      /^error VERIFICATION_FAILED: the chain of link \S+ does not hold at web-identity→workload-role, /,
+    );
 
     // The same request again re-drives the FAILED link; --wait follows the new run to ACTIVE.
     const again = await cli([

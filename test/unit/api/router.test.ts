@@ -59,11 +59,12 @@ describe('loadApiRouter', () => {
         { operationId: 'reconcileLink', method: 'POST', path: '/links/{id}/reconcile' },
         { operationId: 'getKubeconfig', method: 'GET', path: '/links/{id}/kubeconfig' },
         { operationId: 'listRuns', method: 'GET', path: '/links/{id}/runs' },
+        { operationId: 'verifyLink', method: 'POST', path: '/links/{id}/verify' },
         { operationId: 'decideApproval', method: 'POST', path: '/links/{id}/approval' },
         { operationId: 'createPlan', method: 'POST', path: '/plans' },
       ]),
     );
-    expect(operations).toHaveLength(9);
+    expect(operations).toHaveLength(10);
   });
 });
 
@@ -117,7 +118,7 @@ describe('api/openapi.yaml', () => {
     );
 
     // Assert
-    expect(operations).toHaveLength(9);
+    expect(operations).toHaveLength(10);
     for (const op of operations) expect(op['x-amazon-apigateway-auth']).toEqual({ type: 'AWS_IAM' });
   });
 });
