@@ -4,7 +4,12 @@
  * workflows; they never call member accounts except the read-only plan checks.
  */
 import { createHash } from 'node:crypto';
-import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  type HistoryEvent,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { ulid } from 'ulid';
 import { isAwsError } from '#aws/errors';
 import type { TetherRuntime } from '#functions/runtime';
@@ -461,6 +466,74 @@ export async function getKubeconfig(rt: TetherRuntime, id: string): Promise<ApiR
   };
 }
 
+/** One event of a run as `GET /links/{id}/runs` shows it: when, which state, what happened. */
+export interface RunEvent {
+  readonly timestamp: string;
+  /** The state (a runbook step's name), when the event belongs to one. */
+  readonly step?: string;
+  /** AWS's event type (`TaskStateEntered`, `TaskFailed`, …), or `TaskRetried` for a new attempt. */
+  readonly type: string;
+  /** The error and cause of a failure, or which attempt a retry is. */
+  readonly detail?: string;
+}
+
+/**
+ * A run's history, readable: the states entered and exited with their timestamps, each failed
+ * attempt with its error and cause, each retry (a state scheduled again after it failed), and
+ * how the execution ended. Each event is attributed to its state by following
+ * `previousEventId` back to the state's entered event, as the Step Functions console does.
+ */
+export function runEvents(history: readonly HistoryEvent[]): RunEvent[] {
+  const byId = new Map(history.map((e) => [e.id, e]));
+  const stateOf = (e: HistoryEvent): string | undefined => {
+    for (let at: HistoryEvent | undefined = e, hops = 0; at && hops < 1000; hops++) {
+      const name = at.stateEnteredEventDetails?.name ?? at.stateExitedEventDetails?.name;
+      if (name) return name;
+      at = at.previousEventId ? byId.get(at.previousEventId) : undefined;
+    }
+    return undefined;
+  };
+  const failedBefore = new Map<string, number>();
+  const events: RunEvent[] = [];
+  for (const e of history) {
+    const type = e.type ?? '';
+    const timestamp = (e.timestamp ?? new Date(0)).toISOString();
+    // An execution's own events belong to no state.
+    const step = type.startsWith('Execution') ? undefined : stateOf(e);
+    const at = { timestamp, ...(step ? { step } : {}) };
+    const failure = e.taskFailedEventDetails ?? e.executionFailedEventDetails;
+    if (type.endsWith('StateEntered') || type.endsWith('StateExited') || type === 'ExecutionSucceeded') {
+      events.push({ ...at, type });
+    } else if (type === 'ExecutionStarted' || type === 'ExecutionAborted' || type === 'ExecutionTimedOut') {
+      events.push({ ...at, type });
+    } else if (type === 'TaskFailed' || type === 'ExecutionFailed' || type === 'TaskTimedOut') {
+      if (step) failedBefore.set(step, (failedBefore.get(step) ?? 0) + 1);
+      events.push({ ...at, type, detail: `${failure?.error ?? 'error'}: ${failure?.cause ?? ''}`.trim() });
+    } else if (type === 'TaskScheduled' && step && failedBefore.has(step)) {
+      events.push({ ...at, type: 'TaskRetried', detail: `attempt ${(failedBefore.get(step) ?? 0) + 1}` });
+    }
+  }
+  return events;
+}
+
+/** Every event of an execution (GetExecutionHistory, all pages). */
+async function executionHistory(rt: TetherRuntime, executionArn: string): Promise<HistoryEvent[]> {
+  const events: HistoryEvent[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await rt.clients.sfn().send(
+      new GetExecutionHistoryCommand({
+        executionArn,
+        maxResults: 1000,
+        ...(nextToken ? { nextToken } : {}),
+      }),
+    );
+    events.push(...(page.events ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return events;
+}
+
 export async function listRuns(rt: TetherRuntime, id: string): Promise<ApiResult> {
   const link = await rt.links.find(id);
   if (!link) throw new ApiError('LINK_NOT_FOUND', `Link ${id} does not exist`);
@@ -479,6 +552,7 @@ export async function listRuns(rt: TetherRuntime, id: string): Promise<ApiResult
         ...(out.stopDate ? { stoppedAt: out.stopDate.toISOString() } : {}),
         ...('requestedBy' in run && run.requestedBy ? { requestedBy: run.requestedBy } : {}),
         sessionName: linkSessionName(link.id, run.name),
+        events: runEvents(await executionHistory(rt, run.arn)),
       };
     }),
   );

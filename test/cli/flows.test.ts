@@ -638,3 +638,48 @@ describe('plan before change: quotas with their figures (tether plan), and POST 
     );
   });
 });
+
+describe('link runs: each state with its timestamps, retries and errors', () => {
+  it('shows a throttled step failing once, retried, then exited, from the execution history', async () => {
+    // Arrange: EKS throttles the first CreateAccessEntry of a new link.
+    h.rt.sandbox.injectFault({
+      service: 'eks',
+      operation: 'CreateAccessEntry',
+      accountId: '222222222222',
+      code: 'ThrottlingException',
+      times: 1,
+    });
+    const created = await cli([
+      'link',
+      'create',
+      '--source',
+      '111111111111/ap-southeast-1/cluster-a/runs/throttled',
+      '--target',
+      CLUSTER_B,
+      '--policy',
+      'AmazonEKSViewPolicy',
+      '--wait',
+    ]);
+    expect(created.code, shown(created)).toBe(0);
+    const id = /Link (lnk_[0-9A-Z]{26}): ACTIVE/.exec(created.stdout)![1]!;
+
+    // Act
+    const [text, json] = await Promise.all([
+      cli(['link', 'runs', id]),
+      cli(['link', 'runs', id, '-o', 'json']),
+    ]);
+
+    // Assert
+    expect(text.code, shown(text)).toBe(0);
+    expect(text.stdout).toContain(`Events of onboard-${id}-v1:`);
+    expect(text.stdout).toMatch(/\d{2}:\d{2}:\d{2}Z\s+Ensure access entry\s+TaskStateEntered/);
+    expect(text.stdout).toMatch(/Ensure access entry\s+TaskFailed\s+ThrottledError: ThrottlingException: /);
+    expect(text.stdout).toMatch(/Ensure access entry\s+TaskRetried\s+attempt 2/);
+    expect(text.stdout).toMatch(/Ensure access entry\s+TaskStateExited/);
+    expect(text.stdout).toMatch(/\d{2}Z\s+ExecutionSucceeded/);
+    const events: any[] = JSON.parse(json.stdout).runs[0].events;
+    const access = events.filter((e) => e.step === 'Ensure access entry').map((e) => e.type);
+    expect(access).toEqual(['TaskStateEntered', 'TaskFailed', 'TaskRetried', 'TaskStateExited']);
+    for (const e of events) expect(Number.isNaN(Date.parse(e.timestamp))).toBe(false);
+  });
+});
