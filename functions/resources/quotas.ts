@@ -37,7 +37,8 @@ import {
   ListRolesCommand,
 } from '@aws-sdk/client-iam';
 import type { AwsClients } from '#aws/clients';
-import { isAwsError } from '#aws/errors';
+import { classifyAwsError, isAwsError } from '#aws/errors';
+import { ThrottledError } from '#link/errors';
 import type { ClusterRef, LinkSpec } from '#link/model';
 import {
   eksClusterArn,
@@ -95,6 +96,23 @@ export interface QuotaCheck {
   readonly limit?: number;
   readonly limitSource?: string;
   readonly detail: string;
+}
+
+/**
+ * One read, retried when AWS throttles it (up to 3 attempts, jittered backoff): the plan runs
+ * in the API request, with no state machine to retry it, and a throttled read must not fail
+ * the request. Anything else fails at once.
+ */
+export async function read<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (attempt >= 3 || !(classifyAwsError(err) instanceof ThrottledError)) throw err;
+      const wait = 50 * 2 ** (attempt - 1);
+      await new Promise((r) => setTimeout(r, wait / 2 + Math.random() * wait));
+    }
+  }
 }
 
 /** IAM's measure of a policy document: its characters, whitespace not counted. */
@@ -159,7 +177,9 @@ export class QuotaReader {
       const names = new Set<string>();
       let marker: string | undefined;
       do {
-        const page = await iam.send(new ListRolesCommand({ ...(marker ? { Marker: marker } : {}) }));
+        const page = await read(() =>
+          iam.send(new ListRolesCommand({ ...(marker ? { Marker: marker } : {}) })),
+        );
         for (const r of page.Roles ?? []) if (r.RoleName) names.add(r.RoleName.toLowerCase());
         marker = page.IsTruncated ? page.Marker : undefined;
       } while (marker);
@@ -169,7 +189,9 @@ export class QuotaReader {
 
   oidcProviderArns(accountId: string): Promise<string[]> {
     return this.#once(`oidc:${accountId}`, async () => {
-      const out = await this.#clients.iam(accountId).send(new ListOpenIDConnectProvidersCommand({}));
+      const out = await read(() =>
+        this.#clients.iam(accountId).send(new ListOpenIDConnectProvidersCommand({})),
+      );
       return (out.OpenIDConnectProviderList ?? []).map((p) => p.Arn ?? '');
     });
   }
@@ -181,8 +203,10 @@ export class QuotaReader {
       const arns: string[] = [];
       let token: string | undefined;
       do {
-        const page = await eks.send(
-          new ListAccessEntriesCommand({ clusterName: cluster, ...(token ? { nextToken: token } : {}) }),
+        const page = await read(() =>
+          eks.send(
+            new ListAccessEntriesCommand({ clusterName: cluster, ...(token ? { nextToken: token } : {}) }),
+          ),
         );
         arns.push(...(page.accessEntries ?? []));
         token = page.nextToken;
@@ -197,11 +221,13 @@ export class QuotaReader {
       const rules: SecurityGroupRule[] = [];
       let token: string | undefined;
       do {
-        const out = await ec2.send(
-          new DescribeSecurityGroupRulesCommand({
-            Filters: [{ Name: 'group-id', Values: [groupId] }],
-            ...(token ? { NextToken: token } : {}),
-          }),
+        const out = await read(() =>
+          ec2.send(
+            new DescribeSecurityGroupRulesCommand({
+              Filters: [{ Name: 'group-id', Values: [groupId] }],
+              ...(token ? { NextToken: token } : {}),
+            }),
+          ),
         );
         rules.push(...(out.SecurityGroupRules ?? []).filter((r) => !r.IsEgress));
         token = out.NextToken;
@@ -213,13 +239,13 @@ export class QuotaReader {
   natIps(spec: LinkSpec, vpcId: string): Promise<string[]> {
     const { accountId, region } = spec.source;
     return this.#once(`nat:${accountId}/${region}/${vpcId}`, () =>
-      natGatewayIps(this.#clients.ec2(accountId, region), vpcId),
+      read(() => natGatewayIps(this.#clients.ec2(accountId, region), vpcId)),
     );
   }
 
   cluster(ref: ClusterRef) {
     return this.#once(`cluster:${ref.accountId}/${ref.region}/${ref.cluster}`, () =>
-      describeCluster(this.#clients.eks(ref.accountId, ref.region), ref),
+      read(() => describeCluster(this.#clients.eks(ref.accountId, ref.region), ref)),
     );
   }
 
@@ -245,20 +271,21 @@ async function roleSizeChecks(
   let others = 0;
   let currentOwn = 0;
   try {
-    const role = (await iam.send(new GetRoleCommand({ RoleName: name }))).Role;
+    const role = (await read(() => iam.send(new GetRoleCommand({ RoleName: name })))).Role;
     currentTrust = role?.AssumeRolePolicyDocument ? policySize(role.AssumeRolePolicyDocument) : 0;
     let marker: string | undefined;
     const names: string[] = [];
     do {
-      const page = await iam.send(
-        new ListRolePoliciesCommand({ RoleName: name, ...(marker ? { Marker: marker } : {}) }),
+      const page = await read(() =>
+        iam.send(new ListRolePoliciesCommand({ RoleName: name, ...(marker ? { Marker: marker } : {}) })),
       );
       names.push(...(page.PolicyNames ?? []));
       marker = page.IsTruncated ? page.Marker : undefined;
     } while (marker);
     for (const policyName of names) {
-      const doc = (await iam.send(new GetRolePolicyCommand({ RoleName: name, PolicyName: policyName })))
-        .PolicyDocument;
+      const doc = (
+        await read(() => iam.send(new GetRolePolicyCommand({ RoleName: name, PolicyName: policyName })))
+      ).PolicyDocument;
       const size = doc ? policySize(doc) : 0;
       if (policyName === ownPolicyName) currentOwn = size;
       else others += size;
@@ -298,7 +325,8 @@ async function accessEntryConflict(reader: QuotaReader, spec: LinkSpec): Promise
   const clusterName = spec.target.cluster;
   let entry: AccessEntry | undefined;
   try {
-    entry = (await eks.send(new DescribeAccessEntryCommand({ clusterName, principalArn }))).accessEntry;
+    entry = (await read(() => eks.send(new DescribeAccessEntryCommand({ clusterName, principalArn }))))
+      .accessEntry;
   } catch (err) {
     if (!isAwsError(err, 'ResourceNotFoundException')) throw err;
   }
@@ -323,7 +351,7 @@ async function accessEntryConflict(reader: QuotaReader, spec: LinkSpec): Promise
   let grantsExactly: boolean;
   if ('policyArn' in access) {
     const associated =
-      (await eks.send(new ListAssociatedAccessPoliciesCommand({ clusterName, principalArn })))
+      (await read(() => eks.send(new ListAssociatedAccessPoliciesCommand({ clusterName, principalArn }))))
         .associatedAccessPolicies ?? [];
     grantsExactly =
       associated.length === 1 &&
