@@ -268,7 +268,8 @@ export class HubStack extends Stack {
     apiRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'DescribeRuns',
-        actions: ['states:DescribeExecution'],
+        // GET /links/{id}/runs: each run's status and its history (states, retries, errors).
+        actions: ['states:DescribeExecution', 'states:GetExecutionHistory'],
         resources: Object.keys(WORKFLOWS).map(
           (w) => `arn:${Aws.PARTITION}:states:${Aws.REGION}:${Aws.ACCOUNT_ID}:execution:tether-${w}:*`,
         ),

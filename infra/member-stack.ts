@@ -72,6 +72,13 @@ export function agentPolicyStatements(c: AgentPolicyContext): iam.PolicyStatemen
       resources: ['*'],
     }),
     s({
+      // The plan counts the account's OIDC providers against the quota (100) before a link
+      // makes one. ListOpenIDConnectProviders has no resource type.
+      sid: 'CountOidcProvidersForThePlan',
+      actions: ['iam:ListOpenIDConnectProviders'],
+      resources: ['*'],
+    }),
+    s({
       sid: 'ReadTetherRoles',
       actions: ['iam:GetRole', 'iam:GetRolePolicy', 'iam:ListRolePolicies', 'iam:ListAttachedRolePolicies'],
       // A role that does not exist yet is named without its path: `role/tether-…`.
@@ -163,8 +170,9 @@ export function agentPolicyStatements(c: AgentPolicyContext): iam.PolicyStatemen
     }),
     // ---- EKS: clusters read; access entries only for Tether's principals --------------
     s({
+      // The plan also counts a target cluster's access entries against the quota (3,000).
       sid: 'DescribeClusters',
-      actions: ['eks:DescribeCluster', 'eks:DescribeUpdate'],
+      actions: ['eks:DescribeCluster', 'eks:DescribeUpdate', 'eks:ListAccessEntries'],
       resources: [`arn:${p}:eks:*:${a}:cluster/*`],
     }),
     // The allowance where it takes effect: a restricted public endpoint's publicAccessCidrs.

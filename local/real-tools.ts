@@ -78,6 +78,16 @@ export interface KubectlRun {
   readonly awsEndpoint: string;
   /** kubectl's arguments, after `--kubeconfig`. */
   readonly args: readonly string[];
+  /**
+   * AWS credentials in the tools' environment, for a kubeconfig that uses the default chain
+   * (an existing principal's link: the pod has that role's credentials, as KIAM gives them).
+   * @default none
+   */
+  readonly credentials?: {
+    readonly accessKeyId: string;
+    readonly secretAccessKey: string;
+    readonly sessionToken?: string;
+  };
   /** @default 60000 */
   readonly timeoutMs?: number;
 }
@@ -118,6 +128,11 @@ export async function runKubectl(run: KubectlRun): Promise<KubectlResult> {
     mkdirSync(tokenDir, { recursive: true });
     writeFileSync(join(tokenDir, 'token'), run.token);
     const env = toolEnv(home, run.awsEndpoint);
+    if (run.credentials) {
+      env.AWS_ACCESS_KEY_ID = run.credentials.accessKeyId;
+      env.AWS_SECRET_ACCESS_KEY = run.credentials.secretAccessKey;
+      if (run.credentials.sessionToken) env.AWS_SESSION_TOKEN = run.credentials.sessionToken;
+    }
     const ns = mountNamespace();
     let kubeconfig = run.kubeconfig;
     if (!ns) {

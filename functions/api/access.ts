@@ -162,6 +162,52 @@ export interface Admission {
   readonly awaitingApproval: ReadonlySet<string>;
 }
 
+/** A target the policies refuse the caller, as a plan shows it. */
+export interface DeniedTarget {
+  readonly detail: string;
+  readonly policies: readonly string[];
+}
+
+/** The admission of a plan: like {@link Admission}, and the targets the caller may not link. */
+export interface PlanAdmission extends Admission {
+  /** Natural key → why; these targets are not read. */
+  readonly denied: ReadonlyMap<string, DeniedTarget>;
+}
+
+/**
+ * Admits the request of a plan (`POST /plans`): as {@link admitRequest}, except that a target
+ * the policies refuse is not an error but a `denied` entry of the plan — unless every target
+ * is refused, which is ACCESS_DENIED as for `POST /links` (nothing would be read then).
+ */
+export async function admitPlan(
+  rt: TetherRuntime,
+  caller: Caller,
+  request: OnboardingRequest,
+): Promise<PlanAdmission> {
+  const refused = new Map<string, DeniedTarget>();
+  let first: ApiError | undefined;
+  const control = accessControl(rt);
+  for (const spec of specsOf(request)) {
+    const resource = { spec, createdBy: caller };
+    const once = control.policies.decide({ caller, action: 'CreateLink', resource, approved: true });
+    if (once.allowed) continue;
+    const now = control.policies.decide({ caller, action: 'CreateLink', resource, approved: false });
+    const policies = once.policies.length ? once.policies : now.policies;
+    const error = denied(caller, 'CreateLink', resource, policies);
+    first ??= error;
+    refused.set(linkNaturalKey(spec), { detail: error.message, policies });
+  }
+  if (first && refused.size === request.targets.length) throw first;
+  const rest = {
+    ...request,
+    targets: request.targets.filter(
+      (t) => !refused.has(linkNaturalKey({ source: request.source, target: t })),
+    ),
+  };
+  const admission = await admitRequest(rt, caller, rest);
+  return { ...admission, denied: refused };
+}
+
 /**
  * Admits an onboarding request, or refuses it with nothing changed:
  * 1. the guardrails no policy lifts — no workload linked to its own cluster, and explicit

@@ -22,10 +22,12 @@ import {
   listLinks,
   listRuns,
   reconcileLink,
+  verifyLink,
 } from './operations';
 import { httpProblems } from './problems';
 import { loadApiRouter } from '#api/openapi/router';
 import {
+  admitPlan,
   admitRequest,
   apiSession,
   authorizeOnLink,
@@ -64,7 +66,7 @@ const functionHandler = async (
     }
     case 'createPlan': {
       const body = request.body as OnboardingRequest;
-      const admission = await admitRequest(rt, caller, body);
+      const admission = await admitPlan(rt, caller, body);
       return toResponse(await createPlan(apiSession(rt, caller), body, admission));
     }
     case 'listLinks':
@@ -88,6 +90,9 @@ const functionHandler = async (
     case 'listRuns':
       await authorizeOnLink(rt, caller, 'ReadLink', id);
       return toResponse(await listRuns(rt, id));
+    case 'verifyLink':
+      await authorizeOnLink(rt, caller, 'ReadLink', id);
+      return toResponse(await verifyLink(apiSession(rt, caller), id, caller));
     case 'decideApproval':
       return toResponse(await decideApproval(rt, caller, id, request.body as ApprovalDecision));
     default:

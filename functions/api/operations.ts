@@ -4,7 +4,12 @@
  * workflows; they never call member accounts except the read-only plan checks.
  */
 import { createHash } from 'node:crypto';
-import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  type HistoryEvent,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { ulid } from 'ulid';
 import { isAwsError } from '#aws/errors';
 import type { TetherRuntime } from '#functions/runtime';
@@ -13,20 +18,23 @@ import { canonicalJson } from '#link/canonical-json';
 import { ConcurrentUpdateError, LinkStateError } from '#link/errors';
 import { assertRequestAllowed } from '#link/guardrails';
 import { DELETABLE, isDeleted, RECONCILABLE, SERVES_KUBECONFIG } from '#link/lifecycle';
-import type { IdentityMode, Link, LinkStatus, OnboardingRequest } from '#link/model';
+import type { IdentityMode, Link, LinkStatus, LinkVerification, OnboardingRequest } from '#link/model';
 import { clusterKey, linkNaturalKey, onboardExecutionName } from '#link/names';
 import {
   assertApplicable,
+  failedChecks,
   type Plan,
   planRequest,
   plannedResources,
   specConflict,
+  specsOf,
   type TargetPlan,
 } from '#resources/plan';
 import { renderManifests } from '#resources/manifests';
+import { verifyChain } from '#resources/verify';
 import type { LinkFilters, Reservation } from '#store/links';
 import { offboardInput, onboardInput, reconcileInput } from '#link/workflow-input';
-import type { Admission } from './access';
+import type { Admission, DeniedTarget, PlanAdmission } from './access';
 import { decodeCursor, encodeCursor, invalidCursor } from './cursor';
 import { ApiError } from './problems';
 
@@ -92,23 +100,69 @@ function assertSupported(request: OnboardingRequest): void {
 export async function createPlan(
   rt: TetherRuntime,
   request: OnboardingRequest,
-  admission?: Admission,
+  admission?: PlanAdmission,
 ): Promise<ApiResult> {
   assertSupported(request);
-  const plan = await planRequest(rt, request);
+  // Targets the caller may not link are not read: they appear as denied, with the reason.
+  const denied = admission?.denied ?? new Map<string, DeniedTarget>();
+  const allowed = request.targets.filter(
+    (t) => !denied.has(linkNaturalKey({ source: request.source, target: t })),
+  );
+  const plan = await planRequest(rt, { ...request, targets: allowed });
+  const body = presentPlan(plan, admission);
+  for (const [i, spec] of specsOf(request).entries()) {
+    const refusal = denied.get(linkNaturalKey(spec));
+    if (!refusal) continue;
+    body.targets.splice(i, 0, {
+      target: spec.target,
+      existingLink: null,
+      approval: 'none',
+      authorization: { decision: 'denied', detail: refusal.detail, policies: refusal.policies },
+      action: 'none',
+      resources: plannedResources(spec),
+      checks: [],
+    });
+  }
+  return { statusCode: 200, body };
+}
+
+/** A plan as the API shows it (`POST /plans`, and the `plan` of a QUOTA_EXCEEDED problem). */
+export function presentPlan(plan: Plan, admission?: Admission) {
   return {
-    statusCode: 200,
-    body: {
-      checks: plan.checks,
-      targets: plan.targets.map((t) => ({
+    checks: plan.checks,
+    targets: plan.targets.map((t): Record<string, unknown> => {
+      const waits = admission?.awaitingApproval.has(linkNaturalKey(t.spec)) === true;
+      return {
         target: t.spec.target,
         existingLink: t.existing ? { id: t.existing.id, status: t.existing.status } : null,
-        approval: admission?.awaitingApproval.has(linkNaturalKey(t.spec)) ? 'required' : 'none',
+        approval: waits ? 'required' : 'none',
+        authorization: {
+          decision: waits ? 'needs-approval' : 'allowed',
+          detail: waits
+            ? 'the policies allow this link once an approver approves it: it would wait in AWAITING_APPROVAL'
+            : 'the policies allow this link',
+        },
         action: t.action,
         resources: plannedResources(t.spec),
-      })),
-    },
+        checks: t.checks ?? [],
+      };
+    }),
   };
+}
+
+/**
+ * Refuses a plan whose quota or conflict checks fail, with the plan in the problem: 409
+ * CONFLICT_UNMANAGED_RESOURCE for an access entry someone else made, else 422 QUOTA_EXCEEDED.
+ */
+function assertChecksHold(plan: Plan, admission?: Admission): void {
+  const failed = failedChecks(plan);
+  if (!failed.length) return;
+  const conflict = failed.every((f) => f.check.check === 'access-entry-conflict');
+  throw new ApiError(
+    conflict ? 'CONFLICT_UNMANAGED_RESOURCE' : 'QUOTA_EXCEEDED',
+    failed.map((f) => `${clusterKey(f.target.spec.target)}: ${f.check.check}: ${f.check.detail}`).join('; '),
+    { extensions: { plan: presentPlan(plan, admission) } },
+  );
 }
 
 /** Whether the execution that last drove the link is still running (its compensation, say). */
@@ -139,19 +193,22 @@ async function startOnboard(rt: TetherRuntime, name: string, requestId: string, 
  * that version already stopped without taking the link (aborted, say), the link is queued
  * again at the next version (one conditional write: one winner) and that run is started.
  * A link that is no longer PENDING has been taken by its run: nothing to do.
+ * Resolves to the name of the execution started or joined (undefined when the link had
+ * already been taken), which `POST /links` returns so a client can follow that very run.
  */
-export async function ensureOnboardRun(rt: TetherRuntime, link: Link): Promise<void> {
+export async function ensureOnboardRun(rt: TetherRuntime, link: Link): Promise<string | undefined> {
   let current: Link | undefined = link;
   for (let attempt = 0; attempt < 5 && current?.status === 'PENDING'; attempt++) {
+    const name = onboardExecutionName(current);
     try {
-      await startOnboard(rt, onboardExecutionName(current), current.requestId, [current.id]);
-      return; // started now, or already running
+      await startOnboard(rt, name, current.requestId, [current.id]);
+      return name; // started now, or already running
     } catch (err) {
       if ((err as Error).name !== 'ExecutionAlreadyExists') throw err;
     }
     // The run of this version exists and has stopped.
     const now: Link | undefined = await rt.links.find(current.id);
-    if (now?.status !== 'PENDING') return;
+    if (now?.status !== 'PENDING') return undefined;
     current =
       now.version === current.version
         ? ((await rt.links.requeue(now, rt.now().toISOString())) ?? (await rt.links.find(now.id)))
@@ -160,6 +217,7 @@ export async function ensureOnboardRun(rt: TetherRuntime, link: Link): Promise<v
   if (current?.status === 'PENDING') {
     throw new ConcurrentUpdateError(`Link ${current.id} kept changing while its run was started`);
   }
+  return undefined;
 }
 
 /**
@@ -208,6 +266,7 @@ export async function createLinks(
   try {
     const plan = await planRequest(rt, request);
     assertApplicable(plan);
+    assertChecksHold(plan, admission);
     const response = await applyPlan(rt, plan, requestIdFor(idempotencyKey, bodyHash), admission);
     if (idempotencyKey) await rt.idempotency.complete(idempotencyKey, response);
     return response;
@@ -292,19 +351,19 @@ async function applyPlan(
   admission?: Admission,
 ): Promise<ApiResult> {
   const claims = await claimTargets(rt, plan, requestId, admission);
-  const results: { link: Link; created: boolean; redriven: boolean }[] = [];
+  const results: { link: Link; created: boolean; redriven: boolean; execution?: string | undefined }[] = [];
   for (const claim of claims) {
     const link = 'reservation' in claim ? await rt.links.commit(claim.reservation) : claim.link;
     results.push({ link, created: link.requestId === requestId, redriven: false });
   }
   for (const r of results) {
     if (r.link.status === 'PENDING') {
-      await ensureOnboardRun(rt, r.link);
+      r.execution = await ensureOnboardRun(rt, r.link);
     } else if (r.link.status === 'FAILED' && !(await stillRunning(rt, r.link))) {
       // Of concurrent requests, the one whose conditional write wins re-drives it; the others join its run.
       const queued = await rt.links.requeue(r.link, rt.now().toISOString());
       const link = queued ?? (await rt.links.get(r.link.id));
-      await ensureOnboardRun(rt, link);
+      r.execution = await ensureOnboardRun(rt, link);
       r.link = link;
       r.redriven = queued !== undefined;
     }
@@ -330,7 +389,12 @@ async function applyPlan(
     headers: location ? { location } : {},
     body: {
       requestId: driven ? requestId : null,
-      links: results.map((r) => ({ ...summary(r.link), created: r.created, redriven: r.redriven })),
+      links: results.map((r) => ({
+        ...summary(r.link),
+        created: r.created,
+        redriven: r.redriven,
+        ...(r.execution ? { execution: r.execution } : {}),
+      })),
     },
   };
 }
@@ -441,6 +505,74 @@ export async function getManifests(
   };
 }
 
+/** One event of a run as `GET /links/{id}/runs` shows it: when, which state, what happened. */
+export interface RunEvent {
+  readonly timestamp: string;
+  /** The state (a runbook step's name), when the event belongs to one. */
+  readonly step?: string;
+  /** AWS's event type (`TaskStateEntered`, `TaskFailed`, …), or `TaskRetried` for a new attempt. */
+  readonly type: string;
+  /** The error and cause of a failure, or which attempt a retry is. */
+  readonly detail?: string;
+}
+
+/**
+ * A run's history, readable: the states entered and exited with their timestamps, each failed
+ * attempt with its error and cause, each retry (a state scheduled again after it failed), and
+ * how the execution ended. Each event is attributed to its state by following
+ * `previousEventId` back to the state's entered event, as the Step Functions console does.
+ */
+export function runEvents(history: readonly HistoryEvent[]): RunEvent[] {
+  const byId = new Map(history.map((e) => [e.id, e]));
+  const stateOf = (e: HistoryEvent): string | undefined => {
+    for (let at: HistoryEvent | undefined = e, hops = 0; at && hops < 1000; hops++) {
+      const name = at.stateEnteredEventDetails?.name ?? at.stateExitedEventDetails?.name;
+      if (name) return name;
+      at = at.previousEventId ? byId.get(at.previousEventId) : undefined;
+    }
+    return undefined;
+  };
+  const failedBefore = new Map<string, number>();
+  const events: RunEvent[] = [];
+  for (const e of history) {
+    const type = e.type ?? '';
+    const timestamp = (e.timestamp ?? new Date(0)).toISOString();
+    // An execution's own events belong to no state.
+    const step = type.startsWith('Execution') ? undefined : stateOf(e);
+    const at = { timestamp, ...(step ? { step } : {}) };
+    const failure = e.taskFailedEventDetails ?? e.executionFailedEventDetails;
+    if (type.endsWith('StateEntered') || type.endsWith('StateExited') || type === 'ExecutionSucceeded') {
+      events.push({ ...at, type });
+    } else if (type === 'ExecutionStarted' || type === 'ExecutionAborted' || type === 'ExecutionTimedOut') {
+      events.push({ ...at, type });
+    } else if (type === 'TaskFailed' || type === 'ExecutionFailed' || type === 'TaskTimedOut') {
+      if (step) failedBefore.set(step, (failedBefore.get(step) ?? 0) + 1);
+      events.push({ ...at, type, detail: `${failure?.error ?? 'error'}: ${failure?.cause ?? ''}`.trim() });
+    } else if (type === 'TaskScheduled' && step && failedBefore.has(step)) {
+      events.push({ ...at, type: 'TaskRetried', detail: `attempt ${(failedBefore.get(step) ?? 0) + 1}` });
+    }
+  }
+  return events;
+}
+
+/** Every event of an execution (GetExecutionHistory, all pages). */
+async function executionHistory(rt: TetherRuntime, executionArn: string): Promise<HistoryEvent[]> {
+  const events: HistoryEvent[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await rt.clients.sfn().send(
+      new GetExecutionHistoryCommand({
+        executionArn,
+        maxResults: 1000,
+        ...(nextToken ? { nextToken } : {}),
+      }),
+    );
+    events.push(...(page.events ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return events;
+}
+
 export async function listRuns(rt: TetherRuntime, id: string): Promise<ApiResult> {
   const link = await rt.links.find(id);
   if (!link) throw new ApiError('LINK_NOT_FOUND', `Link ${id} does not exist`);
@@ -459,10 +591,43 @@ export async function listRuns(rt: TetherRuntime, id: string): Promise<ApiResult
         ...(out.stopDate ? { stoppedAt: out.stopDate.toISOString() } : {}),
         ...('requestedBy' in run && run.requestedBy ? { requestedBy: run.requestedBy } : {}),
         sessionName: linkSessionName(link.id, run.name),
+        events: runEvents(await executionHistory(rt, run.arn)),
       };
     }),
   );
   return { statusCode: 200, body: { items, ...(link.approvals ? { approvals: link.approvals } : {}) } };
+}
+
+/**
+ * `POST /links/{id}/verify`: the chain of the link evaluated now against what is in place in
+ * both accounts (`#resources/verify`, read-only), stored on the link as `verification`. The
+ * runtime given is the caller's API session, so every read in the accounts names the caller.
+ */
+export async function verifyLink(rt: TetherRuntime, id: string, caller?: Caller): Promise<ApiResult> {
+  const link = await rt.links.find(id);
+  if (!link || isDeleted(link.status)) throw new ApiError('LINK_NOT_FOUND', `Link ${id} does not exist`);
+  if (!link.outputs.resolved) {
+    throw new ApiError(
+      'LINK_NOT_READY',
+      `Link ${id} is ${link.status} and has not resolved its clusters yet: there is no chain to verify`,
+    );
+  }
+  const hops = await verifyChain(link, rt.clients);
+  const verification: LinkVerification = {
+    at: rt.now().toISOString(),
+    ok: hops.every((h) => h.ok),
+    hops: hops.map((h) => ({ hop: h.hop, ok: h.ok, detail: h.detail })),
+    ...(caller ? { by: caller.arn } : {}),
+  };
+  let recorded: Link;
+  try {
+    recorded = await rt.links.recordVerification(id, verification);
+  } catch (err) {
+    if (err instanceof ConcurrentUpdateError)
+      throw new ApiError('LINK_NOT_FOUND', `Link ${id} does not exist`);
+    throw err;
+  }
+  return { statusCode: 200, body: { id, status: recorded.status, verification } };
 }
 
 /**

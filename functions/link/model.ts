@@ -263,6 +263,19 @@ export interface ApprovalRecord {
   readonly at: string;
 }
 
+/**
+ * A proof of the link on demand (`POST /links/{id}/verify`): the chain evaluated hop by hop
+ * against the policies and rules in place at `at` (`#resources/verify`).
+ */
+export interface LinkVerification {
+  readonly at: string;
+  /** Every hop holds. */
+  readonly ok: boolean;
+  readonly hops: readonly { readonly hop: string; readonly ok: boolean; readonly detail: string }[];
+  /** The ARN of who asked. */
+  readonly by?: string;
+}
+
 /** A link as the table keeps it and the API shows it. */
 export interface Link {
   readonly id: string;
@@ -297,6 +310,8 @@ export interface Link {
   readonly requestedBy?: Caller;
   /** The approver's decision, when the link had to wait for one. */
   readonly approvals?: readonly ApprovalRecord[];
+  /** The last verification asked for (`POST /links/{id}/verify`). */
+  readonly verification?: LinkVerification;
   readonly createdAt: string;
   readonly updatedAt: string;
 }

@@ -5,8 +5,10 @@
  * reserved username), a missing cluster, an account Tether cannot reach, a
  * source without an OIDC issuer, a CONFIG_MAP-only target asked for an access policy, an
  * existing link of the same workload → target with another spec — and what each target
- * would get. `POST /plans` answers it; `POST /links` runs it first and applies only a plan
- * that holds. Domain errors only: the API maps their codes to problems.
+ * would get, with the quota and conflict checks of `./quotas` (used / after / limit) for
+ * each target the request would make or re-drive. `POST /plans` answers it; `POST /links`
+ * runs it first and applies only a plan that holds. Domain errors only: the API maps their
+ * codes to problems.
  */
 import {
   AccountNotReachableError,
@@ -23,6 +25,7 @@ import type { Link, LinkSpec, OnboardingRequest, TargetRequest } from '#link/mod
 import { clusterKey, isDirectAccess, targetRoleName, workloadRoleName } from '#link/names';
 import type { StepDeps } from './deps';
 import { MAX_PUBLIC_ACCESS_CIDRS, publicAccessQuotaMessage } from './egress-allowance';
+import { type QuotaCheck, QuotaReader, quotaChecks, rolesAddedBy } from './quotas';
 import { describeCluster, natGatewayIps } from './resolve';
 
 /** One read-only check and what it found. */
@@ -40,6 +43,11 @@ export interface TargetPlan {
   readonly action: 'create' | 'redrive' | 'none';
   /** Why the target cannot be applied as asked: an existing link with another spec. */
   readonly conflict?: LinkSpecMismatchError;
+  /**
+   * The quota and conflict checks of what the target would make (`./quotas`), when the
+   * request would make or re-drive it; a failed one refuses the whole request.
+   */
+  readonly checks?: readonly QuotaCheck[];
 }
 
 export interface Plan {
@@ -193,7 +201,25 @@ export async function planRequest(
       action: existing ? (REDRIVABLE.has(existing.status) ? 'redrive' : 'none') : 'create',
     });
   }
-  return { checks, targets };
+  // The quotas of what would be made: only for targets the request would make or re-drive.
+  const reader = new QuotaReader(deps.clients);
+  const making = targets.filter((t) => t.action !== 'none' && !t.conflict);
+  const rolesAdded = await rolesAddedBy(
+    reader,
+    making.map((t) => t.spec),
+  );
+  const withQuotas: TargetPlan[] = [];
+  for (const t of targets) {
+    withQuotas.push(making.includes(t) ? { ...t, checks: await quotaChecks(reader, t.spec, rolesAdded) } : t);
+  }
+  return { checks, targets: withQuotas };
+}
+
+/** The quota and conflict checks of a plan that fail, with their target. */
+export function failedChecks(plan: Plan): { target: TargetPlan; check: QuotaCheck }[] {
+  return plan.targets.flatMap((target) =>
+    (target.checks ?? []).filter((c) => !c.ok).map((check) => ({ target, check })),
+  );
 }
 
 /**

@@ -22,6 +22,7 @@ import type { Caller } from '#link/caller';
 import type {
   ApprovalRecord,
   Link,
+  LinkVerification,
   LinkError,
   LinkOutputs,
   LinkSpec,
@@ -684,6 +685,31 @@ export class LinkStore {
     } catch (err) {
       if (isConditionFailure(err))
         throw new ConcurrentUpdateError(`Link ${id} changed since version ${version}`);
+      throw err;
+    }
+  }
+
+  /**
+   * Records a verification on the link (`verification`, replacing the last one). It is an
+   * observation, not a change of the link: it does not move the version, so it races with no
+   * workflow write; a link deleted meanwhile is not brought back (the item must exist).
+   */
+  async recordVerification(id: string, verification: LinkVerification): Promise<Link> {
+    try {
+      const out = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.link(id),
+          UpdateExpression: 'SET #verification = :v',
+          ConditionExpression: 'attribute_exists(#id)',
+          ExpressionAttributeNames: { '#verification': 'verification', '#id': 'id' },
+          ExpressionAttributeValues: { ':v': verification },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toLink(out.Attributes ?? {});
+    } catch (err) {
+      if (isConditionFailure(err)) throw new ConcurrentUpdateError(`Link ${id} is gone`);
       throw err;
     }
   }

@@ -358,6 +358,117 @@ export class LocalStepFunctions {
     return { executions };
   }
 
+  /**
+   * GetExecutionHistory in AWS's shapes, from the events the engine recorded: a state's
+   * `<Type>StateEntered`/`<Type>StateExited` with its name, a failed attempt of a Task state
+   * as `TaskFailed` (error, cause), and each retry as a new `TaskScheduled` of that state —
+   * what AWS shows — each pointing at its state's entered event by `previousEventId`. The
+   * engine's `StateCaught` has no AWS event and is left out. One page: no `nextToken`.
+   */
+  getExecutionHistory(input: { executionArn?: string; reverseOrder?: boolean }) {
+    const e = this.#executions.get(input.executionArn ?? '');
+    if (!e)
+      throw new LocalSfnError('ExecutionDoesNotExist', `Execution Does Not Exist: '${input.executionArn}'`);
+    const events: Record<string, unknown>[] = [];
+    const entered = new Map<string, number>(); // state name (and Map index) → its entered event id
+    const push = (
+      event: HistoryEvent,
+      type: string,
+      details: Record<string, unknown> = {},
+      previous?: number,
+    ) => {
+      const id = events.length + 1;
+      events.push({
+        id,
+        previousEventId: previous ?? id - 1,
+        timestamp: new Date(event.timestamp),
+        type,
+        ...details,
+      });
+      return id;
+    };
+    for (const event of e.events) {
+      const key = `${event.state ?? ''}#${event.index ?? ''}`;
+      const type = event.stateType ?? 'Task';
+      switch (event.type) {
+        case 'ExecutionStarted':
+          push(event, 'ExecutionStarted', { executionStartedEventDetails: { input: e.input } }, 0);
+          break;
+        case 'ExecutionSucceeded':
+          push(event, 'ExecutionSucceeded', {
+            executionSucceededEventDetails: { output: e.output ?? 'null' },
+          });
+          break;
+        case 'ExecutionFailed':
+          push(event, 'ExecutionFailed', {
+            executionFailedEventDetails: { error: event.error, cause: event.cause },
+          });
+          break;
+        case 'ExecutionTerminated':
+          push(event, 'ExecutionAborted', { executionAbortedEventDetails: {} });
+          break;
+        case 'StateEntered':
+          entered.set(
+            key,
+            push(event, `${type}StateEntered`, { stateEnteredEventDetails: { name: event.state } }),
+          );
+          break;
+        case 'StateExited':
+          push(
+            event,
+            `${type}StateExited`,
+            { stateExitedEventDetails: { name: event.state } },
+            entered.get(key),
+          );
+          break;
+        case 'StateFailed':
+          if (type === 'Task') {
+            push(
+              event,
+              'TaskFailed',
+              {
+                taskFailedEventDetails: {
+                  resourceType: 'lambda',
+                  resource: event.state,
+                  error: event.error,
+                  cause: event.cause,
+                },
+              },
+              entered.get(key),
+            );
+          } else {
+            push(event, `${type}StateFailed`, {}, entered.get(key));
+          }
+          break;
+        case 'StateRetried':
+          push(
+            event,
+            'TaskScheduled',
+            {
+              taskScheduledEventDetails: {
+                resourceType: 'lambda',
+                resource: event.state,
+                region: 'local',
+                parameters: '{}',
+              },
+            },
+            entered.get(key),
+          );
+          break;
+        case 'MapIterationStarted':
+        case 'MapIterationSucceeded':
+        case 'MapIterationFailed':
+          push(event, event.type, {
+            mapIterationStartedEventDetails: { name: event.state, index: event.index },
+          });
+          break;
+        default:
+          break; // StateCaught, ParallelBranch*: no AWS event of their own
+      }
+    }
+    return { events: input.reverseOrder ? events.reverse() : events };
+  }
+
   /** The events as this runtime records them (not AWS's event shapes). */
   history(executionArn: string): readonly HistoryEvent[] {
     return this.#executions.get(executionArn)?.events ?? [];
@@ -396,6 +507,8 @@ export class LocalStepFunctions {
         return this.describeExecution(input);
       case 'ListExecutions':
         return this.listExecutions(input);
+      case 'GetExecutionHistory':
+        return this.getExecutionHistory(input);
       default:
         throw new LocalSfnError(
           'UnsupportedOperation',

@@ -219,6 +219,88 @@ describe.skipIf(missing.length > 0)(
       );
     });
 
+    it('lists namespaces with a direct-access link: web identity → the workload role, named by the access entry itself', async () => {
+      const direct = await onboard(
+        demoRequest({
+          source: { ...demoRequest().source, serviceAccount: 'direct' },
+          identity: { mode: 'irsa', directAccess: true },
+        }),
+      );
+      expect(direct.kubeconfig).not.toContain('--role-arn');
+      const token = await tokenFor('direct');
+      const from = h.rt.sandbox.calls().length;
+      const namespaces = await kubectl(['get', 'namespaces'], token, direct.kubeconfig);
+      expect(namespaces.code, namespaces.stderr).toBe(0);
+      expect(namespaces.stdout).toContain('team-a');
+      // No role chain: the web identity session itself is what the cluster sees.
+      expect(doorCalls(from)).toContain('AssumeRoleWithWebIdentity:ok');
+      expect(doorCalls(from).some((c) => c.startsWith('AssumeRole:'))).toBe(false);
+      const whoami = await kubectl(['auth', 'whoami', '-o', 'json'], token, direct.kubeconfig);
+      expect(whoami.stdout).toContain(String(direct.link.outputs.workloadRoleArn).split('/').at(-1));
+      const secrets = await kubectl(['get', 'secrets', '-n', 'default'], token, direct.kubeconfig);
+      expect(secrets.code).toBe(1);
+      expect(secrets.stderr).toContain('Forbidden');
+    });
+
+    it('lists namespaces with an existing principal’s link, on that role’s own credentials, once its owner allows the target role', async () => {
+      // The KIAM server role, made and owned by the source account's owner.
+      const principal = `arn:aws:iam::${SOURCE}:role/kiam/kiam-proof`;
+      const { iam } = byHand(h.rt.sandbox, SOURCE, REGION);
+      await iam.send(
+        new CreateRoleCommand({
+          RoleName: 'kiam-proof',
+          Path: '/kiam/',
+          AssumeRolePolicyDocument: JSON.stringify({
+            Version: '2012-10-17',
+            Statement: [
+              { Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' },
+            ],
+          }),
+        }),
+      );
+      const owned = await onboard(
+        demoRequest({
+          source: { ...demoRequest().source, namespace: 'capi-system', serviceAccount: 'capa-controller' },
+          identity: { mode: 'principal', principalArn: principal },
+          network: { mode: 'none' },
+        }),
+      );
+      const pod = h.rt.sandbox.sessionCredentials(principal, 'kiam');
+      const credentials = {
+        accessKeyId: pod.accessKeyId,
+        secretAccessKey: pod.secretAccessKey,
+        ...(pod.sessionToken ? { sessionToken: pod.sessionToken } : {}),
+      };
+      const run = (args: string[]) =>
+        runKubectl({
+          kubeconfig: owned.kubeconfig,
+          token: '',
+          awsEndpoint: h.rt.doors!.aws.url,
+          args,
+          credentials,
+        });
+      // Tether never writes the source role: until its owner adds the statement, AssumeRole is refused.
+      const from = h.rt.sandbox.calls().length;
+      const before = await run(['get', 'namespaces']);
+      expect(before.code).toBe(1);
+      expect(doorCalls(from)).toContain('AssumeRole:AccessDenied');
+      const statement = owned.link.outputs.sourcePrincipal as { requiredStatement?: unknown } | undefined;
+      expect(statement?.requiredStatement).toBeDefined();
+      await iam.send(
+        new PutRolePolicyCommand({
+          RoleName: 'kiam-proof',
+          PolicyName: 'assume-tether-target',
+          PolicyDocument: JSON.stringify({
+            Version: '2012-10-17',
+            Statement: [statement?.requiredStatement],
+          }),
+        }),
+      );
+      const after = await run(['get', 'namespaces']);
+      expect(after.code, after.stderr).toBe(0);
+      expect(after.stdout).toContain('team-a');
+    });
+
     it('authenticates through aws-auth on a CONFIG_MAP cluster; its groups grant nothing without RBAC objects', async () => {
       const mapped = await onboard(
         demoRequest({

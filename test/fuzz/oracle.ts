@@ -75,6 +75,17 @@ export function checkResponse(req: FuzzRequest, res: FuzzResponse): RouteMatch {
   expect(res.status, about).toBeGreaterThanOrEqual(200);
   expect(res.status, about).toBeLessThan(500);
   const route = routeOf(req.method, req.path);
+  // The caller is named before anything else, as API Gateway authenticates before it routes:
+  // a header that names no IAM or STS principal is refused whatever the route.
+  const caller = req.headers['x-tether-caller'];
+  if (typeof caller === 'string' && !CALLER_ARN.test(caller)) {
+    expect(res.status, about).toBe(400);
+    expect(res.json, about).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      errors: [expect.objectContaining({ path: 'x-tether-caller', in: 'header' })],
+    });
+    return route;
+  }
   if (res.status >= 400) {
     expect(String(res.headers['content-type']), about).toMatch(/^application\/problem\+json\b/);
     if (req.method !== 'HEAD') {
@@ -106,6 +117,13 @@ export function checkResponse(req: FuzzRequest, res: FuzzResponse): RouteMatch {
   }
   return route;
 }
+
+/**
+ * A principal the local runtime takes as the caller (`x-tether-caller`), written apart from
+ * the code: an IAM user or role, or an STS assumed-role session, of a 12-digit account.
+ */
+const CALLER_ARN =
+  /^arn:aws:(iam::\d{12}:(user|role)\/[\w+=,.@/-]+|sts::\d{12}:assumed-role\/[\w+=,.@-]+\/[\w+=,.@-]{2,})$/;
 
 /**
  * The special-purpose IPv4 blocks no link may let in (the IANA registry, RFC 6890 and its

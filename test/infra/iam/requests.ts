@@ -124,6 +124,10 @@ export function authorizationsOf(call: CallRecord, state: State): Authorization[
     case 'iam:ListRoles':
       add('iam:ListRoles', '*');
       break;
+    // ListOpenIDConnectProviders has no resource type either (the plan counts providers).
+    case 'iam:ListOpenIDConnectProviders':
+      add('iam:ListOpenIDConnectProviders', '*');
+      break;
     // ---- IAM roles -------------------------------------------------------------------
     case 'iam:GetRole':
     case 'iam:GetRolePolicy':
@@ -211,6 +215,13 @@ export function authorizationsOf(call: CallRecord, state: State): Authorization[
       );
       break;
     }
+    // The plan counts a cluster's access entries: authorized on the cluster.
+    case 'eks:ListAccessEntries':
+      add(
+        'eks:ListAccessEntries',
+        `arn:aws:eks:${region}:${account}:cluster/${str(input.clusterName, 'clusterName')}`,
+      );
+      break;
     case 'eks:CreateAccessEntry': {
       const clusterName = str(input.clusterName, 'clusterName');
       const c = cluster(state, account, region, clusterName);

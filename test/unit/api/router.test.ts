@@ -60,6 +60,7 @@ describe('loadApiRouter', () => {
         { operationId: 'getKubeconfig', method: 'GET', path: '/links/{id}/kubeconfig' },
         { operationId: 'getManifests', method: 'GET', path: '/links/{id}/manifests' },
         { operationId: 'listRuns', method: 'GET', path: '/links/{id}/runs' },
+        { operationId: 'verifyLink', method: 'POST', path: '/links/{id}/verify' },
         { operationId: 'decideApproval', method: 'POST', path: '/links/{id}/approval' },
         { operationId: 'createPlan', method: 'POST', path: '/plans' },
       ]),

@@ -233,7 +233,15 @@ describe('planRequest', () => {
     const plan = await planRequest(rt.runtime, request);
 
     // Assert
-    expect(plan.targets).toEqual([{ spec: specsOf(request)[0], existing, action }]);
+    // A target the request would re-drive has its quota checks; one it leaves as it is has none.
+    expect(plan.targets).toEqual([
+      {
+        spec: specsOf(request)[0],
+        existing,
+        action,
+        ...(action === 'redrive' ? { checks: expect.any(Array) } : {}),
+      },
+    ]);
     expect(() => assertApplicable(plan)).not.toThrow();
   });
 
