@@ -10,8 +10,19 @@ import { demoRequest, type Harness, startHarness } from './harness';
 
 async function onboard(h: Harness, body = demoRequest()) {
   const res = await h.api('POST', '/links', body);
-  expect(res.status).toBe(202);
-  return h.settle(res.body.links[0].id);
+  expect(res.status, JSON.stringify(res.body)).toBe(202);
+  const link = res.body.links[0];
+  if (link.status === 'AWAITING_APPROVAL') {
+    // Explicit CIDRs wait for an approver under the default policies: an owner of the target account approves.
+    const approval = await h.api(
+      'POST',
+      `/links/${link.id}/approval`,
+      { decision: 'approve', reason: 'the AWS behaviour under test' },
+      { 'x-tether-caller': `arn:aws:sts::${link.target.accountId}:assumed-role/cluster-owner/approver` },
+    );
+    expect(approval.status, JSON.stringify(approval.body)).toBe(202);
+  }
+  return h.settle(link.id);
 }
 
 async function withHarness<T>(fn: (h: Harness) => Promise<T>, options = {}): Promise<T> {
@@ -30,7 +41,7 @@ const TARGET = '222222222222';
  * The demo link from private CIDRs: its allowance is rules on the cluster security group
  * (the NAT IPs of the demo go to cluster-b's publicAccessCidrs instead).
  */
-const fromPrivateCidrs = () => demoRequest({ network: { mode: 'cidrs', cidrs: ['10.40.0.0/16'] } });
+const fromPrivateCidrs = () => demoRequest({ network: { mode: 'cidrs', cidrs: ['10.40.0.0/24'] } });
 /** The request whose allowance makes the call a fault names. */
 const requestFor = (fault: { operation: string }) =>
   fault.operation.includes('SecurityGroup') ? fromPrivateCidrs() : demoRequest();
