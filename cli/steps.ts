@@ -107,10 +107,20 @@ export function summarizeResult(key: string, result: Record<string, any> | undef
   }
   const parts: string[] = [];
   if (typeof result.action === 'string') parts.push(result.action);
-  if (Array.isArray(result.created) || Array.isArray(result.unchanged)) {
+  // The egress allowance: where it takes effect, and what it added there.
+  const publicAccess = result.publicAccess as { added?: unknown; unchanged?: unknown } | undefined;
+  if (publicAccess) {
+    parts.push(
+      `(publicAccessCidrs: ${count(publicAccess.added)} added, ${count(publicAccess.unchanged)} unchanged${
+        count(result.released) ? `, ${count(result.released)} released` : ''
+      })`,
+    );
+  } else if (Array.isArray(result.created) || Array.isArray(result.unchanged)) {
     const detail = [`${count(result.created)} added`, `${count(result.unchanged)} unchanged`];
     if (count(result.released)) detail.push(`${count(result.released)} released`);
     parts.push(`(${detail.join(', ')})`);
+  } else if (typeof result.effectiveAt === 'string' && result.effectiveAt === 'nothing-to-allow') {
+    parts.push('(nothing to allow)');
   } else if (Array.isArray(result.changes) && result.changes.length) {
     parts.push(`(${result.changes.join(', ')})`);
   }

@@ -40,11 +40,14 @@ import type { AwsClients } from '#aws/clients';
 import { classifyAwsError, isAwsError } from '#aws/errors';
 import { ThrottledError } from '#link/errors';
 import type { ClusterRef, LinkSpec } from '#link/model';
+import { isPrivateCidr } from '#link/cidr';
 import {
   eksClusterArn,
+  isDirectAccess,
   oidcProviderArn,
   owners,
   roleArn,
+  sourceRoleArnOf,
   TARGET_POLICY_NAME,
   targetRoleName,
   WORKLOAD_POLICY_NAME,
@@ -320,7 +323,9 @@ async function roleSizeChecks(
  * (docs/architecture.md#ownership) and a conflict otherwise.
  */
 async function accessEntryConflict(reader: QuotaReader, spec: LinkSpec): Promise<QuotaCheck> {
-  const principalArn = roleArn(spec.target.accountId, targetRoleName(spec));
+  const principalArn = isDirectAccess(spec)
+    ? sourceRoleArnOf(spec)
+    : roleArn(spec.target.accountId, targetRoleName(spec));
   const eks = reader.eks(spec);
   const clusterName = spec.target.cluster;
   let entry: AccessEntry | undefined;
@@ -384,10 +389,15 @@ export async function quotaChecks(
 ): Promise<QuotaCheck[]> {
   const { source, target } = spec;
   const checks: QuotaCheck[] = [];
-  const [sourceCluster, targetCluster] = await Promise.all([reader.cluster(source), reader.cluster(target)]);
-  const issuer = sourceCluster.identity?.oidc?.issuer ?? '';
+  // A `principal` source is a role, not a cluster Tether reads (nothing of it is made).
+  const irsa = spec.identity.mode === 'irsa';
+  const [sourceCluster, targetCluster] = await Promise.all([
+    irsa ? reader.cluster(source) : Promise.resolve(undefined),
+    reader.cluster(target),
+  ]);
+  const issuer = sourceCluster?.identity?.oidc?.issuer ?? '';
   const workloadName = workloadRoleName(source);
-  const workloadArn = roleArn(source.accountId, workloadName);
+  const direct = isDirectAccess(spec);
 
   // Source account: the OIDC provider and the workload role (irsa).
   if (spec.identity.mode === 'irsa' && issuer) {
@@ -416,7 +426,8 @@ export async function quotaChecks(
   }
 
   // Roles per account, for each account the request adds roles to.
-  for (const accountId of new Set([source.accountId, target.accountId])) {
+  const accounts = new Set([...(irsa ? [source.accountId] : []), ...(direct ? [] : [target.accountId])]);
+  for (const accountId of accounts) {
     const roles = await reader.roleNames(accountId);
     checks.push(
       counted(
@@ -430,23 +441,27 @@ export async function quotaChecks(
     );
   }
 
-  // Target account: the target role's documents.
-  checks.push(
-    ...(await roleSizeChecks(
-      reader.iam(target.accountId),
-      target.accountId,
-      targetRoleName(spec),
-      targetTrustPolicy(source.accountId, workloadArn),
-      TARGET_POLICY_NAME,
-      targetPolicy(eksClusterArn(target)),
-    )),
-  );
+  // Target account: the target role's documents (none with direct access). It trusts the
+  // workload role, or in mode `principal` the existing role.
+  if (!direct) {
+    checks.push(
+      ...(await roleSizeChecks(
+        reader.iam(target.accountId),
+        target.accountId,
+        targetRoleName(spec),
+        targetTrustPolicy(source.accountId, sourceRoleArnOf(spec)),
+        TARGET_POLICY_NAME,
+        targetPolicy(eksClusterArn(target)),
+      )),
+    );
+  }
 
   // Target cluster: access entries (API modes; CONFIG_MAP clusters map roles in aws-auth).
   const mode = targetCluster.accessConfig?.authenticationMode ?? 'CONFIG_MAP';
   if (mode !== 'CONFIG_MAP') {
     const entries = await reader.accessEntries(spec);
-    const principal = roleArn(target.accountId, targetRoleName(spec));
+    // The entry names the target role, or with direct access the workload role itself.
+    const principal = direct ? sourceRoleArnOf(spec) : roleArn(target.accountId, targetRoleName(spec));
     checks.push(
       counted(
         'access-entries',
@@ -460,16 +475,11 @@ export async function quotaChecks(
     checks.push(await accessEntryConflict(reader, spec));
   }
 
-  // Target network: one tcp/443 rule per source CIDR not let in yet, on the cluster security group.
-  // (Branch `reach` adds here: the publicAccessCidrs left (40 at most) when the public
-  // endpoint is restricted, and whether a Tether-owned prefix list takes the rules.)
+  // Target network: one tcp/443 rule per private source CIDR not let in yet, on the cluster
+  // security group, where those take effect (`./egress-allowance`); NAT IPs and public CIDRs
+  // go to a restricted endpoint's publicAccessCidrs, checked by the plan (`checkPublicAccessQuota`).
   const groupId = targetCluster.resourcesVpcConfig?.clusterSecurityGroupId;
-  const cidrs =
-    spec.network.mode === 'cidrs'
-      ? [...spec.network.cidrs]
-      : spec.network.mode === 'nat'
-        ? (await reader.natIps(spec, sourceCluster.resourcesVpcConfig?.vpcId ?? '')).map((ip) => `${ip}/32`)
-        : [];
+  const cidrs = spec.network.mode === 'cidrs' ? spec.network.cidrs.filter((c) => isPrivateCidr(c)) : [];
   if (groupId && cidrs.length) {
     const rules = await reader.ingressRules(target.accountId, target.region, groupId);
     // Counted as the egress allowance counts them (IPv4 CIDR and group references).
@@ -505,6 +515,6 @@ export async function rolesAddedBy(
   const first = specs[0];
   if (first && first.identity.mode === 'irsa')
     await add(first.source.accountId, workloadRoleName(first.source));
-  for (const spec of specs) await add(spec.target.accountId, targetRoleName(spec));
+  for (const spec of specs) if (!isDirectAccess(spec)) await add(spec.target.accountId, targetRoleName(spec));
   return added;
 }

@@ -311,7 +311,9 @@ describe('create without --wait, then link wait / reconcile', () => {
     expect(r.code, shown(r)).toBe(0);
     expect(r.stdout).toMatch(/reconciling \(reconcile-lnk_\S+-v\d+\)/);
     expect(r.stdout).toMatch(/✓ Ensure workload role\s+\d[\d.]* m?s\s+unchanged/);
-    expect(r.stdout).toMatch(/✓ Ensure egress allowance\s+\d[\d.]* m?s\s+unchanged \(0 added, 3 unchanged\)/);
+    expect(r.stdout).toMatch(
+      /✓ Ensure egress allowance\s+\d[\d.]* m?s\s+unchanged \(publicAccessCidrs: 0 added, 3 unchanged\)/,
+    );
     expect(r.stdout).toContain(`Link ${demoId}: ACTIVE`);
     const runs = JSON.parse((await cli(['link', 'runs', demoId, '-o', 'json'])).stdout).runs;
     expect(runs.map((x: any) => x.name)[0]).toMatch(/^reconcile-/);
@@ -560,7 +562,8 @@ describe('callers and approval (--caller names the caller of the local runtime)'
 
 describe('plan before change: quotas with their figures (tether plan), and POST /links refusing a failed one', () => {
   it('tether plan shows each quota; a target security group without room makes link create exit 1 with QUOTA_EXCEEDED, nothing made', async () => {
-    // Arrange: a target cluster whose security group has 58 inbound rules; the source has 3 NAT IPs.
+    // Arrange: a target cluster whose security group has 58 inbound rules; the link asks for 3
+    // private CIDRs, which take effect there (the private endpoint).
     const sandbox = h.rt.sandbox;
     sandbox.addAccount('444444444410');
     const ids = sandbox.addEksCluster({
@@ -590,6 +593,12 @@ describe('plan before change: quotas with their figures (tether plan), and POST 
       '444444444410/ap-southeast-1/cluster-full',
       '--policy',
       'AmazonEKSViewPolicy',
+      '--cidr',
+      '10.200.0.0/24',
+      '--cidr',
+      '10.200.1.0/24',
+      '--cidr',
+      '10.200.2.0/24',
     ];
 
     // Act
@@ -600,7 +609,8 @@ describe('plan before change: quotas with their figures (tether plan), and POST 
 
     // Assert
     expect(plan.code, shown(plan)).toBe(0);
-    expect(plan.stdout).toMatch(/authorization:\s+allowed/);
+    // Explicit CIDRs wait for an approver under the default policies.
+    expect(plan.stdout).toMatch(/authorization:\s+needs-approval/);
     expect(plan.stdout).toMatch(/✓\s+roles\s+account 444444444410\s+\d+\s+\d+\s+1000/);
     expect(plan.stdout).toMatch(
       /✓\s+trust-policy-size\s+arn:aws:iam::444444444410:role\/tether\/\S+\s+0\s+\d+\s+2048/,

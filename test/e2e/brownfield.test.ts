@@ -102,8 +102,8 @@ describe('a tcp/443 rule a person made for a private CIDR before the link', () =
   let link: any;
   let groupId: string;
   let handRuleId: string;
-  const PRIVATE = ['10.50.0.0/16', '10.51.0.0/16'];
-  const HAND = '10.51.0.0/16';
+  const PRIVATE = ['10.50.0.0/24', '10.51.0.0/24'];
+  const HAND = '10.51.0.0/24';
 
   beforeAll(async () => {
     h = await startHarness();
@@ -118,7 +118,18 @@ describe('a tcp/443 rule a person made for a private CIDR before the link', () =
     );
     handRuleId = out.SecurityGroupRules?.[0]?.SecurityGroupRuleId ?? '';
     const body = demoRequest({ network: { mode: 'cidrs', cidrs: PRIVATE } });
-    link = await h.settle((await h.api('POST', '/links', body)).body.links[0].id);
+    const asked = await h.api('POST', '/links', body);
+    expect(asked.status, JSON.stringify(asked.body)).toBe(202);
+    const id = asked.body.links[0].id;
+    // Explicit CIDRs wait for an approver under the default policies: the target's owner approves.
+    const approval = await h.api(
+      'POST',
+      `/links/${id}/approval`,
+      { decision: 'approve', reason: 'brownfield test' },
+      { 'x-tether-caller': `arn:aws:sts::${TARGET}:assumed-role/cluster-owner/approver` },
+    );
+    expect(approval.status, JSON.stringify(approval.body)).toBe(202);
+    link = await h.settle(id);
   });
   afterAll(async () => {
     await h?.close();
@@ -127,7 +138,7 @@ describe('a tcp/443 rule a person made for a private CIDR before the link', () =
   it('is adopted, and never revoked by the offboard', async () => {
     expect(link.status, JSON.stringify(link.error)).toBe('ACTIVE');
     expect(link.outputs.egress.adopted).toEqual({ [HAND]: handRuleId });
-    expect(link.steps.egress.result.created).toEqual(['10.50.0.0/16']);
+    expect(link.steps.egress.result.created).toEqual(['10.50.0.0/24']);
     await h.api('DELETE', `/links/${link.id}`);
     const deleted = await h.settle(link.id);
     expect(deleted.steps.revokeEgress.result.rules).toContainEqual({

@@ -65,7 +65,7 @@ describe('loadApiRouter', () => {
         { operationId: 'createPlan', method: 'POST', path: '/plans' },
       ]),
     );
-    expect(operations).toHaveLength(10);
+    expect(operations).toHaveLength(11);
   });
 });
 
@@ -119,7 +119,7 @@ describe('api/openapi.yaml', () => {
     );
 
     // Assert
-    expect(operations).toHaveLength(10);
+    expect(operations).toHaveLength(11);
     for (const op of operations) expect(op['x-amazon-apigateway-auth']).toEqual({ type: 'AWS_IAM' });
   });
 });
