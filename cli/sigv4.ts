@@ -3,37 +3,9 @@
  * the CLI signs each request with credentials from the standard AWS chain (environment,
  * shared config and SSO profiles, web identity, container and instance metadata).
  */
-import { createHash, createHmac } from 'node:crypto';
-import type {
-  AwsCredentialIdentity,
-  AwsCredentialIdentityProvider,
-  Checksum,
-  SourceData,
-} from '@smithy/types';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { NodeSha256 } from '#aws/sha256';
 import { UsageError } from './exit-codes';
-
-/** SHA-256 for the signer, from node:crypto. */
-class NodeSha256 implements Checksum {
-  readonly #hash;
-  constructor(secret?: SourceData) {
-    this.#hash = secret ? createHmac('sha256', toBuffer(secret)) : createHash('sha256');
-  }
-  update(data: SourceData): void {
-    this.#hash.update(toBuffer(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.#hash.digest());
-  }
-  reset(): void {
-    throw new Error('not supported');
-  }
-}
-
-function toBuffer(data: SourceData): Buffer {
-  if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return Buffer.from(data as ArrayBuffer);
-}
 
 export interface SignableRequest {
   readonly method: string;

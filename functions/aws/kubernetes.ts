@@ -4,16 +4,11 @@
  * option A). In AWS it speaks HTTPS to the cluster endpoint with an EKS token (a presigned
  * STS GetCallerIdentity URL, as `aws eks get-token` makes); locally the sandbox answers.
  */
-import { createHash, createHmac } from 'node:crypto';
 import { request } from 'node:https';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type {
-  AwsCredentialIdentity,
-  AwsCredentialIdentityProvider,
-  Checksum,
-  SourceData,
-} from '@smithy/types';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import YAML from 'yaml';
+import { NodeSha256 } from './sha256';
 import {
   ConcurrentUpdateError,
   KubernetesAccessDeniedError,
@@ -104,29 +99,6 @@ export interface KubernetesTarget {
   readonly endpoint: string;
   /** Base64 PEM of the cluster CA. */
   readonly certificateAuthority: string;
-}
-
-/** SHA-256 for the SigV4 signer, from node:crypto. */
-class NodeSha256 implements Checksum {
-  readonly #hash;
-  constructor(secret?: SourceData) {
-    this.#hash = secret ? createHmac('sha256', toBuffer(secret)) : createHash('sha256');
-  }
-  update(data: SourceData): void {
-    this.#hash.update(toBuffer(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.#hash.digest());
-  }
-  reset(): void {
-    throw new Error('not supported');
-  }
-}
-
-function toBuffer(data: SourceData): Buffer {
-  if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return Buffer.from(data as ArrayBuffer);
 }
 
 /**
