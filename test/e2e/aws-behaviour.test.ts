@@ -14,12 +14,7 @@ async function onboard(h: Harness, body = demoRequest()) {
   const link = res.body.links[0];
   if (link.status === 'AWAITING_APPROVAL') {
     // Explicit CIDRs wait for an approver under the default policies: an owner of the target account approves.
-    const approval = await h.api(
-      'POST',
-      `/links/${link.id}/approval`,
-      { decision: 'approve', reason: 'the AWS behaviour under test' },
-      { 'x-tether-caller': `arn:aws:sts::${link.target.accountId}:assumed-role/cluster-owner/approver` },
-    );
+    const approval = await h.approve(link, 'the AWS behaviour under test');
     expect(approval.status, JSON.stringify(approval.body)).toBe(202);
   }
   return h.settle(link.id);

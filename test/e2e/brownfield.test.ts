@@ -120,16 +120,11 @@ describe('a tcp/443 rule a person made for a private CIDR before the link', () =
     const body = demoRequest({ network: { mode: 'cidrs', cidrs: PRIVATE } });
     const asked = await h.api('POST', '/links', body);
     expect(asked.status, JSON.stringify(asked.body)).toBe(202);
-    const id = asked.body.links[0].id;
+    const waiting = asked.body.links[0];
     // Explicit CIDRs wait for an approver under the default policies: the target's owner approves.
-    const approval = await h.api(
-      'POST',
-      `/links/${id}/approval`,
-      { decision: 'approve', reason: 'brownfield test' },
-      { 'x-tether-caller': `arn:aws:sts::${TARGET}:assumed-role/cluster-owner/approver` },
-    );
+    const approval = await h.approve(waiting, 'brownfield test');
     expect(approval.status, JSON.stringify(approval.body)).toBe(202);
-    link = await h.settle(id);
+    link = await h.settle(waiting.id);
   });
   afterAll(async () => {
     await h?.close();

@@ -51,7 +51,19 @@ export function harnessFor(rt: LocalRuntime) {
     }
   };
 
-  return { rt, api, settle, close: () => rt.close() };
+  /**
+   * Approves a link waiting in AWAITING_APPROVAL as an owner of its target account, whom the
+   * default policies let approve (explicit CIDRs, say, wait for one); returns the answer.
+   */
+  const approve = (link: { id: string; target: { accountId: string } }, reason: string) =>
+    api(
+      'POST',
+      `/links/${link.id}/approval`,
+      { decision: 'approve', reason },
+      { 'x-tether-caller': `arn:aws:sts::${link.target.accountId}:assumed-role/cluster-owner/approver` },
+    );
+
+  return { rt, api, settle, approve, close: () => rt.close() };
 }
 
 export type Harness = ReturnType<typeof harnessFor>;

@@ -53,13 +53,7 @@ async function settled(body: unknown) {
   expect(res.status, JSON.stringify(res.body)).toBe(202);
   const links = res.body.links as { id: string; status: string; target: { accountId: string } }[];
   for (const l of links.filter((l) => l.status === 'AWAITING_APPROVAL')) {
-    const owner = `arn:aws:sts::${l.target.accountId}:assumed-role/cluster-owner/approver`;
-    const approval = await h.api(
-      'POST',
-      `/links/${l.id}/approval`,
-      { decision: 'approve', reason: 'least-privilege proof' },
-      { 'x-tether-caller': owner },
-    );
+    const approval = await h.approve(l, 'least-privilege proof');
     expect(approval.status, JSON.stringify(approval.body)).toBe(202);
   }
   return Promise.all(links.map((l) => h.settle(l.id)));
