@@ -687,30 +687,16 @@ async function releaseSecurityGroupCidrs(
   groupId: string,
   cidrs: readonly string[],
 ): Promise<Record<string, unknown>[]> {
-  if (cidrs.length === 0) return [];
   const { target } = link.spec;
   const ec2 = deps.clients.ec2(target.accountId, target.region);
-  const keyOf = (cidr: string) => membership.egress(target.accountId, target.region, groupId, cidr);
-  const outcome = await leaveSharedAll(
-    deps.memberships,
-    cidrs.map(keyOf),
-    membership.link(link.id),
-    link.id,
-    deps.now().getTime(),
-    (unused) =>
-      revokeOwnedRules(
-        ec2,
-        groupId,
-        cidrs.filter((c) => unused.includes(keyOf(c))),
-      ),
+  return releaseShared(
+    link,
+    deps,
+    cidrs,
+    (cidr) => membership.egress(target.accountId, target.region, groupId, cidr),
+    (unused) => revokeOwnedRules(ec2, groupId, unused),
+    {},
   );
-  return [
-    ...cidrs
-      .map((cidr) => ({ cidr, kept: outcome.kept.find((k) => k.resource === keyOf(cidr)) }))
-      .filter((k) => k.kept)
-      .map(({ cidr, kept }) => ({ cidr, action: 'kept', remainingLinks: kept?.remaining })),
-    ...(outcome.result ?? []),
-  ];
 }
 
 /** Leaves each CIDR's share of `publicAccessCidrs`; those this link was the last user of go in one update. */
@@ -719,33 +705,44 @@ async function releasePublicAccessCidrs(
   deps: StepDeps,
   cidrs: readonly string[],
 ): Promise<Record<string, unknown>[]> {
-  if (cidrs.length === 0) return [];
   const { target } = link.spec;
-  const keyOf = (cidr: string) =>
-    membership.publicAccess(target.accountId, target.region, target.cluster, cidr);
+  return releaseShared(
+    link,
+    deps,
+    cidrs,
+    (cidr) => membership.publicAccess(target.accountId, target.region, target.cluster, cidr),
+    (unused) => removePublicAccessCidrs(link, deps, unused),
+    { place: 'public-access-cidrs' },
+  );
+}
+
+/**
+ * Leaves each CIDR's membership (`keyOf`) for the link; the CIDRs it was the last user of go
+ * in one `remove`. Answers a `kept` line for each CIDR other links still use (with `extra`,
+ * e.g. the place), then what `remove` answered.
+ */
+async function releaseShared(
+  link: Link,
+  deps: StepDeps,
+  cidrs: readonly string[],
+  keyOf: (cidr: string) => string,
+  remove: (unusedCidrs: string[]) => Promise<Record<string, unknown>[]>,
+  extra: Readonly<Record<string, unknown>>,
+): Promise<Record<string, unknown>[]> {
+  if (cidrs.length === 0) return [];
   const outcome = await leaveSharedAll(
     deps.memberships,
     cidrs.map(keyOf),
     membership.link(link.id),
     link.id,
     deps.now().getTime(),
-    (unused) =>
-      removePublicAccessCidrs(
-        link,
-        deps,
-        cidrs.filter((c) => unused.includes(keyOf(c))),
-      ),
+    (unused) => remove(cidrs.filter((c) => unused.includes(keyOf(c)))),
   );
   return [
     ...cidrs
       .map((cidr) => ({ cidr, kept: outcome.kept.find((k) => k.resource === keyOf(cidr)) }))
       .filter((k) => k.kept)
-      .map(({ cidr, kept }) => ({
-        cidr,
-        place: 'public-access-cidrs',
-        action: 'kept',
-        remainingLinks: kept?.remaining,
-      })),
+      .map(({ cidr, kept }) => ({ cidr, ...extra, action: 'kept', remainingLinks: kept?.remaining })),
     ...(outcome.result ?? []),
   ];
 }
