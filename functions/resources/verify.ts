@@ -237,11 +237,9 @@ export async function verifyChain(
   if (link.spec.identity.mode === 'irsa') {
     const issuer = resolved.source.issuer ?? '';
     const host = issuerHostPath(issuer);
-    const workload = await readRole(
-      clients,
-      source.accountId,
-      workloadRoleName(source),
-      WORKLOAD_POLICY_NAME,
+    // One workload role serves all the links of its workload: read once per sweep.
+    const workload = await reads.once(`role#${source.accountId}#${workloadRoleName(source)}`, () =>
+      readRole(clients, source.accountId, workloadRoleName(source), WORKLOAD_POLICY_NAME),
     );
     workloadRoleId = workload ? { roleId: workload.roleId, createdAt: workload.createdAt } : undefined;
     const webIdentity = (sa: string): Evaluation =>
@@ -291,12 +289,14 @@ export async function verifyChain(
       );
   }
   if (link.spec.identity.mode === 'irsa') {
-    const extras = await roleExtras(
-      clients,
-      source.accountId,
-      workloadRoleName(source),
-      WORKLOAD_POLICY_NAME,
-      'workload-role-extras',
+    const extras = await reads.once(`extras#${source.accountId}#${workloadRoleName(source)}`, () =>
+      roleExtras(
+        clients,
+        source.accountId,
+        workloadRoleName(source),
+        WORKLOAD_POLICY_NAME,
+        'workload-role-extras',
+      ),
     );
     if (extras) hops.push(extras);
   }
