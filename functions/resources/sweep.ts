@@ -23,6 +23,7 @@ import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Link, LinkStatus, LinkVerification } from '#link/model';
 import { reconcileInput } from '#link/workflow-input';
 import { shortHash } from '#link/names';
+import { automaticAsker } from '#link/caller';
 import type { StepDeps } from './deps';
 import { type Hop, sharedReads, verifyChain } from './verify';
 
@@ -107,7 +108,8 @@ async function inBatches<T>(items: readonly T[], size: number, each: (item: T) =
 
 /**
  * Sweeps the live links once: verify each, record the verifications that changed, start the
- * reconcile for the links with drift. Read-only in the member accounts.
+ * reconcile for the links with drift. Read-only in the member accounts, in one session named
+ * `tether-sweep-<time>` with `SourceIdentity` `tether-sweep`.
  *
  * @example
  * const report = await sweepLinks(runtime());
@@ -118,6 +120,12 @@ export async function sweepLinks(rt: SweepDeps, options: SweepOptions = {}): Pro
   const pageSize = options.pageSize ?? 100;
   const concurrency = options.concurrency ?? 16;
   const reads = sharedReads();
+  // One audited session for the whole sweep: CloudTrail shows its reads as Tether's sweep.
+  const clients = rt.clients.forSession({
+    sessionName: `tether-sweep-${at.replace(/[^0-9]/g, '')}`,
+    sourceIdentity: automaticAsker('sweep'),
+  });
+  const checker = { clients, links: rt.links };
   const drifted: DriftedLink[] = [];
   const errors: { linkId: string; message: string }[] = [];
   let pages = 0;
@@ -132,7 +140,7 @@ export async function sweepLinks(rt: SweepDeps, options: SweepOptions = {}): Pro
     cursor = page.next;
     await inBatches(page.items, concurrency, async (link) => {
       try {
-        const outcome = await sweepOne(rt, link, reads, at);
+        const outcome = await sweepOne(checker, link, reads, at);
         checked++;
         if (outcome.written) verificationsWritten++;
         if (outcome.drifted) drifted.push(outcome.drifted);
