@@ -35,7 +35,7 @@ export const SWEEP_CALLER = 'tether:drift-sweep';
 
 /**
  * Links per reconcile execution: a Standard execution's history holds 25,000 events at most
- * (docs/aws-facts.md#step-functions), and a link's reconcile writes about 70.
+ * (docs/aws-facts.md#map-and-history-limits), and a link's reconcile writes about 70.
  */
 export const LINKS_PER_RECONCILE = 100;
 

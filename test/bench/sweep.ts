@@ -46,7 +46,7 @@ const SWEEPS_PER_MONTH = 24 * 30;
 const MEMORY_MB = Number(process.env.SWEEP_MEMORY_MB ?? 256);
 const CONCURRENCY = Number(process.env.SWEEP_CONCURRENCY ?? 16);
 const AWS_READ_MS = Number(process.env.SWEEP_AWS_READ_MS ?? 60);
-/** The EventBridge Scheduler invocation of each sweep: $1.00 per million (https://aws.amazon.com/eventbridge/pricing/). */
+/** The scheduled invocation of each sweep, at most EventBridge's $1.00 per million (https://aws.amazon.com/eventbridge/pricing/). */
 const SCHEDULER_PER_INVOCATION = 1.0 / 1_000_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -381,7 +381,7 @@ export function printSweep(f: SweepFigures): void {
     lambdaDuration: 'Lambda duration (GB-s)',
     dynamoDbReads: 'DynamoDB reads (RRU)',
     dynamoDbWrites: 'DynamoDB writes (WRU)',
-    scheduler: 'EventBridge Scheduler',
+    scheduler: 'EventBridge schedule (≤ $1/M)',
   };
   const base = monthlySweepCost(f, 0);
   console.table(
