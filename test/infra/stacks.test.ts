@@ -397,7 +397,7 @@ describe('the hub bus, failures and alarms', () => {
     });
     const alarms = resources(hub, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
     const throttles = alarms.filter((a) => a.MetricName === 'Throttles');
-    expect(throttles).toHaveLength(WORKFLOW_FUNCTIONS.length + 1);
+    expect(throttles).toHaveLength(WORKFLOW_FUNCTIONS.length + 2); // and the API and the drift sweep
     expect(alarms.filter((a) => a.MetricName === 'ExecutionsFailed')).toHaveLength(
       Object.keys(WORKFLOWS).length,
     );
