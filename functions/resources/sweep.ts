@@ -17,7 +17,8 @@
  *   only when it differs from the one the link holds (hops, verdicts and reasons; not the
  *   time), and a reconcile is started only for links with drift — none when there is none.
  *   A DEGRADED link whose failed hops are the ones it already holds is not sent again: the
- *   reconcile already found it could not repair that; a change in what fails sends it.
+ *   reconcile already found it could not repair that; a change in what fails sends it, and
+ *   so does a chain that holds again (the reconcile brings the link back to ACTIVE).
  */
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Link, LinkStatus, LinkVerification } from '#link/model';
@@ -63,6 +64,8 @@ export interface DriftedLink {
   readonly failed: readonly { readonly hop: string; readonly detail: string }[];
   /** Whether it was sent to the reconcile (not when DEGRADED with the same failures as before). */
   readonly reconcile: boolean;
+  /** Why it is reported: a hop that does not hold, or a DEGRADED link whose chain holds again. */
+  readonly why: 'drift' | 'degraded-holds-again';
 }
 
 export interface SweepReport {
@@ -204,14 +207,17 @@ async function sweepOne(
   const same = verdict(verification) === verdict(link.verification);
   if (!same) await rt.links.recordVerification(link.id, verification);
   const failed = hops.filter(isDrift).map((h) => ({ hop: h.hop, detail: h.detail }));
-  if (!failed.length) return { written: !same };
+  const degraded = link.status === 'DEGRADED';
+  // A DEGRADED link whose chain holds again goes back to ACTIVE through the reconcile.
+  if (!failed.length && !degraded) return { written: !same };
   return {
     written: !same,
     drifted: {
       linkId: link.id,
       status: link.status,
       failed,
-      reconcile: !(link.status === 'DEGRADED' && same),
+      reconcile: !failed.length || !degraded || !same,
+      why: failed.length ? 'drift' : 'degraded-holds-again',
     },
   };
 }

@@ -22,6 +22,7 @@ import {
   EKSClient,
   UpdateClusterConfigCommand,
 } from '@aws-sdk/client-eks';
+import { AttachRolePolicyCommand, DetachRolePolicyCommand } from '@aws-sdk/client-iam';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sandboxPlugin } from '#local/adapters/sdk-plugin';
 import { demoRequest, type Harness, startHarness } from './harness';
@@ -29,6 +30,7 @@ import { demoRequest, type Harness, startHarness } from './harness';
 const SOURCE = '111111111111';
 const TARGET = '222222222222';
 const REGION = 'ap-southeast-1';
+const ADMIN = 'arn:aws:iam::aws:policy/AdministratorAccess';
 
 let h: Harness;
 /** The demo link: the source's NAT IPs in cluster-b's publicAccessCidrs. */
@@ -224,5 +226,72 @@ describe('the drift sweep', () => {
       '18.0.35.117/32',
       '18.0.37.11/32',
     ]);
+  });
+
+  it('sends a DEGRADED link again only when what fails changes, and brings it back once its chain holds', async () => {
+    // Arrange: someone attaches AdministratorAccess to the demo link's target role; the reconcile cannot undo that.
+    const iam = h.rt.clients.iam(TARGET);
+    const roleName = String(natLink.outputs.targetRoleArn).split('/').at(-1);
+    await iam.send(new AttachRolePolicyCommand({ RoleName: roleName, PolicyArn: ADMIN }));
+    const found = await sweep();
+    expect(found.drifted).toEqual([
+      expect.objectContaining({
+        linkId: natLink.id,
+        why: 'drift',
+        reconcile: true,
+        failed: [expect.objectContaining({ hop: 'target-role-extras' })],
+      }),
+    ]);
+    expect(found.outcomes).toEqual([{ linkId: natLink.id, status: 'DEGRADED', changed: [] }]);
+
+    // Act 1: the same failure an hour later.
+    h.rt.sandbox.resetCalls();
+    const again = await sweep();
+
+    // Assert 1: reported, not sent again, nothing written, nothing changed.
+    expect(again.drifted).toEqual([
+      expect.objectContaining({ linkId: natLink.id, status: 'DEGRADED', reconcile: false }),
+    ]);
+    expect(again).toMatchObject({ reconciles: [], verificationsWritten: 0 });
+    expect(h.rt.sandbox.callCounts({ mutating: true })).toBe(0);
+
+    // Act 2: the extra is taken away by hand.
+    await iam.send(new DetachRolePolicyCommand({ RoleName: roleName, PolicyArn: ADMIN }));
+    const back = await sweep();
+
+    // Assert 2
+    expect(back.drifted).toEqual([
+      expect.objectContaining({
+        linkId: natLink.id,
+        why: 'degraded-holds-again',
+        reconcile: true,
+        failed: [],
+      }),
+    ]);
+    expect(back.outcomes).toEqual([{ linkId: natLink.id, status: 'ACTIVE', changed: [] }]);
+  });
+});
+
+describe('the drift sweep on a timer (TETHER_SWEEP_MINUTES for npm start)', () => {
+  it('sweeps by itself when the runtime is started with an interval, and records what it verified', async () => {
+    // Arrange
+    const timed = await startHarness({ cloudTrailEvents: false, sweepIntervalMs: 20 });
+    try {
+      const link = await timed.settle((await timed.api('POST', '/links', demoRequest())).body.links[0].id);
+      expect(link.status).toBe('ACTIVE');
+
+      // Act: wait for a sweep of its own.
+      const deadline = Date.now() + 20_000;
+      let verification: any;
+      while (!verification && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+        verification = (await timed.api('GET', `/links/${link.id}`)).body.verification;
+      }
+
+      // Assert
+      expect(verification).toMatchObject({ ok: true, by: 'tether:drift-sweep' });
+    } finally {
+      await timed.close();
+    }
   });
 });
