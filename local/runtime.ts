@@ -279,10 +279,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         return Promise.all(ids.map(async (id) => outcomeOf(await links.get(id))));
       },
     };
-    // Local mode only: the sandbox's admin calls (local/adapters/sandbox-admin.ts) and the sweep's beside the API.
-    const admin = withSweepAdmin(apiHandler as any, sweeper);
+    // With the embedded sandbox only: its admin calls (local/adapters/sandbox-admin.ts) and the
+    // sweep's beside the API. They are not authorized by the policies, so against real
+    // accounts (`environment`) they are not served: the timer sweeps there.
     const server = await startHttpServer({
-      handler: (useSandbox ? withSandboxAdmin(admin, sandbox) : admin) as any,
+      handler: (useSandbox
+        ? withSandboxAdmin(withSweepAdmin(apiHandler as any, sweeper), sandbox)
+        : apiHandler) as any,
       // The operator is in the hub's account, whichever it is (`environment` mode names its own).
       callers: {
         operatorArn:

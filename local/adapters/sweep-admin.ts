@@ -1,6 +1,7 @@
 /**
- * The drift sweep's admin call on the local runtime's HTTP port, beside the API (local mode
- * only; in AWS the sweep runs on its schedule, infra/hub-stack.ts): `POST /_sandbox/sweep`
+ * The drift sweep's admin call on the local runtime's HTTP port, beside the API (with the
+ * embedded sandbox only, like the sandbox's own admin calls: no policy authorizes it; in AWS
+ * the sweep runs on its schedule, infra/hub-stack.ts): `POST /_sandbox/sweep`
  * sweeps the live links once (`#resources/sweep`) and answers the report; with
  * `?wait=true` it also waits for the reconciles it started and adds, per link, its status
  * and what the reconcile changed (`steps.reconcile.result.changed`). `npm run sweep` calls it.
