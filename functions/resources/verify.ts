@@ -198,6 +198,8 @@ export function sharedReads(): SharedReads & { readonly size: number } {
       if (!p) {
         p = read();
         kept.set(key, p);
+        // A failed read (throttled, say) is not kept: the next link that needs it reads again.
+        p.catch(() => kept.delete(key));
       }
       return p;
     },

@@ -122,6 +122,26 @@ describe('sweepLinks', () => {
   });
 });
 
+describe('a shared read that fails', () => {
+  it('is not kept: the next link that needs it reads again', async () => {
+    // Arrange: the source account refuses the next DescribeNatGateways.
+    rt.sandbox.injectFault({
+      service: 'ec2',
+      operation: 'DescribeNatGateways',
+      code: 'UnauthorizedOperation',
+    });
+    rt.sandbox.resetCalls();
+
+    // Act
+    const report = await sweepLinks(deps(), { concurrency: 1 });
+
+    // Assert
+    expect(report.errors.map((e) => e.linkId)).toEqual([links[0]?.id]);
+    expect(report.checked).toBe(2);
+    expect(rt.sandbox.callCounts({ operation: 'DescribeNatGateways' })).toBe(2);
+  });
+});
+
 describe('isDrift', () => {
   it.each([
     [{ hop: 'network', ok: false, detail: '' }, true],
