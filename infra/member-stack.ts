@@ -79,6 +79,15 @@ export function agentPolicyStatements(c: AgentPolicyContext): iam.PolicyStatemen
       resources: ['*'],
     }),
     s({
+      // The plan and the egress allowance judge against the quotas applied to the account
+      // (roles, OIDC providers, trust policy length, rules per security group), not AWS's
+      // defaults (docs/aws-facts.md#service-quotas). A read; `*`: the quotas are AWS's, not
+      // the account's resources.
+      sid: 'ReadAppliedServiceQuotas',
+      actions: ['servicequotas:GetServiceQuota'],
+      resources: ['*'],
+    }),
+    s({
       sid: 'ReadTetherRoles',
       actions: ['iam:GetRole', 'iam:GetRolePolicy', 'iam:ListRolePolicies', 'iam:ListAttachedRolePolicies'],
       // A role that does not exist yet is named without its path: `role/tether-…`.

@@ -13,11 +13,10 @@
  * | `security-group-inbound-rules` | the target's cluster security group | 60 |
  * | `access-entry-conflict` | target cluster | an entry for the target role that Tether did not make and that grants other access |
  *
- * Limits are AWS's documented defaults (docs/aws-facts.md#iam-quotas, #eks-quotas,
- * #security-group-and-prefix-list-quotas), each check says so in `limitSource`: Tether does
- * not read Service Quotas yet, so an account whose adjustable quota was raised is judged
- * against the default (a false refusal is possible there, never a missed one: no adjustable
- * quota can be lowered below its default).
+ * An adjustable limit (trust policy size, OIDC providers, roles, inbound rules) is the value
+ * Service Quotas applies to the account (`./service-quotas`), else AWS's default with the
+ * reason; a fixed one is AWS's documented limit (docs/aws-facts.md#iam-quotas, #eks-quotas,
+ * #service-quotas). Each check says which in `limitSource`.
  *
  * Every call here is a read (Get/List/Describe): a plan changes nothing.
  */
@@ -56,6 +55,12 @@ import {
 import type { PolicyDocument } from '#link/policy/evaluate';
 import { isOwnedBy } from '#link/tags';
 import { EGRESS_PORT, MAX_INBOUND_RULES, ruleAllowing } from './egress-allowance';
+import {
+  type AdjustableQuotaName,
+  appliedQuota,
+  FIXED_LIMIT_SOURCE,
+  type QuotaLimit,
+} from './service-quotas';
 import { describeCluster, natGatewayIps } from './resolve';
 import { targetPolicy, targetTrustPolicy } from './target-role';
 import { workloadPolicy, workloadTrustPolicy } from './workload-role';
@@ -76,8 +81,10 @@ export const QUOTA_LIMITS = {
   inboundRules: MAX_INBOUND_RULES,
 } as const;
 
-/** Where a limit comes from, as each check states it. */
-export const DEFAULT_LIMIT_SOURCE = 'AWS default (docs/aws-facts.md); Service Quotas is not read';
+/** Where a fixed limit comes from, as each check states it. */
+export const DEFAULT_LIMIT_SOURCE = FIXED_LIMIT_SOURCE;
+
+const fixed = (value: number): QuotaLimit => ({ value, source: FIXED_LIMIT_SOURCE });
 
 /** One quota or conflict check of one target, with its figures when it counts something. */
 export interface QuotaCheck {
@@ -98,6 +105,8 @@ export interface QuotaCheck {
   readonly after?: number;
   readonly limit?: number;
   readonly limitSource?: string;
+  /** For `security-group-inbound-rules`: whether Tether's CIDRs on the group go in plain rules or a Tether-owned prefix list. */
+  readonly via?: 'rules' | 'prefix-list';
   readonly detail: string;
 }
 
@@ -139,9 +148,10 @@ function counted(
   scope: string,
   used: number,
   after: number,
-  limit: number,
+  quota: QuotaLimit,
   what: string,
 ): QuotaCheck {
+  const limit = quota.value;
   const ok = after <= limit;
   return {
     check,
@@ -150,7 +160,7 @@ function counted(
     used,
     after,
     limit,
-    limitSource: DEFAULT_LIMIT_SOURCE,
+    limitSource: quota.source,
     detail: `${what}: ${used} now, ${after} after the link, limit ${limit}${ok ? '' : ' — would be exceeded'}`,
   };
 }
@@ -252,6 +262,13 @@ export class QuotaReader {
     );
   }
 
+  /** The limit of an adjustable quota in the account (Service Quotas, else the AWS default), read once. */
+  limit(name: AdjustableQuotaName, accountId: string, region: string): Promise<QuotaLimit> {
+    return this.#once(`quota:${name}:${accountId}/${region}`, () =>
+      appliedQuota(this.#clients, accountId, region, name),
+    );
+  }
+
   iam(accountId: string): IAMClient {
     return this.#clients.iam(accountId);
   }
@@ -263,13 +280,14 @@ export class QuotaReader {
 
 /** The trust and inline policy sizes of one role once Tether has written its own documents. */
 async function roleSizeChecks(
-  iam: IAMClient,
+  reader: QuotaReader,
   accountId: string,
   name: string,
   trust: PolicyDocument,
   ownPolicyName: string,
   ownPolicy: PolicyDocument,
 ): Promise<QuotaCheck[]> {
+  const iam = reader.iam(accountId);
   let currentTrust = 0;
   let others = 0;
   let currentOwn = 0;
@@ -303,7 +321,7 @@ async function roleSizeChecks(
       arn,
       currentTrust,
       policySize(trust),
-      QUOTA_LIMITS.trustPolicySize,
+      await reader.limit('trustPolicySize', accountId, ''),
       `trust policy of ${arn} (characters)`,
     ),
     counted(
@@ -311,7 +329,7 @@ async function roleSizeChecks(
       arn,
       others + currentOwn,
       others + policySize(ownPolicy),
-      QUOTA_LIMITS.inlinePoliciesSize,
+      fixed(QUOTA_LIMITS.inlinePoliciesSize),
       `inline policies of ${arn} together (characters)`,
     ),
   ];
@@ -409,13 +427,13 @@ export async function quotaChecks(
         `account ${source.accountId}`,
         providers.length,
         providers.length + (has ? 0 : 1),
-        QUOTA_LIMITS.oidcProviders,
+        await reader.limit('oidcProviders', source.accountId, ''),
         `OIDC providers in ${source.accountId}`,
       ),
     );
     checks.push(
       ...(await roleSizeChecks(
-        reader.iam(source.accountId),
+        reader,
         source.accountId,
         workloadName,
         workloadTrustPolicy(source.accountId, issuer, source),
@@ -435,7 +453,7 @@ export async function quotaChecks(
         `account ${accountId}`,
         roles.size,
         roles.size + (rolesAdded.get(accountId) ?? 0),
-        QUOTA_LIMITS.roles,
+        await reader.limit('roles', accountId, ''),
         `IAM roles in ${accountId}`,
       ),
     );
@@ -446,7 +464,7 @@ export async function quotaChecks(
   if (!direct) {
     checks.push(
       ...(await roleSizeChecks(
-        reader.iam(target.accountId),
+        reader,
         target.accountId,
         targetRoleName(spec),
         targetTrustPolicy(source.accountId, sourceRoleArnOf(spec)),
@@ -468,7 +486,7 @@ export async function quotaChecks(
         eksClusterArn(target),
         entries.length,
         entries.length + (entries.includes(principal) ? 0 : 1),
-        QUOTA_LIMITS.accessEntries,
+        fixed(QUOTA_LIMITS.accessEntries),
         `access entries of ${target.cluster}`,
       ),
     );
@@ -491,7 +509,7 @@ export async function quotaChecks(
         groupId,
         inbound.length,
         inbound.length + missing.length,
-        QUOTA_LIMITS.inboundRules,
+        await reader.limit('inboundRules', target.accountId, target.region),
         `inbound rules on ${groupId} (tcp/${EGRESS_PORT} for ${missing.length} new CIDR${missing.length === 1 ? '' : 's'})`,
       ),
     });

@@ -319,6 +319,11 @@ export interface AccountState {
   };
   regions: Record<string, RegionState>;
   s3: { buckets: Record<string, BucketState> };
+  /**
+   * Service Quotas applied values that differ from the AWS default, keyed
+   * `<region or '' for a global quota>|<service code>|<quota code>` (local/sandbox/service-quotas.ts).
+   */
+  serviceQuotas?: Record<string, number>;
 }
 
 /** Credentials the sandbox issued, keyed by access key id. */

@@ -128,6 +128,10 @@ export function authorizationsOf(call: CallRecord, state: State): Authorization[
     case 'iam:ListOpenIDConnectProviders':
       add('iam:ListOpenIDConnectProviders', '*');
       break;
+    // The applied quota values (the plan's limits, the allowance's rules per group): `*`.
+    case 'servicequotas:GetServiceQuota':
+      add('servicequotas:GetServiceQuota', '*');
+      break;
     // ---- IAM roles -------------------------------------------------------------------
     case 'iam:GetRole':
     case 'iam:GetRolePolicy':

@@ -105,8 +105,18 @@ describe('a plan within every quota', () => {
       ].sort(),
     );
     expect(failedChecks(plan)).toEqual([]);
+    // Adjustable quotas are read from Service Quotas; the fixed ones are AWS's documented limits.
+    const adjustable: Record<string, string> = {
+      'trust-policy-size': 'iam/L-C07B4B0D',
+      'oidc-providers': 'iam/L-858F3967',
+      roles: 'iam/L-FE177D64',
+    };
     for (const c of checks.filter((c) => c.check !== 'access-entry-conflict')) {
-      expect(c, c.check).toMatchObject({ ok: true, limitSource: DEFAULT_LIMIT_SOURCE });
+      const code = adjustable[c.check];
+      expect(c, c.check).toMatchObject({
+        ok: true,
+        limitSource: code ? `Service Quotas applied value (${code})` : DEFAULT_LIMIT_SOURCE,
+      });
       expect(c.after!, c.check).toBeLessThanOrEqual(c.limit!);
     }
     // The workload role's trust, as Tether would write it, measured as IAM does (no whitespace).
@@ -118,6 +128,107 @@ describe('a plan within every quota', () => {
       used: 0,
       after: policySize(workloadTrustPolicy(SOURCE_ACCOUNT, issuer, spec.source)),
       limit: 2048,
+    });
+  });
+});
+
+describe('limits read from Service Quotas', () => {
+  it('a lowered roles-per-account value is the limit the plan judges against, with its source', async () => {
+    // Arrange: the target account's applied value is exactly the roles it holds.
+    const { target } = freshTarget('444444444411');
+    const held = Object.keys(rt.sandbox.state().accounts['444444444411']!.iam.roles).length;
+    rt.sandbox.setServiceQuota('444444444411', 'us-east-1', 'iam', 'L-FE177D64', held);
+
+    // Act
+    const plan = await planOf(requestFor(target));
+
+    // Assert
+    expect(checkOf(plan, 'roles', 'account 444444444411')).toMatchObject({
+      ok: false,
+      used: held,
+      after: held + 1,
+      limit: held,
+      limitSource: 'Service Quotas applied value (iam/L-FE177D64)',
+    });
+    expect(failedChecks(plan).map((f) => f.check.check)).toEqual(['roles']);
+  });
+
+  it('a raised inbound-rules value lets 58 rules and 3 more CIDRs fit', async () => {
+    // Arrange
+    const { ids, target } = freshTarget('444444444412');
+    const { ec2 } = byHand('444444444412');
+    const rules = rt.sandbox.state().accounts['444444444412']!.regions[REGION]!.ec2.securityGroupRules;
+    const present = Object.values(rules).filter(
+      (r) => r.GroupId === ids.clusterSecurityGroupId && !r.IsEgress,
+    ).length;
+    await ec2.send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId: ids.clusterSecurityGroupId,
+        IpPermissions: [
+          {
+            IpProtocol: 'tcp',
+            FromPort: 443,
+            ToPort: 443,
+            IpRanges: Array.from({ length: 58 - present }, (_, i) => ({ CidrIp: `10.9.${i}.0/24` })),
+          },
+        ],
+      }),
+    );
+    rt.sandbox.setServiceQuota('444444444412', REGION, 'vpc', 'L-0EA8095F', 100);
+
+    // Act
+    const plan = await planOf({
+      ...requestFor(target),
+      network: { mode: 'cidrs', cidrs: ['10.200.0.0/24', '10.200.1.0/24', '10.200.2.0/24'] },
+    });
+
+    // Assert
+    expect(checkOf(plan, 'security-group-inbound-rules')).toMatchObject({
+      ok: true,
+      used: 58,
+      after: 61,
+      limit: 100,
+      limitSource: 'Service Quotas applied value (vpc/L-0EA8095F)',
+    });
+  });
+
+  it('falls back to the AWS default, saying why, when Service Quotas refuses or has no value', async () => {
+    // Arrange
+    const { target } = freshTarget('444444444413');
+    rt.sandbox.injectFault({
+      service: 'servicequotas',
+      operation: 'GetServiceQuota',
+      accountId: '444444444413',
+      code: 'AccessDeniedException',
+      statusCode: 403,
+      times: 10,
+    });
+    rt.sandbox.injectFault({
+      service: 'servicequotas',
+      operation: 'GetServiceQuota',
+      accountId: SOURCE_ACCOUNT,
+      code: 'NoSuchResourceException',
+      times: 10,
+    });
+
+    // Act
+    let plan: Plan;
+    try {
+      plan = await planOf(requestFor(target));
+    } finally {
+      rt.sandbox.clearFaults();
+    }
+
+    // Assert
+    expect(checkOf(plan, 'roles', 'account 444444444413')).toMatchObject({
+      ok: true,
+      limit: 1000,
+      limitSource: 'AWS default (iam/L-FE177D64): Service Quotas answered AccessDeniedException',
+    });
+    expect(checkOf(plan, 'oidc-providers')).toMatchObject({
+      ok: true,
+      limit: 100,
+      limitSource: 'AWS default (iam/L-858F3967): Service Quotas has no applied value',
     });
   });
 });
