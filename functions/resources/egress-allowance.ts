@@ -328,6 +328,8 @@ export interface EnsuredPublicAccess {
   readonly updateId?: string;
   /** The public endpoint turned out open to all since the resolve: nothing to merge. */
   readonly openToAll?: boolean;
+  /** What became of the CIDRs asked to leave in the same update (`remove`), one line each. */
+  readonly removed?: Record<string, unknown>[];
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -407,6 +409,7 @@ export async function ensurePublicAccessCidrs(
   link: Link,
   deps: StepDeps,
   cidrs: readonly string[],
+  remove: readonly string[] = [],
 ): Promise<EnsuredPublicAccess> {
   const { target } = link.spec;
   const eks = deps.clients.eks(target.accountId, target.region);
@@ -429,7 +432,7 @@ export async function ensurePublicAccessCidrs(
   // Nothing to add (the usual re-run, or another link of the same source made them): no lock;
   // one this link's crashed earlier run may still hold is let go.
   const first = await inspect();
-  if (first.openToAll || first.added.length === 0) {
+  if (first.openToAll || (first.added.length === 0 && remove.length === 0)) {
     await deps.memberships.releaseRemovalLock(
       membership.clusterEndpoint(target.accountId, target.region, target.cluster),
       link.id,
@@ -438,7 +441,7 @@ export async function ensurePublicAccessCidrs(
   if (first.openToAll) {
     return { added: [], unchanged: [], adopted: {}, publicAccessCidrs: first.current, openToAll: true };
   }
-  if (first.added.length === 0) {
+  if (first.added.length === 0 && remove.length === 0) {
     return {
       added: [],
       unchanged: first.unchanged,
@@ -451,10 +454,16 @@ export async function ensurePublicAccessCidrs(
     const { current, openToAll, added, unchanged, adopted } = await inspect();
     if (openToAll)
       return { added: [], unchanged: [], adopted: {}, publicAccessCidrs: current, openToAll: true };
-    if (added.length === 0) return { added, unchanged, adopted, publicAccessCidrs: current };
-    const next = [...current, ...added];
+    // CIDRs leaving in the same change (a NAT IP replaced): one update with the final list.
+    const leaving = await removalOf(link, deps, current, remove);
+    if (added.length === 0 && leaving.remove.length === 0) {
+      return { added, unchanged, adopted, publicAccessCidrs: current, removed: leaving.results };
+    }
+    const next = [...current.filter((c) => !leaving.remove.includes(c)), ...added];
     if (next.length > MAX_PUBLIC_ACCESS_CIDRS) {
-      throw new QuotaExceededError(publicAccessQuotaMessage(target.cluster, current.length, added));
+      throw new QuotaExceededError(
+        publicAccessQuotaMessage(target.cluster, current.length - leaving.remove.length, added),
+      );
     }
     // Marked before the write: a crash between the two leaves a marker for a CIDR Tether
     // was about to add, which the re-run adds; never a CIDR of Tether's without its marker.
@@ -464,7 +473,14 @@ export async function ensurePublicAccessCidrs(
       );
     }
     const updateId = await updatePublicAccessCidrs(eks, target.cluster, next);
-    return { added, unchanged, adopted, publicAccessCidrs: next, updateId };
+    const removed = [...leaving.results];
+    for (const cidr of leaving.remove) {
+      await deps.memberships.unmarkManaged(
+        membership.publicAccess(target.accountId, target.region, target.cluster, cidr),
+      );
+      removed.push({ cidr, place: 'public-access-cidrs', action: 'removed', updateId });
+    }
+    return { added, unchanged, adopted, publicAccessCidrs: next, updateId, removed };
   });
 }
 
@@ -473,6 +489,33 @@ export function publicAccessQuotaMessage(cluster: string, held: number, needed: 
   return `The public endpoint of cluster ${cluster} allows ${held} CIDRs in publicAccessCidrs; this link needs ${
     needed.length
   } more (${needed.join(', ')}), ${held + needed.length} in all, over EKS's limit of ${MAX_PUBLIC_ACCESS_CIDRS} (not adjustable)`;
+}
+
+/**
+ * Which of `cidrs` leave `current` (those Tether put there: their marker says so), and a
+ * line for each that does not: `absent` (its marker goes), `left-unmanaged`.
+ */
+async function removalOf(
+  link: Link,
+  deps: StepDeps,
+  current: readonly string[],
+  cidrs: readonly string[],
+): Promise<{ results: Record<string, unknown>[]; remove: string[] }> {
+  const { target } = link.spec;
+  const key = (cidr: string) =>
+    membership.publicAccess(target.accountId, target.region, target.cluster, cidr);
+  const results: Record<string, unknown>[] = [];
+  const remove: string[] = [];
+  for (const cidr of cidrs) {
+    const managed = await deps.memberships.isManaged(key(cidr));
+    if (!current.includes(cidr)) {
+      results.push({ cidr, place: 'public-access-cidrs', action: 'absent' });
+      if (managed) await deps.memberships.unmarkManaged(key(cidr));
+    } else if (!managed) {
+      results.push({ cidr, place: 'public-access-cidrs', action: 'left-unmanaged', note: ADOPTED_RULE_NOTE });
+    } else remove.push(cidr);
+  }
+  return { results, remove };
 }
 
 /**
@@ -494,22 +537,7 @@ async function removePublicAccessCidrs(link: Link, deps: StepDeps, cidrs: readon
       for (const cidr of cidrs) await deps.memberships.unmarkManaged(key(cidr));
       return cidrs.map((cidr) => ({ cidr, place: 'public-access-cidrs', action: 'absent' }));
     }
-    const results: Record<string, unknown>[] = [];
-    const remove: string[] = [];
-    for (const cidr of cidrs) {
-      const managed = await deps.memberships.isManaged(key(cidr));
-      if (!current.includes(cidr)) {
-        results.push({ cidr, place: 'public-access-cidrs', action: 'absent' });
-        if (managed) await deps.memberships.unmarkManaged(key(cidr));
-      } else if (!managed) {
-        results.push({
-          cidr,
-          place: 'public-access-cidrs',
-          action: 'left-unmanaged',
-          note: ADOPTED_RULE_NOTE,
-        });
-      } else remove.push(cidr);
-    }
+    const { results, remove } = await removalOf(link, deps, current, cidrs);
     const next = current.filter((c) => !remove.includes(c));
     if (remove.length > 0 && next.length === 0) {
       const last = remove.pop() ?? '';
@@ -596,9 +624,29 @@ export async function egressStep(link: Link, deps: StepDeps) {
         `tether: egress of ${source.cluster} (${source.accountId})`,
       )
     : undefined;
-  const ensuredPublic = plan.publicAccess.length
-    ? await ensurePublicAccessCidrs(link, deps, plan.publicAccess)
-    : undefined;
+  // A re-run after the source's addresses changed (a NAT IP replaced): the CIDRs this link
+  // recorded and no longer needs leave in the same UpdateClusterConfig that adds the new ones
+  // (one update per change: EKS takes one at a time, each takes minutes).
+  const recordedEarlier = recordedAllowance(link.outputs.egress);
+  const stalePublic = recordedEarlier.publicAccess.filter((c) => !plan.publicAccess.includes(c));
+  let ensuredPublic: EnsuredPublicAccess | undefined;
+  let releasedPublic: Record<string, unknown>[] | undefined;
+  if (plan.publicAccess.length && stalePublic.length) {
+    releasedPublic = await releaseShared(
+      link,
+      deps,
+      stalePublic,
+      (cidr) => membership.publicAccess(target.accountId, target.region, target.cluster, cidr),
+      async (unused) => {
+        ensuredPublic = await ensurePublicAccessCidrs(link, deps, plan.publicAccess, unused);
+        return ensuredPublic.removed ?? [];
+      },
+      { place: 'public-access-cidrs' },
+    );
+  }
+  if (!ensuredPublic && plan.publicAccess.length) {
+    ensuredPublic = await ensurePublicAccessCidrs(link, deps, plan.publicAccess);
+  }
 
   // A re-run after the source's addresses (or the target's endpoint) changed: leave what this
   // link recorded and no longer needs, where it recorded it.
@@ -614,11 +662,7 @@ export async function egressStep(link: Link, deps: StepDeps) {
           ),
         )
       : []),
-    ...(await releasePublicAccessCidrs(
-      link,
-      deps,
-      recorded.publicAccess.filter((c) => !plan.publicAccess.includes(c)),
-    )),
+    ...(releasedPublic ?? (await releasePublicAccessCidrs(link, deps, stalePublic))),
   ];
   const adoptedOnes = Object.keys(ensured?.adopted ?? {});
   const changed = (ensured?.created.length ?? 0) + (ensuredPublic?.added.length ?? 0) + released.length;
