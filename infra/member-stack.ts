@@ -240,7 +240,12 @@ export function agentPolicyStatements(c: AgentPolicyContext): iam.PolicyStatemen
     s({
       sid: 'DescribeNetwork',
       // EC2 Describe* calls support no resource-level permissions.
-      actions: ['ec2:DescribeNatGateways', 'ec2:DescribeSecurityGroupRules'],
+      // DescribeManagedPrefixLists: a list a rule references counts as its MaxEntries.
+      actions: [
+        'ec2:DescribeNatGateways',
+        'ec2:DescribeSecurityGroupRules',
+        'ec2:DescribeManagedPrefixLists',
+      ],
       resources: ['*'],
     }),
     s({

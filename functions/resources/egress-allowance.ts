@@ -33,6 +33,7 @@
  */
 import {
   AuthorizeSecurityGroupIngressCommand,
+  DescribeManagedPrefixListsCommand,
   DescribeSecurityGroupRulesCommand,
   type EC2Client,
   RevokeSecurityGroupIngressCommand,
@@ -54,10 +55,61 @@ import type { StepDeps } from './deps';
 import { joinShared, leaveSharedAll } from '#store/memberships';
 import { isManaged, isOwnedBy, ownershipTags } from '#link/tags';
 import { describeCluster, type Resolved, resolvedOf } from './resolve';
+import { appliedQuota, type QuotaLimit } from './service-quotas';
 
 export const EGRESS_PORT = 443;
-/** Inbound rules per security group (docs/aws-facts.md#security-group-and-prefix-list-quotas). */
+/**
+ * Inbound rules per security group by default; adjustable (`vpc/L-0EA8095F`): the step judges
+ * against the value Service Quotas applies (`./service-quotas`), this is the fallback
+ * (docs/aws-facts.md#security-group-and-prefix-list-quotas).
+ */
 export const MAX_INBOUND_RULES = 60;
+
+/**
+ * How much of the group's inbound IPv4 quota `rules` take: one per CIDR or group reference, a
+ * referenced prefix list as its `MaxEntries` (what AWS counts: a list of 20 entries at most
+ * is 20 rules, however few it holds; docs/aws-facts.md#security-group-and-prefix-list-quotas).
+ * The lists are described in one call, only when a rule references one. So a Tether-owned
+ * prefix list could never make CIDRs fit that plain rules do not: Tether writes plain rules.
+ */
+export async function inboundRuleWeight(
+  ec2: EC2Client,
+  rules: readonly SecurityGroupRule[],
+): Promise<number> {
+  const inbound = rules.filter((r) => !r.IsEgress);
+  const listIds = [...new Set(inbound.flatMap((r) => (r.PrefixListId ? [r.PrefixListId] : [])))];
+  const maxEntries = new Map<string, { max: number; ipv4: boolean }>();
+  if (listIds.length) {
+    const out = await ec2.send(new DescribeManagedPrefixListsCommand({ PrefixListIds: listIds }));
+    for (const pl of out.PrefixLists ?? []) {
+      maxEntries.set(pl.PrefixListId ?? '', {
+        // AWS-managed lists answer no MaxEntries to others; their weight is at least one rule.
+        max: pl.MaxEntries ?? 1,
+        ipv4: pl.AddressFamily !== 'IPv6',
+      });
+    }
+  }
+  let weight = 0;
+  for (const r of inbound) {
+    if (r.PrefixListId) {
+      const pl = maxEntries.get(r.PrefixListId);
+      if (pl?.ipv4 !== false) weight += pl?.max ?? 1;
+    } else if (r.CidrIpv4 !== undefined || r.ReferencedGroupInfo !== undefined) weight += 1;
+  }
+  return weight;
+}
+
+/** The QUOTA_EXCEEDED message of a group that cannot take a link's rules, with the figures. */
+export function inboundRulesQuotaMessage(
+  groupId: string,
+  used: number,
+  adding: number,
+  limit: QuotaLimit,
+): string {
+  return `Security group ${groupId} holds ${used} inbound rules (prefix lists counted as their MaxEntries); this link needs ${adding} more, ${
+    used + adding
+  } in all, over the limit of ${limit.value} (${limit.source}). Raise the quota vpc/L-0EA8095F: a prefix list would count as its MaxEntries and not help`;
+}
 /** CIDRs in a cluster's `publicAccessCidrs`, not adjustable (docs/aws-facts.md#eks). */
 export const MAX_PUBLIC_ACCESS_CIDRS = 40;
 /** How long one link may hold a cluster's endpoint lock while its update runs. */
@@ -229,13 +281,20 @@ function isTetherRule(r: SecurityGroupRule, groupId: string): boolean {
 /**
  * Ensures each CIDR is let in on tcp/443: by Tether's own rule, made when missing (all the
  * missing ones in one call, tagged with the group's owner key), or by a rule someone else
- * made, used as it is. Never touches a rule Tether did not make.
+ * made, used as it is. Never touches a rule Tether did not make. Refuses with
+ * {@link QuotaExceededError} and the figures ({@link inboundRulesQuotaMessage}) when the
+ * missing rules would pass the group's quota (`quota`, the applied value), before writing.
  */
 export async function ensureIngressRules(
   ec2: EC2Client,
   groupId: string,
   cidrs: readonly string[],
   description: string,
+  /** The group's quota, read only when a rule is to be made. */
+  quota: () => Promise<QuotaLimit> = async () => ({
+    value: MAX_INBOUND_RULES,
+    source: 'AWS default (vpc/L-0EA8095F)',
+  }),
 ): Promise<EnsuredIngressRules> {
   const created: string[] = [];
   const unchanged: string[] = [];
@@ -270,13 +329,10 @@ export async function ensureIngressRules(
     }
     pending = [];
     if (missing.length === 0) break;
-    const inboundIpv4 = rules.filter(
-      (r) => r.CidrIpv4 !== undefined || r.ReferencedGroupInfo !== undefined,
-    ).length;
-    if (inboundIpv4 + missing.length > MAX_INBOUND_RULES) {
-      throw new QuotaExceededError(
-        `Security group ${groupId} has ${inboundIpv4} inbound rules; ${missing.length} more would pass the quota of ${MAX_INBOUND_RULES}`,
-      );
+    const used = await inboundRuleWeight(ec2, rules);
+    const limit = await quota();
+    if (used + missing.length > limit.value) {
+      throw new QuotaExceededError(inboundRulesQuotaMessage(groupId, used, missing.length, limit));
     }
     try {
       const out = await ec2.send(
@@ -622,6 +678,8 @@ export async function egressStep(link: Link, deps: StepDeps) {
         groupId ?? '',
         plan.securityGroup,
         `tether: egress of ${source.cluster} (${source.accountId})`,
+        // The quota applied to the target account, not AWS's default (docs/aws-facts.md#service-quotas).
+        () => appliedQuota(deps.clients, target.accountId, target.region, 'inboundRules'),
       )
     : undefined;
   // A re-run after the source's addresses changed (a NAT IP replaced): the CIDRs this link

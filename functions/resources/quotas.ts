@@ -10,7 +10,7 @@
  * | `oidc-providers` | source account | 100 |
  * | `roles` | source and target accounts | 1,000 (adjustable) |
  * | `access-entries` | target cluster | 3,000 |
- * | `security-group-inbound-rules` | the target's cluster security group | 60 |
+ * | `security-group-inbound-rules` | the target's cluster security group | 60 (adjustable; a referenced prefix list counts as its MaxEntries) |
  * | `access-entry-conflict` | target cluster | an entry for the target role that Tether did not make and that grants other access |
  *
  * An adjustable limit (trust policy size, OIDC providers, roles, inbound rules) is the value
@@ -54,7 +54,7 @@ import {
 } from '#link/names';
 import type { PolicyDocument } from '#link/policy/evaluate';
 import { isOwnedBy } from '#link/tags';
-import { EGRESS_PORT, MAX_INBOUND_RULES, ruleAllowing } from './egress-allowance';
+import { EGRESS_PORT, inboundRuleWeight, MAX_INBOUND_RULES, ruleAllowing } from './egress-allowance';
 import {
   type AdjustableQuotaName,
   appliedQuota,
@@ -105,8 +105,6 @@ export interface QuotaCheck {
   readonly after?: number;
   readonly limit?: number;
   readonly limitSource?: string;
-  /** For `security-group-inbound-rules`: whether Tether's CIDRs on the group go in plain rules or a Tether-owned prefix list. */
-  readonly via?: 'rules' | 'prefix-list';
   readonly detail: string;
 }
 
@@ -247,6 +245,18 @@ export class QuotaReader {
       } while (token);
       return rules;
     });
+  }
+
+  /** The inbound rules the group counts against its quota (prefix lists as their MaxEntries). */
+  inboundWeight(accountId: string, region: string, groupId: string): Promise<number> {
+    return this.#once(`weight:${accountId}/${region}/${groupId}`, async () =>
+      read(async () =>
+        inboundRuleWeight(
+          this.#clients.ec2(accountId, region),
+          await this.ingressRules(accountId, region, groupId),
+        ),
+      ),
+    );
   }
 
   natIps(spec: LinkSpec, vpcId: string): Promise<string[]> {
@@ -500,19 +510,26 @@ export async function quotaChecks(
   const cidrs = spec.network.mode === 'cidrs' ? spec.network.cidrs.filter((c) => isPrivateCidr(c)) : [];
   if (groupId && cidrs.length) {
     const rules = await reader.ingressRules(target.accountId, target.region, groupId);
-    // Counted as the egress allowance counts them (IPv4 CIDR and group references).
-    const inbound = rules.filter((r) => r.CidrIpv4 !== undefined || r.ReferencedGroupInfo !== undefined);
+    // Counted as AWS and the egress allowance count them: IPv4 CIDRs and group references one
+    // each, a referenced prefix list as its MaxEntries.
+    const used = await reader.inboundWeight(target.accountId, target.region, groupId);
     const missing = cidrs.filter((c) => !ruleAllowing(rules, c));
-    checks.push({
-      ...counted(
-        'security-group-inbound-rules',
-        groupId,
-        inbound.length,
-        inbound.length + missing.length,
-        await reader.limit('inboundRules', target.accountId, target.region),
-        `inbound rules on ${groupId} (tcp/${EGRESS_PORT} for ${missing.length} new CIDR${missing.length === 1 ? '' : 's'})`,
-      ),
-    });
+    const check = counted(
+      'security-group-inbound-rules',
+      groupId,
+      used,
+      used + missing.length,
+      await reader.limit('inboundRules', target.accountId, target.region),
+      `inbound rules on ${groupId} (tcp/${EGRESS_PORT} for ${missing.length} new CIDR${missing.length === 1 ? '' : 's'})`,
+    );
+    checks.push(
+      check.ok
+        ? check
+        : {
+            ...check,
+            detail: `${check.detail}; raise vpc/L-0EA8095F (a prefix list would count as its MaxEntries and not help)`,
+          },
+    );
   }
   return checks;
 }

@@ -271,6 +271,7 @@ export function authorizationsOf(call: CallRecord, state: State): Authorization[
       break;
     }
     // ---- EC2 ---------------------------------------------------------------------------
+    case 'ec2:DescribeManagedPrefixLists':
     case 'ec2:DescribeNatGateways':
     case 'ec2:DescribeSecurityGroupRules':
     case 'ec2:DescribeSecurityGroups':
