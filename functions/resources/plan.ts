@@ -132,9 +132,10 @@ export async function checkPublicAccessQuota(
       const vpcId =
         (await describeCluster(deps.clients.eks(source.accountId, source.region), source)).resourcesVpcConfig
           ?.vpcId ?? '';
-      cidrs = (await natGatewayIps(deps.clients.ec2(source.accountId, source.region), vpcId)).map(
-        (ip) => `${ip}/32`,
-      );
+      // Private NAT gateways' addresses take effect on the security group, not here.
+      cidrs = (await natGatewayIps(deps.clients.ec2(source.accountId, source.region), vpcId))
+        .map((ip) => `${ip}/32`)
+        .filter((c) => !isPrivateCidr(c));
     }
   } catch (err) {
     // A read that fails here (throttled, say) leaves the check to the egress step, which

@@ -419,8 +419,10 @@ export async function quotaChecks(
   const checks: QuotaCheck[] = [];
   // A `principal` source is a role, not a cluster Tether reads (nothing of it is made).
   const irsa = spec.identity.mode === 'irsa';
+  // The source cluster's VPC holds the NAT gateways a `nat` network lets in.
+  const natSource = spec.network.mode === 'nat' && spec.identity.mode !== 'principal';
   const [sourceCluster, targetCluster] = await Promise.all([
-    irsa ? reader.cluster(source) : Promise.resolve(undefined),
+    irsa || natSource ? reader.cluster(source) : Promise.resolve(undefined),
     reader.cluster(target),
   ]);
   const issuer = sourceCluster?.identity?.oidc?.issuer ?? '';
@@ -503,11 +505,19 @@ export async function quotaChecks(
     checks.push(await accessEntryConflict(reader, spec));
   }
 
-  // Target network: one tcp/443 rule per private source CIDR not let in yet, on the cluster
-  // security group, where those take effect (`./egress-allowance`); NAT IPs and public CIDRs
-  // go to a restricted endpoint's publicAccessCidrs, checked by the plan (`checkPublicAccessQuota`).
+  // Target network: one tcp/443 rule per private source CIDR not let in yet (private CIDRs, and
+  // the private IPs of private NAT gateways), on the cluster security group, where those take
+  // effect (`./egress-allowance`); public NAT IPs and public CIDRs go to a restricted
+  // endpoint's publicAccessCidrs, checked by the plan (`checkPublicAccessQuota`).
   const groupId = targetCluster.resourcesVpcConfig?.clusterSecurityGroupId;
-  const cidrs = spec.network.mode === 'cidrs' ? spec.network.cidrs.filter((c) => isPrivateCidr(c)) : [];
+  const vpcId = sourceCluster?.resourcesVpcConfig?.vpcId;
+  const sources =
+    spec.network.mode === 'cidrs'
+      ? spec.network.cidrs
+      : natSource && vpcId
+        ? (await reader.natIps(spec, vpcId)).map((ip) => `${ip}/32`)
+        : [];
+  const cidrs = sources.filter((c) => isPrivateCidr(c));
   if (groupId && cidrs.length) {
     const rules = await reader.ingressRules(target.accountId, target.region, groupId);
     // Counted as AWS and the egress allowance count them: IPv4 CIDRs and group references one

@@ -194,11 +194,14 @@ export interface AddressState {
   Tags: TagState[];
 }
 
-/** A NAT gateway address association. */
+/**
+ * A NAT gateway address: an Elastic IP association (public NAT gateway), or a private IPv4
+ * address alone (private NAT gateway: no AllocationId, PublicIp or AssociationId).
+ */
 export interface NatAddressState {
-  AllocationId: string;
-  PublicIp: string;
-  AssociationId: string;
+  AllocationId?: string;
+  PublicIp?: string;
+  AssociationId?: string;
   NetworkInterfaceId: string;
   PrivateIp: string;
   IsPrimary: boolean;
