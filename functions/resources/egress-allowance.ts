@@ -15,8 +15,11 @@
  * - public endpoint disabled: public addresses can never reach the private endpoint, so a
  *   link with NAT IPs or public CIDRs fails with `ENDPOINT_NOT_REACHABLE` (network `none`
  *   is for connectivity Tether does not make: peering, Transit Gateway);
- * - private CIDRs (network `cidrs` with RFC 1918 / RFC 6598 ranges): tcp/443 on the cluster
- *   security group, which governs the ENIs of the private endpoint (the cross-account IRSA
+ * - private CIDRs (network `cidrs` with RFC 1918 / RFC 6598 ranges, or the private IPs of the
+ *   source VPC's private NAT gateways, which reach it over peering or a Transit Gateway):
+ *   tcp/443 on the cluster security group, which governs the ENIs of the private endpoint
+ *   (within the group's quota as Service Quotas applies it; no prefix list, which AWS counts
+ *   as its MaxEntries: docs/aws-facts.md#security-group-and-prefix-list-quotas) (the cross-account IRSA
  *   runbook, step 6.2: docs/runbooks.md#the-cross-account-irsa-runbook). A rule is shared by
  *   every link that needs its CIDR on that group (membership `EGRESS#…`); Tether's rules of
  *   one group carry one owner key, `egress:<group>`, and the rule's own CIDR says which CIDR
