@@ -249,6 +249,13 @@ export function agentPolicyStatements(c: AgentPolicyContext): iam.PolicyStatemen
       resources: ['*'],
     }),
     s({
+      // A rule someone else made with a prefix list lets in the CIDRs its entries cover: read,
+      // never changed (the list may be AWS-managed or shared from another account).
+      sid: 'ReadReferencedPrefixListEntries',
+      actions: ['ec2:GetManagedPrefixListEntries'],
+      resources: [`arn:${p}:ec2:*:*:prefix-list/*`],
+    }),
+    s({
       sid: 'IngressOnClusterSecurityGroups',
       actions: ['ec2:AuthorizeSecurityGroupIngress', 'ec2:RevokeSecurityGroupIngress'],
       resources: [`arn:${p}:ec2:*:${a}:security-group/*`],

@@ -116,6 +116,8 @@ export function acknowledgeMemberFindings(member: MemberStack): void {
       'Target clusters are named per link at run time; access entries only for principals under /tether/ (eks:principalArn); UpdateClusterConfig/DescribeUpdate for the publicAccessCidrs of a restricted public endpoint (no IAM condition key narrows UpdateClusterConfig to it; Tether only merges CIDRs)',
     'arn:<AWS::Partition>:eks:*:<AWS::AccountId>:access-entry/*':
       'Access entries of Tether principals only (eks:principalArn), changed only when tagged tether:managed, and only the allowed access policies (eks:policyArn)',
+    'arn:<AWS::Partition>:ec2:*:*:prefix-list/*':
+      'GetManagedPrefixListEntries only (a read): the entries of a prefix list a rule on the cluster security group references, which may be AWS-managed or shared from another account, so named at run time',
     'arn:<AWS::Partition>:ec2:*:<AWS::AccountId>:security-group/*':
       'Only EKS cluster security groups (the aws:eks:cluster-name tag EKS puts on them)',
     'arn:<AWS::Partition>:ec2:*:<AWS::AccountId>:security-group-rule/*':

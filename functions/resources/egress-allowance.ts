@@ -39,6 +39,7 @@ import {
   DescribeManagedPrefixListsCommand,
   DescribeSecurityGroupRulesCommand,
   type EC2Client,
+  GetManagedPrefixListEntriesCommand,
   RevokeSecurityGroupIngressCommand,
   type SecurityGroupRule,
 } from '@aws-sdk/client-ec2';
@@ -237,6 +238,35 @@ const coversPort = (r: SecurityGroupRule) =>
   (r.IpProtocol === 'tcp' && (r.FromPort ?? 0) <= EGRESS_PORT && (r.ToPort ?? 0) >= EGRESS_PORT) ||
   r.IpProtocol === '-1';
 
+/** The entries of each prefix list a rule references, by list id. */
+export type PrefixListEntries = ReadonlyMap<string, readonly string[]>;
+
+/**
+ * The entries of the prefix lists the inbound `rules` reference (GetManagedPrefixListEntries,
+ * every page, once per list); no call when no rule references one. A rule someone else made
+ * with such a list lets in each CIDR an entry covers.
+ */
+export async function referencedPrefixListEntries(
+  ec2: EC2Client,
+  rules: readonly SecurityGroupRule[],
+): Promise<PrefixListEntries> {
+  const ids = [...new Set(rules.flatMap((r) => (!r.IsEgress && r.PrefixListId ? [r.PrefixListId] : [])))];
+  const out = new Map<string, string[]>();
+  for (const id of ids) {
+    const entries: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await ec2.send(
+        new GetManagedPrefixListEntriesCommand({ PrefixListId: id, ...(token ? { NextToken: token } : {}) }),
+      );
+      for (const e of page.Entries ?? []) if (e.Cidr) entries.push(e.Cidr);
+      token = page.NextToken;
+    } while (token);
+    out.set(id, entries);
+  }
+  return out;
+}
+
 /** What Tether records of a CIDR that a rule it did not make already lets in. */
 export const ADOPTED_RULE_NOTE = 'allowed by an existing rule, not managed';
 
@@ -247,6 +277,7 @@ export const ADOPTED_RULE_NOTE = 'allowed by an existing rule, not managed';
 export function ruleAllowing(
   rules: readonly SecurityGroupRule[],
   cidr: string,
+  lists: PrefixListEntries = new Map(),
 ): { readonly rule: SecurityGroupRule; readonly managed: boolean } | undefined {
   const mine = rules.find(
     (r) => !r.IsEgress && r.CidrIpv4 === cidr && r.FromPort === EGRESS_PORT && isManaged(r.Tags),
@@ -255,13 +286,28 @@ export function ruleAllowing(
   const theirs = unmanagedAllowing(
     rules.filter((r) => !r.IsEgress),
     cidr,
+    lists,
   );
   return theirs ? { rule: theirs, managed: false } : undefined;
 }
 
-/** A rule Tether did not make that lets `cidr` in on tcp/443, if the group has one. */
-function unmanagedAllowing(rules: readonly SecurityGroupRule[], cidr: string): SecurityGroupRule | undefined {
-  return rules.find((r) => r.CidrIpv4 === cidr && coversPort(r) && !isManaged(r.Tags));
+/**
+ * A rule Tether did not make that lets `cidr` in on tcp/443, if the group has one: for the
+ * CIDR itself, or referencing a prefix list (`lists`) with an entry that covers it.
+ */
+function unmanagedAllowing(
+  rules: readonly SecurityGroupRule[],
+  cidr: string,
+  lists: PrefixListEntries = new Map(),
+): SecurityGroupRule | undefined {
+  return rules.find(
+    (r) =>
+      coversPort(r) &&
+      !isManaged(r.Tags) &&
+      (r.CidrIpv4 === cidr ||
+        (r.PrefixListId !== undefined &&
+          (lists.get(r.PrefixListId) ?? []).some((e) => cidrContains(e, cidr)))),
+  );
 }
 
 export interface EnsuredIngressRules {
@@ -308,6 +354,7 @@ export async function ensureIngressRules(
   // rules meanwhile): read again and ask only for what is still missing.
   for (let attempt = 0; pending.length > 0; attempt++) {
     const rules = await ingressRules(ec2, groupId);
+    const lists = await referencedPrefixListEntries(ec2, rules);
     const missing: string[] = [];
     for (const cidr of pending) {
       const mine = rules.find(
@@ -323,7 +370,7 @@ export async function ensureIngressRules(
         ruleIds[cidr] = mine.SecurityGroupRuleId ?? '';
         continue;
       }
-      const theirs = unmanagedAllowing(rules, cidr);
+      const theirs = unmanagedAllowing(rules, cidr, lists);
       if (theirs) {
         adopted[cidr] = theirs.SecurityGroupRuleId ?? '';
         continue;

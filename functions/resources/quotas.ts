@@ -54,7 +54,13 @@ import {
 } from '#link/names';
 import type { PolicyDocument } from '#link/policy/evaluate';
 import { isOwnedBy } from '#link/tags';
-import { EGRESS_PORT, inboundRuleWeight, MAX_INBOUND_RULES, ruleAllowing } from './egress-allowance';
+import {
+  EGRESS_PORT,
+  inboundRuleWeight,
+  MAX_INBOUND_RULES,
+  referencedPrefixListEntries,
+  ruleAllowing,
+} from './egress-allowance';
 import {
   type AdjustableQuotaName,
   appliedQuota,
@@ -281,6 +287,10 @@ export class QuotaReader {
 
   iam(accountId: string): IAMClient {
     return this.#clients.iam(accountId);
+  }
+
+  ec2(accountId: string, region: string) {
+    return this.#clients.ec2(accountId, region);
   }
 
   eks(spec: LinkSpec) {
@@ -523,7 +533,10 @@ export async function quotaChecks(
     // Counted as AWS and the egress allowance count them: IPv4 CIDRs and group references one
     // each, a referenced prefix list as its MaxEntries.
     const used = await reader.inboundWeight(target.accountId, target.region, groupId);
-    const missing = cidrs.filter((c) => !ruleAllowing(rules, c));
+    const lists = await read(() =>
+      referencedPrefixListEntries(reader.ec2(target.accountId, target.region), rules),
+    );
+    const missing = cidrs.filter((c) => !ruleAllowing(rules, c, lists));
     const check = counted(
       'security-group-inbound-rules',
       groupId,

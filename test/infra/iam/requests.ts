@@ -277,6 +277,12 @@ export function authorizationsOf(call: CallRecord, state: State): Authorization[
     case 'ec2:DescribeSecurityGroups':
       add(`ec2:${call.operation}`, '*');
       break;
+    case 'ec2:GetManagedPrefixListEntries':
+      add(
+        'ec2:GetManagedPrefixListEntries',
+        `arn:aws:ec2:${region}:${account}:prefix-list/${String(input.PrefixListId)}`,
+      );
+      break;
     case 'ec2:AuthorizeSecurityGroupIngress': {
       const g = securityGroup(state, call);
       add('ec2:AuthorizeSecurityGroupIngress', g.resource, g.context);

@@ -29,6 +29,7 @@ import {
   revokeOwnedRule,
 } from '#resources/egress-allowance';
 import { type Resolved, resolvedOf } from '#resources/resolve';
+import { verifyChain } from '#resources/verify';
 import { REMOVAL_LEASE_MS } from '#store/memberships';
 import { membership } from '#store/table';
 import {
@@ -341,6 +342,47 @@ describe('egressStep on the cluster security group (private CIDRs)', () => {
       expect(rulesOf(groupId).filter((r) => r.CidrIpv4 === P_B)).toEqual(unmanaged);
     },
   );
+
+  it('uses a rule someone else made with a prefix list whose entry covers a CIDR, and verify counts it', async () => {
+    // Arrange: someone's prefix list holds 10.20.0.0/16 (covering P_A, P_B, P_C) and 10.99.0.0/24,
+    // referenced by an all-traffic rule they made.
+    const { ref, groupId } = newTarget();
+    const link = await sgLinkTo(ref);
+    const { PrefixList } = await ec2().send(
+      new CreateManagedPrefixListCommand({
+        PrefixListName: 'corporate',
+        AddressFamily: 'IPv4',
+        MaxEntries: 5,
+        Entries: [{ Cidr: '10.20.0.0/16' }, { Cidr: '10.99.0.0/24' }],
+      }),
+    );
+    await ec2().send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId: groupId,
+        IpPermissions: [{ IpProtocol: '-1', PrefixListIds: [{ PrefixListId: PrefixList?.PrefixListId }] }],
+      }),
+    );
+    const listRule = rulesOf(groupId).find((r) => r.PrefixListId === PrefixList?.PrefixListId);
+
+    // Act
+    const { value, mutations } = await observe(rt.sandbox, () => egressStep(link, rt.runtime));
+    const done = withOutputs(link, value?.outputs ?? {});
+    const network = (await verifyChain(done, rt.clients)).filter((h) => h.hop === 'network');
+
+    // Assert: nothing made, each CIDR recorded as let in by that rule, and the hop holds.
+    expect(mutations).toEqual([]);
+    expect(value?.result).toMatchObject({
+      created: [],
+      adopted: Object.fromEntries(
+        SG_CIDRS.map((c) => [
+          c,
+          { ruleId: listRule?.SecurityGroupRuleId, note: 'allowed by an existing rule, not managed' },
+        ]),
+      ),
+    });
+    expect(tetherCidrsOf(groupId)).toEqual([]);
+    expect(network).toEqual([expect.objectContaining({ ok: true })]);
+  });
 
   it('lets in a CIDR that someone else allows on another port only', async () => {
     // Arrange
