@@ -153,6 +153,51 @@ describe('limits read from Service Quotas', () => {
     expect(failedChecks(plan).map((f) => f.check.check)).toEqual(['roles']);
   });
 
+  it('lowered OIDC-provider and trust-policy-length values are the limits of their checks', async () => {
+    // Arrange: a source account whose providers quota is what it holds, and whose trust policy
+    // length quota is below the workload role's trust.
+    rt.sandbox.addAccount('444444444414');
+    const { ref } = newCluster(rt.sandbox, { accountId: '444444444414' });
+    for (const i of [1, 2]) {
+      await byHand('444444444414').iam.send(
+        new CreateOpenIDConnectProviderCommand({
+          Url: `https://oidc.example.com/id/other-${i}`,
+          ClientIDList: ['sts.amazonaws.com'],
+        }),
+      );
+    }
+    const providers = Object.keys(rt.sandbox.state().accounts['444444444414']!.iam.oidcProviders).length;
+    rt.sandbox.setServiceQuota('444444444414', 'us-east-1', 'iam', 'L-858F3967', providers);
+    rt.sandbox.setServiceQuota('444444444414', 'us-east-1', 'iam', 'L-C07B4B0D', 300);
+    const source = { ...ref, namespace: 'ns', serviceAccount: 'sa' };
+
+    // Act
+    const plan = await planOf(
+      requestFor({ accountId: TARGET_ACCOUNT, region: REGION, cluster: 'cluster-b', access: VIEW }, source),
+    );
+
+    // Assert
+    expect(checkOf(plan, 'oidc-providers')).toMatchObject({
+      ok: false,
+      used: providers,
+      after: providers + 1,
+      limit: providers,
+      limitSource: 'Service Quotas applied value (iam/L-858F3967)',
+    });
+    const trust = checkOf(plan, 'trust-policy-size', roleArn('444444444414', workloadRoleName(source)));
+    expect(trust).toMatchObject({
+      ok: false,
+      limit: 300,
+      limitSource: 'Service Quotas applied value (iam/L-C07B4B0D)',
+    });
+    expect(trust.after!).toBeGreaterThan(300);
+    // The target account keeps its defaults.
+    const targetTrust = plan.targets[0]!.checks!.find(
+      (c) => c.check === 'trust-policy-size' && c.scope.includes(`::${TARGET_ACCOUNT}:`),
+    );
+    expect(targetTrust).toMatchObject({ ok: true, limit: 2048 });
+  });
+
   it('a raised inbound-rules value lets 58 rules and 3 more CIDRs fit', async () => {
     // Arrange
     const { ids, target } = freshTarget('444444444412');
