@@ -84,7 +84,7 @@ export function agentPolicyStatements(c: AgentPolicyContext): iam.PolicyStatemen
       // defaults (docs/aws-facts.md#service-quotas). A read; `*`: the quotas are AWS's, not
       // the account's resources.
       sid: 'ReadAppliedServiceQuotas',
-      actions: ['servicequotas:GetServiceQuota'],
+      actions: ['servicequotas:GetServiceQuota', 'servicequotas:ListServiceQuotas'],
       resources: ['*'],
     }),
     s({

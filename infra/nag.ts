@@ -105,7 +105,7 @@ export function acknowledgeMemberFindings(member: MemberStack): void {
   const reasons: Record<string, string> = {
     'arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*':
       "Identity mode principal: the source is an existing role of the account, named at run time; its policies are only read (Get/List), to say whether it may assume the link's target role",
-    '*': 'EC2 DescribeNatGateways, DescribeSecurityGroupRules and DescribeManagedPrefixLists, IAM ListRoles (read before an OIDC provider is deleted, to keep one another role trusts, and counted by the plan) and IAM ListOpenIDConnectProviders (counted by the plan) support no resource-level permissions, and Service Quotas GetServiceQuota reads quota values, not resources of the account; the Deny guards apply to every resource on purpose',
+    '*': 'EC2 DescribeNatGateways, DescribeSecurityGroupRules and DescribeManagedPrefixLists, IAM ListRoles (read before an OIDC provider is deleted, to keep one another role trusts, and counted by the plan) and IAM ListOpenIDConnectProviders (counted by the plan) support no resource-level permissions, and Service Quotas GetServiceQuota/ListServiceQuotas read quota values, not resources of the account; the Deny guards apply to every resource on purpose',
     'arn:<AWS::Partition>:iam::<AWS::AccountId>:role/tether-*':
       'GetRole on a role that does not exist yet is authorized on its path-less ARN (role/tether-…): reads only',
     'arn:<AWS::Partition>:iam::<AWS::AccountId>:role/tether/*':

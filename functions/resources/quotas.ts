@@ -63,6 +63,7 @@ import {
 } from './egress-allowance';
 import {
   type AdjustableQuotaName,
+  appliedIamQuotas,
   appliedQuota,
   FIXED_LIMIT_SOURCE,
   type QuotaLimit,
@@ -280,8 +281,14 @@ export class QuotaReader {
 
   /** The limit of an adjustable quota in the account (Service Quotas, else the AWS default), read once. */
   limit(name: AdjustableQuotaName, accountId: string, region: string): Promise<QuotaLimit> {
-    return this.#once(`quota:${name}:${accountId}/${region}`, () =>
-      appliedQuota(this.#clients, accountId, region, name),
+    if (name === 'inboundRules') {
+      return this.#once(`quota:${name}:${accountId}/${region}`, () =>
+        appliedQuota(this.#clients, accountId, region, name),
+      );
+    }
+    // IAM's quotas are global: one list per account answers the three.
+    return this.#once(`iam-quotas:${accountId}`, () => appliedIamQuotas(this.#clients, accountId)).then(
+      (limits) => limits[name],
     );
   }
 

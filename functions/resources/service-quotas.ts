@@ -10,7 +10,7 @@
  * possible there (an increase Tether could not read), never a missed one: an adjustable
  * quota cannot be lowered below its default.
  */
-import { GetServiceQuotaCommand } from '@aws-sdk/client-service-quotas';
+import { GetServiceQuotaCommand, ListServiceQuotasCommand } from '@aws-sdk/client-service-quotas';
 import type { AwsClients } from '#aws/clients';
 
 /** One adjustable quota: its Service Quotas codes and its AWS default. */
@@ -84,4 +84,53 @@ export async function appliedQuota(
         : `Service Quotas answered ${(err as Error).name}`;
     return { value: q.defaultValue, source: `AWS default (${code}): ${reason}` };
   }
+}
+
+/**
+ * The applied values of all the adjustable IAM quotas Tether reads, in one ListServiceQuotas
+ * (every page) instead of one GetServiceQuota each: the plan needs three per account. A
+ * quota Service Quotas does not list, or a refused list, gives the AWS default with the reason.
+ *
+ * @example
+ * const limits = await appliedIamQuotas(clients, '111111111111');
+ * limits.roles; // { value: 1000, source: 'Service Quotas applied value (iam/L-FE177D64)' }
+ */
+export async function appliedIamQuotas(
+  clients: Pick<AwsClients, 'serviceQuotas'>,
+  accountId: string,
+): Promise<Record<'trustPolicySize' | 'oidcProviders' | 'roles', QuotaLimit>> {
+  const names = ['trustPolicySize', 'oidcProviders', 'roles'] as const;
+  const applied = new Map<string, number>();
+  let failure: string | undefined;
+  try {
+    const sq = clients.serviceQuotas(accountId, GLOBAL_QUOTA_REGION);
+    let token: string | undefined;
+    do {
+      const page = await sq.send(
+        new ListServiceQuotasCommand({ ServiceCode: 'iam', ...(token ? { NextToken: token } : {}) }),
+      );
+      for (const q of page.Quotas ?? []) {
+        if (q.QuotaCode && typeof q.Value === 'number' && Number.isFinite(q.Value) && q.Value > 0) {
+          applied.set(q.QuotaCode, Math.floor(q.Value));
+        }
+      }
+      token = page.NextToken;
+    } while (token);
+  } catch (err) {
+    failure = `Service Quotas answered ${(err as Error).name}`;
+  }
+  const out = {} as Record<(typeof names)[number], QuotaLimit>;
+  for (const name of names) {
+    const q: AdjustableQuota = ADJUSTABLE_QUOTAS[name];
+    const code = `${q.serviceCode}/${q.quotaCode}`;
+    const value = applied.get(q.quotaCode);
+    out[name] =
+      value !== undefined
+        ? { value, source: `Service Quotas applied value (${code})` }
+        : {
+            value: q.defaultValue,
+            source: `AWS default (${code}): ${failure ?? 'Service Quotas has no applied value'}`,
+          };
+  }
+  return out;
 }

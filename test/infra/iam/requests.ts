@@ -130,7 +130,8 @@ export function authorizationsOf(call: CallRecord, state: State): Authorization[
       break;
     // The applied quota values (the plan's limits, the allowance's rules per group): `*`.
     case 'servicequotas:GetServiceQuota':
-      add('servicequotas:GetServiceQuota', '*');
+    case 'servicequotas:ListServiceQuotas':
+      add(`servicequotas:${call.operation}`, '*');
       break;
     // ---- IAM roles -------------------------------------------------------------------
     case 'iam:GetRole':

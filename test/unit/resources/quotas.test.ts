@@ -238,11 +238,11 @@ describe('limits read from Service Quotas', () => {
   });
 
   it('falls back to the AWS default, saying why, when Service Quotas refuses or has no value', async () => {
-    // Arrange
+    // Arrange: the target account's IAM list is refused; its rules-per-group quota has no applied value.
     const { target } = freshTarget('444444444413');
     rt.sandbox.injectFault({
       service: 'servicequotas',
-      operation: 'GetServiceQuota',
+      operation: 'ListServiceQuotas',
       accountId: '444444444413',
       code: 'AccessDeniedException',
       statusCode: 403,
@@ -251,7 +251,7 @@ describe('limits read from Service Quotas', () => {
     rt.sandbox.injectFault({
       service: 'servicequotas',
       operation: 'GetServiceQuota',
-      accountId: SOURCE_ACCOUNT,
+      accountId: '444444444413',
       code: 'NoSuchResourceException',
       times: 10,
     });
@@ -259,7 +259,7 @@ describe('limits read from Service Quotas', () => {
     // Act
     let plan: Plan;
     try {
-      plan = await planOf(requestFor(target));
+      plan = await planOf({ ...requestFor(target), network: { mode: 'cidrs', cidrs: ['10.200.0.0/24'] } });
     } finally {
       rt.sandbox.clearFaults();
     }
@@ -270,11 +270,34 @@ describe('limits read from Service Quotas', () => {
       limit: 1000,
       limitSource: 'AWS default (iam/L-FE177D64): Service Quotas answered AccessDeniedException',
     });
-    expect(checkOf(plan, 'oidc-providers')).toMatchObject({
+    expect(checkOf(plan, 'security-group-inbound-rules')).toMatchObject({
       ok: true,
-      limit: 100,
-      limitSource: 'AWS default (iam/L-858F3967): Service Quotas has no applied value',
+      limit: 60,
+      limitSource: 'AWS default (vpc/L-0EA8095F): Service Quotas has no applied value',
     });
+    // The source account's list was answered: its figures are its own.
+    expect(checkOf(plan, 'oidc-providers')).toMatchObject({
+      limitSource: 'Service Quotas applied value (iam/L-858F3967)',
+    });
+  });
+
+  it('reads the IAM quotas of an account in one ListServiceQuotas', async () => {
+    // Arrange
+    const { target } = freshTarget('444444444415');
+    rt.sandbox.resetCalls();
+
+    // Act
+    await planOf(requestFor(target));
+
+    // Assert: one list per account (source and target), no GetServiceQuota for IAM.
+    const quotaCalls = rt.sandbox
+      .calls()
+      .filter((c) => c.service === 'servicequotas')
+      .map((c) => `${c.accountId}:${c.operation}`)
+      .sort();
+    expect(quotaCalls).toEqual(
+      [`444444444415:ListServiceQuotas`, `${SOURCE_ACCOUNT}:ListServiceQuotas`].sort(),
+    );
   });
 });
 
