@@ -266,8 +266,9 @@ export class QuotaReader {
     );
   }
 
-  natIps(spec: LinkSpec, vpcId: string): Promise<string[]> {
-    const { accountId, region } = spec.source;
+  /** The egress addresses of the VPC's NAT gateways (`natGatewayIps`), read once. */
+  natIps(source: Pick<ClusterRef, 'accountId' | 'region'>, vpcId: string): Promise<string[]> {
+    const { accountId, region } = source;
     return this.#once(`nat:${accountId}/${region}/${vpcId}`, () =>
       read(() => natGatewayIps(this.#clients.ec2(accountId, region), vpcId)),
     );
@@ -532,7 +533,7 @@ export async function quotaChecks(
     spec.network.mode === 'cidrs'
       ? spec.network.cidrs
       : natSource && vpcId
-        ? (await reader.natIps(spec, vpcId)).map((ip) => `${ip}/32`)
+        ? (await reader.natIps(source, vpcId)).map((ip) => `${ip}/32`)
         : [];
   const cidrs = sources.filter((c) => isPrivateCidr(c));
   if (groupId && cidrs.length) {
