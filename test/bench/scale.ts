@@ -33,9 +33,6 @@ const VIEW = {
   scope: { type: 'cluster' },
 } as const;
 
-/** The reads every link makes before it can decide anything: the resolves. */
-const RESOLVE_OPERATIONS = new Set(['DescribeCluster', 'DescribeNatGateways', 'AssumeRole']);
-
 async function post(rt: LocalRuntime, body: unknown): Promise<string[]> {
   const res = await fetch(`${rt.url}/links`, {
     method: 'POST',
@@ -65,11 +62,32 @@ export interface CallsRow {
   readonly minimum: number;
   readonly 'source-account writes': number;
   readonly 'read-only calls': number;
-  readonly 'read bound (1 per write + resolves)': number;
+  /** The checks of `POST /links` (the plan: clusters, NAT IPs, quotas, conflicts), before anything is written. */
+  readonly 'plan reads': number;
+  /** The resolve step: both clusters and the source's NAT gateways. */
+  readonly resolves: number;
+  /** What the ensures read to decide a write (the read before each write). */
+  readonly 'ensure reads': number;
+  /** DescribeUpdate while a cluster update runs (minutes on AWS: a poll, not a decision). */
+  readonly 'update follow': number;
+  /** The verify step's read-back of every document, entry and rule (as `POST /links/{id}/verify`). */
+  readonly 'verify reads': number;
+  /** Agent-role sessions (STS AssumeRole in the hub). */
+  readonly sessions: number;
   readonly writes: string;
+  readonly readsByPhase: string;
 }
 
-/** The calls of the demo link (first of its workload, 3 NAT IPs) and of a further link of the same workload. */
+/** The operations of the resolve step ("Resolve clusters and NAT IPs"). */
+const RESOLVE_STEP_OPERATIONS = new Set(['DescribeCluster', 'DescribeNatGateways']);
+
+/**
+ * The calls of the demo link (first of its workload, 3 NAT IPs) and of a further link of the
+ * same workload, the reads told apart by phase: the API's plan (its own session,
+ * `tether-api`), the agent sessions (`tether-hub`), and the link's run (`tether-<link>-<run>`),
+ * whose verify step is measured alone as `POST /links/{id}/verify` (the same function,
+ * `#resources/verify`) and taken out of the run's reads.
+ */
 export async function measureCallsPerLink(): Promise<CallsRow[]> {
   const rt = await startLocalRuntime({ retryIntervalMs: 1 });
   try {
@@ -80,15 +98,36 @@ export async function measureCallsPerLink(): Promise<CallsRow[]> {
       const calls = rt.sandbox.calls();
       const writes = calls.filter((c) => c.mutating);
       const reads = calls.filter((c) => !c.mutating);
-      const resolves = reads.filter((c) => RESOLVE_OPERATIONS.has(c.operation)).length;
+      const plan = reads.filter((c) => c.sessionName === 'tether-api');
+      const sessions = reads.filter((c) => c.operation === 'AssumeRole');
+      const run = reads.filter((c) => c.sessionName?.startsWith(`tether-${l.id}-`));
+      rt.sandbox.resetCalls();
+      const verified = await fetch(`${rt.url}/links/${l.id}/verify`, { method: 'POST' });
+      if (verified.status !== 200) throw new Error(`${link}: verify answered ${verified.status}`);
+      const verify = rt.sandbox.calls().filter((c) => !c.mutating && c.operation !== 'AssumeRole');
+      // The run's reads without its verify step: take out one call of each the verify made.
+      const rest = [...run];
+      for (const v of verify) {
+        const i = rest.findLastIndex((c) => c.operation === v.operation && c.accountId === v.accountId);
+        if (i >= 0) rest.splice(i, 1);
+      }
+      const resolveCalls = rest.filter((c) => RESOLVE_STEP_OPERATIONS.has(c.operation)).slice(0, 3);
+      const follow = rest.filter((c) => c.operation === 'DescribeUpdate');
+      const ensure = rest.filter((c) => !resolveCalls.includes(c) && !follow.includes(c));
       return {
         link,
         'mutating calls': writes.length,
         minimum,
         'source-account writes': writes.filter((c) => c.accountId === SOURCE).length,
         'read-only calls': reads.length,
-        'read bound (1 per write + resolves)': writes.length + resolves,
+        'plan reads': plan.length,
+        resolves: resolveCalls.length,
+        'ensure reads': ensure.length,
+        'update follow': follow.length,
+        'verify reads': verify.length,
+        sessions: sessions.length,
         writes: countBy(writes),
+        readsByPhase: `plan: ${countBy(plan)}\n    ensures: ${countBy(ensure)}\n    verify: ${countBy(verify)}`,
       };
     };
     return [
@@ -109,8 +148,13 @@ export async function measureCallsPerLink(): Promise<CallsRow[]> {
 
 export function printCallsPerLink(rows: readonly CallsRow[]): void {
   console.log('\nAWS calls per link against the minimum the link needs (sandbox call log)');
-  console.table(rows.map(({ writes: _, ...r }) => r));
-  for (const r of rows) console.log(`  ${r.link}: ${r.writes}`);
+  console.table(rows.map(({ writes: _, readsByPhase: __, ...r }) => r));
+  for (const r of rows) {
+    const bound = r['ensure reads'] <= r['mutating calls'] ? 'within' : 'OVER';
+    console.log(
+      `  ${r.link}: ${r.writes}\n    ensure reads ${r['ensure reads']} for ${r['mutating calls']} writes: ${bound} one read per write\n    ${r.readsByPhase}`,
+    );
+  }
 }
 
 /** What `{@link measureOneWorkload}` reports. */
