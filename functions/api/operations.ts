@@ -31,6 +31,7 @@ import {
   type TargetPlan,
 } from '#resources/plan';
 import { renderManifests } from '#resources/manifests';
+import { caSecretManifest, clusterCaCertificate, generateClusterCa } from '#resources/roles-anywhere';
 import { verifyChain } from '#resources/verify';
 import type { LinkFilters, Reservation } from '#store/links';
 import { offboardInput, onboardInput, reconcileInput } from '#link/workflow-input';
@@ -66,7 +67,11 @@ function summary(link: Link) {
 }
 
 /** The identity modes built so far; the others answer IDENTITY_MODE_UNSUPPORTED. */
-export const BUILT_MODES: ReadonlySet<IdentityMode> = new Set<IdentityMode>(['irsa', 'principal']);
+export const BUILT_MODES: ReadonlySet<IdentityMode> = new Set<IdentityMode>([
+  'irsa',
+  'principal',
+  'roles-anywhere',
+]);
 
 /**
  * What the schema cannot say, checked before anything is read or made: the rules of
@@ -264,17 +269,40 @@ export async function createLinks(
     if (state.state === 'done') return state.response as ApiResult;
   }
   try {
-    const plan = await planRequest(rt, request);
+    const { request: complete, caSecret } = await withClusterCa(rt, request);
+    const plan = await planRequest(rt, complete);
     assertApplicable(plan);
     assertChecksHold(plan, admission);
     const response = await applyPlan(rt, plan, requestIdFor(idempotencyKey, bodyHash), admission);
+    // Kept for a replay without the CA's private key: it is shown once, never stored.
     if (idempotencyKey) await rt.idempotency.complete(idempotencyKey, response);
-    return response;
+    return caSecret ? { ...response, body: { ...(response.body as object), caSecret } } : response;
   } catch (err) {
     // Nothing was promised for this key: let the caller retry with it.
     if (idempotencyKey) await rt.idempotency.abandon(idempotencyKey).catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * Mode `roles-anywhere` without a CA certificate: the one the source cluster's trust anchor
+ * already holds, or a new CA, whose cert-manager Secret (with the private key) the caller
+ * gets once. Other requests go as they are.
+ */
+async function withClusterCa(
+  rt: TetherRuntime,
+  request: OnboardingRequest,
+): Promise<{ request: OnboardingRequest; caSecret?: string }> {
+  if (request.identity.mode !== 'roles-anywhere' || request.identity.caCertificate !== undefined)
+    return { request };
+  const complete = (caCertificate: string): OnboardingRequest => ({
+    ...request,
+    identity: { ...request.identity, caCertificate },
+  });
+  const existing = await clusterCaCertificate(rt.memberships, request.source);
+  if (existing) return { request: complete(existing) };
+  const ca = generateClusterCa(request.source, rt.now());
+  return { request: complete(ca.certificatePem), caSecret: caSecretManifest(request.source, ca) };
 }
 
 /** How long a request waits for other requests that are making links it asks for. */

@@ -14,6 +14,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { EKSClient } from '@aws-sdk/client-eks';
 import { IAMClient } from '@aws-sdk/client-iam';
+import { RolesAnywhereClient } from '@aws-sdk/client-rolesanywhere';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
@@ -24,9 +25,17 @@ import { classifyAwsError, isAwsError, recordCallSite } from '#aws/errors';
 import { httpsKubernetesApi, type KubernetesApi, type KubernetesTarget } from './kubernetes';
 
 /** The services Tether calls, by the name the sandbox and call counts use. */
-export type AwsServiceName = 'iam' | 'sts' | 'eks' | 'ec2' | 's3' | 'sfn' | 'dynamodb';
+export type AwsServiceName = 'iam' | 'sts' | 'eks' | 'ec2' | 's3' | 'sfn' | 'dynamodb' | 'rolesanywhere';
 
-type AnyClient = IAMClient | STSClient | EKSClient | EC2Client | S3Client | SFNClient | DynamoDBClient;
+type AnyClient =
+  | IAMClient
+  | STSClient
+  | EKSClient
+  | EC2Client
+  | S3Client
+  | SFNClient
+  | DynamoDBClient
+  | RolesAnywhereClient;
 
 export interface AwsClientsOptions {
   /** The hub's own account; calls into it use the hub credentials directly. */
@@ -185,6 +194,11 @@ export class AwsClients {
 
   ec2(accountId: string, region: string): EC2Client {
     return this.#client('ec2', accountId, region, (c) => new EC2Client(c));
+  }
+
+  /** IAM Roles Anywhere of a member account's Region (mode `roles-anywhere`). */
+  rolesAnywhere(accountId: string, region: string): RolesAnywhereClient {
+    return this.#client('rolesanywhere', accountId, region, (c) => new RolesAnywhereClient(c));
   }
 
   s3(accountId: string, region: string): S3Client {

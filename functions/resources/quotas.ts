@@ -449,7 +449,7 @@ export async function quotaChecks(
         reader.iam(target.accountId),
         target.accountId,
         targetRoleName(spec),
-        targetTrustPolicy(source.accountId, sourceRoleArnOf(spec)),
+        targetTrustPolicy(source.accountId, sourceRoleArnOf(spec), spec.identity.mode),
         TARGET_POLICY_NAME,
         targetPolicy(eksClusterArn(target)),
       )),

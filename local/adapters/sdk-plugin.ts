@@ -12,6 +12,7 @@
 import * as ec2Sdk from '@aws-sdk/client-ec2';
 import * as eksSdk from '@aws-sdk/client-eks';
 import * as iamSdk from '@aws-sdk/client-iam';
+import * as rolesAnywhereSdk from '@aws-sdk/client-rolesanywhere';
 import * as s3Sdk from '@aws-sdk/client-s3';
 import * as stsSdk from '@aws-sdk/client-sts';
 import type {
@@ -53,6 +54,11 @@ const SDKS: Record<
   ec2: { module: ec2Sdk as Record<string, unknown>, base: 'EC2ServiceException', protocol: 'ec2Query' },
   eks: { module: eksSdk as Record<string, unknown>, base: 'EKSServiceException', protocol: 'restJson' },
   s3: { module: s3Sdk as Record<string, unknown>, base: 'S3ServiceException', protocol: 'restXml' },
+  rolesanywhere: {
+    module: rolesAnywhereSdk as Record<string, unknown>,
+    base: 'RolesAnywhereServiceException',
+    protocol: 'restJson',
+  },
 };
 
 interface Modeled {

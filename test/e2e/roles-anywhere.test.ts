@@ -1,0 +1,310 @@
+/**
+ * Identity mode `roles-anywhere` (the Roles Anywhere runbook, seed 002), end to end through
+ * the HTTP API against the sandbox: Tether makes the source cluster's CA (returning its
+ * cert-manager Secret once), the trust anchor, the workload's profile and role; a client
+ * certificate issued from that CA for this workload gets a session through the sandbox's
+ * CreateSession and chains to the target role; a certificate for another workload, from
+ * another CA, or expired is refused; bad CA input is a 400 that changes nothing; the
+ * trust anchor is shared by the cluster's links and goes with the last; offboarding leaves
+ * nothing.
+ */
+import { generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
+import { GetRoleCommand } from '@aws-sdk/client-iam';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { Certificate } from '@kubernetes-models/cert-manager/cert-manager.io/v1/Certificate';
+import { Issuer } from '@kubernetes-models/cert-manager/cert-manager.io/v1/Issuer';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import forge from 'node-forge';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
+import { workloadRoleName } from '#link/names';
+import { attachSandbox } from '#local/adapters/sdk-plugin';
+import { createSessionStringToSign, rolesAnywhereOf } from '#local/sandbox/roles-anywhere';
+import type { RegionState } from '#local/sandbox/state';
+import { generateClusterCa, signCertificate } from '#resources/roles-anywhere';
+import { demoRequest, type Harness, startHarness } from './harness';
+import { byHand } from './probe';
+
+const SOURCE = '111111111111';
+const REGION = 'ap-southeast-1';
+const NS = 'kubeai-chatbot';
+const SA = 'kubeai-chatbot';
+const DAY = 86_400_000;
+
+let h: Harness;
+
+const raRequest = (overrides: Record<string, unknown> = {}) =>
+  demoRequest({ identity: { mode: 'roles-anywhere', ...overrides }, network: { mode: 'none' } });
+
+/** The source account's Roles Anywhere state in the sandbox. */
+const raState = () => {
+  const region = h.rt.sandbox.state().accounts[SOURCE]?.regions[REGION];
+  return region
+    ? rolesAnywhereOf(structuredClone(region) as RegionState)
+    : { trustAnchors: {}, profiles: {} };
+};
+
+/** A client certificate issued by `ca` for `cn`, valid from `from` to `to`. */
+function clientCertificate(
+  ca: { certificatePem: string; privateKeyPem: string },
+  cn: string,
+  from = new Date(Date.now() - 60_000),
+  to = new Date(Date.now() + DAY),
+): { pem: string; key: KeyObject } {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const caCert = forge.pki.certificateFromPem(ca.certificatePem);
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
+  const serial = randomBytes(12);
+  serial[0] = (serial[0] ?? 0) & 0x7f;
+  cert.serialNumber = serial.toString('hex');
+  cert.validity.notBefore = from;
+  cert.validity.notAfter = to;
+  cert.setSubject([{ name: 'commonName', value: cn }]);
+  cert.setIssuer(caCert.subject.attributes);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, critical: true },
+    { name: 'extKeyUsage', clientAuth: true },
+  ]);
+  signCertificate(cert, ca.privateKeyPem);
+  return { pem: forge.pki.certificateToPem(cert), key: privateKey };
+}
+
+/** The sidecar's credential exchange: CreateSession signed with the certificate's key. */
+function createSession(
+  cert: { pem: string; key: KeyObject },
+  arns: { trustAnchorArn: string; profileArn: string; roleArn: string },
+) {
+  const timestamp = new Date().toISOString();
+  const signature = sign('sha256', Buffer.from(createSessionStringToSign({ ...arns, timestamp })), cert.key);
+  return h.rt.sandbox.invoke(
+    'rolesanywhere',
+    'CreateSession',
+    { ...arns, certificate: cert.pem, timestamp, signature: signature.toString('base64') },
+    { accessKeyId: '', region: REGION },
+  ) as Promise<{
+    credentialSet: { credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string } }[];
+  }>;
+}
+
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+describe('POST /links with identity mode roles-anywhere: bad CA input', () => {
+  it('refuses a CA certificate that is not a CA, with 400 problem+json, and makes nothing', async () => {
+    const ca = generateClusterCa({ accountId: SOURCE, region: REGION, cluster: 'x' });
+    const leaf = clientCertificate(ca, 'not-a-ca');
+    const res = await h.api('POST', '/links', raRequest({ caCertificate: leaf.pem }));
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    expect(res.body.code).toBe('VALIDATION_FAILED');
+    expect(JSON.stringify(res.body)).toContain('not a CA certificate');
+    expect((await h.api('GET', '/links')).body.items).toHaveLength(0);
+    expect(Object.keys(raState().trustAnchors)).toHaveLength(0);
+  });
+
+  it('refuses a PEM holding a private key, without echoing the key', async () => {
+    const ca = generateClusterCa({ accountId: SOURCE, region: REGION, cluster: 'x' });
+    const res = await h.api(
+      'POST',
+      '/links',
+      raRequest({ caCertificate: ca.certificatePem + ca.privateKeyPem }),
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('VALIDATION_FAILED');
+    expect(JSON.stringify(res.body)).toContain('holds a private key');
+    expect(JSON.stringify(res.body)).not.toContain('PRIVATE KEY');
+    expect((await h.api('GET', '/links')).body.items).toHaveLength(0);
+  });
+
+  it('refuses an expired CA certificate', async () => {
+    const ca = generateClusterCa(
+      { accountId: SOURCE, region: REGION, cluster: 'x' },
+      new Date(Date.now() - 3651 * DAY),
+    );
+    const res = await h.api('POST', '/links', raRequest({ caCertificate: ca.certificatePem }));
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(res.body)).toContain('expired');
+  });
+
+  it('refuses caCertificate in another mode', async () => {
+    const ca = generateClusterCa({ accountId: SOURCE, region: REGION, cluster: 'x' });
+    const res = await h.api(
+      'POST',
+      '/links',
+      demoRequest({
+        identity: { mode: 'irsa', caCertificate: ca.certificatePem },
+        network: { mode: 'none' },
+      }),
+    );
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(res.body)).toContain('caCertificate is for mode roles-anywhere');
+  });
+});
+
+describe('identity mode roles-anywhere, end to end', () => {
+  let link: any;
+  let ca: { certificatePem: string; privateKeyPem: string };
+  let second: any;
+
+  it('makes the CA and returns its cert-manager Secret once; the link never holds the key', async () => {
+    const res = await h.api('POST', '/links', raRequest(), { 'idempotency-key': 'ra-1' });
+    expect(res.status).toBe(202);
+    const secret = YAML.parse(res.body.caSecret);
+    expect(secret).toMatchObject({ kind: 'Secret', type: 'kubernetes.io/tls', metadata: { namespace: NS } });
+    ca = { certificatePem: secret.stringData['tls.crt'], privateKeyPem: secret.stringData['tls.key'] };
+    expect(ca.privateKeyPem).toContain('PRIVATE KEY');
+    link = await h.settle(res.body.links[0].id);
+    expect(link.status).toBe('ACTIVE');
+    expect(JSON.stringify(link)).not.toContain('PRIVATE KEY');
+    expect(link.spec.identity.caCertificate).toBe(ca.certificatePem);
+    // A replay answers the same links, without the key.
+    const replay = await h.api('POST', '/links', raRequest(), { 'idempotency-key': 'ra-1' });
+    expect(replay.body.links[0].id).toBe(link.id);
+    expect(replay.body.caSecret).toBeUndefined();
+  });
+
+  it('makes the trust anchor for the CA, the profile for the workload role, and a trust scoped to both', async () => {
+    const state = raState();
+    const anchors = Object.values(state.trustAnchors);
+    expect(anchors).toHaveLength(1);
+    expect(anchors[0]?.certificatePem).toBe(ca.certificatePem);
+    expect(anchors[0]?.trustAnchorArn).toBe(link.outputs.trustAnchorArn);
+    const profiles = Object.values(state.profiles);
+    expect(profiles).toHaveLength(1);
+    expect(profiles[0]?.roleArns).toEqual([link.outputs.workloadRoleArn]);
+    expect(profiles[0]?.enabled).toBe(true);
+    const { iam } = byHand(h.rt.sandbox, SOURCE, REGION);
+    const role = await iam.send(new GetRoleCommand({ RoleName: workloadRoleName(link.spec.source) }));
+    const trust = JSON.parse(decodeURIComponent(role.Role?.AssumeRolePolicyDocument ?? '{}'));
+    expect(trust.Statement[0]).toMatchObject({
+      Principal: { Service: 'rolesanywhere.amazonaws.com' },
+      Action: ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'],
+      Condition: {
+        StringEquals: { 'aws:PrincipalTag/x509Subject/CN': `${SA}.${NS}` },
+        ArnEquals: { 'aws:SourceArn': link.outputs.trustAnchorArn },
+      },
+    });
+  });
+
+  it('gives a session to a certificate of this workload from the CA, which chains to the target role', async () => {
+    const arns = {
+      trustAnchorArn: link.outputs.trustAnchorArn,
+      profileArn: link.outputs.profileArn,
+      roleArn: link.outputs.workloadRoleArn,
+    };
+    const out = await createSession(clientCertificate(ca, `${SA}.${NS}`), arns);
+    const creds = out.credentialSet[0]?.credentials;
+    expect(creds?.accessKeyId).toMatch(/^ASIA/);
+    const sts = attachSandbox(
+      new STSClient({
+        region: REGION,
+        maxAttempts: 1,
+        credentials: {
+          accessKeyId: creds?.accessKeyId ?? '',
+          secretAccessKey: creds?.secretAccessKey ?? '',
+          sessionToken: creds?.sessionToken ?? '',
+        },
+      }),
+      h.rt.sandbox,
+      'sts',
+    );
+    const assumed = await sts.send(
+      new AssumeRoleCommand({ RoleArn: link.outputs.targetRoleArn, RoleSessionName: 'kubectl' }),
+    );
+    expect(assumed.AssumedRoleUser?.Arn).toContain(':assumed-role/');
+  });
+
+  it('refuses a certificate for another workload, from another CA, expired, or with the wrong key', async () => {
+    const arns = {
+      trustAnchorArn: link.outputs.trustAnchorArn,
+      profileArn: link.outputs.profileArn,
+      roleArn: link.outputs.workloadRoleArn,
+    };
+    const refused = (p: Promise<unknown>) =>
+      expect(p).rejects.toMatchObject({ code: 'AccessDeniedException' });
+    await refused(createSession(clientCertificate(ca, `other.${NS}`), arns));
+    const otherCa = generateClusterCa({ accountId: SOURCE, region: REGION, cluster: 'elsewhere' });
+    await refused(createSession(clientCertificate(otherCa, `${SA}.${NS}`), arns));
+    await refused(
+      createSession(
+        clientCertificate(ca, `${SA}.${NS}`, new Date(Date.now() - 2 * DAY), new Date(Date.now() - DAY)),
+        arns,
+      ),
+    );
+    const stolen = clientCertificate(ca, `${SA}.${NS}`);
+    await refused(createSession({ pem: stolen.pem, key: clientCertificate(ca, 'x').key }, arns));
+  });
+
+  it('renders the cert-manager Issuer, Certificate, ConfigMap and the signing-helper sidecar', async () => {
+    const res = await h.api('GET', `/links/${link.id}/manifests`);
+    expect(res.status).toBe(200);
+    const docs = YAML.parseAllDocuments(res.text).map((d) => d.toJSON());
+    const byKind = (kind: string) => docs.find((d) => d.kind === kind);
+    new Issuer(byKind('Issuer')).validate();
+    const cert = new Certificate(byKind('Certificate'));
+    cert.validate();
+    expect(cert.spec?.commonName).toBe(`${SA}.${NS}`);
+    const cm = new ConfigMap(byKind('ConfigMap'));
+    cm.validate();
+    expect(cm.data).toEqual({
+      TRUST_ANCHOR_ARN: link.outputs.trustAnchorArn,
+      PROFILE_ARN: link.outputs.profileArn,
+      ROLE_ARN: link.outputs.workloadRoleArn,
+    });
+    const patch = byKind('Deployment');
+    const deployment = new Deployment({
+      ...patch,
+      spec: {
+        selector: { matchLabels: { app: SA } },
+        template: { metadata: { labels: { app: SA } }, spec: patch.spec.template.spec },
+      },
+    });
+    for (const c of patch.spec.template.spec.containers) c.image ??= 'public.ecr.aws/example/app:1';
+    deployment.validate();
+    const sidecar = patch.spec.template.spec.containers.find((c: any) => c.name === 'tether-roles-anywhere');
+    expect(sidecar.args.slice(0, 1)).toEqual(['serve']);
+    expect(sidecar.envFrom[0].configMapRef.name).toBe(cm.metadata?.name);
+  });
+
+  it('shares the trust anchor with a second workload of the cluster that gives the same CA', async () => {
+    const res = await h.api(
+      'POST',
+      '/links',
+      demoRequest({
+        source: { ...demoRequest().source, serviceAccount: 'second' },
+        identity: { mode: 'roles-anywhere', caCertificate: ca.certificatePem },
+        network: { mode: 'none' },
+      }),
+    );
+    expect(res.status).toBe(202);
+    expect(res.body.caSecret).toBeUndefined();
+    second = await h.settle(res.body.links[0].id);
+    expect(second.status).toBe('ACTIVE');
+    expect(second.outputs.trustAnchorArn).toBe(link.outputs.trustAnchorArn);
+    expect(Object.keys(raState().trustAnchors)).toHaveLength(1);
+    expect(Object.keys(raState().profiles)).toHaveLength(2);
+  });
+
+  it('keeps the anchor while a link uses it, and leaves nothing when the last goes', async () => {
+    expect((await h.api('DELETE', `/links/${link.id}`)).status).toBe(202);
+    expect((await h.settle(link.id)).status).toBe('DELETED');
+    expect(Object.keys(raState().trustAnchors)).toHaveLength(1);
+    expect(Object.values(raState().profiles).map((p) => p.roleArns[0])).toEqual([
+      second.outputs.workloadRoleArn,
+    ]);
+    expect((await h.api('DELETE', `/links/${second.id}`)).status).toBe(202);
+    expect((await h.settle(second.id)).status).toBe('DELETED');
+    expect(raState()).toEqual({ trustAnchors: {}, profiles: {} });
+    const { iam } = byHand(h.rt.sandbox, SOURCE, REGION);
+    await expect(
+      iam.send(new GetRoleCommand({ RoleName: workloadRoleName(link.spec.source) })),
+    ).rejects.toMatchObject({ name: 'NoSuchEntityException' });
+  });
+});
