@@ -317,7 +317,16 @@ beforeAll(async () => {
     })),
   });
   expect(awsPolicies.status).toBe('ACTIVE');
-  more.push(direct, principal, awsPolicies);
+  // 3d. Mode roles-anywhere: the cluster's trust anchor, the workload's profile and role.
+  const [rolesAnywhere] = await settled(
+    demoRequest({
+      source: { ...demoRequest().source, namespace: 'ra', serviceAccount: 'ra' },
+      identity: { mode: 'roles-anywhere' },
+      network: { mode: 'none' },
+    }),
+  );
+  expect(rolesAnywhere.status).toBe('ACTIVE');
+  more.push(direct, principal, awsPolicies, rolesAnywhere);
   // 4. A link that fails at its access entry and is compensated.
   h.rt.sandbox.injectFault({
     service: 'eks',
