@@ -91,7 +91,10 @@ async function tagsOf(ra: RolesAnywhereClient, arn: string): Promise<Record<stri
   return tagsRecord((await ra.send(new ListTagsForResourceCommand({ resourceArn: arn }))).tags);
 }
 
-async function findAnchor(ra: RolesAnywhereClient, name: string): Promise<TrustAnchorDetail | undefined> {
+export async function findAnchor(
+  ra: RolesAnywhereClient,
+  name: string,
+): Promise<TrustAnchorDetail | undefined> {
   let nextToken: string | undefined;
   do {
     const page = await ra.send(new ListTrustAnchorsCommand({ ...(nextToken ? { nextToken } : {}) }));
@@ -102,7 +105,7 @@ async function findAnchor(ra: RolesAnywhereClient, name: string): Promise<TrustA
   return undefined;
 }
 
-async function findProfile(ra: RolesAnywhereClient, name: string): Promise<ProfileDetail | undefined> {
+export async function findProfile(ra: RolesAnywhereClient, name: string): Promise<ProfileDetail | undefined> {
   let nextToken: string | undefined;
   do {
     const page = await ra.send(new ListProfilesCommand({ ...(nextToken ? { nextToken } : {}) }));
@@ -114,7 +117,7 @@ async function findProfile(ra: RolesAnywhereClient, name: string): Promise<Profi
 }
 
 /** SHA-256 of the certificate in a PEM, or undefined when it is not one. */
-function fingerprintOf(pem: string | undefined): string | undefined {
+export function fingerprintOf(pem: string | undefined): string | undefined {
   try {
     return pem ? certificateFingerprint(new X509Certificate(pem)) : undefined;
   } catch {

@@ -242,6 +242,56 @@ describe('identity mode roles-anywhere, end to end', () => {
     await refused(createSession({ pem: stolen.pem, key: clientCertificate(ca, 'x').key }, arns));
   });
 
+  it('verifies the chain hop by hop: anchor, profile, certificate trust and its scope, role chain', async () => {
+    const hops = link.steps.verify.result.hops as { hop: string; ok: boolean }[];
+    expect(hops.filter((x) => !x.ok)).toEqual([]);
+    expect(hops.map((x) => x.hop)).toEqual(
+      expect.arrayContaining([
+        'trust-anchor-holds-ca',
+        'profile-lists-workload-role',
+        'certificate→workload-role',
+        'trust-is-scoped',
+        'trust-is-scoped-to-anchor',
+        'workload-role→target-role',
+        'target-role-takes-source-identity',
+        'target-role-trusts-workload-role',
+      ]),
+    );
+    const res = await h.api('POST', `/links/${link.id}/verify`);
+    expect(res.status).toBe(200);
+    expect(res.body.verification.ok).toBe(true);
+  });
+
+  it('reconciles with no change when nothing drifted, and puts a deleted profile back', async () => {
+    const before = h.rt.sandbox.calls().length;
+    expect((await h.api('POST', `/links/${link.id}/reconcile`)).status).toBe(202);
+    expect((await h.settle(link.id)).status).toBe('ACTIVE');
+    const mutations = h.rt.sandbox
+      .calls()
+      .slice(before)
+      .filter((c) => c.mutating && c.ok);
+    expect(mutations.filter((c) => c.service === 'rolesanywhere' || c.service === 'iam')).toEqual([]);
+    // Someone deletes the profile by hand: verify says so, reconcile makes it again.
+    const [profile] = Object.values(raState().profiles);
+    await h.rt.sandbox.invoke(
+      'rolesanywhere',
+      'DeleteProfile',
+      { profileId: profile?.profileId },
+      { accessKeyId: h.rt.sandbox.rootCredentials(SOURCE).accessKeyId, region: REGION },
+    );
+    const broken = await h.api('POST', `/links/${link.id}/verify`);
+    expect(broken.body.verification.ok).toBe(false);
+    expect(broken.body.verification.hops.find((x: any) => x.hop === 'profile-lists-workload-role').ok).toBe(
+      false,
+    );
+    expect((await h.api('POST', `/links/${link.id}/reconcile`)).status).toBe(202);
+    link = await h.settle(link.id);
+    expect(link.status).toBe('ACTIVE');
+    expect(Object.values(raState().profiles).map((p) => p.roleArns)).toEqual([
+      [link.outputs.workloadRoleArn],
+    ]);
+  });
+
   it('renders the cert-manager Issuer, Certificate, ConfigMap and the signing-helper sidecar', async () => {
     const res = await h.api('GET', `/links/${link.id}/manifests`);
     expect(res.status).toBe(200);
