@@ -3,13 +3,15 @@
  * CA certificate must be before Tether makes it an IAM Roles Anywhere trust anchor, and the
  * certificate subject a workload's client certificate carries.
  *
- * Parsing and checks are Node's own `crypto.X509Certificate` (OpenSSL): no hand-written
- * ASN.1. A trust anchor's certificate must be a CA (basic constraints `CA:TRUE`, IAM Roles
+ * Parsing and checks are Node's own `crypto.X509Certificate` (OpenSSL), and node-forge's
+ * ASN.1 reader for the one field Node does not expose (the signature algorithm): no
+ * hand-written ASN.1. A trust anchor's certificate must be a CA (basic constraints `CA:TRUE`, IAM Roles
  * Anywhere user guide, "Trust model": "the certificate must be a CA certificate … with
  * basicConstraints CA:true"), valid now, signed with SHA-256 or stronger, with an RSA key
  * of 2,048 bits or more or an EC key on P-256/P-384/P-521 (docs/aws-facts.md#roles-anywhere).
  */
 import { createHash, X509Certificate } from 'node:crypto';
+import forge from 'node-forge';
 
 /** Why a PEM is refused as a trust anchor's CA certificate. */
 export interface CertificateProblem {
@@ -39,15 +41,26 @@ export function certificateFingerprint(cert: X509Certificate): string {
   return createHash('sha256').update(cert.raw).digest('hex');
 }
 
-/** Whether the signature algorithm is SHA-1 or MD5 (Roles Anywhere wants SHA-256 or stronger). */
-function weakSignature(cert: X509Certificate): boolean {
-  // Node exposes no signature-algorithm field; `toLegacyObject` neither. The DER's
-  // AlgorithmIdentifier OIDs for sha1WithRSA (1.2.840.113549.1.1.5), md5WithRSA (…1.4),
-  // ecdsa-with-SHA1 (1.2.840.10045.4.1) are matched in the raw bytes.
-  const der = cert.raw.toString('hex');
-  return ['2a864886f70d010105', '2a864886f70d010104', '2a8648ce3d0401'].some((oid) =>
-    der.includes(`06${(oid.length / 2).toString(16).padStart(2, '0')}${oid}`),
-  );
+/** Signature algorithms weaker than SHA-256: md5WithRSA, sha1WithRSA, dsa-with-sha1, ecdsa-with-SHA1. */
+const WEAK_SIGNATURES = new Set([
+  '1.2.840.113549.1.1.4',
+  '1.2.840.113549.1.1.5',
+  '1.2.840.10040.4.3',
+  '1.2.840.10045.4.1',
+]);
+
+/** The certificate's signatureAlgorithm OID (RFC 5280 §4.1.1.2), read with node-forge's ASN.1 parser. */
+function signatureAlgorithm(cert: X509Certificate): string | undefined {
+  // Node exposes no signature-algorithm field (before Node 22.x); forge's ASN.1 reader parses
+  // the DER without needing to understand the key (its certificate reader is RSA-only).
+  try {
+    const asn = forge.asn1.fromDer(forge.util.createBuffer(cert.raw.toString('binary')));
+    const algorithm = (asn.value as forge.asn1.Asn1[])[1];
+    const oid = (algorithm?.value as forge.asn1.Asn1[] | undefined)?.[0];
+    return typeof oid?.value === 'string' ? forge.asn1.derToOid(oid.value) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** What is wrong with the key of `cert`, if anything. */
@@ -109,7 +122,11 @@ export function checkCaCertificate(
     return refuse(`is not valid before ${new Date(cert.validFrom).toISOString()}`);
   const weakKey = keyProblem(cert);
   if (weakKey) return refuse(weakKey);
-  if (weakSignature(cert)) return refuse('is signed with SHA-1 or MD5; SHA-256 or stronger is required');
+  const algorithm = signatureAlgorithm(cert);
+  if (!algorithm || WEAK_SIGNATURES.has(algorithm))
+    return refuse(
+      `is signed with ${algorithm ?? 'an unreadable algorithm'} (SHA-1 or MD5); SHA-256 or stronger is required`,
+    );
   return {
     info: {
       pem: `${cert.toString().trim()}\n`,
