@@ -268,12 +268,38 @@ export async function trustAnchorStep(link: Link, deps: StepDeps) {
     { linkId: link.id, caCertificate: caPem },
     deps.now().getTime(),
   );
-  const anchor = await ensureTrustAnchor(
-    deps.clients.rolesAnywhere(source.accountId, source.region),
-    source,
-    caPem,
+  const anchor = await withEnsureLock(
+    deps,
+    `${membership.trustAnchor(clusterKey(source))}#ENSURE`,
+    link.id,
+    () => ensureTrustAnchor(deps.clients.rolesAnywhere(source.accountId, source.region), source, caPem),
   );
   return { result: { ...anchor }, outputs: { trustAnchorArn: anchor.arn } };
+}
+
+/** How long an ensure lock is held at most (a crashed holder's lock expires). */
+export const ENSURE_LOCK_LEASE_MS = 60_000;
+
+/**
+ * Runs `ensure` under a lock of the table. Roles Anywhere names are not unique (two
+ * CreateTrustAnchor calls with one name make two anchors) and ids are assigned by AWS, so
+ * the links of one request (one workload, several targets, run in parallel) would each make
+ * one: the read-then-create of a shared anchor or profile is serialised. A link that finds
+ * the lock taken gets ConcurrentUpdateError, retried by the ASL; its re-run finds what the
+ * holder made.
+ */
+export async function withEnsureLock<T>(
+  deps: Pick<StepDeps, 'memberships' | 'now'>,
+  key: string,
+  owner: string,
+  ensure: () => Promise<T>,
+): Promise<T> {
+  await deps.memberships.acquireRemovalLock(key, owner, deps.now().getTime(), ENSURE_LOCK_LEASE_MS);
+  try {
+    return await ensure();
+  } finally {
+    await deps.memberships.releaseRemovalLock(key, owner);
+  }
 }
 
 /** The offboard step in mode `roles-anywhere`: leave the cluster's anchor; it goes with the last link. */

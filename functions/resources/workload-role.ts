@@ -19,7 +19,12 @@ import { ownerTagValue } from '#link/tags';
 import { resolvedOf } from './resolve';
 import { deleteOwnedRole, ensureRole } from './iam-role';
 import { STS_AUDIENCE } from './oidc-provider';
-import { deleteOwnedProfile, ensureProfile, rolesAnywhereTrustPolicy } from './roles-anywhere';
+import {
+  deleteOwnedProfile,
+  ensureProfile,
+  rolesAnywhereTrustPolicy,
+  withEnsureLock,
+} from './roles-anywhere';
 
 /** The IRSA trust of the cross-account IRSA runbook, step 1.2.: docs/runbooks.md#the-cross-account-irsa-runbook */
 export function workloadTrustPolicy(accountId: string, issuer: string, w: WorkloadRef): PolicyDocument {
@@ -127,10 +132,11 @@ async function rolesAnywhereWorkloadRole(link: Link, deps: StepDeps) {
   if (!anchorArn)
     throw new Error('roles-anywhere link without a trust anchor: Ensure OIDC provider makes it first');
   const ensured = await ensureWorkloadRole(link, deps, rolesAnywhereTrustPolicy(source, anchorArn));
-  const profile = await ensureProfile(
-    deps.clients.rolesAnywhere(source.accountId, source.region),
-    source,
-    ensured.arn,
+  const profile = await withEnsureLock(
+    deps,
+    `${membership.workload(workloadKey(source))}#RA-PROFILE`,
+    link.id,
+    () => ensureProfile(deps.clients.rolesAnywhere(source.accountId, source.region), source, ensured.arn),
   );
   return {
     result: { ...ensured, profile },

@@ -22,7 +22,14 @@ import { workloadRoleName } from '#link/names';
 import { attachSandbox } from '#local/adapters/sdk-plugin';
 import { createSessionStringToSign, rolesAnywhereOf } from '#local/sandbox/roles-anywhere';
 import type { RegionState } from '#local/sandbox/state';
-import { generateClusterCa, signCertificate } from '#resources/roles-anywhere';
+import { ConcurrentUpdateError } from '#link/errors';
+import type { Link } from '#link/model';
+import {
+  generateClusterCa,
+  releaseTrustAnchorStep,
+  signCertificate,
+  trustAnchorStep,
+} from '#resources/roles-anywhere';
 import { demoRequest, type Harness, startHarness } from './harness';
 import { byHand } from './probe';
 
@@ -342,6 +349,40 @@ describe('identity mode roles-anywhere, end to end', () => {
     expect(Object.keys(raState().profiles)).toHaveLength(2);
   });
 
+  it('makes one anchor and one profile for a request with two targets, whose links run at once', async () => {
+    const body = demoRequest({
+      source: { ...demoRequest().source, serviceAccount: 'fanout' },
+      identity: { mode: 'roles-anywhere', caCertificate: ca.certificatePem },
+      network: { mode: 'none' },
+    });
+    body.targets = [
+      ...body.targets,
+      {
+        accountId: '333333333333',
+        region: 'eu-west-1',
+        cluster: 'cluster-d',
+        access: {
+          policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy',
+          scope: { type: 'cluster' },
+        },
+      },
+    ];
+    const res = await h.api('POST', '/links', body);
+    expect(res.status).toBe(202);
+    const fanout = await Promise.all(res.body.links.map((l: { id: string }) => h.settle(l.id)));
+    expect(fanout.map((l) => l.status)).toEqual(['ACTIVE', 'ACTIVE']);
+    expect(Object.keys(raState().trustAnchors)).toHaveLength(1);
+    const profiles = Object.values(raState().profiles).filter(
+      (p) => p.roleArns[0] === fanout[0].outputs.workloadRoleArn,
+    );
+    expect(profiles).toHaveLength(1);
+    for (const l of fanout) {
+      expect((await h.api('DELETE', `/links/${l.id}`)).status).toBe(202);
+      expect((await h.settle(l.id)).status).toBe('DELETED');
+    }
+    expect(Object.keys(raState().profiles)).toHaveLength(2);
+  });
+
   it('keeps the anchor while a link uses it, and leaves nothing when the last goes', async () => {
     expect((await h.api('DELETE', `/links/${link.id}`)).status).toBe(202);
     expect((await h.settle(link.id)).status).toBe('DELETED');
@@ -356,5 +397,39 @@ describe('identity mode roles-anywhere, end to end', () => {
     await expect(
       iam.send(new GetRoleCommand({ RoleName: workloadRoleName(link.spec.source) })),
     ).rejects.toMatchObject({ name: 'NoSuchEntityException' });
+  });
+});
+
+describe('Ensure OIDC provider in mode roles-anywhere, two links of one cluster at once', () => {
+  it('makes one trust anchor: the second waits (ConcurrentUpdateError, retried) and then finds it', async () => {
+    const ca = generateClusterCa({ accountId: SOURCE, region: REGION, cluster: 'race' });
+    const linkOf = (id: string) =>
+      ({
+        id,
+        spec: {
+          source: { accountId: SOURCE, region: REGION, cluster: 'race', namespace: 'n', serviceAccount: id },
+          identity: { mode: 'roles-anywhere', caCertificate: ca.certificatePem },
+        },
+        outputs: {},
+      }) as unknown as Link;
+    const deps = h.rt.runtime;
+    const [a, b] = await Promise.allSettled([
+      trustAnchorStep(linkOf('a'), deps),
+      trustAnchorStep(linkOf('b'), deps),
+    ]);
+    const anchors = () => Object.values(raState().trustAnchors).filter((x) => x.name === 'tether-race');
+    expect(anchors()).toHaveLength(1);
+    const lost = [a, b].find((r) => r.status === 'rejected');
+    const won = [a, b].find((r) => r.status === 'fulfilled');
+    expect((lost as PromiseRejectedResult | undefined)?.reason).toBeInstanceOf(ConcurrentUpdateError);
+    const retried = await trustAnchorStep(linkOf(lost === a ? 'a' : 'b'), deps);
+    expect(retried.result.action).toBe('unchanged');
+    expect(retried.outputs.trustAnchorArn).toBe(
+      (won as PromiseFulfilledResult<{ outputs: { trustAnchorArn: string } }>).value.outputs.trustAnchorArn,
+    );
+    await releaseTrustAnchorStep(linkOf('a'), deps);
+    expect(anchors()).toHaveLength(1);
+    await releaseTrustAnchorStep(linkOf('b'), deps);
+    expect(anchors()).toHaveLength(0);
   });
 });
