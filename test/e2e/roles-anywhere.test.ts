@@ -155,6 +155,18 @@ describe('POST /links with identity mode roles-anywhere: bad CA input', () => {
   });
 });
 
+describe('POST /plans with identity mode roles-anywhere', () => {
+  it('names the trust anchor and the profile it would make, and makes nothing', async () => {
+    const res = await h.api('POST', '/plans', raRequest());
+    expect(res.status).toBe(200);
+    expect(res.body.targets[0].resources).toMatchObject({
+      trustAnchor: 'tether-cluster-a',
+      rolesAnywhereProfile: expect.stringMatching(/^tether-w-kubeai-chatbot-kubeai-chatbot-/),
+    });
+    expect(Object.keys(raState().trustAnchors)).toHaveLength(0);
+  });
+});
+
 describe('identity mode roles-anywhere, end to end', () => {
   let link: any;
   let ca: { certificatePem: string; privateKeyPem: string };
