@@ -261,19 +261,20 @@ export async function trustAnchorStep(link: Link, deps: StepDeps) {
   const { source } = link.spec;
   const caPem = link.spec.identity.caCertificate;
   if (!caPem) throw new Error('roles-anywhere link without a CA certificate: the API should have refused it');
+  const key = membership.trustAnchor(clusterKey(source));
   await joinShared(
     deps.memberships,
-    membership.trustAnchor(clusterKey(source)),
+    key,
     membership.link(link.id),
-    { linkId: link.id, caCertificate: caPem },
+    { linkId: link.id },
     deps.now().getTime(),
   );
-  const anchor = await withEnsureLock(
-    deps,
-    `${membership.trustAnchor(clusterKey(source))}#ENSURE`,
-    link.id,
-    () => ensureTrustAnchor(deps.clients.rolesAnywhere(source.accountId, source.region), source, caPem),
+  const anchor = await withEnsureLock(deps, `${key}#ENSURE`, link.id, () =>
+    ensureTrustAnchor(deps.clients.rolesAnywhere(source.accountId, source.region), source, caPem),
   );
+  // Only now the member names the CA: the one the anchor holds (a link refused for another
+  // CA never does), which a later request without a CA reuses (clusterCaCertificate).
+  await deps.memberships.put(key, membership.link(link.id), { linkId: link.id, caCertificate: caPem });
   return { result: { ...anchor }, outputs: { trustAnchorArn: anchor.arn } };
 }
 

@@ -395,6 +395,72 @@ describe('identity mode roles-anywhere, end to end', () => {
     expect(Object.keys(raState().profiles)).toHaveLength(2);
   });
 
+  it('fails a link that brings another CA for the cluster, and keeps the anchor its other links use', async () => {
+    const otherCa = generateClusterCa({ accountId: SOURCE, region: REGION, cluster: 'cluster-a' });
+    const res = await h.api(
+      'POST',
+      '/links',
+      demoRequest({
+        source: { ...demoRequest().source, serviceAccount: 'other-ca' },
+        identity: { mode: 'roles-anywhere', caCertificate: otherCa.certificatePem },
+        network: { mode: 'none' },
+      }),
+    );
+    expect(res.status).toBe(202);
+    const failed = await h.settle(res.body.links[0].id);
+    expect(failed.status).toBe('FAILED');
+    expect(failed.error.code).toBe('CONFLICT_UNMANAGED_RESOURCE');
+    const anchors = Object.values(raState().trustAnchors);
+    expect(anchors.map((a) => a.certificatePem)).toEqual([ca.certificatePem]);
+    // A request without a CA meanwhile reuses the cluster's CA, not the refused one.
+    const plain = await h.api(
+      'POST',
+      '/links',
+      demoRequest({
+        source: { ...demoRequest().source, serviceAccount: 'no-ca' },
+        identity: { mode: 'roles-anywhere' },
+        network: { mode: 'none' },
+      }),
+    );
+    expect(plain.body.caSecret).toBeUndefined();
+    const reused = await h.settle(plain.body.links[0].id);
+    expect(reused.status).toBe('ACTIVE');
+    expect(reused.spec.identity.caCertificate).toBe(ca.certificatePem);
+    expect((await h.api('DELETE', `/links/${reused.id}`)).status).toBe(202);
+    expect((await h.settle(reused.id)).status).toBe('DELETED');
+    expect((await h.api('DELETE', `/links/${failed.id}`)).status).toBe(202);
+    expect((await h.settle(failed.id)).status).toBe('DELETED');
+    expect(Object.keys(raState().trustAnchors)).toHaveLength(1);
+  });
+
+  it('undoes what a failed link made: its profile and role go, the shared anchor stays', async () => {
+    h.rt.sandbox.injectFault({
+      service: 'eks',
+      operation: 'CreateAccessEntry',
+      code: 'InvalidRequestException',
+    });
+    const res = await h.api(
+      'POST',
+      '/links',
+      demoRequest({
+        source: { ...demoRequest().source, serviceAccount: 'undone' },
+        identity: { mode: 'roles-anywhere', caCertificate: ca.certificatePem },
+        network: { mode: 'none' },
+      }),
+    );
+    const failed = await h.settle(res.body.links[0].id);
+    expect(failed.status).toBe('FAILED');
+    const profiles = Object.values(raState().profiles).map((p) => p.name);
+    expect(profiles.some((n) => n.includes('undone'))).toBe(false);
+    expect(Object.keys(raState().trustAnchors)).toHaveLength(1);
+    const { iam } = byHand(h.rt.sandbox, SOURCE, REGION);
+    await expect(
+      iam.send(new GetRoleCommand({ RoleName: workloadRoleName(failed.spec.source) })),
+    ).rejects.toMatchObject({ name: 'NoSuchEntityException' });
+    expect((await h.api('DELETE', `/links/${failed.id}`)).status).toBe(202);
+    expect((await h.settle(failed.id)).status).toBe('DELETED');
+  });
+
   it('keeps the anchor while a link uses it, and leaves nothing when the last goes', async () => {
     expect((await h.api('DELETE', `/links/${link.id}`)).status).toBe(202);
     expect((await h.settle(link.id)).status).toBe('DELETED');
