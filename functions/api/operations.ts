@@ -14,6 +14,7 @@ import { ulid } from 'ulid';
 import { isAwsError } from '#aws/errors';
 import type { TetherRuntime } from '#functions/runtime';
 import { type Caller, linkSessionName } from '#link/caller';
+import { pemFingerprint } from '#link/certificates';
 import { canonicalJson } from '#link/canonical-json';
 import { ConcurrentUpdateError, LinkStateError } from '#link/errors';
 import { assertRequestAllowed } from '#link/guardrails';
@@ -31,7 +32,7 @@ import {
   type TargetPlan,
 } from '#resources/plan';
 import { renderManifests } from '#resources/manifests';
-import { caSecretManifest, clusterCaCertificate, generateClusterCa } from '#resources/roles-anywhere';
+import { caSecretManifest, generateClusterCa, workloadCaCertificate } from '#resources/roles-anywhere';
 import { verifyChain } from '#resources/verify';
 import type { LinkFilters, Reservation } from '#store/links';
 import { offboardInput, onboardInput, reconcileInput } from '#link/workflow-input';
@@ -285,21 +286,30 @@ export async function createLinks(
 }
 
 /**
- * Mode `roles-anywhere` without a CA certificate: the one the source cluster's trust anchor
- * already holds, or a new CA, whose cert-manager Secret (with the private key) the caller
- * gets once. Other requests go as they are.
+ * Mode `roles-anywhere` without a CA certificate: the one the workload's links already use,
+ * or a new CA, whose cert-manager Secret (with the private key) the caller gets once. Never
+ * another workload's CA: whoever brought it may hold its key and mint any workload's
+ * certificate. Other requests go as they are.
  */
 async function withClusterCa(
   rt: TetherRuntime,
   request: OnboardingRequest,
 ): Promise<{ request: OnboardingRequest; caSecret?: string }> {
-  if (request.identity.mode !== 'roles-anywhere' || request.identity.caCertificate !== undefined)
+  if (request.identity.mode !== 'roles-anywhere') return { request };
+  const existing = await workloadCaCertificate(rt.memberships, request.source);
+  if (request.identity.caCertificate !== undefined) {
+    if (existing && pemFingerprint(existing) !== pemFingerprint(request.identity.caCertificate)) {
+      throw new ApiError(
+        'LINK_SPEC_MISMATCH',
+        "The workload's links use another CA certificate: one workload has one role, trusting one CA; give that CA, or none",
+      );
+    }
     return { request };
+  }
   const complete = (caCertificate: string): OnboardingRequest => ({
     ...request,
     identity: { ...request.identity, caCertificate },
   });
-  const existing = await clusterCaCertificate(rt.memberships, request.source);
   if (existing) return { request: complete(existing) };
   const ca = generateClusterCa(request.source, rt.now());
   return { request: complete(ca.certificatePem), caSecret: caSecretManifest(request.source, ca) };

@@ -41,6 +41,15 @@ export function certificateFingerprint(cert: X509Certificate): string {
   return createHash('sha256').update(cert.raw).digest('hex');
 }
 
+/** SHA-256 of the certificate in a PEM, or undefined when it holds none Node can read. */
+export function pemFingerprint(pem: string | undefined): string | undefined {
+  try {
+    return pem ? certificateFingerprint(new X509Certificate(pem)) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Signature algorithms weaker than SHA-256: md5WithRSA, sha1WithRSA, dsa-with-sha1, ecdsa-with-SHA1. */
 const WEAK_SIGNATURES = new Set([
   '1.2.840.113549.1.1.4',

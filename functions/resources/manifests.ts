@@ -23,7 +23,7 @@
  */
 import YAML from 'yaml';
 import type { Link } from '#link/model';
-import { workloadCommonName } from '#link/certificates';
+import { pemFingerprint, workloadCommonName } from '#link/certificates';
 import { clusterKey, shortHash, sourceRoleArnOf } from '#link/names';
 
 /** Where the kubeconfig Secret is mounted in the container. */
@@ -136,9 +136,14 @@ export function renderManifests(
   return objects.map((o) => new YAML.Document(o).toString({ lineWidth: 0 })).join('---\n');
 }
 
-/** The cert-manager Issuer and CA Secret of a source cluster (one per namespace that uses them). */
-export const RA_ISSUER = 'tether-roles-anywhere';
-export const RA_CA_SECRET = 'tether-roles-anywhere-ca';
+/**
+ * The cert-manager Issuer and CA Secret of one CA (per namespace that uses it), named by the
+ * CA's fingerprint like its trust anchor, so two CAs never share an Issuer.
+ */
+export function raIssuerNames(caFingerprint: string): { issuer: string; secret: string } {
+  const id = caFingerprint.slice(0, 16);
+  return { issuer: `tether-ra-${id}`, secret: `tether-ra-${id}-ca` };
+}
 /** Where the sidecar serves credentials, as EC2's metadata service would (`aws_signing_helper serve`). */
 export const RA_SIGNING_HELPER_ENDPOINT = 'http://127.0.0.1:9911/';
 export const RA_SIGNING_HELPER_IMAGE = 'public.ecr.aws/rolesanywhere/aws-signing-helper:latest';
@@ -158,6 +163,7 @@ function rolesAnywhereObjects(
   const base = dnsLabel(`${source.serviceAccount}-roles-anywhere`, 63);
   const namespace = source.namespace;
   const outputs = link.outputs ?? {};
+  const ca = raIssuerNames(pemFingerprint(link.spec.identity.caCertificate) ?? '');
   return [
     {
       apiVersion: 'v1',
@@ -167,8 +173,8 @@ function rolesAnywhereObjects(
     {
       apiVersion: 'cert-manager.io/v1',
       kind: 'Issuer',
-      metadata: { name: RA_ISSUER, namespace, labels },
-      spec: { ca: { secretName: RA_CA_SECRET } },
+      metadata: { name: ca.issuer, namespace, labels },
+      spec: { ca: { secretName: ca.secret } },
     },
     {
       apiVersion: 'cert-manager.io/v1',
@@ -181,7 +187,7 @@ function rolesAnywhereObjects(
         secretName: base,
         privateKey: { algorithm: 'RSA', size: 2048, rotationPolicy: 'Always' },
         usages: ['client auth', 'digital signature'],
-        issuerRef: { kind: 'Issuer', name: RA_ISSUER },
+        issuerRef: { kind: 'Issuer', name: ca.issuer },
       },
     },
     {

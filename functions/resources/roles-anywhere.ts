@@ -30,33 +30,43 @@ import {
 } from '@aws-sdk/client-rolesanywhere';
 import forge from 'node-forge';
 import YAML from 'yaml';
-import { certificateFingerprint, workloadCommonName } from '#link/certificates';
+import { pemFingerprint, workloadCommonName } from '#link/certificates';
 import { ConflictUnmanagedResourceError, QuotaExceededError } from '#link/errors';
 import { isAwsError } from '#aws/errors';
 import type { ClusterRef, Link, WorkloadRef } from '#link/model';
-import { clusterKey, workloadRoleName } from '#link/names';
+import { clusterKey, workloadKey, workloadRoleName } from '#link/names';
 import type { PolicyDocument } from '#link/policy/evaluate';
 import { isManaged, isOwnedBy, ownershipTags } from '#link/tags';
 import { joinShared, leaveShared } from '#store/memberships';
 import { membership } from '#store/table';
 import { X509Certificate } from 'node:crypto';
 import type { StepDeps } from './deps';
-import { RA_CA_SECRET } from './manifests';
+import { raIssuerNames } from './manifests';
 
 export const ROLES_ANYWHERE_SERVICE = 'rolesanywhere.amazonaws.com';
 
 /** Owner keys of the Roles Anywhere resources (the `tether:owner` tag). */
 export const raOwners = {
-  trustAnchor: (c: ClusterRef) => `trust-anchor:${clusterKey(c)}`,
+  trustAnchor: (c: ClusterRef, caFingerprint: string) =>
+    `trust-anchor:${clusterKey(c)}/${caFingerprint.slice(0, 16)}`,
   profile: (w: WorkloadRef) => `ra-profile:${clusterKey(w)}/${w.namespace}/${w.serviceAccount}`,
 };
 
 /** Roles Anywhere names take `[ a-zA-Z0-9-_]`, 1 to 255. */
 const raSafe = (text: string) => text.replace(/[^a-zA-Z0-9_-]/g, '_').slice(0, 255);
 
-/** The trust anchor of a source cluster (one per cluster, in its account and Region). */
-export function trustAnchorName(c: ClusterRef): string {
-  return raSafe(`tether-${c.cluster}`);
+/**
+ * The trust anchor of a source cluster's CA (one per cluster and CA, in the cluster's account
+ * and Region): named by the CA's fingerprint, so links that bring different CAs never share
+ * (or take over) each other's anchor.
+ */
+export function trustAnchorName(c: ClusterRef, caFingerprint: string): string {
+  return raSafe(`tether-${c.cluster.slice(0, 200)}-${caFingerprint.slice(0, 16)}`);
+}
+
+/** The short CA id in names (Issuer, CA Secret, anchor, membership): 16 hex of its SHA-256. */
+export function caId(caFingerprint: string): string {
+  return caFingerprint.slice(0, 16);
 }
 
 /** The profile of a workload: named after its role. */
@@ -116,14 +126,8 @@ export async function findProfile(ra: RolesAnywhereClient, name: string): Promis
   return undefined;
 }
 
-/** SHA-256 of the certificate in a PEM, or undefined when it is not one. */
-export function fingerprintOf(pem: string | undefined): string | undefined {
-  try {
-    return pem ? certificateFingerprint(new X509Certificate(pem)) : undefined;
-  } catch {
-    return undefined;
-  }
-}
+/** SHA-256 of the certificate in a PEM (`#link/certificates`). */
+export const fingerprintOf = pemFingerprint;
 
 export interface EnsuredTrustAnchor {
   readonly arn: string;
@@ -142,9 +146,9 @@ export async function ensureTrustAnchor(
   cluster: ClusterRef,
   caPem: string,
 ): Promise<EnsuredTrustAnchor> {
-  const name = trustAnchorName(cluster);
-  const owner = raOwners.trustAnchor(cluster);
   const wanted = fingerprintOf(caPem) ?? '';
+  const name = trustAnchorName(cluster, wanted);
+  const owner = raOwners.trustAnchor(cluster, wanted);
   const existing = await findAnchor(ra, name);
   if (existing?.trustAnchorArn) {
     const tags = await tagsOf(ra, existing.trustAnchorArn);
@@ -158,7 +162,7 @@ export async function ensureTrustAnchor(
     if (held !== wanted) {
       throw new ConflictUnmanagedResourceError(
         existing.trustAnchorArn,
-        `Cluster ${clusterKey(cluster)} already has a trust anchor for another CA (sha256 ${held}); its other links use it: give that CA certificate`,
+        `Trust anchor ${name} holds another CA (sha256 ${held}) than its name says; Tether will not change it`,
       );
     }
     return {
@@ -190,11 +194,15 @@ export async function ensureTrustAnchor(
   }
 }
 
-/** Deletes the cluster's trust anchor if it is Tether's; anyone else's is never touched. */
-export async function deleteOwnedTrustAnchor(ra: RolesAnywhereClient, cluster: ClusterRef) {
-  const existing = await findAnchor(ra, trustAnchorName(cluster));
+/** Deletes the cluster's trust anchor of a CA if it is Tether's; anyone else's is never touched. */
+export async function deleteOwnedTrustAnchor(
+  ra: RolesAnywhereClient,
+  cluster: ClusterRef,
+  caFingerprint: string,
+) {
+  const existing = await findAnchor(ra, trustAnchorName(cluster, caFingerprint));
   if (!existing?.trustAnchorArn) return { action: 'absent' };
-  if (!isOwnedBy(await tagsOf(ra, existing.trustAnchorArn), raOwners.trustAnchor(cluster)))
+  if (!isOwnedBy(await tagsOf(ra, existing.trustAnchorArn), raOwners.trustAnchor(cluster, caFingerprint)))
     return { action: 'left-unmanaged', arn: existing.trustAnchorArn };
   try {
     await ra.send(new DeleteTrustAnchorCommand({ trustAnchorId: existing.trustAnchorId }));
@@ -252,16 +260,22 @@ export async function deleteOwnedProfile(ra: RolesAnywhereClient, w: WorkloadRef
   return { action: 'deleted', arn: existing.profileArn };
 }
 
+/** The membership of a cluster's trust anchor for one CA. */
+function anchorKey(cluster: ClusterRef, caFingerprint: string): string {
+  return membership.trustAnchor(`${clusterKey(cluster)}/${caId(caFingerprint)}`);
+}
+
 /**
- * The "Ensure OIDC provider" step in mode `roles-anywhere`: join the cluster's trust-anchor
- * membership (the member keeps the CA certificate, public, so a later request for the
- * cluster can reuse it), then ensure the anchor.
+ * The "Ensure OIDC provider" step in mode `roles-anywhere`: join the membership of the
+ * cluster's anchor for the link's CA, then ensure that anchor.
  */
 export async function trustAnchorStep(link: Link, deps: StepDeps) {
   const { source } = link.spec;
   const caPem = link.spec.identity.caCertificate;
-  if (!caPem) throw new Error('roles-anywhere link without a CA certificate: the API should have refused it');
-  const key = membership.trustAnchor(clusterKey(source));
+  const fingerprint = fingerprintOf(caPem);
+  if (!caPem || !fingerprint)
+    throw new Error('roles-anywhere link without a readable CA certificate: the API should have refused it');
+  const key = anchorKey(source, fingerprint);
   await joinShared(
     deps.memberships,
     key,
@@ -272,9 +286,6 @@ export async function trustAnchorStep(link: Link, deps: StepDeps) {
   const anchor = await withEnsureLock(deps, `${key}#ENSURE`, link.id, () =>
     ensureTrustAnchor(deps.clients.rolesAnywhere(source.accountId, source.region), source, caPem),
   );
-  // Only now the member names the CA: the one the anchor holds (a link refused for another
-  // CA never does), which a later request without a CA reuses (clusterCaCertificate).
-  await deps.memberships.put(key, membership.link(link.id), { linkId: link.id, caCertificate: caPem });
   return { result: { ...anchor }, outputs: { trustAnchorArn: anchor.arn } };
 }
 
@@ -303,16 +314,23 @@ export async function withEnsureLock<T>(
   }
 }
 
-/** The offboard step in mode `roles-anywhere`: leave the cluster's anchor; it goes with the last link. */
+/** The offboard step in mode `roles-anywhere`: leave the anchor of the link's CA; it goes with its last link. */
 export async function releaseTrustAnchorStep(link: Link, deps: StepDeps) {
   const { source } = link.spec;
+  const fingerprint = fingerprintOf(link.spec.identity.caCertificate);
+  if (!fingerprint) return { result: { action: 'nothing-to-remove' } };
   const outcome = await leaveShared(
     deps.memberships,
-    membership.trustAnchor(clusterKey(source)),
+    anchorKey(source, fingerprint),
     membership.link(link.id),
     link.id,
     deps.now().getTime(),
-    () => deleteOwnedTrustAnchor(deps.clients.rolesAnywhere(source.accountId, source.region), source),
+    () =>
+      deleteOwnedTrustAnchor(
+        deps.clients.rolesAnywhere(source.accountId, source.region),
+        source,
+        fingerprint,
+      ),
   );
   return {
     result: outcome.removed
@@ -321,12 +339,16 @@ export async function releaseTrustAnchorStep(link: Link, deps: StepDeps) {
   };
 }
 
-/** The CA certificate the cluster's trust anchor already holds (from its members), if any. */
-export async function clusterCaCertificate(
+/**
+ * The CA the workload's links already use, if any (kept, public, on the workload's
+ * membership items by Ensure workload role). Only the workload's own CA is reused: a CA
+ * another workload's caller brought may be theirs to mint certificates with.
+ */
+export async function workloadCaCertificate(
   memberships: StepDeps['memberships'],
-  cluster: ClusterRef,
+  w: WorkloadRef,
 ): Promise<string | undefined> {
-  const members = await memberships.members(membership.trustAnchor(clusterKey(cluster)));
+  const members = await memberships.members(membership.workload(workloadKey(w)));
   const found = members.find((m) => typeof m.caCertificate === 'string');
   return found ? (found.caCertificate as string) : undefined;
 }
@@ -394,7 +416,7 @@ export function caSecretManifest(source: WorkloadRef, ca: GeneratedCa): string {
     kind: 'Secret',
     type: 'kubernetes.io/tls',
     metadata: {
-      name: RA_CA_SECRET,
+      name: raIssuerNames(fingerprintOf(ca.certificatePem) ?? '').secret,
       namespace: source.namespace,
       labels: { 'app.kubernetes.io/managed-by': 'tether' },
     },

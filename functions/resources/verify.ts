@@ -511,15 +511,15 @@ async function rolesAnywhereHops(
   const { source } = link.spec;
   const hops: Hop[] = [];
   const ra = clients.rolesAnywhere(source.accountId, source.region);
-  const anchor = await findAnchor(ra, trustAnchorName(source));
-  const wanted = fingerprintOf(link.spec.identity.caCertificate);
+  const wanted = fingerprintOf(link.spec.identity.caCertificate) ?? '';
+  const anchor = await findAnchor(ra, trustAnchorName(source, wanted));
   const held = fingerprintOf(anchor?.source?.sourceData?.x509CertificateData);
   hops.push({
     hop: 'trust-anchor-holds-ca',
     ok: anchor?.enabled === true && held !== undefined && held === wanted,
     detail: anchor
       ? `${anchor.trustAnchorArn} is ${anchor.enabled ? 'enabled' : 'disabled'} and holds the CA sha256 ${held} (the link's: ${wanted})`
-      : `no trust anchor ${trustAnchorName(source)} in ${source.accountId}/${source.region}`,
+      : `no trust anchor ${trustAnchorName(source, wanted)} in ${source.accountId}/${source.region}`,
   });
   const workloadArn = sourceRoleArnOf(link.spec);
   const profile = await findProfile(ra, profileName(source));

@@ -19,9 +19,11 @@ import { ownerTagValue } from '#link/tags';
 import { resolvedOf } from './resolve';
 import { deleteOwnedRole, ensureRole } from './iam-role';
 import { STS_AUDIENCE } from './oidc-provider';
+import { ConflictUnmanagedResourceError } from '#link/errors';
 import {
   deleteOwnedProfile,
   ensureProfile,
+  fingerprintOf,
   rolesAnywhereTrustPolicy,
   withEnsureLock,
 } from './roles-anywhere';
@@ -131,7 +133,22 @@ async function rolesAnywhereWorkloadRole(link: Link, deps: StepDeps) {
   const anchorArn = link.outputs.trustAnchorArn;
   if (!anchorArn)
     throw new Error('roles-anywhere link without a trust anchor: Ensure OIDC provider makes it first');
+  // One role per workload, so one CA per workload: its trust names one anchor.
+  const key = membership.workload(workloadKey(source));
+  const ca = link.spec.identity.caCertificate;
+  const others = (await deps.memberships.members(key)).filter(
+    (m) => m.linkId !== link.id && typeof m.caCertificate === 'string',
+  );
+  const other = others.find((m) => fingerprintOf(m.caCertificate as string) !== fingerprintOf(ca));
+  if (other) {
+    throw new ConflictUnmanagedResourceError(
+      workloadRoleName(source),
+      `The workload's link ${String(other.linkId)} uses another CA; a workload has one role, trusting one CA: give that CA certificate`,
+    );
+  }
   const ensured = await ensureWorkloadRole(link, deps, rolesAnywhereTrustPolicy(source, anchorArn));
+  // The member names the CA, for the next request of this workload that gives none.
+  await deps.memberships.put(key, membership.link(link.id), { linkId: link.id, caCertificate: ca });
   const profile = await withEnsureLock(
     deps,
     `${membership.workload(workloadKey(source))}#RA-PROFILE`,

@@ -160,7 +160,7 @@ describe('POST /plans with identity mode roles-anywhere', () => {
     const res = await h.api('POST', '/plans', raRequest());
     expect(res.status).toBe(200);
     expect(res.body.targets[0].resources).toMatchObject({
-      trustAnchor: 'tether-cluster-a',
+      trustAnchor: expect.stringMatching(/^tether-cluster-a-/),
       rolesAnywhereProfile: expect.stringMatching(/^tether-w-kubeai-chatbot-kubeai-chatbot-/),
     });
     expect(Object.keys(raState().trustAnchors)).toHaveLength(0);
@@ -395,7 +395,8 @@ describe('identity mode roles-anywhere, end to end', () => {
     expect(Object.keys(raState().profiles)).toHaveLength(2);
   });
 
-  it('fails a link that brings another CA for the cluster, and keeps the anchor its other links use', async () => {
+  it('gives a workload that brings another CA its own anchor, whose certificates no other workload role accepts', async () => {
+    // Arrange: a caller who may link only workload other-ca brings a CA whose key they hold.
     const otherCa = generateClusterCa({ accountId: SOURCE, region: REGION, cluster: 'cluster-a' });
     const res = await h.api(
       'POST',
@@ -407,12 +408,48 @@ describe('identity mode roles-anywhere, end to end', () => {
       }),
     );
     expect(res.status).toBe(202);
-    const failed = await h.settle(res.body.links[0].id);
-    expect(failed.status).toBe('FAILED');
-    expect(failed.error.code).toBe('CONFLICT_UNMANAGED_RESOURCE');
-    const anchors = Object.values(raState().trustAnchors);
-    expect(anchors.map((a) => a.certificatePem)).toEqual([ca.certificatePem]);
-    // A request without a CA meanwhile reuses the cluster's CA, not the refused one.
+    const theirs = await h.settle(res.body.links[0].id);
+    expect(theirs.status).toBe('ACTIVE');
+    expect(theirs.outputs.trustAnchorArn).not.toBe(link.outputs.trustAnchorArn);
+    expect(Object.keys(raState().trustAnchors)).toHaveLength(2);
+    // Act: they mint a certificate with the first workload's CN from their CA, and present it
+    // through their own anchor and through the first workload's.
+    const forged = clientCertificate(otherCa, `${SA}.${NS}`);
+    const victim = { profileArn: link.outputs.profileArn, roleArn: link.outputs.workloadRoleArn };
+    // Assert: the first workload's role trusts its own anchor only; its anchor, only its CA.
+    await expect(
+      createSession(forged, { ...victim, trustAnchorArn: theirs.outputs.trustAnchorArn }),
+    ).rejects.toMatchObject({
+      code: 'AccessDeniedException',
+    });
+    await expect(
+      createSession(forged, { ...victim, trustAnchorArn: link.outputs.trustAnchorArn }),
+    ).rejects.toMatchObject({
+      code: 'AccessDeniedException',
+    });
+    // The same workload with a third CA: refused before anything is made (one role, one CA).
+    const third = generateClusterCa({ accountId: SOURCE, region: REGION, cluster: 'cluster-a' });
+    const mismatch = await h.api(
+      'POST',
+      '/links',
+      demoRequest({
+        source: { ...demoRequest().source, serviceAccount: 'other-ca' },
+        identity: { mode: 'roles-anywhere', caCertificate: third.certificatePem },
+        network: { mode: 'none' },
+        targets: [
+          {
+            accountId: '333333333333',
+            region: 'eu-west-1',
+            cluster: 'cluster-d',
+            access: demoRequest().targets[0].access,
+          },
+        ],
+      }),
+    );
+    expect(mismatch.status).toBe(409);
+    expect(mismatch.body.code).toBe('LINK_SPEC_MISMATCH');
+    expect(Object.keys(raState().trustAnchors)).toHaveLength(2);
+    // A new workload without a CA gets a CA of its own, never another workload's.
     const plain = await h.api(
       'POST',
       '/links',
@@ -422,15 +459,15 @@ describe('identity mode roles-anywhere, end to end', () => {
         network: { mode: 'none' },
       }),
     );
-    expect(plain.body.caSecret).toBeUndefined();
-    const reused = await h.settle(plain.body.links[0].id);
-    expect(reused.status).toBe('ACTIVE');
-    expect(reused.spec.identity.caCertificate).toBe(ca.certificatePem);
-    expect((await h.api('DELETE', `/links/${reused.id}`)).status).toBe(202);
-    expect((await h.settle(reused.id)).status).toBe('DELETED');
-    expect((await h.api('DELETE', `/links/${failed.id}`)).status).toBe(202);
-    expect((await h.settle(failed.id)).status).toBe('DELETED');
-    expect(Object.keys(raState().trustAnchors)).toHaveLength(1);
+    expect(plain.body.caSecret).toContain('PRIVATE KEY');
+    const fresh = await h.settle(plain.body.links[0].id);
+    expect(fresh.status).toBe('ACTIVE');
+    expect([ca.certificatePem, otherCa.certificatePem]).not.toContain(fresh.spec.identity.caCertificate);
+    for (const l of [fresh, theirs]) {
+      expect((await h.api('DELETE', `/links/${l.id}`)).status).toBe(202);
+      expect((await h.settle(l.id)).status).toBe('DELETED');
+    }
+    expect(Object.values(raState().trustAnchors).map((a) => a.certificatePem)).toEqual([ca.certificatePem]);
   });
 
   it('undoes what a failed link made: its profile and role go, the shared anchor stays', async () => {
@@ -495,7 +532,8 @@ describe('Ensure OIDC provider in mode roles-anywhere, two links of one cluster 
       trustAnchorStep(linkOf('a'), deps),
       trustAnchorStep(linkOf('b'), deps),
     ]);
-    const anchors = () => Object.values(raState().trustAnchors).filter((x) => x.name === 'tether-race');
+    const anchors = () =>
+      Object.values(raState().trustAnchors).filter((x) => x.name.startsWith('tether-race-'));
     expect(anchors()).toHaveLength(1);
     const lost = [a, b].find((r) => r.status === 'rejected');
     const won = [a, b].find((r) => r.status === 'fulfilled');
