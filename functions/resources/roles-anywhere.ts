@@ -39,7 +39,6 @@ import type { PolicyDocument } from '#link/policy/evaluate';
 import { isManaged, isOwnedBy, ownershipTags } from '#link/tags';
 import { joinShared, leaveShared } from '#store/memberships';
 import { membership } from '#store/table';
-import { X509Certificate } from 'node:crypto';
 import type { StepDeps } from './deps';
 import { raIssuerNames } from './manifests';
 
