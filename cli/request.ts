@@ -19,6 +19,8 @@ export interface RequestFlags {
   readonly network?: string;
   readonly cidr?: readonly string[];
   readonly identity?: string;
+  /** A PEM file: the source cluster's CA certificate (mode roles-anywhere). */
+  readonly caCertificate?: string;
 }
 
 const POLICY_ARN_PREFIX = 'arn:aws:eks::aws:cluster-access-policy/';
@@ -61,6 +63,7 @@ const REQUEST_FLAGS: readonly (keyof RequestFlags)[] = [
   'network',
   'cidr',
   'identity',
+  'caCertificate',
 ];
 
 const given = (v: unknown) => v !== undefined && !(Array.isArray(v) && v.length === 0);
@@ -150,5 +153,18 @@ export async function buildRequest(flags: RequestFlags, stdin: NodeJS.ReadableSt
     }
     return requestFromFile(flags.file, stdin);
   }
-  return requestFromFlags(flags);
+  const body = requestFromFlags(flags);
+  if (flags.caCertificate !== undefined) {
+    const identity = (body.identity as Record<string, unknown> | undefined) ?? { mode: 'roles-anywhere' };
+    if (identity.mode !== 'roles-anywhere')
+      throw new UsageError('--ca-certificate goes with --identity roles-anywhere');
+    let pem: string;
+    try {
+      pem = await readFile(flags.caCertificate, 'utf8');
+    } catch (err) {
+      throw new UsageError(`cannot read --ca-certificate ${flags.caCertificate}: ${(err as Error).message}`);
+    }
+    body.identity = { ...identity, caCertificate: pem };
+  }
+  return body;
 }

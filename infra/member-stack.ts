@@ -177,6 +177,36 @@ export function agentPolicyStatements(c: AgentPolicyContext): iam.PolicyStatemen
       resources: [`arn:${p}:iam::${a}:oidc-provider/*`],
       conditions: { StringEquals: managed },
     }),
+    // ---- IAM Roles Anywhere (mode roles-anywhere): anchors and profiles, Tether's only ---
+    s({
+      sid: 'ListRolesAnywhere',
+      actions: ['rolesanywhere:ListTrustAnchors', 'rolesanywhere:ListProfiles'],
+      resources: ['*'],
+    }),
+    s({
+      sid: 'ReadRolesAnywhereTags',
+      actions: ['rolesanywhere:ListTagsForResource'],
+      resources: [`arn:${p}:rolesanywhere:*:${a}:trust-anchor/*`, `arn:${p}:rolesanywhere:*:${a}:profile/*`],
+    }),
+    s({
+      sid: 'CreateTaggedRolesAnywhere',
+      actions: [
+        'rolesanywhere:CreateTrustAnchor',
+        'rolesanywhere:CreateProfile',
+        'rolesanywhere:TagResource',
+      ],
+      resources: [`arn:${p}:rolesanywhere:*:${a}:trust-anchor/*`, `arn:${p}:rolesanywhere:*:${a}:profile/*`],
+      conditions: {
+        StringEquals: { [REQUEST_TAG_MANAGED]: 'true' },
+        'ForAllValues:StringEquals': { 'aws:TagKeys': TETHER_TAG_KEYS },
+      },
+    }),
+    s({
+      sid: 'DeleteTetherRolesAnywhere',
+      actions: ['rolesanywhere:DeleteTrustAnchor', 'rolesanywhere:DeleteProfile'],
+      resources: [`arn:${p}:rolesanywhere:*:${a}:trust-anchor/*`, `arn:${p}:rolesanywhere:*:${a}:profile/*`],
+      conditions: { StringEquals: managed },
+    }),
     // ---- EKS: clusters read; access entries only for Tether's principals --------------
     s({
       // The plan also counts a target cluster's access entries against the quota (3,000).

@@ -105,7 +105,11 @@ export function acknowledgeMemberFindings(member: MemberStack): void {
   const reasons: Record<string, string> = {
     'arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*':
       "Identity mode principal: the source is an existing role of the account, named at run time; its policies are only read (Get/List), to say whether it may assume the link's target role",
-    '*': 'EC2 DescribeNatGateways, DescribeSecurityGroupRules and DescribeManagedPrefixLists, IAM ListRoles (read before an OIDC provider is deleted, to keep one another role trusts, and counted by the plan) and IAM ListOpenIDConnectProviders (counted by the plan) support no resource-level permissions, and Service Quotas GetServiceQuota/ListServiceQuotas read quota values, not resources of the account; the Deny guards apply to every resource on purpose',
+    '*': 'EC2 DescribeNatGateways, DescribeSecurityGroupRules and DescribeManagedPrefixLists, IAM ListRoles (read before an OIDC provider is deleted, to keep one another role trusts, and counted by the plan), IAM ListOpenIDConnectProviders (counted by the plan) and Roles Anywhere ListTrustAnchors and ListProfiles support no resource-level permissions, and Service Quotas GetServiceQuota/ListServiceQuotas read quota values, not resources of the account; the Deny guards apply to every resource on purpose',
+    'arn:<AWS::Partition>:rolesanywhere:*:<AWS::AccountId>:trust-anchor/*':
+      'Identity mode roles-anywhere: a trust anchor id is assigned at creation, so no ARN is known before; creation requires the tether:managed request tag, deletion the tether:managed resource tag',
+    'arn:<AWS::Partition>:rolesanywhere:*:<AWS::AccountId>:profile/*':
+      'Identity mode roles-anywhere: a profile id is assigned at creation, so no ARN is known before; creation requires the tether:managed request tag, deletion the tether:managed resource tag',
     'arn:<AWS::Partition>:iam::<AWS::AccountId>:role/tether-*':
       'GetRole on a role that does not exist yet is authorized on its path-less ARN (role/tether-…): reads only',
     'arn:<AWS::Partition>:iam::<AWS::AccountId>:role/tether/*':

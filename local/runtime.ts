@@ -240,11 +240,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           }
         : {}),
       configureClient: (client, service) => {
-        client.middlewareStack.use(haltPlugin(() => halted));
+        // One stack type for every client (the Roles Anywhere client is of an older SDK line).
+        const stack = client.middlewareStack as { use(plugin: unknown): void };
+        stack.use(haltPlugin(() => halted));
         if (service === 'dynamodb') return; // the embedded DynamoDB speaks the real protocol
-        if (service === 'sfn') client.middlewareStack.use(localSfnPlugin(stepFunctions));
-        else if (useSandbox)
-          client.middlewareStack.use(sandboxPlugin(sandbox, service, client.config as any) as any);
+        if (service === 'sfn') stack.use(localSfnPlugin(stepFunctions));
+        else if (useSandbox) stack.use(sandboxPlugin(sandbox, service, client.config as any));
       },
     });
     undo.unshift(async () => {

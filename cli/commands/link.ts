@@ -161,6 +161,16 @@ export function linkCommand(io: Io): Command {
         );
         if (l.status === 'AWAITING_APPROVAL') writeLine(io.out, s.warn(approvalHint(l.id)));
       }
+      if (typeof accepted.caSecret === 'string') {
+        // Mode roles-anywhere: the CA Tether made; its key is in this answer only, never again.
+        writeLine(
+          io.out,
+          s.warn(
+            "The source cluster's new CA Secret, with its private key, shown this once (apply it in the source namespace before the manifests):",
+          ),
+        );
+        io.out.write(accepted.caSecret.endsWith('\n') ? accepted.caSecret : `${accepted.caSecret}\n`);
+      }
     }
     const waiting = accepted.links.filter((l: any) => l.status === 'AWAITING_APPROVAL');
     const driven = accepted.links.filter((l: any) => l.status !== 'AWAITING_APPROVAL');

@@ -20,7 +20,11 @@ export function addRequestOptions(cmd: Command): Command {
       ]),
     )
     .option('--cidr <cidr>', 'an IPv4 CIDR to let in (implies --network cidrs; repeat for several)', collect)
-    .option('--identity <mode>', 'identity mode (default irsa)');
+    .option('--identity <mode>', 'identity mode (default irsa)')
+    .option(
+      '--ca-certificate <file>',
+      "mode roles-anywhere: the source cluster's CA certificate (PEM); without it Tether reuses the cluster's or makes one",
+    );
 }
 
 export function requestFlagsOf(opts: Record<string, any>): RequestFlags {
@@ -35,5 +39,6 @@ export function requestFlagsOf(opts: Record<string, any>): RequestFlags {
     ...(opts.network !== undefined ? { network: opts.network } : {}),
     ...(opts.cidr !== undefined ? { cidr: opts.cidr } : {}),
     ...(opts.identity !== undefined ? { identity: opts.identity } : {}),
+    ...(opts.caCertificate !== undefined ? { caCertificate: opts.caCertificate } : {}),
   };
 }

@@ -14,6 +14,7 @@ import { ulid } from 'ulid';
 import { isAwsError } from '#aws/errors';
 import type { TetherRuntime } from '#functions/runtime';
 import { type Caller, linkSessionName } from '#link/caller';
+import { pemFingerprint } from '#link/certificates';
 import { canonicalJson } from '#link/canonical-json';
 import { ConcurrentUpdateError, LinkStateError } from '#link/errors';
 import { assertRequestAllowed } from '#link/guardrails';
@@ -31,6 +32,7 @@ import {
   type TargetPlan,
 } from '#resources/plan';
 import { renderManifests } from '#resources/manifests';
+import { caSecretManifest, generateClusterCa, workloadCaCertificate } from '#resources/roles-anywhere';
 import { verifyChain } from '#resources/verify';
 import type { LinkFilters, Reservation } from '#store/links';
 import { offboardInput, onboardInput, reconcileInput } from '#link/workflow-input';
@@ -66,7 +68,11 @@ function summary(link: Link) {
 }
 
 /** The identity modes built so far; the others answer IDENTITY_MODE_UNSUPPORTED. */
-export const BUILT_MODES: ReadonlySet<IdentityMode> = new Set<IdentityMode>(['irsa', 'principal']);
+export const BUILT_MODES: ReadonlySet<IdentityMode> = new Set<IdentityMode>([
+  'irsa',
+  'principal',
+  'roles-anywhere',
+]);
 
 /**
  * What the schema cannot say, checked before anything is read or made: the rules of
@@ -264,17 +270,49 @@ export async function createLinks(
     if (state.state === 'done') return state.response as ApiResult;
   }
   try {
-    const plan = await planRequest(rt, request);
+    const { request: complete, caSecret } = await withClusterCa(rt, request);
+    const plan = await planRequest(rt, complete);
     assertApplicable(plan);
     assertChecksHold(plan, admission);
     const response = await applyPlan(rt, plan, requestIdFor(idempotencyKey, bodyHash), admission);
+    // Kept for a replay without the CA's private key: it is shown once, never stored.
     if (idempotencyKey) await rt.idempotency.complete(idempotencyKey, response);
-    return response;
+    return caSecret ? { ...response, body: { ...(response.body as object), caSecret } } : response;
   } catch (err) {
     // Nothing was promised for this key: let the caller retry with it.
     if (idempotencyKey) await rt.idempotency.abandon(idempotencyKey).catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * Mode `roles-anywhere` without a CA certificate: the one the workload's links already use,
+ * or a new CA, whose cert-manager Secret (with the private key) the caller gets once. Never
+ * another workload's CA: whoever brought it may hold its key and mint any workload's
+ * certificate. Other requests go as they are.
+ */
+async function withClusterCa(
+  rt: TetherRuntime,
+  request: OnboardingRequest,
+): Promise<{ request: OnboardingRequest; caSecret?: string }> {
+  if (request.identity.mode !== 'roles-anywhere') return { request };
+  const existing = await workloadCaCertificate(rt.memberships, request.source);
+  if (request.identity.caCertificate !== undefined) {
+    if (existing && pemFingerprint(existing) !== pemFingerprint(request.identity.caCertificate)) {
+      throw new ApiError(
+        'LINK_SPEC_MISMATCH',
+        "The workload's links use another CA certificate: one workload has one role, trusting one CA; give that CA, or none",
+      );
+    }
+    return { request };
+  }
+  const complete = (caCertificate: string): OnboardingRequest => ({
+    ...request,
+    identity: { ...request.identity, caCertificate },
+  });
+  if (existing) return { request: complete(existing) };
+  const ca = generateClusterCa(request.source, rt.now());
+  return { request: complete(ca.certificatePem), caSecret: caSecretManifest(request.source, ca) };
 }
 
 /** How long a request waits for other requests that are making links it asks for. */

@@ -15,6 +15,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { EKSClient } from '@aws-sdk/client-eks';
 import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { IAMClient } from '@aws-sdk/client-iam';
+import { RolesAnywhereClient } from '@aws-sdk/client-rolesanywhere';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
@@ -25,7 +26,16 @@ import { classifyAwsError, isAwsError, recordCallSite } from '#aws/errors';
 import { httpsKubernetesApi, type KubernetesApi, type KubernetesTarget } from './kubernetes';
 
 /** The services Tether calls, by the name the sandbox and call counts use. */
-export type AwsServiceName = 'iam' | 'sts' | 'eks' | 'ec2' | 's3' | 'servicequotas' | 'sfn' | 'dynamodb';
+export type AwsServiceName =
+  | 'iam'
+  | 'sts'
+  | 'eks'
+  | 'ec2'
+  | 's3'
+  | 'servicequotas'
+  | 'sfn'
+  | 'dynamodb'
+  | 'rolesanywhere';
 
 type AnyClient =
   | IAMClient
@@ -35,7 +45,8 @@ type AnyClient =
   | S3Client
   | ServiceQuotasClient
   | SFNClient
-  | DynamoDBClient;
+  | DynamoDBClient
+  | RolesAnywhereClient;
 
 export interface AwsClientsOptions {
   /** The hub's own account; calls into it use the hub credentials directly. */
@@ -194,6 +205,11 @@ export class AwsClients {
 
   ec2(accountId: string, region: string): EC2Client {
     return this.#client('ec2', accountId, region, (c) => new EC2Client(c));
+  }
+
+  /** IAM Roles Anywhere of a member account's Region (mode `roles-anywhere`). */
+  rolesAnywhere(accountId: string, region: string): RolesAnywhereClient {
+    return this.#client('rolesanywhere', accountId, region, (c) => new RolesAnywhereClient(c));
   }
 
   s3(accountId: string, region: string): S3Client {

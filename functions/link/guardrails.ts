@@ -7,6 +7,7 @@
  * so the router refuses a mistake with the field; the plan checks them again, so nothing is
  * made from a request that breaks them, whoever calls it.
  */
+import { checkCaCertificate, MAX_COMMON_NAME, workloadCommonName } from './certificates';
 import { isAccessPolicyArn } from './access-policies';
 import { InvalidRequestError, PartitionUnsupportedError } from './errors';
 import type { Access, OnboardingRequest, TargetRequest } from './model';
@@ -153,6 +154,7 @@ export function identityProblems(
       });
     }
   }
+  problems.push(...rolesAnywhereProblems(request));
   return problems;
 }
 
@@ -272,4 +274,32 @@ export function assertRequestAllowed(request: OnboardingRequest): void {
       otherPartition,
     );
   }
+}
+
+/**
+ * Mode `roles-anywhere`: the CA certificate, when given, must be fit for a trust anchor
+ * (`#link/certificates`), and the workload's certificate common name must fit X.509's 64
+ * characters; `caCertificate` belongs to that mode only.
+ */
+function rolesAnywhereProblems(request: Pick<OnboardingRequest, 'identity' | 'source'>): RequestProblem[] {
+  const { identity, source } = request;
+  const path = '/identity/caCertificate';
+  if (identity.mode !== 'roles-anywhere') {
+    return identity.caCertificate === undefined
+      ? []
+      : [{ path, message: `caCertificate is for mode roles-anywhere, not ${identity.mode}` }];
+  }
+  const problems: RequestProblem[] = [];
+  if (identity.caCertificate !== undefined) {
+    const checked = checkCaCertificate(identity.caCertificate, path, new Date());
+    if ('problems' in checked) problems.push(...checked.problems);
+  }
+  const cn = workloadCommonName(source);
+  if (cn.length > MAX_COMMON_NAME) {
+    problems.push({
+      path: '/source/serviceAccount',
+      message: `the workload's certificate common name ${cn} has ${cn.length} characters; X.509 allows ${MAX_COMMON_NAME}`,
+    });
+  }
+  return problems;
 }

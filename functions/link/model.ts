@@ -49,6 +49,12 @@ export interface Identity {
   readonly mode: IdentityMode;
   readonly principalArn?: string;
   readonly directAccess?: boolean;
+  /**
+   * Mode `roles-anywhere` only: the source cluster's CA certificate (PEM) for its IAM Roles
+   * Anywhere trust anchor. Absent in a request: Tether reuses the cluster's, or makes one and
+   * returns its private key once (`#resources/roles-anywhere`).
+   */
+  readonly caCertificate?: string;
 }
 
 /** One target of an onboarding request. */
@@ -227,8 +233,12 @@ export interface LinkOutputs {
   readonly resolved?: Resolved;
   /** Ensure OIDC provider. */
   readonly oidcProviderArn?: string;
+  /** Ensure OIDC provider, mode `roles-anywhere`: the source cluster's trust anchor. */
+  readonly trustAnchorArn?: string;
   /** Ensure workload role. */
   readonly workloadRoleArn?: string;
+  /** Ensure workload role, mode `roles-anywhere`: the workload's Roles Anywhere profile. */
+  readonly profileArn?: string;
   readonly serviceAccountAnnotation?: Record<string, string>;
   /** Ensure target role. */
   readonly targetRoleArn?: string;

@@ -43,7 +43,9 @@ export function kubeconfigIdentity(link: Pick<Link, 'spec'>): {
   ];
   if (isDirectAccess(spec)) return { user: sourceRoleArnOf(spec), env: webIdentity };
   const target = targetRoleArnOf(link);
-  if (spec.identity.mode === 'principal') return { user: target, roleArn: target, env: [] };
+  // principal: the pod's own role; roles-anywhere: the signing helper's, through the SDK's metadata endpoint.
+  if (spec.identity.mode === 'principal' || spec.identity.mode === 'roles-anywhere')
+    return { user: target, roleArn: target, env: [] };
   return { user: target, roleArn: target, env: webIdentity };
 }
 

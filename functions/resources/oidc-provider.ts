@@ -27,6 +27,7 @@ import type { StepDeps } from './deps';
 import { joinShared, leaveShared } from '#store/memberships';
 import { isManaged, isOwnedBy, ownershipTags } from '#link/tags';
 import { resolvedOf } from './resolve';
+import { releaseTrustAnchorStep, trustAnchorStep } from './roles-anywhere';
 
 export const STS_AUDIENCE = 'sts.amazonaws.com';
 
@@ -104,6 +105,8 @@ export async function oidcProviderStep(link: Link, deps: StepDeps) {
     // The source is an existing role: no web identity, so no provider (docs/architecture.md#identity-modes).
     return { result: { action: 'not-needed', reason: 'mode principal: the source is an existing IAM role' } };
   }
+  // No web identity either: the cluster's CA is the source's proof, as a trust anchor.
+  if (link.spec.identity.mode === 'roles-anywhere') return trustAnchorStep(link, deps);
   const issuer = resolvedOf(link).source.issuer;
   if (!issuer) throw new Error('irsa link without an issuer: resolve should have refused it');
   await joinShared(
@@ -181,6 +184,7 @@ export async function deleteOwnedProvider(iam: IAMClient, accountId: string, iss
 /** The offboard step: leave the issuer; the provider goes with the issuer's last link. */
 export async function releaseOidcProviderStep(link: Link, deps: StepDeps) {
   const { source } = link.spec;
+  if (link.spec.identity.mode === 'roles-anywhere') return releaseTrustAnchorStep(link, deps);
   const issuer = link.outputs.resolved?.source.issuer;
   if (!issuer) return { result: { action: 'nothing-to-remove' } };
   const outcome = await leaveShared(

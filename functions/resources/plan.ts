@@ -23,6 +23,7 @@ import { assertRequestAllowed } from '#link/guardrails';
 import { REDRIVABLE } from '#link/lifecycle';
 import type { Link, LinkSpec, OnboardingRequest, TargetRequest } from '#link/model';
 import { clusterKey, isDirectAccess, targetRoleName, workloadRoleName } from '#link/names';
+import { fingerprintOf, profileName, trustAnchorName } from './roles-anywhere';
 import type { StepDeps } from './deps';
 import { MAX_PUBLIC_ACCESS_CIDRS, publicAccessQuotaMessage } from './egress-allowance';
 import { type QuotaCheck, QuotaReader, quotaChecks, rolesAddedBy } from './quotas';
@@ -245,6 +246,12 @@ export function plannedResources(spec: LinkSpec) {
     ...(spec.identity.mode === 'principal'
       ? { sourcePrincipal: `${spec.identity.principalArn} (not Tether's: never changed)` }
       : { workloadRole: workloadRoleName(spec.source) }),
+    ...(spec.identity.mode === 'roles-anywhere'
+      ? {
+          trustAnchor: trustAnchorName(spec.source, fingerprintOf(spec.identity.caCertificate) ?? 'new-ca'),
+          rolesAnywhereProfile: profileName(spec.source),
+        }
+      : {}),
     ...(isDirectAccess(spec) ? {} : { targetRole: targetRoleName(spec) }),
     ...(spec.awsPolicies ? { targetRolePolicies: spec.awsPolicies } : {}),
     accessEntry:

@@ -497,7 +497,7 @@ export async function quotaChecks(
         reader,
         target.accountId,
         targetRoleName(spec),
-        targetTrustPolicy(source.accountId, sourceRoleArnOf(spec)),
+        targetTrustPolicy(source.accountId, sourceRoleArnOf(spec), spec.identity.mode),
         TARGET_POLICY_NAME,
         targetPolicy(eksClusterArn(target)),
       )),

@@ -14,14 +14,25 @@ import { deleteOwnedRole, ensureRole } from './iam-role';
 import { requiredSourceStatement } from './source-principal';
 import { TAG_WORKLOAD, workloadTagValue } from './workload-role';
 
-export function targetTrustPolicy(sourceAccountId: string, workloadRoleArn: string): PolicyDocument {
+/**
+ * The target role's trust: the source account, only as the workload role (`aws:PrincipalArn`).
+ * In mode `roles-anywhere` the workload's session carries a source identity (the
+ * certificate's CN, set by Roles Anywhere) that stays on every session of the chain, so the
+ * next role's trust must allow `sts:SetSourceIdentity` too (IAM user guide, "Monitor and
+ * control actions taken with assumed roles": role chaining keeps the source identity).
+ */
+export function targetTrustPolicy(
+  sourceAccountId: string,
+  workloadRoleArn: string,
+  mode?: Link['spec']['identity']['mode'],
+): PolicyDocument {
   return {
     Version: '2012-10-17',
     Statement: [
       {
         Effect: 'Allow',
         Principal: { AWS: `arn:aws:iam::${sourceAccountId}:root` },
-        Action: 'sts:AssumeRole',
+        Action: mode === 'roles-anywhere' ? ['sts:AssumeRole', 'sts:SetSourceIdentity'] : 'sts:AssumeRole',
         Condition: { ArnEquals: { 'aws:PrincipalArn': workloadRoleArn } },
       },
     ],
@@ -54,7 +65,7 @@ export async function targetRoleStep(link: Link, deps: Pick<StepDeps, 'clients'>
     name: targetRoleName(link.spec),
     path: TETHER_ROLE_PATH,
     description: `Tether target role: ${source.namespace}/${source.serviceAccount} in ${source.cluster} -> ${target.cluster}`,
-    trust: targetTrustPolicy(source.accountId, workloadRoleArn),
+    trust: targetTrustPolicy(source.accountId, workloadRoleArn, link.spec.identity.mode),
     inlinePolicies: { [TARGET_POLICY_NAME]: targetPolicy(eksClusterArn(target)) },
     owner: owners.link(link.spec),
     // Names the workload whose role may assume it: the condition of the workload role's policy.

@@ -47,6 +47,15 @@ import {
 } from './egress-allowance';
 import { cidrContains } from '#link/cidr';
 import { STS_AUDIENCE } from './oidc-provider';
+import {
+  findAnchor,
+  findProfile,
+  fingerprintOf,
+  profileName,
+  ROLES_ANYWHERE_SERVICE,
+  trustAnchorName,
+} from './roles-anywhere';
+import { workloadCommonName } from '#link/certificates';
 import { describeCluster, natGatewayIps, resolvedOf } from './resolve';
 import type { StepDeps } from './deps';
 
@@ -295,7 +304,12 @@ export async function verifyChain(
         ),
       );
   }
-  if (link.spec.identity.mode === 'irsa') {
+  if (link.spec.identity.mode === 'roles-anywhere') {
+    const { hops: raHops, workload } = await rolesAnywhereHops(link, clients, targetArn, targetTags);
+    hops.push(...raHops);
+    workloadRoleId = workload ? { roleId: workload.roleId, createdAt: workload.createdAt } : undefined;
+  }
+  if (link.spec.identity.mode === 'irsa' || link.spec.identity.mode === 'roles-anywhere') {
     const extras = await reads.once(`extras#${source.accountId}#${workloadRoleName(source)}`, () =>
       roleExtras(
         clients,
@@ -340,6 +354,26 @@ export async function verifyChain(
         'allowed',
       ),
     );
+    if (link.spec.identity.mode === 'roles-anywhere') {
+      // The workload's session carries the certificate's CN as source identity, kept along the chain.
+      hops.push(
+        judged(
+          'target-role-takes-source-identity',
+          `${targetArn} lets ${workloadArn} keep its source identity (sts:SetSourceIdentity)`,
+          targetRole &&
+            evaluate(
+              targetRole.trust,
+              {
+                action: 'sts:SetSourceIdentity',
+                principal: { type: 'AWS', id: workloadArn },
+                context: { 'aws:PrincipalArn': workloadArn },
+              },
+              'resource',
+            ),
+          'allowed',
+        ),
+      );
+    }
     hops.push(
       judged(
         'target-role-trust-is-scoped',
@@ -653,4 +687,94 @@ export async function verifyStep(link: Link, deps: Pick<StepDeps, 'clients'>) {
     };
   }
   return { result: { hops } };
+}
+
+/**
+ * Mode `roles-anywhere`, hop by hop: the cluster's trust anchor holds the link's CA and is
+ * enabled; the workload's profile is enabled and lists the workload role; the role's trust
+ * lets Roles Anywhere in for a certificate of this workload from this anchor (all three
+ * actions), and refuses another workload's CN and another anchor; the workload role may
+ * assume the target role.
+ */
+async function rolesAnywhereHops(
+  link: Link,
+  clients: AwsClients,
+  targetArn: string,
+  targetTags: Record<string, string>,
+): Promise<{ hops: Hop[]; workload: Awaited<ReturnType<typeof readRole>> }> {
+  const { source } = link.spec;
+  const hops: Hop[] = [];
+  const ra = clients.rolesAnywhere(source.accountId, source.region);
+  const wanted = fingerprintOf(link.spec.identity.caCertificate) ?? '';
+  const anchor = await findAnchor(ra, trustAnchorName(source, wanted));
+  const held = fingerprintOf(anchor?.source?.sourceData?.x509CertificateData);
+  hops.push({
+    hop: 'trust-anchor-holds-ca',
+    ok: anchor?.enabled === true && held !== undefined && held === wanted,
+    detail: anchor
+      ? `${anchor.trustAnchorArn} is ${anchor.enabled ? 'enabled' : 'disabled'} and holds the CA sha256 ${held} (the link's: ${wanted})`
+      : `no trust anchor ${trustAnchorName(source, wanted)} in ${source.accountId}/${source.region}`,
+  });
+  const workloadArn = sourceRoleArnOf(link.spec);
+  const profile = await findProfile(ra, profileName(source));
+  hops.push({
+    hop: 'profile-lists-workload-role',
+    ok: profile?.enabled === true && (profile.roleArns ?? []).includes(workloadArn),
+    detail: profile
+      ? `${profile.profileArn} is ${profile.enabled ? 'enabled' : 'disabled'} and lists ${(profile.roleArns ?? []).join(', ') || 'no role'}`
+      : `no profile ${profileName(source)}`,
+  });
+  const workload = await readRole(clients, source.accountId, workloadRoleName(source), WORKLOAD_POLICY_NAME);
+  const anchorArn = anchor?.trustAnchorArn ?? link.outputs.trustAnchorArn ?? '';
+  const session = (cn: string, sourceArn: string): Evaluation | undefined => {
+    if (!workload) return undefined;
+    const context = {
+      'aws:PrincipalTag/x509Subject/CN': cn,
+      'aws:SourceArn': sourceArn,
+      'aws:SourceAccount': source.accountId,
+      'sts:SourceIdentity': cn,
+    };
+    for (const action of ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity']) {
+      const decision = evaluate(
+        workload.trust,
+        { action, principal: { type: 'Service', id: ROLES_ANYWHERE_SERVICE }, context },
+        'resource',
+      );
+      if (decision.decision !== 'Allow') return decision;
+    }
+    return { decision: 'Allow' };
+  };
+  const cn = workloadCommonName(source);
+  hops.push(
+    judged(
+      'certificate→workload-role',
+      `a certificate with CN ${cn} from ${anchorArn} may assume ${workloadArn} through Roles Anywhere`,
+      session(cn, anchorArn),
+      'allowed',
+    ),
+    judged(
+      'trust-is-scoped',
+      'a certificate of another workload from the same CA is refused',
+      session(`other-${cn}`, anchorArn),
+      'refused',
+    ),
+    judged(
+      'trust-is-scoped-to-anchor',
+      "a certificate with this workload's CN from another trust anchor is refused",
+      session(cn, `${anchorArn.replace(/[^/]*$/, '')}00000000-0000-4000-a000-000000000000`),
+      'refused',
+    ),
+    judged(
+      'workload-role→target-role',
+      `${workloadArn} may call sts:AssumeRole on ${targetArn}`,
+      workload &&
+        evaluate(
+          workload.policy,
+          { action: 'sts:AssumeRole', resource: targetArn, context: targetTags },
+          'identity',
+        ),
+      'allowed',
+    ),
+  );
+  return { hops, workload };
 }

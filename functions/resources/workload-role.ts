@@ -19,6 +19,14 @@ import { ownerTagValue } from '#link/tags';
 import { resolvedOf } from './resolve';
 import { deleteOwnedRole, ensureRole } from './iam-role';
 import { STS_AUDIENCE } from './oidc-provider';
+import { ConflictUnmanagedResourceError } from '#link/errors';
+import {
+  deleteOwnedProfile,
+  ensureProfile,
+  fingerprintOf,
+  rolesAnywhereTrustPolicy,
+  withEnsureLock,
+} from './roles-anywhere';
 
 /** The IRSA trust of the cross-account IRSA runbook, step 1.2.: docs/runbooks.md#the-cross-account-irsa-runbook */
 export function workloadTrustPolicy(accountId: string, issuer: string, w: WorkloadRef): PolicyDocument {
@@ -105,6 +113,7 @@ export async function workloadRoleStep(link: Link, deps: StepDeps) {
     { linkId: link.id },
     deps.now().getTime(),
   );
+  if (link.spec.identity.mode === 'roles-anywhere') return rolesAnywhereWorkloadRole(link, deps);
   const ensured = await ensureWorkloadRole(link, deps, issuer);
   return {
     result: { ...ensured },
@@ -115,14 +124,58 @@ export async function workloadRoleStep(link: Link, deps: StepDeps) {
   };
 }
 
-/** The workload role, its IRSA trust and its constant-size policy. */
-function ensureWorkloadRole(link: Link, deps: Pick<StepDeps, 'clients'>, issuer: string) {
+/**
+ * Mode `roles-anywhere`: the same role and policy, trusting certificates of this workload
+ * from the cluster's trust anchor (written by the step before), and the workload's profile.
+ */
+async function rolesAnywhereWorkloadRole(link: Link, deps: StepDeps) {
+  const { source } = link.spec;
+  const anchorArn = link.outputs.trustAnchorArn;
+  if (!anchorArn)
+    throw new Error('roles-anywhere link without a trust anchor: Ensure OIDC provider makes it first');
+  // One role per workload, so one CA per workload: its trust names one anchor.
+  const key = membership.workload(workloadKey(source));
+  const ca = link.spec.identity.caCertificate;
+  const others = (await deps.memberships.members(key)).filter(
+    (m) => m.linkId !== link.id && typeof m.caCertificate === 'string',
+  );
+  const other = others.find((m) => fingerprintOf(m.caCertificate as string) !== fingerprintOf(ca));
+  if (other) {
+    throw new ConflictUnmanagedResourceError(
+      workloadRoleName(source),
+      `The workload's link ${String(other.linkId)} uses another CA; a workload has one role, trusting one CA: give that CA certificate`,
+    );
+  }
+  const ensured = await ensureWorkloadRole(link, deps, rolesAnywhereTrustPolicy(source, anchorArn));
+  // The member names the CA, for the next request of this workload that gives none.
+  await deps.memberships.put(key, membership.link(link.id), { linkId: link.id, caCertificate: ca });
+  const profile = await withEnsureLock(
+    deps,
+    `${membership.workload(workloadKey(source))}#RA-PROFILE`,
+    link.id,
+    () => ensureProfile(deps.clients.rolesAnywhere(source.accountId, source.region), source, ensured.arn),
+  );
+  return {
+    result: { ...ensured, profile },
+    outputs: { workloadRoleArn: ensured.arn, profileArn: profile.arn },
+  };
+}
+
+/** The workload role, its trust (IRSA unless given) and its constant-size policy. */
+function ensureWorkloadRole(
+  link: Link,
+  deps: Pick<StepDeps, 'clients'>,
+  issuerOrTrust: string | PolicyDocument,
+) {
   const { source } = link.spec;
   return ensureRole(deps.clients.iam(source.accountId), {
     name: workloadRoleName(source),
     path: TETHER_ROLE_PATH,
     description: `Tether workload role for ${source.namespace}/${source.serviceAccount} in ${source.cluster}`,
-    trust: workloadTrustPolicy(source.accountId, issuer, source),
+    trust:
+      typeof issuerOrTrust === 'string'
+        ? workloadTrustPolicy(source.accountId, issuerOrTrust, source)
+        : issuerOrTrust,
     inlinePolicies: { [WORKLOAD_POLICY_NAME]: workloadPolicy(source) },
     owner: owners.workload(source),
     permissionsBoundary: deps.clients.permissionsBoundaryArn(source.accountId),
@@ -145,7 +198,15 @@ export async function releaseWorkloadRoleStep(link: Link, deps: StepDeps) {
     membership.link(link.id),
     link.id,
     deps.now().getTime(),
-    () => deleteOwnedRole(deps.clients.iam(source.accountId), workloadRoleName(source), owner),
+    async () => {
+      // Mode roles-anywhere: the profile listing the role goes with it.
+      const profile =
+        link.spec.identity.mode === 'roles-anywhere'
+          ? await deleteOwnedProfile(deps.clients.rolesAnywhere(source.accountId, source.region), source)
+          : undefined;
+      const role = await deleteOwnedRole(deps.clients.iam(source.accountId), workloadRoleName(source), owner);
+      return profile ? { ...role, profile } : role;
+    },
   );
   if (outcome.removed) return { result: { action: outcome.result?.action ?? 'absent', remainingLinks: 0 } };
   return { result: { action: 'kept', remainingLinks: outcome.remaining } };

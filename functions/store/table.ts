@@ -62,6 +62,8 @@ export const membership = {
   /** Links whose source is one VPC (for reconcile look-ups on NAT changes). */
   sourceVpc: (accountId: string, region: string, vpcId: string) =>
     `SOURCEVPC#${accountId}#${region}#${vpcId}`,
+  /** Links using a source cluster's IAM Roles Anywhere trust anchor (`clusterKey`). */
+  trustAnchor: (clusterKey: string) => `TRUSTANCHOR#${clusterKey}`,
   /** A link as a member of a shared resource. */
   link: (id: string) => `LINK#${id}`,
 } as const;

@@ -13,6 +13,7 @@ import * as ec2Sdk from '@aws-sdk/client-ec2';
 import * as eksSdk from '@aws-sdk/client-eks';
 import * as serviceQuotasSdk from '@aws-sdk/client-service-quotas';
 import * as iamSdk from '@aws-sdk/client-iam';
+import * as rolesAnywhereSdk from '@aws-sdk/client-rolesanywhere';
 import * as s3Sdk from '@aws-sdk/client-s3';
 import * as stsSdk from '@aws-sdk/client-sts';
 import type {
@@ -58,6 +59,11 @@ const SDKS: Record<
     module: serviceQuotasSdk as Record<string, unknown>,
     base: 'ServiceQuotasServiceException',
     protocol: 'awsJson',
+  },
+  rolesanywhere: {
+    module: rolesAnywhereSdk as Record<string, unknown>,
+    base: 'RolesAnywhereServiceException',
+    protocol: 'restJson',
   },
 };
 

@@ -22,6 +22,7 @@ import { podIdentityOperations } from './eks-pod-identity';
 import { SandboxError } from './errors';
 import { findRoleByArn, iamOperations } from '#local/sandbox/iam/index';
 import { kubernetesOperations } from './kubernetes';
+import { rolesAnywhereOperations } from './roles-anywhere';
 import { anonymousGet, s3Operations } from './s3';
 import { appliedKey, QUOTA_CATALOG, serviceQuotasOperations } from './service-quotas';
 import {
@@ -60,7 +61,15 @@ import {
 } from './world';
 
 /** The services the sandbox serves. */
-export type ServiceName = 'iam' | 'sts' | 'eks' | 'ec2' | 's3' | 'servicequotas' | 'kubernetes';
+export type ServiceName =
+  | 'iam'
+  | 'sts'
+  | 'eks'
+  | 'ec2'
+  | 's3'
+  | 'servicequotas'
+  | 'kubernetes'
+  | 'rolesanywhere';
 
 /** Options of {@link Sandbox.open}. */
 export interface SandboxOptions {
@@ -159,6 +168,7 @@ const OPERATIONS: Readonly<Record<ServiceName, Operations>> = {
   s3: s3Operations,
   servicequotas: serviceQuotasOperations,
   kubernetes: kubernetesOperations,
+  rolesanywhere: rolesAnywhereOperations,
 };
 
 /** Operation names that change state (AssumeRole, Get*, List*, Describe*, Head* do not). */
@@ -202,6 +212,10 @@ const AUTH_ERRORS: Record<
   kubernetes: {
     unknown: ['Unauthorized', 401, 'Unauthorized'],
     expired: ['Unauthorized', 401, 'Unauthorized'],
+  },
+  rolesanywhere: {
+    unknown: ['UnrecognizedClientException', 403, 'The security token included in the request is invalid.'],
+    expired: ['ExpiredTokenException', 403, 'The security token included in the request is expired'],
   },
 };
 
@@ -263,7 +277,12 @@ function draftOf(state: SandboxState, service: ServiceName, accountId: string, r
   let draft: AccountState;
   if (service === 'iam') draft = { ...account, iam: structuredClone(account.iam) };
   else if (service === 's3') draft = { ...account, s3: structuredClone(account.s3) };
-  else if (service === 'eks' || service === 'ec2' || service === 'kubernetes') {
+  else if (
+    service === 'eks' ||
+    service === 'ec2' ||
+    service === 'kubernetes' ||
+    service === 'rolesanywhere'
+  ) {
     const current = account.regions[region];
     draft = {
       ...account,
@@ -445,8 +464,12 @@ export class Sandbox {
     input: Record<string, unknown>,
     call: CallContext,
   ): Promise<Caller> {
-    if (service === 'sts' && UNSIGNED_STS_OPERATIONS.has(operation)) {
-      const accountId = String(input.RoleArn ?? '').split(':')[4] ?? '';
+    // Roles Anywhere's CreateSession is signed with the certificate's key, not an access key
+    // (local/sandbox/roles-anywhere.ts): accounted to the trust anchor's account.
+    const unsignedRolesAnywhere = service === 'rolesanywhere' && operation === 'CreateSession';
+    if ((service === 'sts' && UNSIGNED_STS_OPERATIONS.has(operation)) || unsignedRolesAnywhere) {
+      const accountId =
+        String(unsignedRolesAnywhere ? input.trustAnchorArn : (input.RoleArn ?? '')).split(':')[4] ?? '';
       if (!this.#state.accounts[accountId])
         throw new SandboxError('AccessDenied', `Not authorized to perform sts:${operation}`, {
           statusCode: 403,

@@ -318,3 +318,64 @@ describe('the package bin', () => {
     expect(npx.stdout.trim().split('\n').at(-1), npx.stderr).toBe(pkg.version);
   });
 });
+
+describe('tether link create --identity roles-anywhere', () => {
+  it('shows the CA Secret Tether made once, with its key, and sends a given CA certificate', async () => {
+    const made = await cli([
+      'link',
+      'create',
+      '--source',
+      '111111111111/ap-southeast-1/cluster-a/ra/made',
+      '--target',
+      CLUSTER_B,
+      '--policy',
+      'AmazonEKSViewPolicy',
+      '--network',
+      'none',
+      '--identity',
+      'roles-anywhere',
+    ]);
+    expect(made.code, shown(made)).toBe(0);
+    expect(made.stdout).toContain('shown this once');
+    const secret = YAML.parse(made.stdout.slice(made.stdout.indexOf('apiVersion: v1')));
+    expect(secret.type).toBe('kubernetes.io/tls');
+    expect(secret.stringData['tls.key']).toContain('PRIVATE KEY');
+    // The same CA given as a file: no new Secret.
+    const file = join(tempDir(), 'ca.pem');
+    writeFileSync(file, secret.stringData['tls.crt']);
+    const given = await cli([
+      'link',
+      'create',
+      '--source',
+      '111111111111/ap-southeast-1/cluster-a/ra/given',
+      '--target',
+      CLUSTER_B,
+      '--policy',
+      'AmazonEKSViewPolicy',
+      '--network',
+      'none',
+      '--identity',
+      'roles-anywhere',
+      '--ca-certificate',
+      file,
+    ]);
+    expect(given.code, shown(given)).toBe(0);
+    expect(given.stdout).not.toContain('PRIVATE KEY');
+    const usage = await cli([
+      'link',
+      'create',
+      '--source',
+      DEMO_SOURCE,
+      '--target',
+      CLUSTER_B,
+      '--policy',
+      'AmazonEKSViewPolicy',
+      '--ca-certificate',
+      file,
+      '--identity',
+      'irsa',
+    ]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('--ca-certificate goes with --identity roles-anywhere');
+  });
+});

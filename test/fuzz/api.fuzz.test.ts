@@ -230,13 +230,17 @@ const WORLD_CODES = [
   'PARTITION_UNSUPPORTED',
 ];
 
-/** A guardrail refusal: VALIDATION_FAILED naming a target or a CIDR of the body. */
+/**
+ * A guardrail refusal: VALIDATION_FAILED naming a target, a CIDR, an identity option (a
+ * `caCertificate` that is not a CA certificate) or, in mode roles-anywhere, a workload whose
+ * certificate common name is too long.
+ */
 function expectGuardrailFields(res: FuzzResponse, about: string): void {
   const problem = res.json as { code: string; errors: { path: string }[] };
   expect(problem.code, about).toBe('VALIDATION_FAILED');
   for (const e of problem.errors) {
     expect(e.path, about).toMatch(
-      /^\/(targets\/\d+|network\/cidrs\/\d+|identity\/(principalArn|directAccess)|network\/mode|targets\/\d+\/awsPolicies(\/\d+)?)$/,
+      /^\/(targets\/\d+|network\/cidrs\/\d+|identity\/(principalArn|directAccess|caCertificate)|source\/serviceAccount|network\/mode|targets\/\d+\/awsPolicies(\/\d+)?)$/,
     );
   }
 }

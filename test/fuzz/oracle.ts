@@ -3,6 +3,7 @@
  * `application/problem+json` whose `code` is documented, with the code's own status; every
  * status one the spec documents for the route (404/405 for routes and methods it lacks).
  */
+import { X509Certificate } from 'node:crypto';
 import { expect } from 'vitest';
 import { API_ERROR_CODES, API_ERROR_CODE_NAMES, problemType } from '#api/problems';
 import type { FuzzRequest, FuzzResponse } from './http';
@@ -226,8 +227,8 @@ const FORBIDDEN_AWS_POLICY =
  */
 export function identityViolations(body: unknown): string[] {
   const b = body as {
-    source?: { accountId?: unknown };
-    identity?: { mode?: unknown; principalArn?: unknown; directAccess?: unknown };
+    source?: { accountId?: unknown; namespace?: unknown; serviceAccount?: unknown };
+    identity?: { mode?: unknown; principalArn?: unknown; directAccess?: unknown; caCertificate?: unknown };
     network?: { mode?: unknown };
     targets?: { accountId?: unknown; awsPolicies?: unknown }[];
   };
@@ -247,6 +248,18 @@ export function identityViolations(body: unknown): string[] {
   } else {
     if (identity.principalArn !== undefined) found.push('/identity/principalArn');
     if (identity.directAccess === true && identity.mode !== 'irsa') found.push('/identity/directAccess');
+  }
+  // Mode roles-anywhere (issue 15): a caCertificate is one PEM CA certificate valid now, with
+  // no private key beside it; it belongs to that mode only; the workload's certificate CN
+  // (`<serviceAccount>.<namespace>`) fits X.509's 64 characters.
+  const ca = identity.caCertificate;
+  if (identity.mode !== 'roles-anywhere') {
+    if (ca !== undefined) found.push('/identity/caCertificate');
+  } else {
+    if (ca !== undefined && !isCaCertificateNow(ca)) found.push('/identity/caCertificate');
+    const w = b?.source as { namespace?: unknown; serviceAccount?: unknown } | undefined;
+    if (`${String(w?.serviceAccount)}.${String(w?.namespace)}`.length > 64)
+      found.push('/source/serviceAccount');
   }
   (Array.isArray(b?.targets) ? b.targets : []).forEach((t, i) => {
     const policies = Array.isArray(t?.awsPolicies) ? (t.awsPolicies as unknown[]) : [];
@@ -292,4 +305,17 @@ function requestGuardrailViolations(body: unknown): string[] {
     }
   });
   return found;
+}
+
+/** Whether `text` is a single PEM CA certificate, valid now, with no private key (Node's parser). */
+function isCaCertificateNow(text: unknown): boolean {
+  if (typeof text !== 'string' || text.includes('PRIVATE KEY')) return false;
+  if ((text.match(/-----BEGIN CERTIFICATE-----/g) ?? []).length !== 1) return false;
+  try {
+    const cert = new X509Certificate(text);
+    const now = Date.now();
+    return cert.ca && Date.parse(cert.validFrom) <= now && Date.parse(cert.validTo) > now;
+  } catch {
+    return false;
+  }
 }

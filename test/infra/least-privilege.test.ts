@@ -358,7 +358,16 @@ beforeAll(async () => {
   );
   expect(listed.status).toBe('ACTIVE');
   expect(Object.keys(listed.outputs.egress.adopted ?? {})).toEqual(['10.70.1.0/24']);
-  more.push(direct, principal, awsPolicies, listed);
+  // 3e. Mode roles-anywhere: the cluster's trust anchor, the workload's profile and role.
+  const [rolesAnywhere] = await settled(
+    demoRequest({
+      source: { ...demoRequest().source, namespace: 'ra', serviceAccount: 'ra' },
+      identity: { mode: 'roles-anywhere' },
+      network: { mode: 'none' },
+    }),
+  );
+  expect(rolesAnywhere.status).toBe('ACTIVE');
+  more.push(direct, principal, awsPolicies, listed, rolesAnywhere);
   // 4. A link that fails at its access entry and is compensated.
   h.rt.sandbox.injectFault({
     service: 'eks',

@@ -300,6 +300,44 @@ export function authorizationsOf(call: CallRecord, state: State): Authorization[
       add('ec2:RevokeSecurityGroupIngress', g.resource, g.context);
       break;
     }
+    // ---- IAM Roles Anywhere (mode roles-anywhere) -------------------------------------
+    // List* have no resource type in the Service Authorization Reference: `*`.
+    case 'rolesanywhere:ListTrustAnchors':
+    case 'rolesanywhere:ListProfiles':
+      add(`rolesanywhere:${call.operation}`, '*');
+      break;
+    case 'rolesanywhere:CreateTrustAnchor':
+    case 'rolesanywhere:CreateProfile': {
+      const kind = call.operation === 'CreateProfile' ? 'profile' : 'trust-anchor';
+      const resource = `arn:aws:rolesanywhere:${region}:${account}:${kind}/*`;
+      const tags = requestTags(
+        ((input.tags ?? []) as { key?: unknown; value?: unknown }[]).map((t) => ({
+          Key: t.key,
+          Value: t.value,
+        })),
+      );
+      add(`rolesanywhere:${call.operation}`, resource, tags);
+      if (Object.keys(tags).length) add('rolesanywhere:TagResource', resource, tags);
+      break;
+    }
+    case 'rolesanywhere:ListTagsForResource':
+    case 'rolesanywhere:DeleteTrustAnchor':
+    case 'rolesanywhere:DeleteProfile': {
+      const ra = (state.accounts[account]?.regions[region] as { rolesAnywhere?: any } | undefined)
+        ?.rolesAnywhere;
+      const all = [...Object.values(ra?.trustAnchors ?? {}), ...Object.values(ra?.profiles ?? {})] as any[];
+      const found = all.find(
+        (r) =>
+          r.trustAnchorArn === input.resourceArn ||
+          r.profileArn === input.resourceArn ||
+          r.trustAnchorId === input.trustAnchorId ||
+          r.profileId === input.profileId,
+      );
+      const arn = String(found?.trustAnchorArn ?? found?.profileArn ?? input.resourceArn ?? '*');
+      const tags = Object.fromEntries((found?.tags ?? []).map((t: any) => [t.key, t.value]));
+      add(`rolesanywhere:${call.operation}`, arn, resourceTags(tags, ['aws']));
+      break;
+    }
     default:
       throw new Error(
         `${name}: no authorization model for this call; describe it in test/infra/iam/requests.ts`,
