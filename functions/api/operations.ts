@@ -66,7 +66,11 @@ function summary(link: Link) {
 }
 
 /** The identity modes built so far; the others answer IDENTITY_MODE_UNSUPPORTED. */
-export const BUILT_MODES: ReadonlySet<IdentityMode> = new Set<IdentityMode>(['irsa', 'principal']);
+export const BUILT_MODES: ReadonlySet<IdentityMode> = new Set<IdentityMode>([
+  'irsa',
+  'pod-identity',
+  'principal',
+]);
 
 /**
  * What the schema cannot say, checked before anything is read or made: the rules of

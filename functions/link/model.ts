@@ -100,6 +100,7 @@ export const ONBOARD_STEPS = [
   'resolve',
   'oidcProvider',
   'workloadRole',
+  'podIdentityAssociation',
   'targetRole',
   'accessEntry',
   'egress',
@@ -113,6 +114,7 @@ export const OFFBOARD_STEPS = [
   'revokeEgress',
   'removeAccessEntry',
   'removeTargetRole',
+  'removePodIdentityAssociation',
   'releaseWorkloadRole',
   'releaseOidcProvider',
 ] as const;
@@ -230,6 +232,15 @@ export interface LinkOutputs {
   /** Ensure workload role. */
   readonly workloadRoleArn?: string;
   readonly serviceAccountAnnotation?: Record<string, string>;
+  /** Ensure Pod Identity association (mode pod-identity): the association and when a change reaches running pods. */
+  readonly podIdentityAssociation?: {
+    readonly associationId: string;
+    readonly associationArn: string;
+    readonly roleArn: string;
+    readonly targetRoleArn: string;
+    readonly externalId?: string;
+    readonly takesEffect: string;
+  };
   /** Ensure target role. */
   readonly targetRoleArn?: string;
   /**

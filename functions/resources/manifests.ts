@@ -8,7 +8,10 @@
  * - `principal`: no ServiceAccount (the source is an existing role, not a web identity);
  *   the Secret, and the Deployment patch, whose pod template carries KIAM's
  *   `iam.amazonaws.com/role` annotation naming that role (the KIAM runbook; ignored where
- *   the credentials come from the node's instance profile).
+ *   the credentials come from the node's instance profile);
+ * - `pod-identity`: the ServiceAccount without the IRSA annotation (the Pod Identity
+ *   association names the roles; an annotation would make the SDK take IRSA first), the
+ *   Secret, and the Deployment patch running as that service account.
  *
  * The Deployment object is a strategic-merge patch (`kubectl patch deployment … --patch-file`):
  * its containers and volumes merge by name into the user's Deployment, so it names the
@@ -78,7 +81,9 @@ export function manifestObjects(
         name: source.serviceAccount,
         namespace: source.namespace,
         labels,
-        annotations: { [IRSA_ROLE_ANNOTATION]: roleArn },
+        ...(link.spec.identity.mode === 'pod-identity'
+          ? {}
+          : { annotations: { [IRSA_ROLE_ANNOTATION]: roleArn } }),
       },
     });
   }

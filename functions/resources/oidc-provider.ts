@@ -104,6 +104,12 @@ export async function oidcProviderStep(link: Link, deps: StepDeps) {
     // The source is an existing role: no web identity, so no provider (docs/architecture.md#identity-modes).
     return { result: { action: 'not-needed', reason: 'mode principal: the source is an existing IAM role' } };
   }
+  if (link.spec.identity.mode === 'pod-identity') {
+    // EKS Pod Identity assumes the role as pods.eks.amazonaws.com: no web identity, no provider.
+    return {
+      result: { action: 'not-needed', reason: 'mode pod-identity: EKS Pod Identity needs no OIDC provider' },
+    };
+  }
   const issuer = resolvedOf(link).source.issuer;
   if (!issuer) throw new Error('irsa link without an issuer: resolve should have refused it');
   await joinShared(
@@ -182,7 +188,9 @@ export async function deleteOwnedProvider(iam: IAMClient, accountId: string, iss
 export async function releaseOidcProviderStep(link: Link, deps: StepDeps) {
   const { source } = link.spec;
   const issuer = link.outputs.resolved?.source.issuer;
-  if (!issuer) return { result: { action: 'nothing-to-remove' } };
+  // Mode pod-identity never joined the issuer's membership.
+  if (!issuer || link.spec.identity.mode === 'pod-identity')
+    return { result: { action: 'nothing-to-remove' } };
   const outcome = await leaveShared(
     deps.memberships,
     membership.issuer(source.accountId, issuerHostPath(issuer)),

@@ -3,6 +3,7 @@ import {
   issuerHostPath,
   oidcProviderArn,
   owners,
+  podIdentityRoleName,
   roleArn,
   sourceRoleArnOf,
   TETHER_ROLE_PATH,
@@ -19,6 +20,7 @@ import { ownerTagValue } from '#link/tags';
 import { resolvedOf } from './resolve';
 import { deleteOwnedRole, ensureRole } from './iam-role';
 import { STS_AUDIENCE } from './oidc-provider';
+import { podIdentityWorkloadTrustPolicy } from './pod-identity';
 
 /** The IRSA trust of the cross-account IRSA runbook, step 1.2.: docs/runbooks.md#the-cross-account-irsa-runbook */
 export function workloadTrustPolicy(accountId: string, issuer: string, w: WorkloadRef): PolicyDocument {
@@ -60,14 +62,16 @@ export function workloadTagValue(w: WorkloadRef): string {
  * nothing here. Safe because every target role's trust pins this exact workload role by
  * `aws:PrincipalArn` (docs/architecture.md#the-workload-roles-permission).
  */
-export function workloadPolicy(w: WorkloadRef): PolicyDocument {
+export function workloadPolicy(w: WorkloadRef, options: { tagSession?: boolean } = {}): PolicyDocument {
   return {
     Version: '2012-10-17',
     Statement: [
       {
         Sid: 'AssumeTetherTargetRolesOfThisWorkload',
         Effect: 'Allow',
-        Action: 'sts:AssumeRole',
+        // Mode pod-identity: EKS passes the pods' session tags on to the target role, which
+        // needs sts:TagSession too (EKS user guide, pod-id-assign-target-role).
+        Action: options.tagSession ? ['sts:AssumeRole', 'sts:TagSession'] : 'sts:AssumeRole',
         Resource: `arn:aws:iam::*:role${TETHER_ROLE_PATH}${TARGET_ROLE_NAME_PREFIX}*`,
         Condition: { StringEquals: { [`aws:ResourceTag/${TAG_WORKLOAD}`]: workloadTagValue(w) } },
       },
@@ -86,7 +90,6 @@ export function targetRoleArnOf(link: Pick<Link, 'spec'>): string {
  * workload's second and later links this reads and writes nothing else.
  */
 export async function workloadRoleStep(link: Link, deps: StepDeps) {
-  const { source } = link.spec;
   if (link.spec.identity.mode === 'principal') {
     // Not Tether's role: never read for change, never written (docs/architecture.md#identity-modes).
     return {
@@ -100,12 +103,16 @@ export async function workloadRoleStep(link: Link, deps: StepDeps) {
   const issuer = resolvedOf(link).source.issuer ?? '';
   await joinShared(
     deps.memberships,
-    membership.workload(workloadKey(source)),
+    membership.workload(workloadMembershipKey(link)),
     membership.link(link.id),
     { linkId: link.id },
     deps.now().getTime(),
   );
   const ensured = await ensureWorkloadRole(link, deps, issuer);
+  if (link.spec.identity.mode === 'pod-identity') {
+    // No annotation: the Pod Identity association names the role (Ensure Pod Identity association).
+    return { result: { ...ensured }, outputs: { workloadRoleArn: ensured.arn } };
+  }
   return {
     result: { ...ensured },
     outputs: {
@@ -115,9 +122,29 @@ export async function workloadRoleStep(link: Link, deps: StepDeps) {
   };
 }
 
-/** The workload role, its IRSA trust and its constant-size policy. */
+/**
+ * The membership that decides when the workload role goes: the workload's links, apart for
+ * mode `pod-identity`, whose role is another one ({@link podIdentityRoleName}).
+ */
+function workloadMembershipKey(link: Pick<Link, 'spec'>): string {
+  const key = workloadKey(link.spec.source);
+  return link.spec.identity.mode === 'pod-identity' ? `${key}#pod-identity` : key;
+}
+
+/** The workload role, its IRSA trust (or, mode pod-identity, its Pod Identity trust) and its constant-size policy. */
 function ensureWorkloadRole(link: Link, deps: Pick<StepDeps, 'clients'>, issuer: string) {
   const { source } = link.spec;
+  if (link.spec.identity.mode === 'pod-identity') {
+    return ensureRole(deps.clients.iam(source.accountId), {
+      name: podIdentityRoleName(source),
+      path: TETHER_ROLE_PATH,
+      description: `Tether Pod Identity role for ${source.namespace}/${source.serviceAccount} in ${source.cluster}`,
+      trust: podIdentityWorkloadTrustPolicy(source),
+      inlinePolicies: { [WORKLOAD_POLICY_NAME]: workloadPolicy(source, { tagSession: true }) },
+      owner: owners.workload(source),
+      permissionsBoundary: deps.clients.permissionsBoundaryArn(source.accountId),
+    });
+  }
   return ensureRole(deps.clients.iam(source.accountId), {
     name: workloadRoleName(source),
     path: TETHER_ROLE_PATH,
@@ -139,13 +166,15 @@ export async function releaseWorkloadRoleStep(link: Link, deps: StepDeps) {
     return { result: { action: 'not-managed', principalArn: sourceRoleArnOf(link.spec) } };
   }
   const owner = owners.workload(source);
+  const name =
+    link.spec.identity.mode === 'pod-identity' ? podIdentityRoleName(source) : workloadRoleName(source);
   const outcome = await leaveShared(
     deps.memberships,
-    membership.workload(workloadKey(source)),
+    membership.workload(workloadMembershipKey(link)),
     membership.link(link.id),
     link.id,
     deps.now().getTime(),
-    () => deleteOwnedRole(deps.clients.iam(source.accountId), workloadRoleName(source), owner),
+    () => deleteOwnedRole(deps.clients.iam(source.accountId), name, owner),
   );
   if (outcome.removed) return { result: { action: outcome.result?.action ?? 'absent', remainingLinks: 0 } };
   return { result: { action: 'kept', remainingLinks: outcome.remaining } };

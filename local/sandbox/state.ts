@@ -337,6 +337,10 @@ export interface CredentialState {
   expiration?: string;
   /** True for a session made by a role (role chaining caps it at one hour). */
   chained?: boolean;
+  /** The session's tags (AssumeRole `Tags`, or the ones EKS Pod Identity sets): `aws:PrincipalTag/…`. */
+  sessionTags?: Record<string, string>;
+  /** The keys of {@link sessionTags} that pass to the next session of a role chain. */
+  transitiveTagKeys?: string[];
 }
 
 /** The whole sandbox. */
