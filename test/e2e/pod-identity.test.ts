@@ -162,6 +162,14 @@ describe('a pod-identity link', () => {
     expect(plan.body.targets[0].resources.podIdentityAssociation).toBe(
       `${NAMESPACE}/${SA} in cluster-a → ${targetRoleName({ source: demoRequest().source, target: demoRequest().targets[0] })}`,
     );
+    // The plan counts the workload role in the source account's roles, and the association is free.
+    const roles = plan.body.targets[0].checks.find(
+      (c: { check: string; scope: string }) => c.check === 'roles' && c.scope === `account ${SOURCE}`,
+    );
+    expect(roles.after - roles.used).toBe(1);
+    expect(plan.body.checks).toContainEqual(
+      expect.objectContaining({ check: 'Pod Identity association', ok: true }),
+    );
     const res = await h.api('POST', '/links', podRequest());
     expect(res.status, JSON.stringify(res.body)).toBe(202);
     link = await h.settle(res.body.links[0].id);
