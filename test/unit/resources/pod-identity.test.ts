@@ -5,7 +5,7 @@
  * the recorded association names another service account (namespace, service account and
  * cluster are immutable), never one Tether did not make; removed with its link only.
  */
-import { CreateRoleCommand } from '@aws-sdk/client-iam';
+import { CreateRoleCommand, GetRoleCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
 import {
   CreatePodIdentityAssociationCommand,
   UpdatePodIdentityAssociationCommand,
@@ -20,12 +20,14 @@ import {
   podIdentityAssociationStep,
   removePodIdentityAssociationStep,
 } from '#resources/pod-identity';
+import { verifyChain } from '#resources/verify';
 import { workloadRoleStep } from '#resources/workload-role';
 import {
   clusterIn,
   linkOf,
   newSpec,
   observe,
+  onboard,
   resolvedLink,
   rootClients,
   SOURCE_ACCOUNT,
@@ -179,5 +181,52 @@ describe('Remove Pod Identity association', () => {
     expect((await removePodIdentityAssociationStep(link, rt.runtime)).result.action).toBe('deleted');
     expect(associationsIn().filter((a) => a.serviceAccount === link.spec.source.serviceAccount)).toEqual([]);
     expect((await removePodIdentityAssociationStep(link, rt.runtime)).result.action).toBe('absent');
+  });
+});
+
+describe('Verify role chain, mode pod-identity', () => {
+  const failedHops = async (link: Awaited<ReturnType<typeof onboard>>) =>
+    (await verifyChain(link, rt.clients)).filter((x) => !x.ok).map((x) => x.hop);
+
+  it('holds hop by hop once onboarded, and names the hop a change breaks', async () => {
+    // Arrange
+    const link = await onboard(rt.runtime, { ...podSpec(), network: { mode: 'none' } });
+    expect(await failedHops(link)).toEqual([]);
+    const { eks } = rootClients(rt.sandbox, SOURCE_ACCOUNT);
+    const target = rootClients(rt.sandbox, link.spec.target.accountId);
+    const id = link.outputs.podIdentityAssociation?.associationId;
+    // Act 1: session tags disabled on the association.
+    await eks.send(
+      new UpdatePodIdentityAssociationCommand({
+        clusterName: 'cluster-a',
+        associationId: id,
+        disableSessionTags: true,
+      }),
+    );
+    // Assert 1
+    expect(await failedHops(link)).toEqual(['pod-identity-association']);
+    await eks.send(
+      new UpdatePodIdentityAssociationCommand({
+        clusterName: 'cluster-a',
+        associationId: id,
+        disableSessionTags: false,
+      }),
+    );
+    // Act 2: the target trust pins another service account's tags.
+    const name = targetRoleName(link.spec);
+    const trust = JSON.parse(
+      decodeURIComponent(
+        (await target.iam.send(new GetRoleCommand({ RoleName: name }))).Role?.AssumeRolePolicyDocument ?? '',
+      ),
+    );
+    trust.Statement[0].Condition.StringEquals['aws:RequestTag/kubernetes-service-account'] = 'someone-else';
+    await target.iam.send(
+      new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: JSON.stringify(trust) }),
+    );
+    // Assert 2
+    expect(await failedHops(link)).toEqual([
+      'target-role-trusts-workload-role',
+      'target-role-allows-session-tags',
+    ]);
   });
 });
