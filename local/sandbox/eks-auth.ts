@@ -28,8 +28,10 @@
  * serves it with EKS, reached through `Sandbox.invoke('eks', 'AssumeRoleForPodIdentity', …)`,
  * as no SDK client of it is installed.
  *
- * Not modelled: the agent's credential cache (6 hours, or 59 minutes with a target role:
- * docs/aws-facts.md#pod-identity-limits), which the link states instead.
+ * Associations are eventually consistent: with the sandbox's `propagationDelayCalls`, a new
+ * association is not found by its first uses. Not modelled: the agent's credential cache (6
+ * hours, or 59 minutes with a target role: docs/aws-facts.md#pod-identity-limits), which the
+ * link states instead.
  */
 import { createLocalJWKSet, decodeJwt, errors as joseErrors, jwtVerify } from 'jose';
 import { evaluatePolicy, type PolicyDocument as EvalDocument } from '#link/policy/evaluate';
@@ -102,7 +104,19 @@ export const eksAuthOperations: Operations = {
     const association = Object.values(cluster.podIdentityAssociations ?? {}).find(
       (a) => a.namespace === namespace && a.serviceAccount === serviceAccount,
     );
-    if (!association) {
+    // Associations are eventually consistent ("may take several seconds to be effective
+    // after the initial API call returns": EKS API reference, CreatePodIdentityAssociation):
+    // with `propagationDelayCalls`, a new one is not seen by its first uses.
+    const unseen =
+      association?.createdAtCall !== undefined &&
+      ctx.notYetPropagated(
+        {
+          RoleId: `pod-identity-association:${association.associationId}`,
+          createdAtCall: association.createdAtCall,
+        },
+        'AssumeRoleForPodIdentity',
+      );
+    if (!association || unseen) {
       throw new SandboxError(
         'ResourceNotFoundException',
         `No Pod Identity association for ${namespace}/${serviceAccount} in cluster ${cluster.name}`,

@@ -149,6 +149,8 @@ export interface PodIdentityAssociationState {
   tags: Record<string, string>;
   createdAt: string;
   modifiedAt: string;
+  /** The sandbox call that made it (the clock of its eventual consistency); absent in older worlds. */
+  createdAtCall?: number;
 }
 
 /** One EKS cluster update. */

@@ -34,8 +34,9 @@ async function setup(
   targetTrust: Record<string, unknown>[],
   association: Record<string, unknown> = {},
   sourceConditions: Record<string, string> | null = tagConditions(),
+  propagationDelayCalls = 0,
 ) {
-  const sb = Sandbox.open();
+  const sb = Sandbox.open({ propagationDelayCalls });
   const source = await agentClients(sb, SOURCE);
   const target = await agentClients(sb, TARGET);
   await source.iam.send(
@@ -148,6 +149,12 @@ describe('AssumeRoleForPodIdentity', () => {
     expect((await rejectionOf(podCredentials(POD_IDENTITY_AUDIENCE, 'api'))).code).toBe(
       'ResourceNotFoundException',
     );
+  });
+
+  it('does not see a new association at its first use when associations lag (eventual consistency)', async () => {
+    const { podCredentials } = await setup(withTags(), {}, tagConditions(), 1);
+    expect((await rejectionOf(podCredentials())).code).toBe('ResourceNotFoundException');
+    expect((await podCredentials()).assumedRoleUser.arn).toContain(':assumed-role/pod-target/');
   });
 
   it('refuses a token for another audience (an IRSA token)', async () => {
