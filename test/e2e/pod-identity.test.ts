@@ -26,6 +26,7 @@ import YAML from 'yaml';
 import { podIdentityRoleName, targetRoleName } from '#link/names';
 import { POD_IDENTITY_AUDIENCE } from '#local/sandbox/eks-auth';
 import { demoRequest, type Harness, startHarness } from './harness';
+import { neededOwners, presentOwners, tetherResources } from './invariants';
 import { byHand } from './probe';
 
 const SOURCE = '111111111111';
@@ -193,6 +194,14 @@ describe('a pod-identity link', () => {
       ]),
     );
     expect(hops.filter((x) => !x.ok)).toEqual([]);
+  });
+
+  it('makes exactly what the link needs: no orphan, nothing missing', () => {
+    const present = [...presentOwners(tetherResources(h.rt.sandbox))].sort();
+    expect(present).toEqual([...neededOwners([link])].sort());
+    expect(present).toContain(
+      `pod-identity-association|link:${SOURCE}/${REGION}/cluster-a/${NAMESPACE}/${SA}@${TARGET}/${REGION}/cluster-b`,
+    );
   });
 
   it('makes no OIDC provider', async () => {
@@ -372,6 +381,7 @@ describe('offboarding a pod-identity link', () => {
     );
     expect(entries.filter((arn) => arn.includes('tether-t-'))).toEqual([]);
     await expect(agentCredentials()).rejects.toMatchObject({ code: 'ResourceNotFoundException' });
+    expect(tetherResources(h.rt.sandbox)).toEqual([]);
     // The hand-made association of another service account is still there.
     expect(associations().map((a) => a.serviceAccount)).toEqual(['taken']);
   });
