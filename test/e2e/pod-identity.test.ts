@@ -386,3 +386,27 @@ describe('offboarding a pod-identity link', () => {
     expect(associations().map((a) => a.serviceAccount)).toEqual(['taken']);
   });
 });
+
+describe('a pod-identity link whose association cannot be made', () => {
+  it('ends FAILED with the quota named, and the compensation leaves nothing', async () => {
+    // Arrange: the cluster is at its 5,000 associations when the step runs.
+    h.rt.sandbox.injectFault({
+      service: 'eks',
+      operation: 'CreatePodIdentityAssociation',
+      code: 'ResourceLimitExceededException',
+    });
+    // Act
+    const res = await h.api(
+      'POST',
+      '/links',
+      podRequest({ source: { ...demoRequest().source, namespace: 'full', serviceAccount: 'full' } }),
+    );
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    const failed = await h.settle(res.body.links[0].id);
+    // Assert
+    expect(failed.status).toBe('FAILED');
+    expect(failed.error).toMatchObject({ code: 'QUOTA_EXCEEDED', step: 'podIdentityAssociation' });
+    expect(failed.steps.removePodIdentityAssociation.result.action).toBe('absent');
+    expect(tetherResources(h.rt.sandbox)).toEqual([]);
+  });
+});
