@@ -163,25 +163,28 @@ export async function ensurePodIdentityAssociation(
     disableSessionTags: false,
   };
   let replaced: string | undefined;
+  let existing: PodIdentityAssociation | undefined;
   const recorded = (link.outputs as { podIdentityAssociation?: PodIdentityAssociationOutput })
     .podIdentityAssociation;
   if (recorded?.associationId) {
-    const [, , , , , rest = ''] = recorded.associationArn.split(':');
-    const recordedCluster = rest.split('/')[1] ?? source.cluster;
+    // arn:aws:eks:<region>:<account>:podidentityassociation/<cluster>/<id>
+    const recordedCluster = recorded.associationArn.split(':')[5]?.split('/')[1] ?? source.cluster;
     const before = await describe(eks, recordedCluster, recorded.associationId);
-    if (
-      before &&
-      isOwnedBy(before.tags ?? {}, owner) &&
-      (before.clusterName !== source.cluster ||
+    if (before && isOwnedBy(before.tags ?? {}, owner)) {
+      if (
+        before.clusterName !== source.cluster ||
         before.namespace !== source.namespace ||
-        before.serviceAccount !== source.serviceAccount)
-    ) {
-      // Immutable fields: no update can move it, so it goes and a new one is made.
-      await deletePodIdentityAssociationIfOwned(eks, before, owner);
-      replaced = before.associationId;
+        before.serviceAccount !== source.serviceAccount
+      ) {
+        // Immutable fields: no update can move it, so it goes and a new one is made.
+        await deletePodIdentityAssociationIfOwned(eks, before, owner);
+        replaced = before.associationId;
+      } else {
+        existing = before; // the one the link made: no listing needed
+      }
     }
   }
-  const existing = await findAssociation(eks, source);
+  existing ??= await findAssociation(eks, source);
   if (existing) {
     if (!isOwnedBy(existing.tags ?? {}, owner)) {
       throw new ConflictUnmanagedResourceError(
