@@ -33,7 +33,7 @@
  * hours, or 59 minutes with a target role: docs/aws-facts.md#pod-identity-limits), which the
  * link states instead.
  */
-import { createLocalJWKSet, decodeJwt, errors as joseErrors, jwtVerify } from 'jose';
+import { createLocalJWKSet, errors as joseErrors, jwtVerify } from 'jose';
 import { evaluatePolicy, type PolicyDocument as EvalDocument } from '#link/policy/evaluate';
 import { parsePolicy } from '#local/sandbox/iam/policies';
 import { findRoleByArn } from '#local/sandbox/iam/roles';
@@ -76,7 +76,6 @@ export const eksAuthOperations: Operations = {
     const issuer = cluster.oidcIssuer ?? '';
     let claims: Record<string, unknown>;
     try {
-      decodeJwt(token);
       const { payload } = await jwtVerify(
         token,
         createLocalJWKSet(jwksOf(ctx.state, issuer) as Parameters<typeof createLocalJWKSet>[0]),
