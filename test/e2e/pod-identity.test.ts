@@ -112,6 +112,18 @@ describe('bad pod-identity requests change nothing', () => {
     expect(h.rt.sandbox.callCounts({ mutating: true })).toBe(before);
   });
 
+  it('answers 400 for a source role named by the request (another account’s, say): Tether makes it, in the cluster’s account', async () => {
+    const before = h.rt.sandbox.callCounts({ mutating: true });
+    const res = await h.api(
+      'POST',
+      '/links',
+      podRequest({ identity: { mode: 'pod-identity', principalArn: `arn:aws:iam::${TARGET}:role/pods` } }),
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.errors.map((e: { path: string }) => e.path)).toContain('/identity/principalArn');
+    expect(h.rt.sandbox.callCounts({ mutating: true })).toBe(before);
+  });
+
   it('answers 409 when the service account already has an association someone else made', async () => {
     const { eks, iam } = byHand(h.rt.sandbox, SOURCE, REGION);
     const role = await iam.send(
