@@ -12,7 +12,7 @@ import { analyseBundles, REPO_ROOT } from './bundles';
 import { loadConfig, type TetherConfig } from './config';
 import { HubStack } from './hub-stack';
 import { MemberStack } from './member-stack';
-import { API_FUNCTION } from './names';
+import { API_FUNCTION, SWEEP_FUNCTION } from './names';
 import { acknowledgeHubFindings, acknowledgeMemberFindings } from './nag';
 import { StackSetStack } from './stackset-stack';
 
@@ -20,6 +20,8 @@ import { StackSetStack } from './stackset-stack';
 export const STACKS = { hub: 'TetherHub', member: 'TetherMember', stackSet: 'TetherMemberStackSet' } as const;
 
 export const API_ENTRY = 'functions/api/handler.ts';
+/** The drift sweep's function, on its hourly schedule (infra/hub-stack.ts). */
+export const SWEEP_ENTRY = 'functions/sweep/handler.ts';
 
 /**
  * An app with the context of `cdk.json` (its feature flags) and asset metadata on, as the
@@ -37,10 +39,11 @@ export function newApp(props: AppProps = {}): App {
 
 /** What every function needs, by entry, and which registry names call member accounts. */
 export function analyseFunctions() {
-  const entries = [API_ENTRY, ...WORKFLOW_FUNCTIONS.map((f) => f.entry)];
+  const entries = [API_ENTRY, SWEEP_ENTRY, ...WORKFLOW_FUNCTIONS.map((f) => f.entry)];
   const needs = new Map(analyseBundles(entries).map((n) => [n.entry, n]));
   const memberCallers = [
     ...(needs.get(API_ENTRY)?.member ? [API_FUNCTION] : []),
+    ...(needs.get(SWEEP_ENTRY)?.member ? [SWEEP_FUNCTION] : []),
     ...WORKFLOW_FUNCTIONS.filter((f) => needs.get(f.entry)?.member).map((f) => f.name),
   ];
   return { needs, memberCallers };

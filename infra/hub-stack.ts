@@ -28,8 +28,8 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
-import { EventBus, Rule } from 'aws-cdk-lib/aws-events';
-import { SfnStateMachine, SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import { EventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction, SfnStateMachine, SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
@@ -49,7 +49,7 @@ import type { BundleNeeds } from './bundles';
 import { REPO_ROOT } from './bundles';
 import type { TetherConfig } from './config';
 import { TetherFunction } from './constructs/tether-function';
-import { API_FUNCTION, HUB_BUS_NAME, HUB_ROLE_PATH, hubFunctionName } from './names';
+import { API_FUNCTION, HUB_BUS_NAME, HUB_ROLE_PATH, hubFunctionName, SWEEP_FUNCTION } from './names';
 
 export interface HubStackProps extends StackProps {
   readonly config: TetherConfig;
@@ -418,6 +418,31 @@ export class HubStack extends Stack {
         ],
       }),
     );
+
+    // ---- the drift sweep (docs/architecture.md#the-sweep-and-its-cost) ----------------
+    // One Lambda on an hourly schedule, no state machine: it pages the live links and verifies
+    // each (reads only), so a Standard workflow would bill transitions and an Express one its
+    // duration for what one invocation does; only the drifted links go to the (Standard)
+    // reconcile workflow, which it starts.
+    const sweepNeeds = needsOf('functions/sweep/handler.ts');
+    const sweepRole = roleFor(SWEEP_FUNCTION, sweepNeeds);
+    const sweepFunction = new TetherFunction(this, pascal(SWEEP_FUNCTION), {
+      needs: sweepNeeds,
+      functionName: hubFunctionName(SWEEP_FUNCTION),
+      description: 'Tether drift sweep: verify every live link, reconcile the drifted ones',
+      environment: { ...environment, TETHER_RECONCILE_STATE_MACHINE_ARN: reconcile.stateMachineArn },
+      logRetention: retention,
+      role: sweepRole,
+      memorySize: 256,
+      timeout: Duration.minutes(15),
+    });
+    this.functions.set(SWEEP_FUNCTION, sweepFunction);
+    reconcile.grantStartExecution(sweepRole);
+    new Rule(this, 'DriftSweepSchedule', {
+      description: 'Tether: the hourly drift sweep of every live link',
+      schedule: Schedule.rate(Duration.hours(1)),
+      targets: [new LambdaFunction(sweepFunction, { retryAttempts: 0 })],
+    });
 
     // ---- failures and throttles: a queue of failed executions, and alarms ------------
     const topic = new Topic(this, 'Alarms', { topicName: 'tether-alarms', enforceSSL: true });

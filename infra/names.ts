@@ -16,6 +16,8 @@ export const HUB_BUS_NAME = 'tether-hub';
 export const FORWARDER_ROLE_NAME = 'tether-event-forwarder';
 /** Name of the API function (and its role). */
 export const API_FUNCTION = 'api';
+/** Name of the drift sweep's function (and its role). */
+export const SWEEP_FUNCTION = 'sweep-links';
 
 /** Name of a hub function (and of its role), from its registry name. */
 export function hubFunctionName(name: string): string {

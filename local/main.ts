@@ -91,6 +91,10 @@ const rt = await startLocalRuntime({
   dataDir: values['data-dir'],
   port,
   doors: !values['no-doors'],
+  // The drift sweep every TETHER_SWEEP_MINUTES minutes (in AWS: hourly); off unless set. `npm run sweep` sweeps now.
+  ...(Number(process.env.TETHER_SWEEP_MINUTES) > 0
+    ? { sweepIntervalMs: Number(process.env.TETHER_SWEEP_MINUTES) * 60_000 }
+    : {}),
   onEvent: (_execution, event) => {
     if (event.stateType !== 'Task') return;
     if (event.type === 'StateExited') {

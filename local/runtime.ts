@@ -38,6 +38,8 @@ import { redriveUnfinished } from './redrive';
 import { natChangeBus } from './adapters/eventbridge-rules';
 import { withSandboxAdmin } from './adapters/sandbox-admin';
 import type { LocalEventBus } from './adapters/eventbridge';
+import { outcomeOf, withSweepAdmin } from './adapters/sweep-admin';
+import { type SweepOptions, type SweepReport, sweepLinks } from '#resources/sweep';
 
 export { DataDirectoryDamagedError, DataDirectoryError, DataDirectoryInUseError } from './data-dir-lock';
 
@@ -97,6 +99,12 @@ export interface LocalRuntimeOptions {
   readonly doors?: boolean;
   /** The clock the doors check signatures and token dates against (tests move it). @default the clock */
   readonly doorClock?: () => Date;
+  /**
+   * Run the drift sweep every this many ms (in AWS: hourly, infra/hub-stack.ts). Off by
+   * default (tests sweep when they mean to: {@link LocalRuntime.sweep}, `POST /_sandbox/sweep`);
+   * `npm start` reads `TETHER_SWEEP_MINUTES`. @default off
+   */
+  readonly sweepIntervalMs?: number;
 }
 
 /** The sandbox's HTTP doors, when {@link LocalRuntimeOptions.doors} is on. */
@@ -125,6 +133,11 @@ export interface LocalRuntime {
    * (`steps.realToolsProof`). Needs the doors.
    */
   proveLink(id: string): Promise<RealToolsProof>;
+  /**
+   * The drift sweep once, now (`#resources/sweep`): every live link verified, the
+   * verifications that changed recorded, the links with drift sent to the reconcile.
+   */
+  sweep(options?: SweepOptions): Promise<SweepReport>;
   /** Links found half-done at start and re-driven. */
   readonly redriven: readonly string[];
   /** What the start did that the user should hear of (a stale lock taken over). */
@@ -257,9 +270,22 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       runtime,
       useSandbox && options.cloudTrailEvents !== false ? sandbox : undefined,
     );
+    const sweep = (o?: SweepOptions) => sweepLinks(runtime, o);
+    const sweeper = {
+      sweep: () => sweep(),
+      async outcomes(report: SweepReport) {
+        for (const r of report.reconciles) await stepFunctions.waitFor(r.executionArn);
+        const ids = report.reconciles.flatMap((r) => r.linkIds);
+        return Promise.all(ids.map(async (id) => outcomeOf(await links.get(id))));
+      },
+    };
+    // With the embedded sandbox only: its admin calls (local/adapters/sandbox-admin.ts) and the
+    // sweep's beside the API. They are not authorized by the policies, so against real
+    // accounts (`environment`) they are not served: the timer sweeps there.
     const server = await startHttpServer({
-      // Local mode only: the sandbox's admin calls beside the API (local/adapters/sandbox-admin.ts).
-      handler: (useSandbox ? withSandboxAdmin(apiHandler as any, sandbox) : apiHandler) as any,
+      handler: (useSandbox
+        ? withSandboxAdmin(withSweepAdmin(apiHandler as any, sweeper), sandbox)
+        : apiHandler) as any,
       // The operator is in the hub's account, whichever it is (`environment` mode names its own).
       callers: {
         operatorArn:
@@ -271,6 +297,21 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     });
     undo.unshift(() => server.close());
     const redriven = options.redrive === false ? [] : await redriveUnfinished(runtime);
+    // The schedule of the sweep, one at a time (a sweep still running skips its turn).
+    let sweeping = false;
+    const timer = options.sweepIntervalMs
+      ? setInterval(() => {
+          if (sweeping || halted) return;
+          sweeping = true;
+          sweep()
+            .catch(() => undefined)
+            .finally(() => {
+              sweeping = false;
+            });
+        }, options.sweepIntervalMs)
+      : undefined;
+    timer?.unref();
+    undo.unshift(() => clearInterval(timer));
     return {
       url: server.url,
       port: server.port,
@@ -288,6 +329,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           );
         return proveLink({ sandbox, aws: doors.aws, links, ...(dataDir ? { dataDir } : {}) }, id);
       },
+      sweep,
       redriven,
       notices: lock?.tookOver === undefined ? [] : [lock.tookOver],
       halt() {
@@ -295,6 +337,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         stepFunctions.abortAll();
       },
       async close() {
+        clearInterval(timer);
         await server.close();
         await doors?.kube.close();
         await doors?.aws.close();

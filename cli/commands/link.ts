@@ -74,6 +74,24 @@ async function follow(
   }
 }
 
+/**
+ * Follows one link through a run to its end, prints how it ended (the link as data, or a
+ * line), and throws the exit it ended with: the tail of wait, delete, reconcile and approve.
+ */
+async function followOne(
+  ctx: Context,
+  format: OutputFormat,
+  target: WatchTarget,
+  workflow: Workflow,
+  timeoutMs: number,
+  started: number,
+): Promise<void> {
+  const [done] = await follow(ctx, format, [target], workflow, timeoutMs);
+  print(ctx.io, format, done, () => settledLines([done], Date.now() - started));
+  const failure = failureOf([done], workflow);
+  if (failure) throw failure;
+}
+
 /** Exit 6 when links wait for an approver: nothing is made for them until one decides. */
 function awaitingOf(links: readonly any[]): CliError | undefined {
   const waiting = links.filter((l) => l.status === 'AWAITING_APPROVAL');
@@ -251,10 +269,7 @@ export function linkCommand(io: Io): Command {
         current.lastExecution?.workflow === 'offboard'
           ? 'offboard'
           : 'onboard';
-      const [done] = await follow(ctx, opts.output, [{ id }], workflow, opts.timeout);
-      print(io, opts.output, done, () => settledLines([done], Date.now() - started));
-      const failure = failureOf([done], workflow);
-      if (failure) throw failure;
+      await followOne(ctx, opts.output, { id }, workflow, opts.timeout, started);
     });
 
   // ---- delete ---------------------------------------------------------------------------
@@ -278,16 +293,8 @@ export function linkCommand(io: Io): Command {
       }
       if (opts.output === 'table')
         writeLine(io.out, `Link ${res.id} is ${res.status}: removing what it made…`);
-      const [done] = await follow(
-        ctx,
-        opts.output,
-        [{ id, runsBefore: before?.runs?.length ?? 0 }],
-        'offboard',
-        opts.timeout,
-      );
-      print(io, opts.output, done, () => settledLines([done], Date.now() - started));
-      const failure = failureOf([done], 'offboard');
-      if (failure) throw failure;
+      const target = { id, runsBefore: before?.runs?.length ?? 0 };
+      await followOne(ctx, opts.output, target, 'offboard', opts.timeout, started);
     });
 
   // ---- reconcile ------------------------------------------------------------------------
@@ -313,10 +320,7 @@ export function linkCommand(io: Io): Command {
       const target: WatchTarget = res.execution
         ? { id, executionName: res.execution }
         : { id, runsBefore: before?.runs?.length ?? 0 };
-      const [done] = await follow(ctx, opts.output, [target], 'onboard', opts.timeout);
-      print(io, opts.output, done, () => settledLines([done], Date.now() - started));
-      const failure = failureOf([done], 'onboard');
-      if (failure) throw failure;
+      await followOne(ctx, opts.output, target, 'onboard', opts.timeout, started);
     });
 
   // ---- kubeconfig -----------------------------------------------------------------------
@@ -395,10 +399,7 @@ export function linkCommand(io: Io): Command {
       if (opts.output === 'table')
         writeLine(io.out, `Link ${res.id} approved: ${res.status}, onboard ${res.execution ?? 'queued'}…`);
       const target: WatchTarget = res.execution ? { id, executionName: res.execution } : { id };
-      const [done] = await follow(ctx, opts.output, [target], 'onboard', opts.timeout);
-      print(io, opts.output, done, () => settledLines([done], Date.now() - started));
-      const failure = failureOf([done], 'onboard');
-      if (failure) throw failure;
+      await followOne(ctx, opts.output, target, 'onboard', opts.timeout, started);
     });
     link.addCommand(cmd);
   }

@@ -8,7 +8,11 @@
  * fails the role's `…-extras` hop, named.
  */
 import { DescribeSecurityGroupRulesCommand } from '@aws-sdk/client-ec2';
-import { DescribeAccessEntryCommand, ListAssociatedAccessPoliciesCommand } from '@aws-sdk/client-eks';
+import {
+  type AssociatedAccessPolicy,
+  DescribeAccessEntryCommand,
+  ListAssociatedAccessPoliciesCommand,
+} from '@aws-sdk/client-eks';
 import {
   GetRoleCommand,
   GetRolePolicyCommand,
@@ -42,7 +46,7 @@ import { cidrContains } from '#link/cidr';
 import { STS_AUDIENCE } from './oidc-provider';
 import { findAssociation, POD_IDENTITY_PRINCIPAL, podIdentityRequestTags } from './pod-identity';
 import { isOwnedBy } from '#link/tags';
-import { describeCluster, resolvedOf } from './resolve';
+import { describeCluster, natGatewayIps, resolvedOf } from './resolve';
 import type { StepDeps } from './deps';
 
 export interface Hop {
@@ -170,8 +174,51 @@ const evaluate = (
   policyType: 'identity' | 'resource',
 ): Evaluation => evaluatePolicy(policy, { ...request, contextIsComplete: false }, { policyType });
 
+/**
+ * Reads shared by the links of one sweep (`#resources/sweep`): a source VPC's NAT IPs, a
+ * target cluster's description and a cluster security group's rules are read once per sweep,
+ * not once per link. Keyed by what is read; without one every read is made.
+ */
+export interface SharedReads {
+  once<T>(key: string, read: () => Promise<T>): Promise<T>;
+}
+
+/** No sharing: every read is made (the API's verify, the onboard's step). */
+export const EVERY_READ: SharedReads = { once: (_key, read) => read() };
+
+/**
+ * Shares each read by key for the life of the object (one sweep): the promise is kept, so
+ * links checked at once share one call.
+ *
+ * @example
+ * const reads = sharedReads();
+ * await verifyChain(link, clients, reads);
+ */
+export function sharedReads(): SharedReads & { readonly size: number } {
+  const kept = new Map<string, Promise<unknown>>();
+  return {
+    once<T>(key: string, read: () => Promise<T>): Promise<T> {
+      let p = kept.get(key) as Promise<T> | undefined;
+      if (!p) {
+        p = read();
+        kept.set(key, p);
+        // A failed read (throttled, say) is not kept: the next link that needs it reads again.
+        p.catch(() => kept.delete(key));
+      }
+      return p;
+    },
+    get size() {
+      return kept.size;
+    },
+  };
+}
+
 /** Evaluates the chain; returns every hop, passing or not. */
-export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[]> {
+export async function verifyChain(
+  link: Link,
+  clients: AwsClients,
+  reads: SharedReads = EVERY_READ,
+): Promise<Hop[]> {
   const { source, target, access } = link.spec;
   const resolved = resolvedOf(link);
   const hops: Hop[] = [];
@@ -196,11 +243,9 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
   if (link.spec.identity.mode === 'irsa') {
     const issuer = resolved.source.issuer ?? '';
     const host = issuerHostPath(issuer);
-    const workload = await readRole(
-      clients,
-      source.accountId,
-      workloadRoleName(source),
-      WORKLOAD_POLICY_NAME,
+    // One workload role serves all the links of its workload: read once per sweep.
+    const workload = await reads.once(`role#${source.accountId}#${workloadRoleName(source)}`, () =>
+      readRole(clients, source.accountId, workloadRoleName(source), WORKLOAD_POLICY_NAME),
     );
     workloadRoleId = workload ? { roleId: workload.roleId, createdAt: workload.createdAt } : undefined;
     const webIdentity = (sa: string): Evaluation =>
@@ -250,12 +295,14 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
       );
   }
   if (link.spec.identity.mode === 'irsa') {
-    const extras = await roleExtras(
-      clients,
-      source.accountId,
-      workloadRoleName(source),
-      WORKLOAD_POLICY_NAME,
-      'workload-role-extras',
+    const extras = await reads.once(`extras#${source.accountId}#${workloadRoleName(source)}`, () =>
+      roleExtras(
+        clients,
+        source.accountId,
+        workloadRoleName(source),
+        WORKLOAD_POLICY_NAME,
+        'workload-role-extras',
+      ),
     );
     if (extras) hops.push(extras);
   }
@@ -430,8 +477,11 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
       ok: !!entry && groups.every((g) => entry.groups?.includes(g)),
       detail: `aws-auth maps ${withoutPath(entryArn)} to ${groups.join(', ')}`,
     });
+    hops.push(kubernetesVerbHop(link, undefined, !!entry));
   } else {
     const eks = clients.eks(target.accountId, target.region);
+    let association: AssociatedAccessPolicy | undefined;
+    let entryFound = false;
     let ok = false;
     let detail = `no access entry for ${entryArn} on ${target.cluster}`;
     try {
@@ -459,12 +509,14 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
             )
           ).associatedAccessPolicies ?? [];
         const a = associated.find((p) => p.policyArn === access.policyArn);
+        association = a;
         ok = !!entry && !!a && a.accessScope?.type === access.scope.type;
         detail = `access entry ${entry?.accessEntryArn ?? '?'} has ${access.policyArn} (${access.scope.type} scope)`;
       } else {
         ok = !!entry && access.groups.every((g) => entry.kubernetesGroups?.includes(g));
         detail = `access entry ${entry?.accessEntryArn ?? '?'} maps groups ${access.groups.join(', ')}`;
       }
+      entryFound = !!entry;
       // EKS lets in only the role the entry was made for (docs/aws-facts.md#access-entries-keep-the-role-id).
       if (binding && !binding.bound) {
         ok = false;
@@ -474,32 +526,162 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
       if (!isAwsError(err, 'ResourceNotFoundException')) throw err;
     }
     hops.push({ hop: 'cluster-access', ok, detail });
+    hops.push(kubernetesVerbHop(link, entryFound ? association : undefined, entryFound));
   }
 
-  hops.push(...(await networkHops(link, clients)));
+  hops.push(...(await networkHops(link, clients, reads)));
   return hops;
 }
 
 /**
- * The network hops: every CIDR of the link (each current NAT IP of the source VPC, as the
- * last resolve read them) is let in at the place that governs the endpoint it reaches, read
- * back now: the public endpoint's `publicAccessCidrs` (or the endpoint open to all), or a
- * tcp/443 rule on the cluster security group for the private endpoint.
+ * What each EKS access policy lets its principal do, as AWS documents the policies' rules
+ * (https://docs.aws.amazon.com/eks/latest/userguide/access-policy-permissions.html): one
+ * representative Kubernetes request per policy — the verb and resource the access level is
+ * asked for — and what it withholds. Access policies hold allow rules only, and cannot be
+ * changed or made, so the table is the policy.
  */
-async function networkHops(link: Link, clients: AwsClients): Promise<Hop[]> {
-  const { target } = link.spec;
-  const resolved = resolvedOf(link);
+export const ACCESS_POLICY_VERBS: Readonly<
+  Record<string, { readonly verbs: string; readonly resource: string; readonly withholds?: string }>
+> = {
+  AmazonEKSClusterAdminPolicy: { verbs: '* (every verb)', resource: '* (every resource)' },
+  AmazonEKSAdminPolicy: {
+    verbs: 'create, update, delete, get, list, watch',
+    resource: 'most resources, Roles and RoleBindings included',
+    withholds: 'the namespace objects and ResourceQuotas themselves',
+  },
+  AmazonEKSEditPolicy: {
+    verbs: 'create, update, delete, get, list, watch',
+    resource: 'pods, deployments, services, configmaps, secrets and most namespaced resources',
+    withholds: 'Roles and RoleBindings',
+  },
+  AmazonEKSViewPolicy: {
+    verbs: 'get, list, watch',
+    resource: 'pods, deployments, services and most namespaced resources',
+    withholds: 'Secrets',
+  },
+  AmazonEKSAdminViewPolicy: { verbs: 'get, list, watch', resource: 'every resource, Secrets included' },
+};
+
+/**
+ * The Kubernetes request the access level grants, judged from what is in place: the access
+ * policy associated with the entry, its scope (cluster, or the namespaces asked for — every
+ * one of them must be in the association), and the verbs the policy grants. Groups (on an
+ * access entry or in aws-auth) are bound by RBAC objects inside the cluster, which AWS does
+ * not show: that hop informs (advisory) and says it is not judged.
+ */
+export function kubernetesVerbHop(
+  link: Link,
+  association: AssociatedAccessPolicy | undefined,
+  entryFound: boolean,
+): Hop {
+  const { access, target } = link.spec;
+  if (!('policyArn' in access)) {
+    return {
+      hop: 'kubernetes-verb',
+      ok: true,
+      advisory: true,
+      detail: `not judged: groups ${access.groups.join(', ')} get what the RoleBindings and ClusterRoleBindings inside ${target.cluster} give them, which cannot be read from AWS alone${entryFound ? '' : ' (and the mapping is missing: see cluster-access)'}`,
+    };
+  }
+  const name = access.policyArn.split('/').pop() ?? access.policyArn;
+  const grants = ACCESS_POLICY_VERBS[name];
+  const where =
+    access.scope.type === 'cluster'
+      ? 'in every namespace (cluster scope)'
+      : `in namespaces ${access.scope.namespaces.join(', ')} (namespace scope)`;
+  const asked = grants ? `${grants.verbs} on ${grants.resource} ${where}` : `what ${name} grants ${where}`;
+  if (!entryFound || !association) {
+    return {
+      hop: 'kubernetes-verb',
+      ok: false,
+      detail: `denied: ${asked}: ${entryFound ? `${name} is not associated with the access entry` : 'there is no access entry'}`,
+    };
+  }
+  const scope = association.accessScope;
+  if (scope?.type !== access.scope.type) {
+    return {
+      hop: 'kubernetes-verb',
+      ok: false,
+      detail: `denied: ${asked}: ${name} is associated with ${scope?.type ?? 'no'} scope, not ${access.scope.type}`,
+    };
+  }
+  if (access.scope.type === 'namespace') {
+    const held = scope.namespaces ?? [];
+    const outside = access.scope.namespaces.filter((ns) => !held.includes(ns));
+    if (outside.length) {
+      return {
+        hop: 'kubernetes-verb',
+        ok: false,
+        detail: `denied: ${asked}: ${outside.join(', ')} not in the association's namespaces (${held.join(', ') || 'none'})`,
+      };
+    }
+  }
+  if (!grants) {
+    return {
+      hop: 'kubernetes-verb',
+      ok: true,
+      advisory: true,
+      detail: `${name} is associated ${where}; what it grants is not in Tether's table of access policies, so the verb is not judged`,
+    };
+  }
+  return {
+    hop: 'kubernetes-verb',
+    ok: true,
+    detail: `allowed: ${asked}${grants.withholds ? `; not ${grants.withholds}` : ''}`,
+  };
+}
+
+/**
+ * The network hops: every CIDR of the link is let in at the place that governs the endpoint
+ * it reaches, read back now: the public endpoint's `publicAccessCidrs` (or the endpoint open
+ * to all), or a tcp/443 rule on the cluster security group for the private endpoint. With
+ * network `nat`, the CIDRs are the source VPC's NAT IPs as they are NOW (DescribeNatGateways),
+ * not as the last resolve read them: a NAT gateway replaced since shows as its new IP not let
+ * in (`network`), and the old IP still let in for this link as `network-stale-allowance`.
+ */
+async function networkHops(link: Link, clients: AwsClients, reads: SharedReads): Promise<Hop[]> {
+  const { source, target } = link.spec;
+  const recorded = resolvedOf(link);
+  let resolved = recorded;
+  const hops: Hop[] = [];
+  /** After the `network` hops: whether the allowance holds more than the source needs now. */
+  const stale: Hop[] = [];
+  if (link.spec.network.mode === 'nat') {
+    const vpcId = recorded.source.vpcId;
+    const natIps = await reads.once(`nat#${source.accountId}#${source.region}#${vpcId}`, () =>
+      natGatewayIps(clients.ec2(source.accountId, source.region), vpcId),
+    );
+    resolved = { ...recorded, source: { ...recorded.source, natIps } };
+    if (natIps.length === 0) {
+      return [
+        { hop: 'network', ok: false, detail: `the source VPC ${vpcId} has no available NAT gateway now` },
+      ];
+    }
+    const current = new Set(natIps.map((ip) => `${ip}/32`));
+    const gone = (link.outputs.egress?.cidrs ?? []).filter((c) => !current.has(c));
+    stale.push({
+      hop: 'network-stale-allowance',
+      ok: gone.length === 0,
+      advisory: true,
+      detail: gone.length
+        ? `${gone.join(', ')} still let in for this link, no longer a NAT IP of ${vpcId} (now ${natIps.join(', ')})`
+        : `every CIDR let in for this link is a current NAT IP of ${vpcId}`,
+    });
+  }
   let plan: ReturnType<typeof allowancePlan>;
   try {
     plan = allowancePlan(link.spec, resolved);
   } catch (err) {
-    return [{ hop: 'network', ok: false, detail: (err as Error).message }];
+    return [{ hop: 'network', ok: false, detail: (err as Error).message }, ...stale];
   }
-  const hops: Hop[] = [];
+  const which = link.spec.network.mode === 'nat' ? 'current NAT IP' : 'CIDR';
   const publicCidrs = [...plan.publicAccess, ...plan.openToAll];
   if (publicCidrs.length) {
-    const vpc = (await describeCluster(clients.eks(target.accountId, target.region), target))
-      .resourcesVpcConfig;
+    const vpc = (
+      await reads.once(`cluster#${target.accountId}#${target.region}#${target.cluster}`, () =>
+        describeCluster(clients.eks(target.accountId, target.region), target),
+      )
+    ).resourcesVpcConfig;
     const list = vpc?.publicAccessCidrs ?? [];
     const missing =
       vpc?.endpointPublicAccess === false
@@ -509,7 +691,7 @@ async function networkHops(link: Link, clients: AwsClients): Promise<Hop[]> {
       hop: 'network',
       ok: missing.length === 0,
       detail: missing.length
-        ? `the public endpoint of ${target.cluster} does not let in ${missing.join(', ')} (publicAccessCidrs: ${list.join(', ')})`
+        ? `the public endpoint of ${target.cluster} does not let in the ${which} ${missing.join(', ')} on 443 (publicAccessCidrs: ${list.join(', ')})`
         : list.includes('0.0.0.0/0')
           ? `the public endpoint of ${target.cluster} is open to all: ${publicCidrs.join(', ')} get in`
           : `${publicCidrs.join(', ')} in the publicAccessCidrs of ${target.cluster}`,
@@ -517,12 +699,17 @@ async function networkHops(link: Link, clients: AwsClients): Promise<Hop[]> {
   }
   const groupId = resolved.target.clusterSecurityGroupId;
   if (plan.securityGroup.length && groupId) {
-    const rules =
-      (
-        await clients
-          .ec2(target.accountId, target.region)
-          .send(new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [groupId] }] }))
-      ).SecurityGroupRules ?? [];
+    const rules = await reads.once(
+      `sg#${target.accountId}#${target.region}#${groupId}`,
+      async () =>
+        (
+          await clients
+            .ec2(target.accountId, target.region)
+            .send(
+              new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [groupId] }] }),
+            )
+        ).SecurityGroupRules ?? [],
+    );
     // Tether's rule, or one someone else made that already lets the CIDR in (docs/architecture.md#ownership).
     const cidrs = plan.securityGroup;
     const missing = cidrs.filter((c) => !ruleAllowing(rules, c));
@@ -531,13 +718,13 @@ async function networkHops(link: Link, clients: AwsClients): Promise<Hop[]> {
       hop: 'network',
       ok: missing.length === 0,
       detail: missing.length
-        ? `no tcp/443 rule on ${groupId} for ${missing.join(', ')}`
+        ? `no tcp/443 rule on ${groupId} for the ${which} ${missing.join(', ')}`
         : `tcp/443 from ${cidrs.join(', ')} on ${groupId}${
             unmanaged.length ? ` (${unmanaged.join(', ')} ${ADOPTED_RULE_NOTE})` : ''
           }`,
     });
   }
-  return hops;
+  return [...hops, ...stale];
 }
 
 /** The onboard step: every hop must hold. */

@@ -660,6 +660,39 @@ export class LinkStore {
   }
 
   /**
+   * One page of the links in `statuses` (the drift sweep's ACTIVE and DEGRADED), oldest
+   * first, from the `byCreated` index: one Query reads up to `limit` items (1 MB at most),
+   * eventually consistent (half the read units; a link that changes meanwhile is seen by
+   * the next sweep). The filter applies after the read, so items of other statuses are
+   * paid for too: the page may hold fewer than `limit`.
+   */
+  async pageByStatus(
+    statuses: readonly LinkStatus[],
+    limit: number,
+    cursor?: Record<string, unknown>,
+  ): Promise<{ items: Link[]; read: number; next?: Record<string, unknown> }> {
+    const values: Record<string, unknown> = { ':links': 'LINKS' };
+    statuses.forEach((st, i) => {
+      values[`:s${i}`] = st;
+    });
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: GSI_BY_CREATED,
+        KeyConditionExpression: 'gsi1pk = :links',
+        FilterExpression: `#status IN (${statuses.map((_, i) => `:s${i}`).join(', ')})`,
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: values,
+        Limit: limit,
+        ...(cursor ? { ExclusiveStartKey: cursor } : {}),
+      }),
+    );
+    const items = (out.Items ?? []).map(toLink);
+    const read = out.ScannedCount ?? items.length;
+    return out.LastEvaluatedKey ? { items, read, next: out.LastEvaluatedKey } : { items, read };
+  }
+
+  /**
    * Records who asks for the link's next run (a reconcile), conditional on the version read:
    * of two callers racing at one version, one wins and the other gets a
    * {@link ConcurrentUpdateError}. Returns the link at its new version.

@@ -14,6 +14,8 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 export interface OperationUnits {
   calls: number;
+  /** Items read: GetItem's item, a Query's or Scan's items read before any filter (`ScannedCount`), BatchGetItem's items. */
+  items: number;
   rru: number;
   wru: number;
   conditionalFailures: number;
@@ -24,6 +26,17 @@ const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem']);
 function sortKey(input: any): string | undefined {
   const sk = input?.Key?.sk ?? input?.Item?.sk;
   return typeof sk === 'string' ? sk : typeof sk?.S === 'string' ? sk.S : undefined;
+}
+
+function itemsRead(operation: string, output: any): number {
+  if (operation === 'GetItem') return output?.Item ? 1 : 0;
+  if (operation === 'Query' || operation === 'Scan') return output?.ScannedCount ?? output?.Count ?? 0;
+  if (operation === 'BatchGetItem')
+    return Object.values((output?.Responses ?? {}) as Record<string, unknown[]>).reduce(
+      (n, r) => n + r.length,
+      0,
+    );
+  return 0;
 }
 
 export class DynamoMeter {
@@ -46,6 +59,7 @@ export class DynamoMeter {
           const n = typeof consumed === 'number' ? consumed : 0;
           if (WRITES.has(operation)) units.wru += linkItem ? 2 * n : n;
           else units.rru += n;
+          units.items += itemsRead(operation, result.output);
           return result;
         } catch (err) {
           if ((err as Error).name === 'ConditionalCheckFailedException') {
@@ -62,7 +76,7 @@ export class DynamoMeter {
   #entry(operation: string): OperationUnits {
     let e = this.#byOperation.get(operation);
     if (!e) {
-      e = { calls: 0, rru: 0, wru: 0, conditionalFailures: 0 };
+      e = { calls: 0, items: 0, rru: 0, wru: 0, conditionalFailures: 0 };
       this.#byOperation.set(operation, e);
     }
     return e;
@@ -78,9 +92,10 @@ export class DynamoMeter {
   }
 
   static total(snapshot: Record<string, OperationUnits>): OperationUnits {
-    const t = { calls: 0, rru: 0, wru: 0, conditionalFailures: 0 };
+    const t = { calls: 0, items: 0, rru: 0, wru: 0, conditionalFailures: 0 };
     for (const u of Object.values(snapshot)) {
       t.calls += u.calls;
+      t.items += u.items ?? 0;
       t.rru += u.rru;
       t.wru += u.wru;
       t.conditionalFailures += u.conditionalFailures;

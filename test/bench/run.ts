@@ -4,7 +4,8 @@
  * time from POST /links to every link ACTIVE, and AWS calls per link (mutating and
  * read-only) as the sandbox counted them; then the same request again (idempotent re-run).
  * Then the calls per link against the minimum and the propagation budget (`scale.ts`), the
- * cost of a link on AWS (`cost.ts`), a short load run (`load.ts`, LOAD_SECONDS, 15 s here;
+ * cost of a link on AWS (`cost.ts`), a NAT change affecting 10 links of 1,000 and of 10,000
+ * and the monthly cost of the hourly drift sweep over 10,000 links (`sweep.ts`), a short load run (`load.ts`, LOAD_SECONDS, 15 s here;
  * `npm run bench:load` runs 60 s), and last 1,000 links of one workload (`scale.ts`,
  * SCALE_LINKS).
  */
@@ -14,6 +15,7 @@ import { type LocalRuntime, startLocalRuntime } from '#local/runtime';
 import { DEMO_REQUEST } from '#local/demo';
 import { measureCost, printCost } from './cost';
 import { printLoad, runLoad } from './load';
+import { measureNatChange, measureSweep, monthlySweepCost, printNatChange, printSweep } from './sweep';
 import {
   measureCallsPerLink,
   measureOneWorkload,
@@ -145,6 +147,15 @@ printCallsPerLink(await measureCallsPerLink());
 printPropagationBudget();
 
 printCost(await measureCost());
+
+// Keeping a fleet true (`sweep.ts`): a NAT change found through the index, at two fleet sizes,
+// and the hourly sweep over SWEEP_LINKS (10,000) links and its monthly cost.
+const natChanges = [await measureNatChange(1_000), await measureNatChange(10_000)];
+printNatChange(natChanges);
+if (new Set(natChanges.map((r) => r.dynamo.items)).size !== 1) process.exitCode = 1;
+const swept = await measureSweep(Number(process.env.SWEEP_LINKS ?? 10_000));
+printSweep(swept);
+if (monthlySweepCost(swept, 0).total > 10) process.exitCode = 1;
 const load = await runLoad({ seconds: Number(process.env.LOAD_SECONDS ?? 15) });
 printLoad(load);
 if (load.serverErrors || load.networkErrors || load.lost.length || load.orphans.length) process.exitCode = 1;

@@ -111,15 +111,17 @@ describe('link runs and link verify', () => {
       'target-role-extras',
       'target-role→describe-cluster',
       'cluster-access',
+      'kubernetes-verb',
       'network',
+      'network-stale-allowance',
     ]) {
       expect(r.stdout).toMatch(new RegExp(`✓ ${hop}\\s+holds\\s+\\S`));
     }
     expect(r.stdout).toMatch(
-      /Verified \S+ \S+ by arn:aws:iam::000000000000:role\/tether-operator: all 10 hops hold/,
+      /Verified \S+ \S+ by arn:aws:iam::000000000000:role\/tether-operator: all 12 hops hold/,
     );
     const json = JSON.parse((await cli(['link', 'verify', demoId, '-o', 'json'])).stdout);
-    expect(json.verify.result.hops).toHaveLength(10); // the onboard's own step
+    expect(json.verify.result.hops).toHaveLength(12); // the onboard's own step
     expect(json.verification).toMatchObject({ ok: true, hops: expect.any(Array) });
     // Stored on the link: the API shows it, and --recorded shows it without reading the accounts.
     const link = JSON.parse((await cli(['link', 'get', demoId, '-o', 'json'])).stdout);

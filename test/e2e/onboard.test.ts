@@ -246,7 +246,9 @@ describe('POST /links with the demo link of the cross-account IRSA runbook', () 
       'target-role-extras',
       'target-role→describe-cluster',
       'cluster-access',
+      'kubernetes-verb',
       'network',
+      'network-stale-allowance',
     ]);
     expect(hops.every((x: any) => x.ok)).toBe(true);
   });

@@ -104,11 +104,30 @@ describe('the API', () => {
 describe('the functions', () => {
   const functions = () => resources(hub, 'AWS::Lambda::Function');
 
-  it('are one per workflow function of the registry, and the API', () => {
+  it('are one per workflow function of the registry, the API and the drift sweep', () => {
     const names = functions()
       .map(([, f]) => f.Properties.FunctionName)
       .sort();
-    expect(names).toEqual(['tether-api', ...WORKFLOW_FUNCTIONS.map((f) => `tether-${f.name}`)].sort());
+    expect(names).toEqual(
+      ['tether-api', 'tether-sweep-links', ...WORKFLOW_FUNCTIONS.map((f) => `tether-${f.name}`)].sort(),
+    );
+  });
+
+  it('run the drift sweep every hour, which may start the reconcile workflow and nothing else', () => {
+    const [, schedule] =
+      resources(hub, 'AWS::Events::Rule').find(([, r]) => r.Properties.ScheduleExpression) ?? [];
+    expect(schedule?.Properties.ScheduleExpression).toBe('rate(1 hour)');
+    const [sweepId] = functions().find(([, f]) => f.Properties.FunctionName === 'tether-sweep-links') ?? [];
+    expect(JSON.stringify(schedule?.Properties.Targets)).toContain(sweepId);
+    const sweepRole = Object.entries(hubJson.Resources as Record<string, any>).find(
+      ([, r]) => r.Type === 'AWS::IAM::Role' && r.Properties.RoleName === 'tether-sweep-links',
+    )?.[0];
+    const starts = resources(hub, 'AWS::IAM::Policy')
+      .filter(([, p]) => p.Properties.Roles.some((r: any) => r.Ref === sweepRole))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement)
+      .filter((st: any) => [st.Action].flat().includes('states:StartExecution'));
+    expect(starts).toHaveLength(1);
+    expect(JSON.stringify(starts[0].Resource)).toContain('ReconcileStateMachine');
   });
 
   it('run Node.js 22 on arm64 with X-Ray, an explicit log group and what the runtime reads', () => {
@@ -378,7 +397,7 @@ describe('the hub bus, failures and alarms', () => {
     });
     const alarms = resources(hub, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
     const throttles = alarms.filter((a) => a.MetricName === 'Throttles');
-    expect(throttles).toHaveLength(WORKFLOW_FUNCTIONS.length + 1);
+    expect(throttles).toHaveLength(WORKFLOW_FUNCTIONS.length + 2); // and the API and the drift sweep
     expect(alarms.filter((a) => a.MetricName === 'ExecutionsFailed')).toHaveLength(
       Object.keys(WORKFLOWS).length,
     );

@@ -3,7 +3,13 @@
  * onboard steps made and evaluates the chain hop by hop, read-only; every drift that breaks
  * a hop shows as that hop failing, and the step then refuses the link.
  */
-import { RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
+import {
+  AllocateAddressCommand,
+  CreateNatGatewayCommand,
+  DeleteNatGatewayCommand,
+  DescribeNatGatewaysCommand,
+  RevokeSecurityGroupIngressCommand,
+} from '@aws-sdk/client-ec2';
 import {
   DescribeClusterCommand,
   DescribeUpdateCommand,
@@ -29,6 +35,7 @@ import { verifyChain, verifyStep } from '#resources/verify';
 import {
   newCluster,
   newSpec,
+  newWorkload,
   observe,
   onboard,
   OTHER_TARGET_ACCOUNT,
@@ -60,7 +67,9 @@ const HOPS = [
   'target-role-extras',
   'target-role→describe-cluster',
   'cluster-access',
+  'kubernetes-verb',
   'network',
+  'network-stale-allowance',
 ];
 
 /** A link onboarded in the sandbox to a target cluster no other test uses. */
@@ -140,7 +149,7 @@ describe('verifyChain', () => {
     const hops = await verifyChain(link, rt.clients);
 
     // Assert
-    expect(hops.map((h) => h.hop)).toEqual(HOPS.filter((h) => h !== 'network'));
+    expect(hops.map((h) => h.hop)).toEqual(HOPS.filter((h) => !h.startsWith('network')));
     expect(hops.every((h) => h.ok)).toBe(true);
   });
 
@@ -203,7 +212,7 @@ describe('verifyChain', () => {
           }),
         );
       },
-      ['cluster-access'],
+      ['cluster-access', 'kubernetes-verb'],
     ],
     [
       'a NAT IP was taken out of the public endpoint’s publicAccessCidrs',
@@ -315,5 +324,99 @@ describe('verifyStep', () => {
     // Assert
     await expect(verifying).rejects.toBeInstanceOf(VerificationFailedError);
     await expect(verifying).rejects.toThrow(/^The role chain does not hold: target-role-trust-is-scoped \(/);
+  });
+});
+
+describe('the kubernetes-verb hop', () => {
+  it('says which verbs the view policy grants, and where, for a cluster-scoped association', async () => {
+    // Arrange
+    const link = await onboarded();
+
+    // Act
+    const hop = (await verifyChain(link, rt.clients)).find((h) => h.hop === 'kubernetes-verb');
+
+    // Assert
+    expect(hop).toMatchObject({ ok: true });
+    expect(hop?.advisory).toBeUndefined();
+    expect(hop?.detail).toMatch(
+      /^allowed: get, list, watch on pods.* in every namespace \(cluster scope\); not Secrets$/,
+    );
+  });
+
+  it('denies, naming the namespace, when the association does not cover a namespace the link asks for', async () => {
+    // Arrange: the link was made for team-a; the spec now also asks for team-b.
+    const made = await onboarded({
+      access: { policyArn: VIEW_POLICY, scope: { type: 'namespace', namespaces: ['team-a'] } },
+    });
+    const asked: Link = {
+      ...made,
+      spec: {
+        ...made.spec,
+        access: { policyArn: VIEW_POLICY, scope: { type: 'namespace', namespaces: ['team-a', 'team-b'] } },
+      },
+    };
+
+    // Act
+    const before = (await verifyChain(made, rt.clients)).find((h) => h.hop === 'kubernetes-verb');
+    const after = (await verifyChain(asked, rt.clients)).find((h) => h.hop === 'kubernetes-verb');
+
+    // Assert
+    expect(before).toMatchObject({ ok: true });
+    expect(before?.detail).toMatch(/in namespaces team-a \(namespace scope\)/);
+    expect(after).toMatchObject({ ok: false });
+    expect(after?.detail).toMatch(/^denied: .*: team-b not in the association's namespaces \(team-a\)$/);
+  });
+
+  it('says groups cannot be judged from AWS alone, and does not fail the link for it', async () => {
+    // Arrange
+    const link = await onboarded({ access: { groups: ['tether-readers'] }, network: { mode: 'none' } });
+
+    // Act
+    const hop = (await verifyChain(link, rt.clients)).find((h) => h.hop === 'kubernetes-verb');
+
+    // Assert
+    expect(hop).toMatchObject({ advisory: true });
+    expect(hop?.detail).toMatch(/^not judged: groups tether-readers .* cannot be read from AWS alone$/);
+    await expect(verifyStep(link, rt.runtime)).resolves.toBeDefined();
+  });
+});
+
+describe('the network hop reads the NAT IPs of the source VPC now', () => {
+  it('names the current NAT IP not let in, and the old one still let in for the link', async () => {
+    // Arrange: a source cluster of its own VPC; after the onboard, its platform team replaces a NAT gateway.
+    const { ids, ref } = newCluster(rt.sandbox, { accountId: SOURCE_ACCOUNT });
+    const target = newCluster(rt.sandbox, {
+      accountId: TARGET_ACCOUNT,
+      publicAccessCidrs: ['203.0.113.0/24'],
+    });
+    const link = await onboard(
+      rt.runtime,
+      newSpec({ source: newWorkload({ cluster: ref.cluster }), target: target.ref }),
+    );
+    const vpcId = resolvedOf(link).source.vpcId;
+    expect(vpcId).toBe(ids.vpcId);
+    const ec2 = rootClients(rt.sandbox, SOURCE_ACCOUNT).ec2;
+    const [old] =
+      (await ec2.send(new DescribeNatGatewaysCommand({ Filter: [{ Name: 'vpc-id', Values: [vpcId] }] })))
+        .NatGateways ?? [];
+    const oldIp = old?.NatGatewayAddresses?.[0]?.PublicIp;
+    const eip = await ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
+    await ec2.send(new CreateNatGatewayCommand({ SubnetId: old?.SubnetId, AllocationId: eip.AllocationId }));
+    await ec2.send(new DeleteNatGatewayCommand({ NatGatewayId: old?.NatGatewayId }));
+    await ec2.send(new DescribeNatGatewaysCommand({})); // pending → available, deleting → deleted
+
+    // Act
+    const { value: hops, mutations } = await observe(rt.sandbox, () => verifyChain(link, rt.clients));
+
+    // Assert
+    const network = hops?.find((h) => h.hop === 'network');
+    const stale = hops?.find((h) => h.hop === 'network-stale-allowance');
+    expect(network?.ok).toBe(false);
+    expect(network?.detail).toContain(`does not let in the current NAT IP ${eip.PublicIp}/32 on 443`);
+    expect(stale).toMatchObject({ ok: false, advisory: true });
+    expect(stale?.detail).toMatch(
+      new RegExp(`^${oldIp?.replaceAll('.', '\\.')}/32 still let in for this link`),
+    );
+    expect(mutations).toEqual([]);
   });
 });
