@@ -79,6 +79,15 @@ export function agentPolicyStatements(c: AgentPolicyContext): iam.PolicyStatemen
       resources: ['*'],
     }),
     s({
+      // The plan and the egress allowance judge against the quotas applied to the account
+      // (roles, OIDC providers, trust policy length, rules per security group), not AWS's
+      // defaults (docs/aws-facts.md#service-quotas). A read; `*`: the quotas are AWS's, not
+      // the account's resources.
+      sid: 'ReadAppliedServiceQuotas',
+      actions: ['servicequotas:GetServiceQuota', 'servicequotas:ListServiceQuotas'],
+      resources: ['*'],
+    }),
+    s({
       sid: 'ReadTetherRoles',
       actions: ['iam:GetRole', 'iam:GetRolePolicy', 'iam:ListRolePolicies', 'iam:ListAttachedRolePolicies'],
       // A role that does not exist yet is named without its path: `role/tether-…`.
@@ -276,8 +285,20 @@ export function agentPolicyStatements(c: AgentPolicyContext): iam.PolicyStatemen
     s({
       sid: 'DescribeNetwork',
       // EC2 Describe* calls support no resource-level permissions.
-      actions: ['ec2:DescribeNatGateways', 'ec2:DescribeSecurityGroupRules'],
+      // DescribeManagedPrefixLists: a list a rule references counts as its MaxEntries.
+      actions: [
+        'ec2:DescribeNatGateways',
+        'ec2:DescribeSecurityGroupRules',
+        'ec2:DescribeManagedPrefixLists',
+      ],
       resources: ['*'],
+    }),
+    s({
+      // A rule someone else made with a prefix list lets in the CIDRs its entries cover: read,
+      // never changed (the list may be AWS-managed or shared from another account).
+      sid: 'ReadReferencedPrefixListEntries',
+      actions: ['ec2:GetManagedPrefixListEntries'],
+      resources: [`arn:${p}:ec2:*:*:prefix-list/*`],
     }),
     s({
       sid: 'IngressOnClusterSecurityGroups',

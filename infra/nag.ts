@@ -105,7 +105,7 @@ export function acknowledgeMemberFindings(member: MemberStack): void {
   const reasons: Record<string, string> = {
     'arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*':
       "Identity mode principal: the source is an existing role of the account, named at run time; its policies are only read (Get/List), to say whether it may assume the link's target role",
-    '*': 'EC2 DescribeNatGateways and DescribeSecurityGroupRules, IAM ListRoles (read before an OIDC provider is deleted, to keep one another role trusts, and counted by the plan) and IAM ListOpenIDConnectProviders (counted by the plan) support no resource-level permissions; the Deny guards apply to every resource on purpose',
+    '*': 'EC2 DescribeNatGateways, DescribeSecurityGroupRules and DescribeManagedPrefixLists, IAM ListRoles (read before an OIDC provider is deleted, to keep one another role trusts, and counted by the plan) and IAM ListOpenIDConnectProviders (counted by the plan) support no resource-level permissions, and Service Quotas GetServiceQuota/ListServiceQuotas read quota values, not resources of the account; the Deny guards apply to every resource on purpose',
     'arn:<AWS::Partition>:iam::<AWS::AccountId>:role/tether-*':
       'GetRole on a role that does not exist yet is authorized on its path-less ARN (role/tether-…): reads only',
     'arn:<AWS::Partition>:iam::<AWS::AccountId>:role/tether/*':
@@ -118,6 +118,8 @@ export function acknowledgeMemberFindings(member: MemberStack): void {
       'Access entries of Tether principals only (eks:principalArn), changed only when tagged tether:managed, and only the allowed access policies (eks:policyArn)',
     'arn:<AWS::Partition>:eks:*:<AWS::AccountId>:podidentityassociation/*':
       "Mode pod-identity: a workload's association is found at run time (one per service account, whoever made it, read to refuse a conflict); created only with the tether:managed tag, changed or deleted only when tagged tether:managed",
+    'arn:<AWS::Partition>:ec2:*:*:prefix-list/*':
+      'GetManagedPrefixListEntries only (a read): the entries of a prefix list a rule on the cluster security group references, which may be AWS-managed or shared from another account, so named at run time',
     'arn:<AWS::Partition>:ec2:*:<AWS::AccountId>:security-group/*':
       'Only EKS cluster security groups (the aws:eks:cluster-name tag EKS puts on them)',
     'arn:<AWS::Partition>:ec2:*:<AWS::AccountId>:security-group-rule/*':

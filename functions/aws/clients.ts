@@ -13,6 +13,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { EKSClient } from '@aws-sdk/client-eks';
+import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -24,9 +25,17 @@ import { classifyAwsError, isAwsError, recordCallSite } from '#aws/errors';
 import { httpsKubernetesApi, type KubernetesApi, type KubernetesTarget } from './kubernetes';
 
 /** The services Tether calls, by the name the sandbox and call counts use. */
-export type AwsServiceName = 'iam' | 'sts' | 'eks' | 'ec2' | 's3' | 'sfn' | 'dynamodb';
+export type AwsServiceName = 'iam' | 'sts' | 'eks' | 'ec2' | 's3' | 'servicequotas' | 'sfn' | 'dynamodb';
 
-type AnyClient = IAMClient | STSClient | EKSClient | EC2Client | S3Client | SFNClient | DynamoDBClient;
+type AnyClient =
+  | IAMClient
+  | STSClient
+  | EKSClient
+  | EC2Client
+  | S3Client
+  | ServiceQuotasClient
+  | SFNClient
+  | DynamoDBClient;
 
 export interface AwsClientsOptions {
   /** The hub's own account; calls into it use the hub credentials directly. */
@@ -189,6 +198,11 @@ export class AwsClients {
 
   s3(accountId: string, region: string): S3Client {
     return this.#client('s3', accountId, region, (c) => new S3Client({ ...c, forcePathStyle: true }));
+  }
+
+  /** Service Quotas of a member account (the applied values of adjustable quotas). */
+  serviceQuotas(accountId: string, region: string): ServiceQuotasClient {
+    return this.#client('servicequotas', accountId, region, (c) => new ServiceQuotasClient(c));
   }
 
   /** The Kubernetes API of a cluster, as the agent role of its account. */

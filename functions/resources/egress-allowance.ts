@@ -15,8 +15,11 @@
  * - public endpoint disabled: public addresses can never reach the private endpoint, so a
  *   link with NAT IPs or public CIDRs fails with `ENDPOINT_NOT_REACHABLE` (network `none`
  *   is for connectivity Tether does not make: peering, Transit Gateway);
- * - private CIDRs (network `cidrs` with RFC 1918 / RFC 6598 ranges): tcp/443 on the cluster
- *   security group, which governs the ENIs of the private endpoint (the cross-account IRSA
+ * - private CIDRs (network `cidrs` with RFC 1918 / RFC 6598 ranges, or the private IPs of the
+ *   source VPC's private NAT gateways, which reach it over peering or a Transit Gateway):
+ *   tcp/443 on the cluster security group, which governs the ENIs of the private endpoint
+ *   (within the group's quota as Service Quotas applies it; no prefix list, which AWS counts
+ *   as its MaxEntries: docs/aws-facts.md#security-group-and-prefix-list-quotas) (the cross-account IRSA
  *   runbook, step 6.2: docs/runbooks.md#the-cross-account-irsa-runbook). A rule is shared by
  *   every link that needs its CIDR on that group (membership `EGRESS#…`); Tether's rules of
  *   one group carry one owner key, `egress:<group>`, and the rule's own CIDR says which CIDR
@@ -33,8 +36,10 @@
  */
 import {
   AuthorizeSecurityGroupIngressCommand,
+  DescribeManagedPrefixListsCommand,
   DescribeSecurityGroupRulesCommand,
   type EC2Client,
+  GetManagedPrefixListEntriesCommand,
   RevokeSecurityGroupIngressCommand,
   type SecurityGroupRule,
 } from '@aws-sdk/client-ec2';
@@ -54,10 +59,61 @@ import type { StepDeps } from './deps';
 import { joinShared, leaveSharedAll } from '#store/memberships';
 import { isManaged, isOwnedBy, ownershipTags } from '#link/tags';
 import { describeCluster, type Resolved, resolvedOf } from './resolve';
+import { appliedQuota, type QuotaLimit } from './service-quotas';
 
 export const EGRESS_PORT = 443;
-/** Inbound rules per security group (docs/aws-facts.md#security-group-and-prefix-list-quotas). */
+/**
+ * Inbound rules per security group by default; adjustable (`vpc/L-0EA8095F`): the step judges
+ * against the value Service Quotas applies (`./service-quotas`), this is the fallback
+ * (docs/aws-facts.md#security-group-and-prefix-list-quotas).
+ */
 export const MAX_INBOUND_RULES = 60;
+
+/**
+ * How much of the group's inbound IPv4 quota `rules` take: one per CIDR or group reference, a
+ * referenced prefix list as its `MaxEntries` (what AWS counts: a list of 20 entries at most
+ * is 20 rules, however few it holds; docs/aws-facts.md#security-group-and-prefix-list-quotas).
+ * The lists are described in one call, only when a rule references one. So a Tether-owned
+ * prefix list could never make CIDRs fit that plain rules do not: Tether writes plain rules.
+ */
+export async function inboundRuleWeight(
+  ec2: EC2Client,
+  rules: readonly SecurityGroupRule[],
+): Promise<number> {
+  const inbound = rules.filter((r) => !r.IsEgress);
+  const listIds = [...new Set(inbound.flatMap((r) => (r.PrefixListId ? [r.PrefixListId] : [])))];
+  const maxEntries = new Map<string, { max: number; ipv4: boolean }>();
+  if (listIds.length) {
+    const out = await ec2.send(new DescribeManagedPrefixListsCommand({ PrefixListIds: listIds }));
+    for (const pl of out.PrefixLists ?? []) {
+      maxEntries.set(pl.PrefixListId ?? '', {
+        // AWS-managed lists answer no MaxEntries to others; their weight is at least one rule.
+        max: pl.MaxEntries ?? 1,
+        ipv4: pl.AddressFamily !== 'IPv6',
+      });
+    }
+  }
+  let weight = 0;
+  for (const r of inbound) {
+    if (r.PrefixListId) {
+      const pl = maxEntries.get(r.PrefixListId);
+      if (pl?.ipv4 !== false) weight += pl?.max ?? 1;
+    } else if (r.CidrIpv4 !== undefined || r.ReferencedGroupInfo !== undefined) weight += 1;
+  }
+  return weight;
+}
+
+/** The QUOTA_EXCEEDED message of a group that cannot take a link's rules, with the figures. */
+export function inboundRulesQuotaMessage(
+  groupId: string,
+  used: number,
+  adding: number,
+  limit: QuotaLimit,
+): string {
+  return `Security group ${groupId} holds ${used} inbound rules (prefix lists counted as their MaxEntries); this link needs ${adding} more, ${
+    used + adding
+  } in all, over the limit of ${limit.value} (${limit.source}). Raise the quota vpc/L-0EA8095F: a prefix list would count as its MaxEntries and not help`;
+}
 /** CIDRs in a cluster's `publicAccessCidrs`, not adjustable (docs/aws-facts.md#eks). */
 export const MAX_PUBLIC_ACCESS_CIDRS = 40;
 /** How long one link may hold a cluster's endpoint lock while its update runs. */
@@ -182,6 +238,35 @@ const coversPort = (r: SecurityGroupRule) =>
   (r.IpProtocol === 'tcp' && (r.FromPort ?? 0) <= EGRESS_PORT && (r.ToPort ?? 0) >= EGRESS_PORT) ||
   r.IpProtocol === '-1';
 
+/** The entries of each prefix list a rule references, by list id. */
+export type PrefixListEntries = ReadonlyMap<string, readonly string[]>;
+
+/**
+ * The entries of the prefix lists the inbound `rules` reference (GetManagedPrefixListEntries,
+ * every page, once per list); no call when no rule references one. A rule someone else made
+ * with such a list lets in each CIDR an entry covers.
+ */
+export async function referencedPrefixListEntries(
+  ec2: EC2Client,
+  rules: readonly SecurityGroupRule[],
+): Promise<PrefixListEntries> {
+  const ids = [...new Set(rules.flatMap((r) => (!r.IsEgress && r.PrefixListId ? [r.PrefixListId] : [])))];
+  const out = new Map<string, string[]>();
+  for (const id of ids) {
+    const entries: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await ec2.send(
+        new GetManagedPrefixListEntriesCommand({ PrefixListId: id, ...(token ? { NextToken: token } : {}) }),
+      );
+      for (const e of page.Entries ?? []) if (e.Cidr) entries.push(e.Cidr);
+      token = page.NextToken;
+    } while (token);
+    out.set(id, entries);
+  }
+  return out;
+}
+
 /** What Tether records of a CIDR that a rule it did not make already lets in. */
 export const ADOPTED_RULE_NOTE = 'allowed by an existing rule, not managed';
 
@@ -192,6 +277,7 @@ export const ADOPTED_RULE_NOTE = 'allowed by an existing rule, not managed';
 export function ruleAllowing(
   rules: readonly SecurityGroupRule[],
   cidr: string,
+  lists: PrefixListEntries = new Map(),
 ): { readonly rule: SecurityGroupRule; readonly managed: boolean } | undefined {
   const mine = rules.find(
     (r) => !r.IsEgress && r.CidrIpv4 === cidr && r.FromPort === EGRESS_PORT && isManaged(r.Tags),
@@ -200,13 +286,28 @@ export function ruleAllowing(
   const theirs = unmanagedAllowing(
     rules.filter((r) => !r.IsEgress),
     cidr,
+    lists,
   );
   return theirs ? { rule: theirs, managed: false } : undefined;
 }
 
-/** A rule Tether did not make that lets `cidr` in on tcp/443, if the group has one. */
-function unmanagedAllowing(rules: readonly SecurityGroupRule[], cidr: string): SecurityGroupRule | undefined {
-  return rules.find((r) => r.CidrIpv4 === cidr && coversPort(r) && !isManaged(r.Tags));
+/**
+ * A rule Tether did not make that lets `cidr` in on tcp/443, if the group has one: for the
+ * CIDR itself, or referencing a prefix list (`lists`) with an entry that covers it.
+ */
+function unmanagedAllowing(
+  rules: readonly SecurityGroupRule[],
+  cidr: string,
+  lists: PrefixListEntries = new Map(),
+): SecurityGroupRule | undefined {
+  return rules.find(
+    (r) =>
+      coversPort(r) &&
+      !isManaged(r.Tags) &&
+      (r.CidrIpv4 === cidr ||
+        (r.PrefixListId !== undefined &&
+          (lists.get(r.PrefixListId) ?? []).some((e) => cidrContains(e, cidr)))),
+  );
 }
 
 export interface EnsuredIngressRules {
@@ -229,13 +330,20 @@ function isTetherRule(r: SecurityGroupRule, groupId: string): boolean {
 /**
  * Ensures each CIDR is let in on tcp/443: by Tether's own rule, made when missing (all the
  * missing ones in one call, tagged with the group's owner key), or by a rule someone else
- * made, used as it is. Never touches a rule Tether did not make.
+ * made, used as it is. Never touches a rule Tether did not make. Refuses with
+ * {@link QuotaExceededError} and the figures ({@link inboundRulesQuotaMessage}) when the
+ * missing rules would pass the group's quota (`quota`, the applied value), before writing.
  */
 export async function ensureIngressRules(
   ec2: EC2Client,
   groupId: string,
   cidrs: readonly string[],
   description: string,
+  /** The group's quota, read only when a rule is to be made. */
+  quota: () => Promise<QuotaLimit> = async () => ({
+    value: MAX_INBOUND_RULES,
+    source: 'AWS default (vpc/L-0EA8095F)',
+  }),
 ): Promise<EnsuredIngressRules> {
   const created: string[] = [];
   const unchanged: string[] = [];
@@ -246,6 +354,7 @@ export async function ensureIngressRules(
   // rules meanwhile): read again and ask only for what is still missing.
   for (let attempt = 0; pending.length > 0; attempt++) {
     const rules = await ingressRules(ec2, groupId);
+    const lists = await referencedPrefixListEntries(ec2, rules);
     const missing: string[] = [];
     for (const cidr of pending) {
       const mine = rules.find(
@@ -261,7 +370,7 @@ export async function ensureIngressRules(
         ruleIds[cidr] = mine.SecurityGroupRuleId ?? '';
         continue;
       }
-      const theirs = unmanagedAllowing(rules, cidr);
+      const theirs = unmanagedAllowing(rules, cidr, lists);
       if (theirs) {
         adopted[cidr] = theirs.SecurityGroupRuleId ?? '';
         continue;
@@ -270,13 +379,10 @@ export async function ensureIngressRules(
     }
     pending = [];
     if (missing.length === 0) break;
-    const inboundIpv4 = rules.filter(
-      (r) => r.CidrIpv4 !== undefined || r.ReferencedGroupInfo !== undefined,
-    ).length;
-    if (inboundIpv4 + missing.length > MAX_INBOUND_RULES) {
-      throw new QuotaExceededError(
-        `Security group ${groupId} has ${inboundIpv4} inbound rules; ${missing.length} more would pass the quota of ${MAX_INBOUND_RULES}`,
-      );
+    const used = await inboundRuleWeight(ec2, rules);
+    const limit = await quota();
+    if (used + missing.length > limit.value) {
+      throw new QuotaExceededError(inboundRulesQuotaMessage(groupId, used, missing.length, limit));
     }
     try {
       const out = await ec2.send(
@@ -328,6 +434,8 @@ export interface EnsuredPublicAccess {
   readonly updateId?: string;
   /** The public endpoint turned out open to all since the resolve: nothing to merge. */
   readonly openToAll?: boolean;
+  /** What became of the CIDRs asked to leave in the same update (`remove`), one line each. */
+  readonly removed?: Record<string, unknown>[];
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -407,6 +515,7 @@ export async function ensurePublicAccessCidrs(
   link: Link,
   deps: StepDeps,
   cidrs: readonly string[],
+  remove: readonly string[] = [],
 ): Promise<EnsuredPublicAccess> {
   const { target } = link.spec;
   const eks = deps.clients.eks(target.accountId, target.region);
@@ -429,7 +538,7 @@ export async function ensurePublicAccessCidrs(
   // Nothing to add (the usual re-run, or another link of the same source made them): no lock;
   // one this link's crashed earlier run may still hold is let go.
   const first = await inspect();
-  if (first.openToAll || first.added.length === 0) {
+  if (first.openToAll || (first.added.length === 0 && remove.length === 0)) {
     await deps.memberships.releaseRemovalLock(
       membership.clusterEndpoint(target.accountId, target.region, target.cluster),
       link.id,
@@ -438,7 +547,7 @@ export async function ensurePublicAccessCidrs(
   if (first.openToAll) {
     return { added: [], unchanged: [], adopted: {}, publicAccessCidrs: first.current, openToAll: true };
   }
-  if (first.added.length === 0) {
+  if (first.added.length === 0 && remove.length === 0) {
     return {
       added: [],
       unchanged: first.unchanged,
@@ -451,10 +560,16 @@ export async function ensurePublicAccessCidrs(
     const { current, openToAll, added, unchanged, adopted } = await inspect();
     if (openToAll)
       return { added: [], unchanged: [], adopted: {}, publicAccessCidrs: current, openToAll: true };
-    if (added.length === 0) return { added, unchanged, adopted, publicAccessCidrs: current };
-    const next = [...current, ...added];
+    // CIDRs leaving in the same change (a NAT IP replaced): one update with the final list.
+    const leaving = await removalOf(link, deps, current, remove);
+    if (added.length === 0 && leaving.remove.length === 0) {
+      return { added, unchanged, adopted, publicAccessCidrs: current, removed: leaving.results };
+    }
+    const next = [...current.filter((c) => !leaving.remove.includes(c)), ...added];
     if (next.length > MAX_PUBLIC_ACCESS_CIDRS) {
-      throw new QuotaExceededError(publicAccessQuotaMessage(target.cluster, current.length, added));
+      throw new QuotaExceededError(
+        publicAccessQuotaMessage(target.cluster, current.length - leaving.remove.length, added),
+      );
     }
     // Marked before the write: a crash between the two leaves a marker for a CIDR Tether
     // was about to add, which the re-run adds; never a CIDR of Tether's without its marker.
@@ -464,7 +579,14 @@ export async function ensurePublicAccessCidrs(
       );
     }
     const updateId = await updatePublicAccessCidrs(eks, target.cluster, next);
-    return { added, unchanged, adopted, publicAccessCidrs: next, updateId };
+    const removed = [...leaving.results];
+    for (const cidr of leaving.remove) {
+      await deps.memberships.unmarkManaged(
+        membership.publicAccess(target.accountId, target.region, target.cluster, cidr),
+      );
+      removed.push({ cidr, place: 'public-access-cidrs', action: 'removed', updateId });
+    }
+    return { added, unchanged, adopted, publicAccessCidrs: next, updateId, removed };
   });
 }
 
@@ -473,6 +595,33 @@ export function publicAccessQuotaMessage(cluster: string, held: number, needed: 
   return `The public endpoint of cluster ${cluster} allows ${held} CIDRs in publicAccessCidrs; this link needs ${
     needed.length
   } more (${needed.join(', ')}), ${held + needed.length} in all, over EKS's limit of ${MAX_PUBLIC_ACCESS_CIDRS} (not adjustable)`;
+}
+
+/**
+ * Which of `cidrs` leave `current` (those Tether put there: their marker says so), and a
+ * line for each that does not: `absent` (its marker goes), `left-unmanaged`.
+ */
+async function removalOf(
+  link: Link,
+  deps: StepDeps,
+  current: readonly string[],
+  cidrs: readonly string[],
+): Promise<{ results: Record<string, unknown>[]; remove: string[] }> {
+  const { target } = link.spec;
+  const key = (cidr: string) =>
+    membership.publicAccess(target.accountId, target.region, target.cluster, cidr);
+  const results: Record<string, unknown>[] = [];
+  const remove: string[] = [];
+  for (const cidr of cidrs) {
+    const managed = await deps.memberships.isManaged(key(cidr));
+    if (!current.includes(cidr)) {
+      results.push({ cidr, place: 'public-access-cidrs', action: 'absent' });
+      if (managed) await deps.memberships.unmarkManaged(key(cidr));
+    } else if (!managed) {
+      results.push({ cidr, place: 'public-access-cidrs', action: 'left-unmanaged', note: ADOPTED_RULE_NOTE });
+    } else remove.push(cidr);
+  }
+  return { results, remove };
 }
 
 /**
@@ -494,22 +643,7 @@ async function removePublicAccessCidrs(link: Link, deps: StepDeps, cidrs: readon
       for (const cidr of cidrs) await deps.memberships.unmarkManaged(key(cidr));
       return cidrs.map((cidr) => ({ cidr, place: 'public-access-cidrs', action: 'absent' }));
     }
-    const results: Record<string, unknown>[] = [];
-    const remove: string[] = [];
-    for (const cidr of cidrs) {
-      const managed = await deps.memberships.isManaged(key(cidr));
-      if (!current.includes(cidr)) {
-        results.push({ cidr, place: 'public-access-cidrs', action: 'absent' });
-        if (managed) await deps.memberships.unmarkManaged(key(cidr));
-      } else if (!managed) {
-        results.push({
-          cidr,
-          place: 'public-access-cidrs',
-          action: 'left-unmanaged',
-          note: ADOPTED_RULE_NOTE,
-        });
-      } else remove.push(cidr);
-    }
+    const { results, remove } = await removalOf(link, deps, current, cidrs);
     const next = current.filter((c) => !remove.includes(c));
     if (remove.length > 0 && next.length === 0) {
       const last = remove.pop() ?? '';
@@ -594,11 +728,33 @@ export async function egressStep(link: Link, deps: StepDeps) {
         groupId ?? '',
         plan.securityGroup,
         `tether: egress of ${source.cluster} (${source.accountId})`,
+        // The quota applied to the target account, not AWS's default (docs/aws-facts.md#service-quotas).
+        () => appliedQuota(deps.clients, target.accountId, target.region, 'inboundRules'),
       )
     : undefined;
-  const ensuredPublic = plan.publicAccess.length
-    ? await ensurePublicAccessCidrs(link, deps, plan.publicAccess)
-    : undefined;
+  // A re-run after the source's addresses changed (a NAT IP replaced): the CIDRs this link
+  // recorded and no longer needs leave in the same UpdateClusterConfig that adds the new ones
+  // (one update per change: EKS takes one at a time, each takes minutes).
+  const recordedEarlier = recordedAllowance(link.outputs.egress);
+  const stalePublic = recordedEarlier.publicAccess.filter((c) => !plan.publicAccess.includes(c));
+  let ensuredPublic: EnsuredPublicAccess | undefined;
+  let releasedPublic: Record<string, unknown>[] | undefined;
+  if (plan.publicAccess.length && stalePublic.length) {
+    releasedPublic = await releaseShared(
+      link,
+      deps,
+      stalePublic,
+      (cidr) => membership.publicAccess(target.accountId, target.region, target.cluster, cidr),
+      async (unused) => {
+        ensuredPublic = await ensurePublicAccessCidrs(link, deps, plan.publicAccess, unused);
+        return ensuredPublic.removed ?? [];
+      },
+      { place: 'public-access-cidrs' },
+    );
+  }
+  if (!ensuredPublic && plan.publicAccess.length) {
+    ensuredPublic = await ensurePublicAccessCidrs(link, deps, plan.publicAccess);
+  }
 
   // A re-run after the source's addresses (or the target's endpoint) changed: leave what this
   // link recorded and no longer needs, where it recorded it.
@@ -614,11 +770,7 @@ export async function egressStep(link: Link, deps: StepDeps) {
           ),
         )
       : []),
-    ...(await releasePublicAccessCidrs(
-      link,
-      deps,
-      recorded.publicAccess.filter((c) => !plan.publicAccess.includes(c)),
-    )),
+    ...(releasedPublic ?? (await releasePublicAccessCidrs(link, deps, stalePublic))),
   ];
   const adoptedOnes = Object.keys(ensured?.adopted ?? {});
   const changed = (ensured?.created.length ?? 0) + (ensuredPublic?.added.length ?? 0) + released.length;

@@ -34,7 +34,7 @@ import { podIdentityConflict } from './pod-identity';
 import type { StepDeps } from './deps';
 import { MAX_PUBLIC_ACCESS_CIDRS, publicAccessQuotaMessage } from './egress-allowance';
 import { type QuotaCheck, QuotaReader, quotaChecks, rolesAddedBy } from './quotas';
-import { describeCluster, natGatewayIps } from './resolve';
+import { describeCluster } from './resolve';
 
 /** One read-only check and what it found. */
 export interface PlanCheck {
@@ -130,6 +130,7 @@ export async function checkClusters(
 export async function checkPublicAccessQuota(
   deps: Pick<StepDeps, 'clients'>,
   request: OnboardingRequest,
+  reader: QuotaReader = new QuotaReader(deps.clients),
 ): Promise<PlanCheck[]> {
   const { network, source } = request;
   if (network.mode === 'none') return [];
@@ -137,12 +138,10 @@ export async function checkPublicAccessQuota(
   try {
     if (network.mode === 'cidrs') cidrs = network.cidrs.filter((c) => !isPrivateCidr(c));
     else {
-      const vpcId =
-        (await describeCluster(deps.clients.eks(source.accountId, source.region), source)).resourcesVpcConfig
-          ?.vpcId ?? '';
-      cidrs = (await natGatewayIps(deps.clients.ec2(source.accountId, source.region), vpcId)).map(
-        (ip) => `${ip}/32`,
-      );
+      // Read once for the whole plan (the quota checks count the same NAT IPs).
+      const vpcId = (await reader.cluster(source)).resourcesVpcConfig?.vpcId ?? '';
+      // Private NAT gateways' addresses take effect on the security group, not here.
+      cidrs = (await reader.natIps(source, vpcId)).map((ip) => `${ip}/32`).filter((c) => !isPrivateCidr(c));
     }
   } catch (err) {
     // A read that fails here (throttled, say) leaves the check to the egress step, which
@@ -158,7 +157,7 @@ export async function checkPublicAccessQuota(
   if (cidrs.length === 0) return [];
   const checks: PlanCheck[] = [];
   for (const t of request.targets) {
-    const vpc = (await describeCluster(deps.clients.eks(t.accountId, t.region), t)).resourcesVpcConfig;
+    const vpc = (await reader.cluster(t)).resourcesVpcConfig;
     const list = vpc?.publicAccessCidrs ?? [];
     if (vpc?.endpointPublicAccess === false || list.includes('0.0.0.0/0')) continue;
     const needed = cidrs.filter((c) => !list.some((l) => cidrContains(l, c)));
@@ -196,8 +195,10 @@ export async function planRequest(
       detail: 'Regions of the aws partition; EKS access policies, usernames and groups EKS accepts',
     },
     ...(await checkClusters(deps, request)),
-    ...(await checkPublicAccessQuota(deps, request)),
   ];
+  // One reader for the plan: each account, cluster and VPC is read once.
+  const reader = new QuotaReader(deps.clients);
+  checks.push(...(await checkPublicAccessQuota(deps, request, reader)));
   const targets: TargetPlan[] = [];
   for (const spec of specsOf(request)) {
     const existing = await deps.links.findByNaturalKey(spec);
@@ -219,7 +220,6 @@ export async function planRequest(
     }
   }
   // The quotas of what would be made: only for targets the request would make or re-drive.
-  const reader = new QuotaReader(deps.clients);
   const making = targets.filter((t) => t.action !== 'none' && !t.conflict);
   const rolesAdded = await rolesAddedBy(
     reader,

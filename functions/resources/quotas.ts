@@ -10,14 +10,13 @@
  * | `oidc-providers` | source account | 100 |
  * | `roles` | source and target accounts | 1,000 (adjustable) |
  * | `access-entries` | target cluster | 3,000 |
- * | `security-group-inbound-rules` | the target's cluster security group | 60 |
+ * | `security-group-inbound-rules` | the target's cluster security group | 60 (adjustable; a referenced prefix list counts as its MaxEntries) |
  * | `access-entry-conflict` | target cluster | an entry for the target role that Tether did not make and that grants other access |
  *
- * Limits are AWS's documented defaults (docs/aws-facts.md#iam-quotas, #eks-quotas,
- * #security-group-and-prefix-list-quotas), each check says so in `limitSource`: Tether does
- * not read Service Quotas yet, so an account whose adjustable quota was raised is judged
- * against the default (a false refusal is possible there, never a missed one: no adjustable
- * quota can be lowered below its default).
+ * An adjustable limit (trust policy size, OIDC providers, roles, inbound rules) is the value
+ * Service Quotas applies to the account (`./service-quotas`), else AWS's default with the
+ * reason; a fixed one is AWS's documented limit (docs/aws-facts.md#iam-quotas, #eks-quotas,
+ * #service-quotas). Each check says which in `limitSource`.
  *
  * Every call here is a read (Get/List/Describe): a plan changes nothing.
  */
@@ -56,7 +55,20 @@ import {
 } from '#link/names';
 import type { PolicyDocument } from '#link/policy/evaluate';
 import { isOwnedBy } from '#link/tags';
-import { EGRESS_PORT, MAX_INBOUND_RULES, ruleAllowing } from './egress-allowance';
+import {
+  EGRESS_PORT,
+  inboundRuleWeight,
+  MAX_INBOUND_RULES,
+  referencedPrefixListEntries,
+  ruleAllowing,
+} from './egress-allowance';
+import {
+  type AdjustableQuotaName,
+  appliedIamQuotas,
+  appliedQuota,
+  FIXED_LIMIT_SOURCE,
+  type QuotaLimit,
+} from './service-quotas';
 import { podIdentityTargetTrustPolicy } from './pod-identity';
 import { describeCluster, natGatewayIps } from './resolve';
 import { targetPolicy, targetTrustPolicy } from './target-role';
@@ -78,8 +90,10 @@ export const QUOTA_LIMITS = {
   inboundRules: MAX_INBOUND_RULES,
 } as const;
 
-/** Where a limit comes from, as each check states it. */
-export const DEFAULT_LIMIT_SOURCE = 'AWS default (docs/aws-facts.md); Service Quotas is not read';
+/** Where a fixed limit comes from, as each check states it. */
+export const DEFAULT_LIMIT_SOURCE = FIXED_LIMIT_SOURCE;
+
+const fixed = (value: number): QuotaLimit => ({ value, source: FIXED_LIMIT_SOURCE });
 
 /** One quota or conflict check of one target, with its figures when it counts something. */
 export interface QuotaCheck {
@@ -141,9 +155,10 @@ function counted(
   scope: string,
   used: number,
   after: number,
-  limit: number,
+  quota: QuotaLimit,
   what: string,
 ): QuotaCheck {
+  const limit = quota.value;
   const ok = after <= limit;
   return {
     check,
@@ -152,7 +167,7 @@ function counted(
     used,
     after,
     limit,
-    limitSource: DEFAULT_LIMIT_SOURCE,
+    limitSource: quota.source,
     detail: `${what}: ${used} now, ${after} after the link, limit ${limit}${ok ? '' : ' — would be exceeded'}`,
   };
 }
@@ -241,8 +256,21 @@ export class QuotaReader {
     });
   }
 
-  natIps(spec: LinkSpec, vpcId: string): Promise<string[]> {
-    const { accountId, region } = spec.source;
+  /** The inbound rules the group counts against its quota (prefix lists as their MaxEntries). */
+  inboundWeight(accountId: string, region: string, groupId: string): Promise<number> {
+    return this.#once(`weight:${accountId}/${region}/${groupId}`, async () =>
+      read(async () =>
+        inboundRuleWeight(
+          this.#clients.ec2(accountId, region),
+          await this.ingressRules(accountId, region, groupId),
+        ),
+      ),
+    );
+  }
+
+  /** The egress addresses of the VPC's NAT gateways (`natGatewayIps`), read once. */
+  natIps(source: Pick<ClusterRef, 'accountId' | 'region'>, vpcId: string): Promise<string[]> {
+    const { accountId, region } = source;
     return this.#once(`nat:${accountId}/${region}/${vpcId}`, () =>
       read(() => natGatewayIps(this.#clients.ec2(accountId, region), vpcId)),
     );
@@ -254,8 +282,25 @@ export class QuotaReader {
     );
   }
 
+  /** The limit of an adjustable quota in the account (Service Quotas, else the AWS default), read once. */
+  limit(name: AdjustableQuotaName, accountId: string, region: string): Promise<QuotaLimit> {
+    if (name === 'inboundRules') {
+      return this.#once(`quota:${name}:${accountId}/${region}`, () =>
+        appliedQuota(this.#clients, accountId, region, name),
+      );
+    }
+    // IAM's quotas are global: one list per account answers the three.
+    return this.#once(`iam-quotas:${accountId}`, () => appliedIamQuotas(this.#clients, accountId)).then(
+      (limits) => limits[name],
+    );
+  }
+
   iam(accountId: string): IAMClient {
     return this.#clients.iam(accountId);
+  }
+
+  ec2(accountId: string, region: string) {
+    return this.#clients.ec2(accountId, region);
   }
 
   eks(spec: LinkSpec) {
@@ -265,13 +310,14 @@ export class QuotaReader {
 
 /** The trust and inline policy sizes of one role once Tether has written its own documents. */
 async function roleSizeChecks(
-  iam: IAMClient,
+  reader: QuotaReader,
   accountId: string,
   name: string,
   trust: PolicyDocument,
   ownPolicyName: string,
   ownPolicy: PolicyDocument,
 ): Promise<QuotaCheck[]> {
+  const iam = reader.iam(accountId);
   let currentTrust = 0;
   let others = 0;
   let currentOwn = 0;
@@ -305,7 +351,7 @@ async function roleSizeChecks(
       arn,
       currentTrust,
       policySize(trust),
-      QUOTA_LIMITS.trustPolicySize,
+      await reader.limit('trustPolicySize', accountId, ''),
       `trust policy of ${arn} (characters)`,
     ),
     counted(
@@ -313,7 +359,7 @@ async function roleSizeChecks(
       arn,
       others + currentOwn,
       others + policySize(ownPolicy),
-      QUOTA_LIMITS.inlinePoliciesSize,
+      fixed(QUOTA_LIMITS.inlinePoliciesSize),
       `inline policies of ${arn} together (characters)`,
     ),
   ];
@@ -393,8 +439,10 @@ export async function quotaChecks(
   const checks: QuotaCheck[] = [];
   // A `principal` source is a role, not a cluster Tether reads (nothing of it is made).
   const irsa = spec.identity.mode === 'irsa';
+  // The source cluster's VPC holds the NAT gateways a `nat` network lets in.
+  const natSource = spec.network.mode === 'nat' && spec.identity.mode !== 'principal';
   const [sourceCluster, targetCluster] = await Promise.all([
-    irsa ? reader.cluster(source) : Promise.resolve(undefined),
+    irsa || natSource ? reader.cluster(source) : Promise.resolve(undefined),
     reader.cluster(target),
   ]);
   const issuer = sourceCluster?.identity?.oidc?.issuer ?? '';
@@ -411,13 +459,13 @@ export async function quotaChecks(
         `account ${source.accountId}`,
         providers.length,
         providers.length + (has ? 0 : 1),
-        QUOTA_LIMITS.oidcProviders,
+        await reader.limit('oidcProviders', source.accountId, ''),
         `OIDC providers in ${source.accountId}`,
       ),
     );
     checks.push(
       ...(await roleSizeChecks(
-        reader.iam(source.accountId),
+        reader,
         source.accountId,
         workloadName,
         workloadTrustPolicy(source.accountId, issuer, source),
@@ -441,7 +489,7 @@ export async function quotaChecks(
         `account ${accountId}`,
         roles.size,
         roles.size + (rolesAdded.get(accountId) ?? 0),
-        QUOTA_LIMITS.roles,
+        await reader.limit('roles', accountId, ''),
         `IAM roles in ${accountId}`,
       ),
     );
@@ -452,7 +500,7 @@ export async function quotaChecks(
   if (!direct) {
     checks.push(
       ...(await roleSizeChecks(
-        reader.iam(target.accountId),
+        reader,
         target.accountId,
         targetRoleName(spec),
         spec.identity.mode === 'pod-identity'
@@ -476,33 +524,51 @@ export async function quotaChecks(
         eksClusterArn(target),
         entries.length,
         entries.length + (entries.includes(principal) ? 0 : 1),
-        QUOTA_LIMITS.accessEntries,
+        fixed(QUOTA_LIMITS.accessEntries),
         `access entries of ${target.cluster}`,
       ),
     );
     checks.push(await accessEntryConflict(reader, spec));
   }
 
-  // Target network: one tcp/443 rule per private source CIDR not let in yet, on the cluster
-  // security group, where those take effect (`./egress-allowance`); NAT IPs and public CIDRs
-  // go to a restricted endpoint's publicAccessCidrs, checked by the plan (`checkPublicAccessQuota`).
+  // Target network: one tcp/443 rule per private source CIDR not let in yet (private CIDRs, and
+  // the private IPs of private NAT gateways), on the cluster security group, where those take
+  // effect (`./egress-allowance`); public NAT IPs and public CIDRs go to a restricted
+  // endpoint's publicAccessCidrs, checked by the plan (`checkPublicAccessQuota`).
   const groupId = targetCluster.resourcesVpcConfig?.clusterSecurityGroupId;
-  const cidrs = spec.network.mode === 'cidrs' ? spec.network.cidrs.filter((c) => isPrivateCidr(c)) : [];
+  const vpcId = sourceCluster?.resourcesVpcConfig?.vpcId;
+  const sources =
+    spec.network.mode === 'cidrs'
+      ? spec.network.cidrs
+      : natSource && vpcId
+        ? (await reader.natIps(source, vpcId)).map((ip) => `${ip}/32`)
+        : [];
+  const cidrs = sources.filter((c) => isPrivateCidr(c));
   if (groupId && cidrs.length) {
     const rules = await reader.ingressRules(target.accountId, target.region, groupId);
-    // Counted as the egress allowance counts them (IPv4 CIDR and group references).
-    const inbound = rules.filter((r) => r.CidrIpv4 !== undefined || r.ReferencedGroupInfo !== undefined);
-    const missing = cidrs.filter((c) => !ruleAllowing(rules, c));
-    checks.push({
-      ...counted(
-        'security-group-inbound-rules',
-        groupId,
-        inbound.length,
-        inbound.length + missing.length,
-        QUOTA_LIMITS.inboundRules,
-        `inbound rules on ${groupId} (tcp/${EGRESS_PORT} for ${missing.length} new CIDR${missing.length === 1 ? '' : 's'})`,
-      ),
-    });
+    // Counted as AWS and the egress allowance count them: IPv4 CIDRs and group references one
+    // each, a referenced prefix list as its MaxEntries.
+    const used = await reader.inboundWeight(target.accountId, target.region, groupId);
+    const lists = await read(() =>
+      referencedPrefixListEntries(reader.ec2(target.accountId, target.region), rules),
+    );
+    const missing = cidrs.filter((c) => !ruleAllowing(rules, c, lists));
+    const check = counted(
+      'security-group-inbound-rules',
+      groupId,
+      used,
+      used + missing.length,
+      await reader.limit('inboundRules', target.accountId, target.region),
+      `inbound rules on ${groupId} (tcp/${EGRESS_PORT} for ${missing.length} new CIDR${missing.length === 1 ? '' : 's'})`,
+    );
+    checks.push(
+      check.ok
+        ? check
+        : {
+            ...check,
+            detail: `${check.detail}; raise vpc/L-0EA8095F (a prefix list would count as its MaxEntries and not help)`,
+          },
+    );
   }
   return checks;
 }

@@ -30,7 +30,13 @@ export async function describeCluster(eks: EKSClient, ref: ClusterRef) {
   }
 }
 
-/** Public IPs of the NAT gateways of a VPC (the cross-account IRSA runbook, step 6.1: docs/runbooks.md#the-cross-account-irsa-runbook). */
+/**
+ * The egress addresses of the NAT gateways of a VPC (the cross-account IRSA runbook, step 6.1:
+ * docs/runbooks.md#the-cross-account-irsa-runbook): the public IPs of public NAT gateways, and
+ * the private IPs of private ones (ConnectivityType private), which are what a peered or
+ * Transit Gateway attached network sees: those take effect on the target's private endpoint
+ * (docs/aws-facts.md#nat-gateway-addresses).
+ */
 export async function natGatewayIps(ec2: EC2Client, vpcId: string): Promise<string[]> {
   const ips = new Set<string>();
   let token: string | undefined;
@@ -45,7 +51,10 @@ export async function natGatewayIps(ec2: EC2Client, vpcId: string): Promise<stri
       }),
     );
     for (const gw of out.NatGateways ?? []) {
-      for (const address of gw.NatGatewayAddresses ?? []) if (address.PublicIp) ips.add(address.PublicIp);
+      for (const address of gw.NatGatewayAddresses ?? []) {
+        const ip = gw.ConnectivityType === 'private' ? address.PrivateIp : address.PublicIp;
+        if (ip) ips.add(ip);
+      }
     }
     token = out.NextToken;
   } while (token);
@@ -76,7 +85,7 @@ export async function resolveLink(clients: AwsClients, spec: LinkSpec): Promise<
       : [];
   if (spec.network.mode === 'nat' && natIps.length === 0) {
     throw new UnsupportedClusterError(
-      `The VPC ${vpcId} of cluster ${spec.source.cluster} has no available NAT gateway with a public IP; use network mode "cidrs" or "none"`,
+      `The VPC ${vpcId} of cluster ${spec.source.cluster} has no available NAT gateway with an address; use network mode "cidrs" or "none"`,
     );
   }
   const vpc = target.resourcesVpcConfig;

@@ -41,7 +41,12 @@ import { type Evaluation, type EvaluationRequest, evaluatePolicy, parsePolicy } 
 import { readAwsAuth } from '#aws/kubernetes';
 import { entryBinding, entryPrincipalArnOf, kubernetesOf, withoutPath } from './access-entry';
 import { checkSourcePrincipal, requiredSourceStatement } from './source-principal';
-import { ADOPTED_RULE_NOTE, allowancePlan, ruleAllowing } from './egress-allowance';
+import {
+  ADOPTED_RULE_NOTE,
+  allowancePlan,
+  referencedPrefixListEntries,
+  ruleAllowing,
+} from './egress-allowance';
 import { cidrContains } from '#link/cidr';
 import { STS_AUDIENCE } from './oidc-provider';
 import { findAssociation, POD_IDENTITY_PRINCIPAL, podIdentityRequestTags } from './pod-identity';
@@ -712,8 +717,10 @@ async function networkHops(link: Link, clients: AwsClients, reads: SharedReads):
     );
     // Tether's rule, or one someone else made that already lets the CIDR in (docs/architecture.md#ownership).
     const cidrs = plan.securityGroup;
-    const missing = cidrs.filter((c) => !ruleAllowing(rules, c));
-    const unmanaged = cidrs.filter((c) => ruleAllowing(rules, c)?.managed === false);
+    // A rule with someone's prefix list lets in the CIDRs its entries cover.
+    const lists = await referencedPrefixListEntries(clients.ec2(target.accountId, target.region), rules);
+    const missing = cidrs.filter((c) => !ruleAllowing(rules, c, lists));
+    const unmanaged = cidrs.filter((c) => ruleAllowing(rules, c, lists)?.managed === false);
     hops.push({
       hop: 'network',
       ok: missing.length === 0,

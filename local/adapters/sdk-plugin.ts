@@ -11,6 +11,7 @@
  */
 import * as ec2Sdk from '@aws-sdk/client-ec2';
 import * as eksSdk from '@aws-sdk/client-eks';
+import * as serviceQuotasSdk from '@aws-sdk/client-service-quotas';
 import * as iamSdk from '@aws-sdk/client-iam';
 import * as s3Sdk from '@aws-sdk/client-s3';
 import * as stsSdk from '@aws-sdk/client-sts';
@@ -32,7 +33,7 @@ export interface SandboxClientConfig {
 
 type SdkService = Exclude<ServiceName, 'kubernetes'>;
 type ErrorCtor = new (opts: Record<string, unknown>) => Error & Record<string, unknown>;
-type Protocol = 'awsQuery' | 'ec2Query' | 'restJson' | 'restXml';
+type Protocol = 'awsQuery' | 'ec2Query' | 'restJson' | 'awsJson' | 'restXml';
 
 const SDKS: Record<
   SdkService,
@@ -53,6 +54,11 @@ const SDKS: Record<
   ec2: { module: ec2Sdk as Record<string, unknown>, base: 'EC2ServiceException', protocol: 'ec2Query' },
   eks: { module: eksSdk as Record<string, unknown>, base: 'EKSServiceException', protocol: 'restJson' },
   s3: { module: s3Sdk as Record<string, unknown>, base: 'S3ServiceException', protocol: 'restXml' },
+  servicequotas: {
+    module: serviceQuotasSdk as Record<string, unknown>,
+    base: 'ServiceQuotasServiceException',
+    protocol: 'awsJson',
+  },
 };
 
 interface Modeled {
@@ -133,7 +139,8 @@ export function toSdkError(
     const error = { Type: type, Code: err.code, Message: message };
     dataObject = { Type: type, Code: err.code, Message: message, message, Error: error, ...err.extra };
     members = { Type: type, Code: err.code, Error: error, ...err.extra };
-  } else if (sdk.protocol === 'restJson') {
+  } else if (sdk.protocol === 'restJson' || sdk.protocol === 'awsJson') {
+    // awsJson1_1 (Service Quotas) answers `{"__type": code, "Message": …}`; the SDK reads it as restJson does.
     dataObject = { message, ...err.extra };
     members = { ...err.extra };
   } else {
@@ -158,7 +165,7 @@ export function toSdkError(
     const Base = sdk.module[sdk.base] as ErrorCtor;
     exception = new Base({ name: bodyless && status === 404 ? 'NotFound' : err.code });
     Object.assign(exception, { $metadata, $fault: status < 500 ? 'client' : 'server' });
-    if (sdk.protocol === 'restJson') Object.assign(exception, members);
+    if (sdk.protocol === 'restJson' || sdk.protocol === 'awsJson') Object.assign(exception, members);
   }
   decorate(exception, dataObject);
   return exception;

@@ -24,6 +24,7 @@ import { SandboxError } from './errors';
 import { findRoleByArn, iamOperations } from '#local/sandbox/iam/index';
 import { kubernetesOperations } from './kubernetes';
 import { anonymousGet, s3Operations } from './s3';
+import { appliedKey, QUOTA_CATALOG, serviceQuotasOperations } from './service-quotas';
 import {
   clusterIssuers,
   mintServiceAccountToken,
@@ -60,7 +61,7 @@ import {
 } from './world';
 
 /** The services the sandbox serves. */
-export type ServiceName = 'iam' | 'sts' | 'eks' | 'ec2' | 's3' | 'kubernetes';
+export type ServiceName = 'iam' | 'sts' | 'eks' | 'ec2' | 's3' | 'servicequotas' | 'kubernetes';
 
 /** Options of {@link Sandbox.open}. */
 export interface SandboxOptions {
@@ -157,6 +158,7 @@ const OPERATIONS: Readonly<Record<ServiceName, Operations>> = {
   eks: { ...eksOperations, ...podIdentityOperations, ...eksAuthOperations },
   ec2: ec2Operations,
   s3: s3Operations,
+  servicequotas: serviceQuotasOperations,
   kubernetes: kubernetesOperations,
 };
 
@@ -193,6 +195,10 @@ const AUTH_ERRORS: Record<
   s3: {
     unknown: ['InvalidAccessKeyId', 403, 'The AWS Access Key Id you provided does not exist in our records.'],
     expired: ['ExpiredToken', 400, 'The provided token has expired.'],
+  },
+  servicequotas: {
+    unknown: ['UnrecognizedClientException', 400, 'The security token included in the request is invalid.'],
+    expired: ['ExpiredTokenException', 400, 'The security token included in the request is expired'],
   },
   kubernetes: {
     unknown: ['Unauthorized', 401, 'Unauthorized'],
@@ -616,6 +622,29 @@ export class Sandbox {
   /** Adds an account with its agent role (no-op if it exists). */
   addAccount(id: string): void {
     addAccount(this.#state, id);
+    this.#save();
+  }
+
+  /**
+   * Sets the applied value of a Service Quotas quota in an account (an approved increase, or
+   * `undefined` to go back to the AWS default): what GetServiceQuota answers and what the
+   * sandbox's services enforce. `region` is ignored for a global (IAM) quota.
+   */
+  setServiceQuota(
+    accountId: string,
+    region: string,
+    serviceCode: string,
+    quotaCode: string,
+    value: number | undefined,
+  ): void {
+    const account = this.#state.accounts[accountId];
+    if (!account) throw new Error(`No account ${accountId} in the sandbox`);
+    const def = QUOTA_CATALOG.find((q) => q.serviceCode === serviceCode && q.quotaCode === quotaCode);
+    if (!def) throw new Error(`The sandbox has no quota ${serviceCode}/${quotaCode}`);
+    const quotas = { ...(account.serviceQuotas ?? {}) };
+    if (value === undefined) delete quotas[appliedKey(def, region)];
+    else quotas[appliedKey(def, region)] = value;
+    account.serviceQuotas = quotas;
     this.#save();
   }
 

@@ -196,11 +196,14 @@ export interface AddressState {
   Tags: TagState[];
 }
 
-/** A NAT gateway address association. */
+/**
+ * A NAT gateway address: an Elastic IP association (public NAT gateway), or a private IPv4
+ * address alone (private NAT gateway: no AllocationId, PublicIp or AssociationId).
+ */
 export interface NatAddressState {
-  AllocationId: string;
-  PublicIp: string;
-  AssociationId: string;
+  AllocationId?: string;
+  PublicIp?: string;
+  AssociationId?: string;
   NetworkInterfaceId: string;
   PrivateIp: string;
   IsPrimary: boolean;
@@ -321,6 +324,11 @@ export interface AccountState {
   };
   regions: Record<string, RegionState>;
   s3: { buckets: Record<string, BucketState> };
+  /**
+   * Service Quotas applied values that differ from the AWS default, keyed
+   * `<region or '' for a global quota>|<service code>|<quota code>` (local/sandbox/service-quotas.ts).
+   */
+  serviceQuotas?: Record<string, number>;
 }
 
 /** Credentials the sandbox issued, keyed by access key id. */

@@ -5,7 +5,11 @@
  * Seeded resources carry no Tether tags: Tether did not make them.
  */
 import type { Caller, OpContext } from './context';
-import { attachAddress } from '#local/sandbox/ec2/nat-gateways';
+import {
+  ADDRESSES_PER_NAT_GATEWAY,
+  attachAddress,
+  attachPrivateAddress,
+} from '#local/sandbox/ec2/nat-gateways';
 import { createRole } from '#local/sandbox/iam/roles';
 import { putConfigMap } from './kubernetes';
 import {
@@ -41,7 +45,15 @@ export interface EksClusterSpec {
   /** @default ['0.0.0.0/0'] */
   readonly publicAccessCidrs?: readonly string[];
   /** Public IPs of the VPC's NAT gateways, one gateway each. @default one gateway with a generated IP */
-  readonly vpc?: { readonly natIps: readonly string[] };
+  readonly vpc?: {
+    readonly natIps: readonly string[];
+    /**
+     * Private IPv4 addresses of private NAT gateways (ConnectivityType private) in the private
+     * subnets, up to 8 per gateway: the sources that reach a peered or Transit Gateway
+     * attached network with private addresses. @default none
+     */
+    readonly privateNatIps?: readonly string[];
+  };
   /** Kubernetes version. @default '1.31' */
   readonly version?: string;
 }
@@ -274,6 +286,27 @@ export function addEksCluster(state: SandboxState, spec: EksClusterSpec): EksClu
     natGatewayIds.push(nat.NatGatewayId);
     allocationIds.push(allocationId);
   });
+
+  const privateNatIps = spec.vpc?.privateNatIps ?? [];
+  for (let g = 0; g * ADDRESSES_PER_NAT_GATEWAY < privateNatIps.length; g++) {
+    const ips = privateNatIps.slice(g * ADDRESSES_PER_NAT_GATEWAY, (g + 1) * ADDRESSES_PER_NAT_GATEWAY);
+    const nat: NatGatewayState = {
+      NatGatewayId: `nat-${hex('nat')}`,
+      VpcId: vpcId,
+      SubnetId: privateSubnetIds[g % privateSubnetIds.length] ?? '',
+      State: 'available',
+      ConnectivityType: 'private',
+      CreateTime: SEED_TIME,
+      addresses: [],
+      Tags: [{ Key: 'Name', Value: `${spec.name}-private-nat-${g}` }],
+      settleAfterDescribes: 0,
+    };
+    ips.forEach((ip, i) => {
+      attachPrivateAddress(ctx, nat, ip, i === 0);
+    });
+    ec2.natGateways[nat.NatGatewayId] = nat;
+    natGatewayIds.push(nat.NatGatewayId);
+  }
 
   // The cluster security group EKS makes, with its usual rules: all traffic from itself
   // in, all traffic out.

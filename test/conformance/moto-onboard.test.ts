@@ -186,7 +186,7 @@ describe.runIf(availability.available)('the demo irsa link onboarded by Tether o
       code: 'UNSUPPORTED_CLUSTER',
       step: 'resolve',
       message:
-        'The VPC  of cluster cluster-a has no available NAT gateway with a public IP; use network mode "cidrs" or "none"',
+        'The VPC  of cluster cluster-a has no available NAT gateway with an address; use network mode "cidrs" or "none"',
     });
     expect(await tetherIam(side.account(SOURCE).iam)).toEqual({ roles: ['tether-agent'], providers: [] });
     expect(await tetherIam(side.account(TARGET).iam)).toEqual({ roles: ['tether-agent'], providers: [] });

@@ -18,6 +18,7 @@ import {
   DescribeUpdateCommand,
   UpdateClusterConfigCommand,
 } from '@aws-sdk/client-eks';
+import { AllocateAddressCommand, CreateNatGatewayCommand, DescribeSubnetsCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoRequest, type Harness, startHarness } from './harness';
 import { byHand } from './probe';
@@ -175,6 +176,8 @@ describe('a NAT IP of a source VPC replaced: the event-driven reconcile', () => 
 
 describe('what cannot take effect is said, not hidden', () => {
   let h: Harness;
+  /** The link whose NAT IP was swapped at 40 CIDRs. */
+  let swapped: any;
 
   beforeAll(async () => {
     h = await startHarness({ cloudTrailEvents: false });
@@ -221,20 +224,52 @@ describe('what cannot take effect is said, not hidden', () => {
     expect(none.outputs.egress.effectiveAt).toBe('nothing-to-allow');
   });
 
-  it('leaves a link it cannot repair DEGRADED with its code, undoing nothing', async () => {
+  it('swaps a replaced NAT IP at 40 CIDRs in one update: the list stays at 40, the link ACTIVE', async () => {
     // Arrange: the demo link, then the owner fills cluster-b's list to 40, then a NAT IP changes.
     const [link] = await onboard(h, demoRequest());
     expect(link.status).toBe('ACTIVE');
+    swapped = link;
     const full = await publicAccessCidrs(h, '222222222222', REGION, 'cluster-b');
     await setPublicAccessCidrs(h, '222222222222', REGION, 'cluster-b', [
       ...full,
       ...Array.from({ length: 40 - full.length }, (_, i) => `192.0.2.${i}/32`),
     ]);
-    await h.api('POST', '/_sandbox/nat-gateways/replace', {
+    const replaced = await h.api('POST', '/_sandbox/nat-gateways/replace', {
       accountId: SOURCE,
       region: REGION,
       publicIp: OLD_IP,
     });
+    h.rt.sandbox.resetCalls();
+
+    // Act
+    expect((await h.api('POST', `/links/${link.id}/reconcile`)).status).toBe(202);
+    const after = await h.settle(link.id);
+
+    // Assert: the old /32 leaves in the update that adds the new one, so 40 is never passed.
+    expect(after.status, JSON.stringify(after.error)).toBe('ACTIVE');
+    const list = await publicAccessCidrs(h, '222222222222', REGION, 'cluster-b');
+    expect(list).toHaveLength(40);
+    expect(list).toContain(`${replaced.body.by.publicIp}/32`);
+    expect(list).not.toContain(`${OLD_IP}/32`);
+    const updates = h.rt.sandbox
+      .calls()
+      .filter(
+        (c) => c.ok && c.operation === 'UpdateClusterConfig' && c.principalArn.includes(':role/tether/'),
+      );
+    expect(updates).toHaveLength(1);
+  });
+
+  it('leaves a link it cannot repair DEGRADED with its code, undoing nothing', async () => {
+    // Arrange: cluster-b's list is at 40 (the test above); the source VPC gains a NAT gateway.
+    const link = swapped;
+    const { ec2, eks } = byHand(h.rt.sandbox, SOURCE, REGION);
+    const vpcId = (await eks.send(new DescribeClusterCommand({ name: 'cluster-a' }))).cluster
+      ?.resourcesVpcConfig?.vpcId;
+    const subnet = (
+      await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId ?? ''] }] }))
+    ).Subnets?.[0]?.SubnetId;
+    const eip = await ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }));
+    await ec2.send(new CreateNatGatewayCommand({ SubnetId: subnet, AllocationId: eip.AllocationId }));
 
     // Act
     expect((await h.api('POST', `/links/${link.id}/reconcile`)).status).toBe(202);
@@ -244,7 +279,9 @@ describe('what cannot take effect is said, not hidden', () => {
     expect(after.status).toBe('DEGRADED');
     expect(after.error).toMatchObject({ code: 'QUOTA_EXCEEDED', step: 'egress' });
     expect((await h.api('GET', `/links/${link.id}/kubeconfig`)).status).toBe(200);
-    expect(after.outputs.targetRoleArn).toBe(link.outputs.targetRoleArn);
     expect(await publicAccessCidrs(h, '222222222222', REGION, 'cluster-b')).toHaveLength(40);
+    expect(await publicAccessCidrs(h, '222222222222', REGION, 'cluster-b')).not.toContain(
+      `${eip.PublicIp}/32`,
+    );
   });
 });

@@ -12,7 +12,13 @@
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateRoleCommand, DeleteRolePermissionsBoundaryCommand, IAMClient } from '@aws-sdk/client-iam';
-import { DeleteNatGatewayCommand, DescribeNatGatewaysCommand, EC2Client } from '@aws-sdk/client-ec2';
+import {
+  AuthorizeSecurityGroupIngressCommand,
+  CreateManagedPrefixListCommand,
+  DeleteNatGatewayCommand,
+  DescribeNatGatewaysCommand,
+  EC2Client,
+} from '@aws-sdk/client-ec2';
 import { sandboxPlugin } from '#local/adapters/sdk-plugin';
 import { analyseFunctions, newApp } from '../../infra/app';
 import { loadConfig } from '../../infra/config';
@@ -347,7 +353,42 @@ beforeAll(async () => {
     })),
   });
   expect(awsPolicies.status).toBe('ACTIVE');
-  // 3d. Mode pod-identity: a Pod Identity association naming the workload role and the target role.
+  // 3d. A private CIDR someone's prefix list already lets in on cluster-b's security group
+  // (brownfield): the plan weighs the list, the egress step and verify read its entries.
+  const targetEc2 = new EC2Client({ region: REGION, credentials: root(TARGET) });
+  targetEc2.middlewareStack.use(sandboxPlugin(h.rt.sandbox, 'ec2', targetEc2.config as never));
+  const { PrefixList } = await targetEc2.send(
+    new CreateManagedPrefixListCommand({
+      PrefixListName: 'corporate',
+      AddressFamily: 'IPv4',
+      MaxEntries: 4,
+      Entries: [{ Cidr: '10.70.0.0/16' }],
+    }),
+  );
+  await targetEc2.send(
+    new AuthorizeSecurityGroupIngressCommand({
+      GroupId:
+        h.rt.sandbox.state().accounts[TARGET]!.regions[REGION]!.eks.clusters['cluster-b']!
+          .clusterSecurityGroupId,
+      IpPermissions: [
+        {
+          IpProtocol: 'tcp',
+          FromPort: 443,
+          ToPort: 443,
+          PrefixListIds: [{ PrefixListId: PrefixList?.PrefixListId }],
+        },
+      ],
+    }),
+  );
+  const [listed] = await settled(
+    demoRequest({
+      source: { ...demoRequest().source, namespace: 'listed', serviceAccount: 'listed' },
+      network: { mode: 'cidrs', cidrs: ['10.70.1.0/24'] },
+    }),
+  );
+  expect(listed.status).toBe('ACTIVE');
+  expect(Object.keys(listed.outputs.egress.adopted ?? {})).toEqual(['10.70.1.0/24']);
+  // 3e. Mode pod-identity: a Pod Identity association naming the workload role and the target role.
   const [podIdentity] = await settled(
     demoRequest({
       source: { ...demoRequest().source, namespace: 'pods', serviceAccount: 'pod-identity' },
@@ -355,7 +396,7 @@ beforeAll(async () => {
     }),
   );
   expect(podIdentity.status).toBe('ACTIVE');
-  more.push(direct, principal, awsPolicies, podIdentity);
+  more.push(direct, principal, awsPolicies, listed, podIdentity);
   // 4. A link that fails at its access entry and is compensated.
   h.rt.sandbox.injectFault({
     service: 'eks',

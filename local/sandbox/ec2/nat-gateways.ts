@@ -72,6 +72,29 @@ export function newPublicIp(ctx: { state: OpContext['state']; newHex(kind: strin
   }
 }
 
+/** A private IPv4 address of a subnet for a private NAT gateway (deterministic, from the id counter). */
+export function newPrivateIp(ctx: { newHex(kind: string): string }): string {
+  const h = ctx.newHex('natprivip');
+  return `10.0.${parseInt(h.slice(0, 2), 16)}.${(parseInt(h.slice(2, 4), 16) % 250) + 4}`;
+}
+
+/**
+ * Gives a private NAT gateway a private IPv4 address (CreateNatGateway with ConnectivityType
+ * private, seeds): what its traffic carries as source toward a peered or Transit Gateway
+ * attached network (docs/aws-facts.md#nat-gateway-addresses).
+ */
+export function attachPrivateAddress(
+  ctx: { newHex(kind: string): string },
+  nat: NatGatewayState,
+  privateIp: string,
+  isPrimary: boolean,
+): NatGatewayState['addresses'][number] {
+  const h = ctx.newHex('natprivate');
+  const assoc = { NetworkInterfaceId: `eni-${h.slice(0, 17)}`, PrivateIp: privateIp, IsPrimary: isPrimary };
+  nat.addresses.push(assoc);
+  return assoc;
+}
+
 /** Associates an Elastic IP with a NAT gateway (CreateNatGateway, AssociateNatGatewayAddress, seeds). */
 export function attachAddress(
   ctx: { newHex(kind: string): string },
@@ -97,6 +120,8 @@ export function attachAddress(
 }
 
 function detachAddress(ec2: Ec2State, assoc: NatGatewayState['addresses'][number]): void {
+  // A private NAT gateway's address is no Elastic IP: nothing to detach.
+  if (!assoc.AllocationId) return;
   const a = ec2.addresses[assoc.AllocationId];
   if (!a) return;
   delete a.AssociationId;
@@ -194,6 +219,23 @@ export const natGatewayOperations: Operations = {
     };
     if (primary) attachAddress(ctx, nat, primary, true);
     for (const a of secondary) attachAddress(ctx, nat, a, false);
+    if (type === 'private') {
+      // A private NAT gateway: a primary private IPv4 address of its subnet, and the
+      // secondary ones asked for, by address or by count (no Elastic IP).
+      const asked = Array.isArray(input.SecondaryPrivateIpAddresses)
+        ? (input.SecondaryPrivateIpAddresses as string[])
+        : Array.from({ length: Number(input.SecondaryPrivateIpAddressCount ?? 0) }, () => newPrivateIp(ctx));
+      if (1 + asked.length > ADDRESSES_PER_NAT_GATEWAY) {
+        throw new SandboxError(
+          'InvalidParameterValue',
+          `A NAT gateway can have at most ${ADDRESSES_PER_NAT_GATEWAY} private IPv4 addresses`,
+        );
+      }
+      const primaryIp =
+        typeof input.PrivateIpAddress === 'string' ? input.PrivateIpAddress : newPrivateIp(ctx);
+      attachPrivateAddress(ctx, nat, primaryIp, true);
+      for (const ip of asked) attachPrivateAddress(ctx, nat, ip, false);
+    }
     ec2.natGateways[nat.NatGatewayId] = nat;
     return {
       NatGateway: natOutput(nat, 'associating'),

@@ -8,7 +8,7 @@ import { clone, type OpContext, type Operations, paginate, requireString } from 
 import { SandboxError } from '#local/sandbox/errors';
 import type { Ec2State, PrefixListState } from '#local/sandbox/state';
 import { applyFilters, byIds, ec2Of, ids, notFound } from './resources';
-import { checkRuleQuota } from './security-groups';
+import { checkRuleQuota, rulesPerGroup } from './security-groups';
 import { specTags } from './tags';
 
 /** Entries of one prefix list (docs/aws-facts.md#security-group-and-prefix-list-quotas). */
@@ -144,7 +144,7 @@ export const prefixListOperations: Operations = {
         .filter((r) => r.PrefixListId === p.PrefixListId)
         .map((r) => r.GroupId),
     )) {
-      checkRuleQuota(ec2, gid);
+      checkRuleQuota(ec2, gid, rulesPerGroup(ctx));
     }
     if (changedEntries) {
       p.Version += 1;

@@ -6,11 +6,12 @@
  */
 import { clone, type OpContext, type Operations, paginate, requireString } from '#local/sandbox/context';
 import { SandboxError } from '#local/sandbox/errors';
+import { appliedQuota } from '#local/sandbox/service-quotas';
 import type { Ec2State, SecurityGroupRuleState, SecurityGroupState } from '#local/sandbox/state';
 import { applyFilters, byIds, ec2Of, ids, notFound } from './resources';
 import { specTags } from './tags';
 
-/** Inbound (and, apart, outbound) rules per security group, IPv4 and IPv6 counted apart (docs/aws-facts.md#security-group-and-prefix-list-quotas). */
+/** Inbound (and, apart, outbound) rules per security group by default (adjustable: `vpc/L-0EA8095F`), IPv4 and IPv6 counted apart (docs/aws-facts.md#security-group-and-prefix-list-quotas). */
 export const RULES_PER_SECURITY_GROUP = 60;
 
 /** The security group `id` in the caller's account and region, or InvalidGroup.NotFound. */
@@ -117,12 +118,17 @@ function ruleWeight(
   return n;
 }
 
-/** RulesPerSecurityGroupLimitExceeded if a direction and family of the group counts too many rules. */
-export function checkRuleQuota(ec2: Ec2State, groupId: string): void {
+/** The rules-per-group quota in force for the caller: the Service Quotas applied value of `vpc/L-0EA8095F`. */
+export function rulesPerGroup(ctx: OpContext): number {
+  return appliedQuota(ctx.account, ctx.region, 'vpc', 'L-0EA8095F');
+}
+
+/** RulesPerSecurityGroupLimitExceeded if a direction and family of the group counts more than `limit` rules. */
+export function checkRuleQuota(ec2: Ec2State, groupId: string, limit = RULES_PER_SECURITY_GROUP): void {
   const rules = Object.values(ec2.securityGroupRules).filter((r) => r.GroupId === groupId);
   for (const egress of [false, true]) {
     for (const fam of ['ipv4', 'ipv6'] as const) {
-      if (ruleWeight(ec2, rules, egress, fam) > RULES_PER_SECURITY_GROUP) {
+      if (ruleWeight(ec2, rules, egress, fam) > limit) {
         throw new SandboxError(
           'RulesPerSecurityGroupLimitExceeded',
           'The maximum number of rules per security group has been reached.',
@@ -256,7 +262,7 @@ function authorize(ctx: OpContext, input: Record<string, any>, isEgress: boolean
     added.push(rule);
   }
   for (const r of added) ec2.securityGroupRules[r.SecurityGroupRuleId] = r;
-  checkRuleQuota(ec2, group.GroupId);
+  checkRuleQuota(ec2, group.GroupId, rulesPerGroup(ctx));
   return { Return: true, SecurityGroupRules: added.map((r) => ruleOutput(ctx, r)) };
 }
 

@@ -4,6 +4,7 @@
  */
 import { clone, mergeTags, type Operations, removeTags, requireString } from '#local/sandbox/context';
 import { SandboxError } from '#local/sandbox/errors';
+import { appliedQuota } from '#local/sandbox/service-quotas';
 import type { AccountState } from '#local/sandbox/state';
 import { checkTagCount, listTags, validateTags } from './tags';
 
@@ -37,10 +38,11 @@ export const oidcProviderOperations: Operations = {
         statusCode: 409,
       });
     }
-    if (Object.keys(ctx.account.iam.oidcProviders).length >= OIDC_PROVIDERS_PER_ACCOUNT) {
+    const providersMax = appliedQuota(ctx.account, ctx.region, 'iam', 'L-858F3967');
+    if (Object.keys(ctx.account.iam.oidcProviders).length >= providersMax) {
       throw new SandboxError(
         'LimitExceeded',
-        `Cannot exceed quota for OpenIdConnectProvidersPerAccount: ${OIDC_PROVIDERS_PER_ACCOUNT}`,
+        `Cannot exceed quota for OpenIdConnectProvidersPerAccount: ${providersMax}`,
         {
           statusCode: 409,
         },

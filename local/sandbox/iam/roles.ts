@@ -17,6 +17,7 @@ import {
 } from '#local/sandbox/context';
 import { SandboxError } from '#local/sandbox/errors';
 import { type AccountState, base32Of, type RoleState, type SandboxState } from '#local/sandbox/state';
+import { appliedQuota } from '#local/sandbox/service-quotas';
 import { awsPrincipals, parsePolicy } from './policies';
 import { checkTagContents, checkTagCount, listTags, validateTags } from './tags';
 
@@ -70,8 +71,9 @@ export function roleNamed(ctx: OpContext, name: unknown): RoleState {
 function validateTrust(ctx: OpContext, text: unknown): Record<string, string> {
   const doc = requireString(text, 'assumeRolePolicyDocument');
   // Whitespace does not count toward the quota (docs/aws-facts.md#iam).
-  if (nonWhitespaceLength(doc) > TRUST_POLICY_MAX) {
-    throw new SandboxError('LimitExceeded', `Cannot exceed quota for ACLSizePerRole: ${TRUST_POLICY_MAX}`, {
+  const trustMax = appliedQuota(ctx.account, ctx.region, 'iam', 'L-C07B4B0D');
+  if (nonWhitespaceLength(doc) > trustMax) {
+    throw new SandboxError('LimitExceeded', `Cannot exceed quota for ACLSizePerRole: ${trustMax}`, {
       statusCode: 409,
     });
   }
@@ -188,8 +190,9 @@ export function createRole(
       statusCode: 409,
     });
   }
-  if (Object.keys(account.iam.roles).length >= ROLES_PER_ACCOUNT) {
-    throw new SandboxError('LimitExceeded', `Cannot exceed quota for RolesPerAccount: ${ROLES_PER_ACCOUNT}`, {
+  const rolesMax = appliedQuota(account, ctx.region, 'iam', 'L-FE177D64');
+  if (Object.keys(account.iam.roles).length >= rolesMax) {
+    throw new SandboxError('LimitExceeded', `Cannot exceed quota for RolesPerAccount: ${rolesMax}`, {
       statusCode: 409,
     });
   }

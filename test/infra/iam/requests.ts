@@ -128,6 +128,11 @@ export function authorizationsOf(call: CallRecord, state: State): Authorization[
     case 'iam:ListOpenIDConnectProviders':
       add('iam:ListOpenIDConnectProviders', '*');
       break;
+    // The applied quota values (the plan's limits, the allowance's rules per group): `*`.
+    case 'servicequotas:GetServiceQuota':
+    case 'servicequotas:ListServiceQuotas':
+      add(`servicequotas:${call.operation}`, '*');
+      break;
     // ---- IAM roles -------------------------------------------------------------------
     case 'iam:GetRole':
     case 'iam:GetRolePolicy':
@@ -316,10 +321,17 @@ export function authorizationsOf(call: CallRecord, state: State): Authorization[
       break;
     }
     // ---- EC2 ---------------------------------------------------------------------------
+    case 'ec2:DescribeManagedPrefixLists':
     case 'ec2:DescribeNatGateways':
     case 'ec2:DescribeSecurityGroupRules':
     case 'ec2:DescribeSecurityGroups':
       add(`ec2:${call.operation}`, '*');
+      break;
+    case 'ec2:GetManagedPrefixListEntries':
+      add(
+        'ec2:GetManagedPrefixListEntries',
+        `arn:aws:ec2:${region}:${account}:prefix-list/${String(input.PrefixListId)}`,
+      );
       break;
     case 'ec2:AuthorizeSecurityGroupIngress': {
       const g = securityGroup(state, call);

@@ -6,7 +6,11 @@
  * group, tagged with the group's owner key. Each is shared by the links that need it and
  * goes with the last of them; what Tether did not make is never changed or counted.
  */
-import { AuthorizeSecurityGroupIngressCommand, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
+import {
+  AuthorizeSecurityGroupIngressCommand,
+  CreateManagedPrefixListCommand,
+  RevokeSecurityGroupIngressCommand,
+} from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UpdateClusterConfigCommand } from '@aws-sdk/client-eks';
 import {
@@ -25,6 +29,7 @@ import {
   revokeOwnedRule,
 } from '#resources/egress-allowance';
 import { type Resolved, resolvedOf } from '#resources/resolve';
+import { verifyChain } from '#resources/verify';
 import { REMOVAL_LEASE_MS } from '#store/memberships';
 import { membership } from '#store/table';
 import {
@@ -338,6 +343,47 @@ describe('egressStep on the cluster security group (private CIDRs)', () => {
     },
   );
 
+  it('uses a rule someone else made with a prefix list whose entry covers a CIDR, and verify counts it', async () => {
+    // Arrange: someone's prefix list holds 10.20.0.0/16 (covering P_A, P_B, P_C) and 10.99.0.0/24,
+    // referenced by an all-traffic rule they made.
+    const { ref, groupId } = newTarget();
+    const link = await sgLinkTo(ref);
+    const { PrefixList } = await ec2().send(
+      new CreateManagedPrefixListCommand({
+        PrefixListName: 'corporate',
+        AddressFamily: 'IPv4',
+        MaxEntries: 5,
+        Entries: [{ Cidr: '10.20.0.0/16' }, { Cidr: '10.99.0.0/24' }],
+      }),
+    );
+    await ec2().send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId: groupId,
+        IpPermissions: [{ IpProtocol: '-1', PrefixListIds: [{ PrefixListId: PrefixList?.PrefixListId }] }],
+      }),
+    );
+    const listRule = rulesOf(groupId).find((r) => r.PrefixListId === PrefixList?.PrefixListId);
+
+    // Act
+    const { value, mutations } = await observe(rt.sandbox, () => egressStep(link, rt.runtime));
+    const done = withOutputs(link, value?.outputs ?? {});
+    const network = (await verifyChain(done, rt.clients)).filter((h) => h.hop === 'network');
+
+    // Assert: nothing made, each CIDR recorded as let in by that rule, and the hop holds.
+    expect(mutations).toEqual([]);
+    expect(value?.result).toMatchObject({
+      created: [],
+      adopted: Object.fromEntries(
+        SG_CIDRS.map((c) => [
+          c,
+          { ruleId: listRule?.SecurityGroupRuleId, note: 'allowed by an existing rule, not managed' },
+        ]),
+      ),
+    });
+    expect(tetherCidrsOf(groupId)).toEqual([]);
+    expect(network).toEqual([expect.objectContaining({ ok: true })]);
+  });
+
   it('lets in a CIDR that someone else allows on another port only', async () => {
     // Arrange
     const { ref, groupId } = newTarget();
@@ -370,6 +416,77 @@ describe('egressStep on the cluster security group (private CIDRs)', () => {
     expect(error).toBeInstanceOf(QuotaExceededError);
     expect(mutations).toEqual([]);
     expect(tetherCidrsOf(groupId)).toEqual([]);
+  });
+
+  it('judges against the quota Service Quotas applies to the target account, not 60', async () => {
+    // Arrange: 58 rules on the group, 3 CIDRs to let in; the account's quota was raised to 100.
+    const { ref, groupId } = newTarget();
+    const link = await sgLinkTo(ref);
+    await unmanagedRule(
+      groupId,
+      Array.from({ length: 57 }, (_, i) => `10.9.${i}.0/24`),
+      'tcp',
+      8443,
+    );
+    rt.sandbox.setServiceQuota(TARGET_ACCOUNT, REGION, 'vpc', 'L-0EA8095F', 100);
+
+    // Act
+    let result: Awaited<ReturnType<typeof egressStep>>;
+    try {
+      result = await egressStep(link, rt.runtime);
+    } finally {
+      rt.sandbox.setServiceQuota(TARGET_ACCOUNT, REGION, 'vpc', 'L-0EA8095F', undefined);
+    }
+
+    // Assert
+    expect((result.result as { created: string[] }).created.sort()).toEqual([...SG_CIDRS].sort());
+    expect(tetherCidrsOf(groupId)).toEqual([...SG_CIDRS].sort());
+    expect(rulesOf(groupId).length).toBe(61);
+  });
+
+  it('counts a referenced prefix list as its MaxEntries, and names the figures and their source', async () => {
+    // Arrange: someone's prefix list of 50 entries at most (2 held) is referenced by one rule.
+    const { ref, groupId } = newTarget();
+    const link = await sgLinkTo(ref);
+    const { PrefixList } = await ec2().send(
+      new CreateManagedPrefixListCommand({
+        PrefixListName: 'office',
+        AddressFamily: 'IPv4',
+        MaxEntries: 50,
+        Entries: [{ Cidr: '10.30.0.0/24' }, { Cidr: '10.30.1.0/24' }],
+      }),
+    );
+    await ec2().send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId: groupId,
+        IpPermissions: [
+          {
+            IpProtocol: 'tcp',
+            FromPort: 22,
+            ToPort: 22,
+            PrefixListIds: [{ PrefixListId: PrefixList?.PrefixListId }],
+          },
+        ],
+      }),
+    );
+    await unmanagedRule(
+      groupId,
+      Array.from({ length: 7 }, (_, i) => `10.9.${i}.0/24`),
+      'tcp',
+      8443,
+    );
+    const used = rulesOf(groupId).length - 1 + 50;
+
+    // Act
+    const { error, mutations } = await observe(rt.sandbox, () => egressStep(link, rt.runtime));
+
+    // Assert: 58 counted (the group's own rule, 7 rules, 50 for the list), 3 more pass 60.
+    expect(used).toBe(58);
+    expect(error).toBeInstanceOf(QuotaExceededError);
+    expect((error as Error).message).toBe(
+      `Security group ${groupId} holds 58 inbound rules (prefix lists counted as their MaxEntries); this link needs 3 more, 61 in all, over the limit of 60 (Service Quotas applied value (vpc/L-0EA8095F)). Raise the quota vpc/L-0EA8095F: a prefix list would count as its MaxEntries and not help`,
+    );
+    expect(mutations).toEqual([]);
   });
 
   it('makes nothing for a link with no network rule', async () => {

@@ -105,8 +105,18 @@ describe('a plan within every quota', () => {
       ].sort(),
     );
     expect(failedChecks(plan)).toEqual([]);
+    // Adjustable quotas are read from Service Quotas; the fixed ones are AWS's documented limits.
+    const adjustable: Record<string, string> = {
+      'trust-policy-size': 'iam/L-C07B4B0D',
+      'oidc-providers': 'iam/L-858F3967',
+      roles: 'iam/L-FE177D64',
+    };
     for (const c of checks.filter((c) => c.check !== 'access-entry-conflict')) {
-      expect(c, c.check).toMatchObject({ ok: true, limitSource: DEFAULT_LIMIT_SOURCE });
+      const code = adjustable[c.check];
+      expect(c, c.check).toMatchObject({
+        ok: true,
+        limitSource: code ? `Service Quotas applied value (${code})` : DEFAULT_LIMIT_SOURCE,
+      });
       expect(c.after!, c.check).toBeLessThanOrEqual(c.limit!);
     }
     // The workload role's trust, as Tether would write it, measured as IAM does (no whitespace).
@@ -119,6 +129,175 @@ describe('a plan within every quota', () => {
       after: policySize(workloadTrustPolicy(SOURCE_ACCOUNT, issuer, spec.source)),
       limit: 2048,
     });
+  });
+});
+
+describe('limits read from Service Quotas', () => {
+  it('a lowered roles-per-account value is the limit the plan judges against, with its source', async () => {
+    // Arrange: the target account's applied value is exactly the roles it holds.
+    const { target } = freshTarget('444444444411');
+    const held = Object.keys(rt.sandbox.state().accounts['444444444411']!.iam.roles).length;
+    rt.sandbox.setServiceQuota('444444444411', 'us-east-1', 'iam', 'L-FE177D64', held);
+
+    // Act
+    const plan = await planOf(requestFor(target));
+
+    // Assert
+    expect(checkOf(plan, 'roles', 'account 444444444411')).toMatchObject({
+      ok: false,
+      used: held,
+      after: held + 1,
+      limit: held,
+      limitSource: 'Service Quotas applied value (iam/L-FE177D64)',
+    });
+    expect(failedChecks(plan).map((f) => f.check.check)).toEqual(['roles']);
+  });
+
+  it('lowered OIDC-provider and trust-policy-length values are the limits of their checks', async () => {
+    // Arrange: a source account whose providers quota is what it holds, and whose trust policy
+    // length quota is below the workload role's trust.
+    rt.sandbox.addAccount('444444444414');
+    const { ref } = newCluster(rt.sandbox, { accountId: '444444444414' });
+    for (const i of [1, 2]) {
+      await byHand('444444444414').iam.send(
+        new CreateOpenIDConnectProviderCommand({
+          Url: `https://oidc.example.com/id/other-${i}`,
+          ClientIDList: ['sts.amazonaws.com'],
+        }),
+      );
+    }
+    const providers = Object.keys(rt.sandbox.state().accounts['444444444414']!.iam.oidcProviders).length;
+    rt.sandbox.setServiceQuota('444444444414', 'us-east-1', 'iam', 'L-858F3967', providers);
+    rt.sandbox.setServiceQuota('444444444414', 'us-east-1', 'iam', 'L-C07B4B0D', 300);
+    const source = { ...ref, namespace: 'ns', serviceAccount: 'sa' };
+
+    // Act
+    const plan = await planOf(
+      requestFor({ accountId: TARGET_ACCOUNT, region: REGION, cluster: 'cluster-b', access: VIEW }, source),
+    );
+
+    // Assert
+    expect(checkOf(plan, 'oidc-providers')).toMatchObject({
+      ok: false,
+      used: providers,
+      after: providers + 1,
+      limit: providers,
+      limitSource: 'Service Quotas applied value (iam/L-858F3967)',
+    });
+    const trust = checkOf(plan, 'trust-policy-size', roleArn('444444444414', workloadRoleName(source)));
+    expect(trust).toMatchObject({
+      ok: false,
+      limit: 300,
+      limitSource: 'Service Quotas applied value (iam/L-C07B4B0D)',
+    });
+    expect(trust.after!).toBeGreaterThan(300);
+    // The target account keeps its defaults.
+    const targetTrust = plan.targets[0]!.checks!.find(
+      (c) => c.check === 'trust-policy-size' && c.scope.includes(`::${TARGET_ACCOUNT}:`),
+    );
+    expect(targetTrust).toMatchObject({ ok: true, limit: 2048 });
+  });
+
+  it('a raised inbound-rules value lets 58 rules and 3 more CIDRs fit', async () => {
+    // Arrange
+    const { ids, target } = freshTarget('444444444412');
+    const { ec2 } = byHand('444444444412');
+    const rules = rt.sandbox.state().accounts['444444444412']!.regions[REGION]!.ec2.securityGroupRules;
+    const present = Object.values(rules).filter(
+      (r) => r.GroupId === ids.clusterSecurityGroupId && !r.IsEgress,
+    ).length;
+    await ec2.send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId: ids.clusterSecurityGroupId,
+        IpPermissions: [
+          {
+            IpProtocol: 'tcp',
+            FromPort: 443,
+            ToPort: 443,
+            IpRanges: Array.from({ length: 58 - present }, (_, i) => ({ CidrIp: `10.9.${i}.0/24` })),
+          },
+        ],
+      }),
+    );
+    rt.sandbox.setServiceQuota('444444444412', REGION, 'vpc', 'L-0EA8095F', 100);
+
+    // Act
+    const plan = await planOf({
+      ...requestFor(target),
+      network: { mode: 'cidrs', cidrs: ['10.200.0.0/24', '10.200.1.0/24', '10.200.2.0/24'] },
+    });
+
+    // Assert
+    expect(checkOf(plan, 'security-group-inbound-rules')).toMatchObject({
+      ok: true,
+      used: 58,
+      after: 61,
+      limit: 100,
+      limitSource: 'Service Quotas applied value (vpc/L-0EA8095F)',
+    });
+  });
+
+  it('falls back to the AWS default, saying why, when Service Quotas refuses or has no value', async () => {
+    // Arrange: the target account's IAM list is refused; its rules-per-group quota has no applied value.
+    const { target } = freshTarget('444444444413');
+    rt.sandbox.injectFault({
+      service: 'servicequotas',
+      operation: 'ListServiceQuotas',
+      accountId: '444444444413',
+      code: 'AccessDeniedException',
+      statusCode: 403,
+      times: 10,
+    });
+    rt.sandbox.injectFault({
+      service: 'servicequotas',
+      operation: 'GetServiceQuota',
+      accountId: '444444444413',
+      code: 'NoSuchResourceException',
+      times: 10,
+    });
+
+    // Act
+    let plan: Plan;
+    try {
+      plan = await planOf({ ...requestFor(target), network: { mode: 'cidrs', cidrs: ['10.200.0.0/24'] } });
+    } finally {
+      rt.sandbox.clearFaults();
+    }
+
+    // Assert
+    expect(checkOf(plan, 'roles', 'account 444444444413')).toMatchObject({
+      ok: true,
+      limit: 1000,
+      limitSource: 'AWS default (iam/L-FE177D64): Service Quotas answered AccessDeniedException',
+    });
+    expect(checkOf(plan, 'security-group-inbound-rules')).toMatchObject({
+      ok: true,
+      limit: 60,
+      limitSource: 'AWS default (vpc/L-0EA8095F): Service Quotas has no applied value',
+    });
+    // The source account's list was answered: its figures are its own.
+    expect(checkOf(plan, 'oidc-providers')).toMatchObject({
+      limitSource: 'Service Quotas applied value (iam/L-858F3967)',
+    });
+  });
+
+  it('reads the IAM quotas of an account in one ListServiceQuotas', async () => {
+    // Arrange
+    const { target } = freshTarget('444444444415');
+    rt.sandbox.resetCalls();
+
+    // Act
+    await planOf(requestFor(target));
+
+    // Assert: one list per account (source and target), no GetServiceQuota for IAM.
+    const quotaCalls = rt.sandbox
+      .calls()
+      .filter((c) => c.service === 'servicequotas')
+      .map((c) => `${c.accountId}:${c.operation}`)
+      .sort();
+    expect(quotaCalls).toEqual(
+      [`444444444415:ListServiceQuotas`, `${SOURCE_ACCOUNT}:ListServiceQuotas`].sort(),
+    );
   });
 });
 

@@ -291,4 +291,43 @@ describe('ec2', () => {
     expect((await describe()).State).toBe('deleted');
     await ec2.send(new ReleaseAddressCommand({ AllocationId: first }));
   });
+
+  it('gives a private NAT gateway private addresses only, no Elastic IP', async () => {
+    const sb = Sandbox.open();
+    const { ec2 } = await agentClients(sb, '111111111111');
+    const cluster =
+      sb.state().accounts['111111111111']!.regions['ap-southeast-1']!.eks.clusters['cluster-a']!;
+    const subnet = (
+      await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [cluster.vpcId] }] }))
+    ).Subnets![0]!.SubnetId!;
+
+    const created = await ec2.send(
+      new CreateNatGatewayCommand({
+        SubnetId: subnet,
+        ConnectivityType: 'private',
+        PrivateIpAddress: '10.0.1.50',
+        SecondaryPrivateIpAddresses: ['10.0.1.51', '10.0.1.52'],
+      }),
+    );
+    const nat = created.NatGateway!;
+    expect(nat.ConnectivityType).toBe('private');
+    expect(
+      nat.NatGatewayAddresses?.map((a) => [a.PrivateIp, a.IsPrimary, a.PublicIp, a.AllocationId]),
+    ).toEqual([
+      ['10.0.1.50', true, undefined, undefined],
+      ['10.0.1.51', false, undefined, undefined],
+      ['10.0.1.52', false, undefined, undefined],
+    ]);
+    const tooMany = await rejectionOf(
+      ec2.send(
+        new CreateNatGatewayCommand({
+          SubnetId: subnet,
+          ConnectivityType: 'private',
+          SecondaryPrivateIpAddressCount: 8,
+        }),
+      ),
+    );
+    expect(tooMany.name).toBe('InvalidParameterValue');
+    await ec2.send(new DeleteNatGatewayCommand({ NatGatewayId: nat.NatGatewayId }));
+  });
 });
