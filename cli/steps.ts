@@ -12,6 +12,7 @@ export const STEP_LABELS: Readonly<Record<string, string>> = {
   resolve: 'Resolve clusters and NAT IPs',
   oidcProvider: 'Ensure OIDC provider',
   workloadRole: 'Ensure workload role',
+  podIdentityAssociation: 'Ensure Pod Identity association',
   targetRole: 'Ensure target role',
   accessEntry: 'Ensure access entry',
   egress: 'Ensure egress allowance',
@@ -20,6 +21,7 @@ export const STEP_LABELS: Readonly<Record<string, string>> = {
   revokeEgress: 'Revoke egress allowance',
   removeAccessEntry: 'Remove access entry',
   removeTargetRole: 'Remove target role',
+  removePodIdentityAssociation: 'Remove Pod Identity association',
   releaseWorkloadRole: 'Release workload role',
   releaseOidcProvider: 'Release OIDC provider',
 };

@@ -266,6 +266,51 @@ export function agentPolicyStatements(c: AgentPolicyContext): iam.PolicyStatemen
         },
       },
     }),
+    // ---- EKS Pod Identity (mode pod-identity): associations tagged as Tether's ----------
+    s({
+      // The plan and the ensure find the service account's one association, whoever made it.
+      sid: 'ReadPodIdentityAssociations',
+      actions: ['eks:ListPodIdentityAssociations'],
+      resources: [`arn:${p}:eks:*:${a}:cluster/*`],
+    }),
+    s({
+      sid: 'DescribePodIdentityAssociations',
+      actions: ['eks:DescribePodIdentityAssociation'],
+      resources: [`arn:${p}:eks:*:${a}:podidentityassociation/*`],
+    }),
+    s({
+      sid: 'CreateTaggedPodIdentityAssociations',
+      actions: ['eks:CreatePodIdentityAssociation'],
+      resources: [`arn:${p}:eks:*:${a}:cluster/*`],
+      conditions: {
+        StringEquals: { [REQUEST_TAG_MANAGED]: 'true' },
+        'ForAllValues:StringEquals': { 'aws:TagKeys': TETHER_TAG_KEYS },
+      },
+    }),
+    s({
+      sid: 'TagPodIdentityAssociationsOnCreate',
+      actions: ['eks:TagResource'],
+      resources: [`arn:${p}:eks:*:${a}:podidentityassociation/*`],
+      conditions: {
+        StringEquals: { [REQUEST_TAG_MANAGED]: 'true' },
+        'ForAllValues:StringEquals': { 'aws:TagKeys': TETHER_TAG_KEYS },
+      },
+    }),
+    s({
+      sid: 'ChangeTetherPodIdentityAssociations',
+      actions: ['eks:UpdatePodIdentityAssociation', 'eks:DeletePodIdentityAssociation'],
+      resources: [`arn:${p}:eks:*:${a}:podidentityassociation/*`],
+      conditions: { StringEquals: managed },
+    }),
+    s({
+      // An association passes its role to EKS Pod Identity (EKS user guide, pod-id-assign-target-role:
+      // the role must be in the cluster's account "due to IAM PassRole requirements"): only
+      // Tether's roles, only to that service.
+      sid: 'PassTetherRolesToPodIdentity',
+      actions: ['iam:PassRole'],
+      resources: [tetherRoles],
+      conditions: { StringEquals: { 'iam:PassedToService': 'pods.eks.amazonaws.com' } },
+    }),
     // ---- EC2: reads; ingress only on EKS cluster security groups, rules tagged --------
     s({
       sid: 'DescribeNetwork',

@@ -113,13 +113,15 @@ export function acknowledgeMemberFindings(member: MemberStack): void {
     'arn:<AWS::Partition>:iam::<AWS::AccountId>:role/tether-*':
       'GetRole on a role that does not exist yet is authorized on its path-less ARN (role/tether-…): reads only',
     'arn:<AWS::Partition>:iam::<AWS::AccountId>:role/tether/*':
-      'Roles Tether makes are named per link at run time, all under /tether/; writes also need the tether:managed tag and the boundary (conditions), and the agent role itself is denied',
+      'Roles Tether makes are named per link at run time, all under /tether/; writes also need the tether:managed tag and the boundary (conditions), and the agent role itself is denied; iam:PassRole of them only to pods.eks.amazonaws.com (iam:PassedToService)',
     'arn:<AWS::Partition>:iam::<AWS::AccountId>:oidc-provider/*':
       "The source cluster's issuer is known at run time; changes need the tether:managed tag, creation must tag",
     'arn:<AWS::Partition>:eks:*:<AWS::AccountId>:cluster/*':
       'Target clusters are named per link at run time; access entries only for principals under /tether/ (eks:principalArn); UpdateClusterConfig/DescribeUpdate for the publicAccessCidrs of a restricted public endpoint (no IAM condition key narrows UpdateClusterConfig to it; Tether only merges CIDRs)',
     'arn:<AWS::Partition>:eks:*:<AWS::AccountId>:access-entry/*':
       'Access entries of Tether principals only (eks:principalArn), changed only when tagged tether:managed, and only the allowed access policies (eks:policyArn)',
+    'arn:<AWS::Partition>:eks:*:<AWS::AccountId>:podidentityassociation/*':
+      "Mode pod-identity: a workload's association is found at run time (one per service account, whoever made it, read to refuse a conflict); created only with the tether:managed tag, changed or deleted only when tagged tether:managed",
     'arn:<AWS::Partition>:ec2:*:*:prefix-list/*':
       'GetManagedPrefixListEntries only (a read): the entries of a prefix list a rule on the cluster security group references, which may be AWS-managed or shared from another account, so named at run time',
     'arn:<AWS::Partition>:ec2:*:<AWS::AccountId>:security-group/*':

@@ -70,6 +70,7 @@ function summary(link: Link) {
 /** The identity modes built so far; the others answer IDENTITY_MODE_UNSUPPORTED. */
 export const BUILT_MODES: ReadonlySet<IdentityMode> = new Set<IdentityMode>([
   'irsa',
+  'pod-identity',
   'principal',
   'roles-anywhere',
 ]);

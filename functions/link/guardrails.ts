@@ -259,6 +259,15 @@ export function assertRequestAllowed(request: OnboardingRequest): void {
     invalid.push(...accessProblems(t.access, `/targets/${i}/access`));
   });
   invalid.push(...identityProblems(request));
+  if (request.identity.mode === 'pod-identity' && request.targets.length > 1) {
+    // A service account has one association per cluster, and it names one target role
+    // (EKS API reference, CreatePodIdentityAssociation; docs/aws-facts.md#pod-identity-limits).
+    invalid.push({
+      path: '/targets/1',
+      message:
+        'mode pod-identity links a service account to one target: its one Pod Identity association names one target role',
+    });
+  }
   request.targets.forEach((t, i) => {
     invalid.push(...awsPolicyProblems(t, `/targets/${i}`, request.identity));
   });

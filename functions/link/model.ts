@@ -106,6 +106,7 @@ export const ONBOARD_STEPS = [
   'resolve',
   'oidcProvider',
   'workloadRole',
+  'podIdentityAssociation',
   'targetRole',
   'accessEntry',
   'egress',
@@ -119,6 +120,7 @@ export const OFFBOARD_STEPS = [
   'revokeEgress',
   'removeAccessEntry',
   'removeTargetRole',
+  'removePodIdentityAssociation',
   'releaseWorkloadRole',
   'releaseOidcProvider',
 ] as const;
@@ -240,6 +242,15 @@ export interface LinkOutputs {
   /** Ensure workload role, mode `roles-anywhere`: the workload's Roles Anywhere profile. */
   readonly profileArn?: string;
   readonly serviceAccountAnnotation?: Record<string, string>;
+  /** Ensure Pod Identity association (mode pod-identity): the association and when a change reaches running pods. */
+  readonly podIdentityAssociation?: {
+    readonly associationId: string;
+    readonly associationArn: string;
+    readonly roleArn: string;
+    readonly targetRoleArn: string;
+    readonly externalId?: string;
+    readonly takesEffect: string;
+  };
   /** Ensure target role. */
   readonly targetRoleArn?: string;
   /**

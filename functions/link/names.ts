@@ -47,6 +47,15 @@ export function workloadRoleName(w: WorkloadRef): string {
   return `tether-w-${iamSafe(`${w.namespace}-${w.serviceAccount}`, 44)}-${shortHash([workloadKey(w)])}`;
 }
 
+/**
+ * Name of the workload role of mode `pod-identity` (trusted by EKS Pod Identity, not by an
+ * OIDC provider): a name of its own, so an `irsa` link of the same service account keeps
+ * its role and trust.
+ */
+export function podIdentityRoleName(w: WorkloadRef): string {
+  return `tether-p-${iamSafe(`${w.namespace}-${w.serviceAccount}`, 44)}-${shortHash([workloadKey(w)])}`;
+}
+
 /** Name of the target role of one link, in the target account. */
 export function targetRoleName(spec: Pick<LinkSpec, 'source' | 'target'>): string {
   return `tether-t-${iamSafe(`${spec.source.cluster}-${spec.source.serviceAccount}`, 44)}-${shortHash([linkNaturalKey(spec)])}`;
@@ -74,6 +83,8 @@ export function roleArn(accountId: string, name: string, path = TETHER_ROLE_PATH
  */
 export function sourceRoleArnOf(spec: Pick<LinkSpec, 'source' | 'identity'>): string {
   if (spec.identity.mode === 'principal' && spec.identity.principalArn) return spec.identity.principalArn;
+  if (spec.identity.mode === 'pod-identity')
+    return roleArn(spec.source.accountId, podIdentityRoleName(spec.source));
   return roleArn(spec.source.accountId, workloadRoleName(spec.source));
 }
 

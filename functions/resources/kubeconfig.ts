@@ -29,7 +29,12 @@ export const IRSA_TOKEN_FILE = '/var/run/secrets/eks.amazonaws.com/serviceaccoun
  *   entry names itself: no `--role-arn`, no chained session;
  * - `principal`: the credentials the pod already has as the existing role (KIAM's, the
  *   instance profile's: the SDK's default chain, so no web identity variables) →
- *   `--role-arn` the target role.
+ *   `--role-arn` the target role;
+ * - `pod-identity`: EKS Pod Identity makes the chain itself (workload role → the
+ *   association's `targetRoleArn`) and the agent hands the pod the target role's
+ *   credentials through the SDK's default chain (`AWS_CONTAINER_CREDENTIALS_FULL_URI`, set by
+ *   EKS): no `--role-arn`, no variables. Asking for `--role-arn` the target role would make
+ *   the target role assume itself, which its trust does not allow.
  */
 export function kubeconfigIdentity(link: Pick<Link, 'spec'>): {
   user: string;
@@ -46,6 +51,7 @@ export function kubeconfigIdentity(link: Pick<Link, 'spec'>): {
   // principal: the pod's own role; roles-anywhere: the signing helper's, through the SDK's metadata endpoint.
   if (spec.identity.mode === 'principal' || spec.identity.mode === 'roles-anywhere')
     return { user: target, roleArn: target, env: [] };
+  if (spec.identity.mode === 'pod-identity') return { user: target, env: [] };
   return { user: target, roleArn: target, env: webIdentity };
 }
 

@@ -8,7 +8,10 @@
  * - `principal`: no ServiceAccount (the source is an existing role, not a web identity);
  *   the Secret, and the Deployment patch, whose pod template carries KIAM's
  *   `iam.amazonaws.com/role` annotation naming that role (the KIAM runbook; ignored where
- *   the credentials come from the node's instance profile).
+ *   the credentials come from the node's instance profile);
+ * - `pod-identity`: the ServiceAccount without the IRSA annotation (the Pod Identity
+ *   association names the roles; an annotation would make the SDK take IRSA first), the
+ *   Secret, and the Deployment patch running as that service account;
  * - `roles-anywhere` (the Roles Anywhere runbook, seed 002): the ServiceAccount (no role
  *   annotation), the cert-manager Issuer of the cluster's CA Secret, the workload's
  *   Certificate (CN `<serviceAccount>.<namespace>`, the one the role's trust requires), the
@@ -85,7 +88,9 @@ export function manifestObjects(
         name: source.serviceAccount,
         namespace: source.namespace,
         labels,
-        annotations: { [IRSA_ROLE_ANNOTATION]: roleArn },
+        ...(link.spec.identity.mode === 'pod-identity'
+          ? {}
+          : { annotations: { [IRSA_ROLE_ANNOTATION]: roleArn } }),
       },
     });
   }

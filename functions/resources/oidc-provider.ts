@@ -107,6 +107,12 @@ export async function oidcProviderStep(link: Link, deps: StepDeps) {
   }
   // No web identity either: the cluster's CA is the source's proof, as a trust anchor.
   if (link.spec.identity.mode === 'roles-anywhere') return trustAnchorStep(link, deps);
+  if (link.spec.identity.mode === 'pod-identity') {
+    // EKS Pod Identity assumes the role as pods.eks.amazonaws.com: no web identity, no provider.
+    return {
+      result: { action: 'not-needed', reason: 'mode pod-identity: EKS Pod Identity needs no OIDC provider' },
+    };
+  }
   const issuer = resolvedOf(link).source.issuer;
   if (!issuer) throw new Error('irsa link without an issuer: resolve should have refused it');
   await joinShared(
@@ -186,7 +192,9 @@ export async function releaseOidcProviderStep(link: Link, deps: StepDeps) {
   const { source } = link.spec;
   if (link.spec.identity.mode === 'roles-anywhere') return releaseTrustAnchorStep(link, deps);
   const issuer = link.outputs.resolved?.source.issuer;
-  if (!issuer) return { result: { action: 'nothing-to-remove' } };
+  // Mode pod-identity never joined the issuer's membership.
+  if (!issuer || link.spec.identity.mode === 'pod-identity')
+    return { result: { action: 'nothing-to-remove' } };
   const outcome = await leaveShared(
     deps.memberships,
     membership.issuer(source.accountId, issuerHostPath(issuer)),

@@ -12,6 +12,7 @@
  */
 import {
   AccountNotReachableError,
+  ConflictUnmanagedResourceError,
   LinkSpecMismatchError,
   QuotaExceededError,
   UnsupportedClusterError,
@@ -22,7 +23,14 @@ import { canonicalJson } from '#link/canonical-json';
 import { assertRequestAllowed } from '#link/guardrails';
 import { REDRIVABLE } from '#link/lifecycle';
 import type { Link, LinkSpec, OnboardingRequest, TargetRequest } from '#link/model';
-import { clusterKey, isDirectAccess, targetRoleName, workloadRoleName } from '#link/names';
+import {
+  clusterKey,
+  isDirectAccess,
+  podIdentityRoleName,
+  targetRoleName,
+  workloadRoleName,
+} from '#link/names';
+import { podIdentityConflict } from './pod-identity';
 import { fingerprintOf, profileName, trustAnchorName } from './roles-anywhere';
 import type { StepDeps } from './deps';
 import { MAX_PUBLIC_ACCESS_CIDRS, publicAccessQuotaMessage } from './egress-allowance';
@@ -203,6 +211,15 @@ export async function planRequest(
       action: existing ? (REDRIVABLE.has(existing.status) ? 'redrive' : 'none') : 'create',
     });
   }
+  // Mode pod-identity: the service account's one association must be free or this link's.
+  if (request.identity.mode === 'pod-identity') {
+    for (const t of targets) {
+      if (t.action === 'none' || t.conflict) continue;
+      const found = await podIdentityConflict(deps, t.spec);
+      if (!found.ok) throw new ConflictUnmanagedResourceError(clusterKey(t.spec.source), found.detail);
+      checks.push({ check: 'Pod Identity association', ok: true, detail: found.detail });
+    }
+  }
   // The quotas of what would be made: only for targets the request would make or re-drive.
   const making = targets.filter((t) => t.action !== 'none' && !t.conflict);
   const rolesAdded = await rolesAddedBy(
@@ -245,7 +262,12 @@ export function plannedResources(spec: LinkSpec) {
   return {
     ...(spec.identity.mode === 'principal'
       ? { sourcePrincipal: `${spec.identity.principalArn} (not Tether's: never changed)` }
-      : { workloadRole: workloadRoleName(spec.source) }),
+      : spec.identity.mode === 'pod-identity'
+        ? {
+            workloadRole: podIdentityRoleName(spec.source),
+            podIdentityAssociation: `${spec.source.namespace}/${spec.source.serviceAccount} in ${spec.source.cluster} → ${targetRoleName(spec)}`,
+          }
+        : { workloadRole: workloadRoleName(spec.source) }),
     ...(spec.identity.mode === 'roles-anywhere'
       ? {
           trustAnchor: trustAnchorName(spec.source, fingerprintOf(spec.identity.caCertificate) ?? 'new-ca'),

@@ -45,6 +45,7 @@ import {
   isDirectAccess,
   oidcProviderArn,
   owners,
+  podIdentityRoleName,
   roleArn,
   sourceRoleArnOf,
   TARGET_POLICY_NAME,
@@ -68,6 +69,7 @@ import {
   FIXED_LIMIT_SOURCE,
   type QuotaLimit,
 } from './service-quotas';
+import { podIdentityTargetTrustPolicy } from './pod-identity';
 import { describeCluster, natGatewayIps } from './resolve';
 import { targetPolicy, targetTrustPolicy } from './target-role';
 import { workloadPolicy, workloadTrustPolicy } from './workload-role';
@@ -474,7 +476,11 @@ export async function quotaChecks(
   }
 
   // Roles per account, for each account the request adds roles to.
-  const accounts = new Set([...(irsa ? [source.accountId] : []), ...(direct ? [] : [target.accountId])]);
+  const sourceRole = irsa || spec.identity.mode === 'pod-identity';
+  const accounts = new Set([
+    ...(sourceRole ? [source.accountId] : []),
+    ...(direct ? [] : [target.accountId]),
+  ]);
   for (const accountId of accounts) {
     const roles = await reader.roleNames(accountId);
     checks.push(
@@ -497,7 +503,9 @@ export async function quotaChecks(
         reader,
         target.accountId,
         targetRoleName(spec),
-        targetTrustPolicy(source.accountId, sourceRoleArnOf(spec), spec.identity.mode),
+        spec.identity.mode === 'pod-identity'
+          ? podIdentityTargetTrustPolicy(spec)
+          : targetTrustPolicy(source.accountId, sourceRoleArnOf(spec), spec.identity.mode),
         TARGET_POLICY_NAME,
         targetPolicy(eksClusterArn(target)),
       )),
@@ -581,6 +589,8 @@ export async function rolesAddedBy(
   const first = specs[0];
   if (first && first.identity.mode === 'irsa')
     await add(first.source.accountId, workloadRoleName(first.source));
+  if (first && first.identity.mode === 'pod-identity')
+    await add(first.source.accountId, podIdentityRoleName(first.source));
   for (const spec of specs) if (!isDirectAccess(spec)) await add(spec.target.accountId, targetRoleName(spec));
   return added;
 }

@@ -11,6 +11,7 @@ import {
 import type { PolicyDocument } from '#link/policy/evaluate';
 import type { StepDeps } from './deps';
 import { deleteOwnedRole, ensureRole } from './iam-role';
+import { podIdentityTargetTrustPolicy } from './pod-identity';
 import { requiredSourceStatement } from './source-principal';
 import { TAG_WORKLOAD, workloadTagValue } from './workload-role';
 
@@ -65,7 +66,10 @@ export async function targetRoleStep(link: Link, deps: Pick<StepDeps, 'clients'>
     name: targetRoleName(link.spec),
     path: TETHER_ROLE_PATH,
     description: `Tether target role: ${source.namespace}/${source.serviceAccount} in ${source.cluster} -> ${target.cluster}`,
-    trust: targetTrustPolicy(source.accountId, workloadRoleArn, link.spec.identity.mode),
+    trust:
+      link.spec.identity.mode === 'pod-identity'
+        ? podIdentityTargetTrustPolicy(link.spec)
+        : targetTrustPolicy(source.accountId, workloadRoleArn, link.spec.identity.mode),
     inlinePolicies: { [TARGET_POLICY_NAME]: targetPolicy(eksClusterArn(target)) },
     owner: owners.link(link.spec),
     // Names the workload whose role may assume it: the condition of the workload role's policy.

@@ -29,6 +29,8 @@ import {
   issuerHostPath,
   sourceRoleArnOf,
   oidcProviderArn,
+  owners,
+  podIdentityRoleName,
   roleArn,
   TARGET_POLICY_NAME,
   targetRoleName,
@@ -56,6 +58,8 @@ import {
   trustAnchorName,
 } from './roles-anywhere';
 import { workloadCommonName } from '#link/certificates';
+import { findAssociation, POD_IDENTITY_PRINCIPAL, podIdentityRequestTags } from './pod-identity';
+import { isOwnedBy } from '#link/tags';
 import { describeCluster, natGatewayIps, resolvedOf } from './resolve';
 import type { StepDeps } from './deps';
 
@@ -321,6 +325,81 @@ export async function verifyChain(
     );
     if (extras) hops.push(extras);
   }
+  // Mode pod-identity, hop by hop: the association → pods.eks.amazonaws.com assumes the
+  // workload role with the pod's session tags → the workload role assumes the target role,
+  // the tags passed on (transitive) → below, the target role's trust pins the same tags.
+  const podTags = podIdentityRequestTags(source);
+  if (link.spec.identity.mode === 'pod-identity') {
+    const association = await findAssociation(clients.eks(source.accountId, source.region), source);
+    const owned = !!association && isOwnedBy(association.tags ?? {}, owners.link(link.spec));
+    hops.push({
+      hop: 'pod-identity-association',
+      ok:
+        owned &&
+        association?.roleArn === workloadArn &&
+        association.targetRoleArn === targetArn &&
+        association.disableSessionTags !== true,
+      detail: association
+        ? `${association.associationId} maps ${source.namespace}/${source.serviceAccount} to ${association.roleArn} → ${association.targetRoleArn ?? 'no target role'}${association.disableSessionTags ? ', session tags disabled' : ''}${owned ? '' : ", not this link's"}`
+        : `no Pod Identity association for ${source.namespace}/${source.serviceAccount} in ${source.cluster}`,
+    });
+    const workload = await readRole(
+      clients,
+      source.accountId,
+      podIdentityRoleName(source),
+      WORKLOAD_POLICY_NAME,
+    );
+    workloadRoleId = workload ? { roleId: workload.roleId, createdAt: workload.createdAt } : undefined;
+    const byPods = (sa: string, action: string): Evaluation =>
+      workload
+        ? evaluate(
+            workload.trust,
+            {
+              action,
+              principal: { type: 'Service', id: POD_IDENTITY_PRINCIPAL },
+              context: podIdentityRequestTags({ ...source, serviceAccount: sa }),
+            },
+            'resource',
+          )
+        : { decision: 'ImplicitDeny' };
+    for (const action of ['sts:AssumeRole', 'sts:TagSession']) {
+      hops.push(
+        judged(
+          `pods.eks→workload-role (${action})`,
+          `${POD_IDENTITY_PRINCIPAL} may ${action} on ${workloadArn} for ${source.namespace}/${source.serviceAccount} of ${source.cluster}`,
+          byPods(source.serviceAccount, action),
+          'allowed',
+        ),
+      );
+    }
+    hops.push(
+      judged(
+        'trust-is-scoped',
+        'the session tags of another service account of the same namespace are refused',
+        byPods(`${source.serviceAccount}-other`, 'sts:AssumeRole'),
+        'refused',
+      ),
+    );
+    for (const action of ['sts:AssumeRole', 'sts:TagSession']) {
+      hops.push(
+        judged(
+          `workload-role→target-role (${action})`,
+          `${workloadArn} may call ${action} on ${targetArn}`,
+          workload &&
+            evaluate(workload.policy, { action, resource: targetArn, context: targetTags }, 'identity'),
+          'allowed',
+        ),
+      );
+    }
+    const extras = await roleExtras(
+      clients,
+      source.accountId,
+      podIdentityRoleName(source),
+      WORKLOAD_POLICY_NAME,
+      'workload-role-extras',
+    );
+    if (extras) hops.push(extras);
+  }
   if (link.spec.identity.mode === 'principal') {
     // Read-only: the source role is not Tether's; the link says what it needs, never writes it.
     const check = await checkSourcePrincipal(clients, link.spec);
@@ -335,14 +414,16 @@ export async function verifyChain(
   if (!direct) hops.push(...(await targetRoleHops()));
   async function targetRoleHops(): Promise<Hop[]> {
     const hops: Hop[] = [];
-    const assumeTarget = (arn: string) =>
+    // Mode pod-identity: the request carries the pod's session tags (transitive from the first hop).
+    const tags = link.spec.identity.mode === 'pod-identity' ? podTags : {};
+    const assumeTarget = (arn: string, action = 'sts:AssumeRole', context = tags) =>
       targetRole &&
       evaluate(
         targetRole.trust,
         {
-          action: 'sts:AssumeRole',
+          action,
           principal: { type: 'AWS', id: arn },
-          context: { 'aws:PrincipalArn': arn },
+          context: { 'aws:PrincipalArn': arn, ...context },
         },
         'resource',
       );
@@ -382,6 +463,28 @@ export async function verifyChain(
         'refused',
       ),
     );
+    if (link.spec.identity.mode === 'pod-identity') {
+      hops.push(
+        judged(
+          'target-role-allows-session-tags',
+          `${targetArn} lets ${workloadArn} pass the pod's session tags (sts:TagSession)`,
+          assumeTarget(workloadArn, 'sts:TagSession'),
+          'allowed',
+        ),
+      );
+      hops.push(
+        judged(
+          'target-role-trust-pins-session-tags',
+          'the workload role with another service account’s session tags is refused',
+          assumeTarget(
+            workloadArn,
+            'sts:AssumeRole',
+            podIdentityRequestTags({ ...source, serviceAccount: `${source.serviceAccount}-other` }),
+          ),
+          'refused',
+        ),
+      );
+    }
     const targetExtras = await roleExtras(
       clients,
       target.accountId,

@@ -3,6 +3,7 @@ import {
   issuerHostPath,
   oidcProviderArn,
   owners,
+  podIdentityRoleName,
   roleArn,
   sourceRoleArnOf,
   TETHER_ROLE_PATH,
@@ -27,6 +28,7 @@ import {
   rolesAnywhereTrustPolicy,
   withEnsureLock,
 } from './roles-anywhere';
+import { podIdentityWorkloadTrustPolicy } from './pod-identity';
 
 /** The IRSA trust of the cross-account IRSA runbook, step 1.2.: docs/runbooks.md#the-cross-account-irsa-runbook */
 export function workloadTrustPolicy(accountId: string, issuer: string, w: WorkloadRef): PolicyDocument {
@@ -68,14 +70,16 @@ export function workloadTagValue(w: WorkloadRef): string {
  * nothing here. Safe because every target role's trust pins this exact workload role by
  * `aws:PrincipalArn` (docs/architecture.md#the-workload-roles-permission).
  */
-export function workloadPolicy(w: WorkloadRef): PolicyDocument {
+export function workloadPolicy(w: WorkloadRef, options: { tagSession?: boolean } = {}): PolicyDocument {
   return {
     Version: '2012-10-17',
     Statement: [
       {
         Sid: 'AssumeTetherTargetRolesOfThisWorkload',
         Effect: 'Allow',
-        Action: 'sts:AssumeRole',
+        // Mode pod-identity: EKS passes the pods' session tags on to the target role, which
+        // needs sts:TagSession too (EKS user guide, pod-id-assign-target-role).
+        Action: options.tagSession ? ['sts:AssumeRole', 'sts:TagSession'] : 'sts:AssumeRole',
         Resource: `arn:aws:iam::*:role${TETHER_ROLE_PATH}${TARGET_ROLE_NAME_PREFIX}*`,
         Condition: { StringEquals: { [`aws:ResourceTag/${TAG_WORKLOAD}`]: workloadTagValue(w) } },
       },
@@ -94,7 +98,6 @@ export function targetRoleArnOf(link: Pick<Link, 'spec'>): string {
  * workload's second and later links this reads and writes nothing else.
  */
 export async function workloadRoleStep(link: Link, deps: StepDeps) {
-  const { source } = link.spec;
   if (link.spec.identity.mode === 'principal') {
     // Not Tether's role: never read for change, never written (docs/architecture.md#identity-modes).
     return {
@@ -106,15 +109,21 @@ export async function workloadRoleStep(link: Link, deps: StepDeps) {
     };
   }
   const issuer = resolvedOf(link).source.issuer ?? '';
+  const key = membership.workload(workloadMembershipKey(link));
   await joinShared(
     deps.memberships,
-    membership.workload(workloadKey(source)),
+    key,
     membership.link(link.id),
-    { linkId: link.id },
+    { linkId: link.id, mode: link.spec.identity.mode },
     deps.now().getTime(),
   );
+  await assertOneModePerRole(link, deps, key);
   if (link.spec.identity.mode === 'roles-anywhere') return rolesAnywhereWorkloadRole(link, deps);
   const ensured = await ensureWorkloadRole(link, deps, issuer);
+  if (link.spec.identity.mode === 'pod-identity') {
+    // No annotation: the Pod Identity association names the role (Ensure Pod Identity association).
+    return { result: { ...ensured }, outputs: { workloadRoleArn: ensured.arn } };
+  }
   return {
     result: { ...ensured },
     outputs: {
@@ -122,6 +131,28 @@ export async function workloadRoleStep(link: Link, deps: StepDeps) {
       serviceAccountAnnotation: { 'eks.amazonaws.com/role-arn': ensured.arn },
     },
   };
+}
+
+/** The identity mode of a workload membership (records before modes were kept: `irsa`, or `roles-anywhere` with a CA). */
+const memberMode = (m: Record<string, unknown>) =>
+  typeof m.mode === 'string' ? m.mode : typeof m.caCertificate === 'string' ? 'roles-anywhere' : 'irsa';
+
+/**
+ * Modes `irsa` and `roles-anywhere` share the workload's role, whose trust admits one kind of
+ * proof: a link of the other mode would rewrite the trust under the first one's feet (and
+ * every reconcile would write it back). Refused before anything is written.
+ */
+async function assertOneModePerRole(link: Link, deps: StepDeps, key: string): Promise<void> {
+  const mode = link.spec.identity.mode;
+  const other = (await deps.memberships.members(key)).find(
+    (m) => m.linkId !== link.id && memberMode(m) !== mode,
+  );
+  if (other) {
+    throw new ConflictUnmanagedResourceError(
+      workloadRoleName(link.spec.source),
+      `The workload's link ${String(other.linkId)} uses identity mode ${memberMode(other)}; its role trusts one kind of proof, so a link of mode ${mode} is refused: offboard that link first, or use its mode`,
+    );
+  }
 }
 
 /**
@@ -148,7 +179,11 @@ async function rolesAnywhereWorkloadRole(link: Link, deps: StepDeps) {
   }
   const ensured = await ensureWorkloadRole(link, deps, rolesAnywhereTrustPolicy(source, anchorArn));
   // The member names the CA, for the next request of this workload that gives none.
-  await deps.memberships.put(key, membership.link(link.id), { linkId: link.id, caCertificate: ca });
+  await deps.memberships.put(key, membership.link(link.id), {
+    linkId: link.id,
+    mode: 'roles-anywhere',
+    caCertificate: ca,
+  });
   const profile = await withEnsureLock(
     deps,
     `${membership.workload(workloadKey(source))}#RA-PROFILE`,
@@ -161,13 +196,36 @@ async function rolesAnywhereWorkloadRole(link: Link, deps: StepDeps) {
   };
 }
 
-/** The workload role, its trust (IRSA unless given) and its constant-size policy. */
+/**
+ * The membership that decides when the workload role goes: the workload's links, apart for
+ * mode `pod-identity`, whose role is another one ({@link podIdentityRoleName}).
+ */
+function workloadMembershipKey(link: Pick<Link, 'spec'>): string {
+  const key = workloadKey(link.spec.source);
+  return link.spec.identity.mode === 'pod-identity' ? `${key}#pod-identity` : key;
+}
+
+/**
+ * The workload role, its trust (IRSA from the issuer, mode pod-identity its Pod Identity
+ * trust, or the trust given: mode roles-anywhere) and its constant-size policy.
+ */
 function ensureWorkloadRole(
   link: Link,
   deps: Pick<StepDeps, 'clients'>,
   issuerOrTrust: string | PolicyDocument,
 ) {
   const { source } = link.spec;
+  if (link.spec.identity.mode === 'pod-identity') {
+    return ensureRole(deps.clients.iam(source.accountId), {
+      name: podIdentityRoleName(source),
+      path: TETHER_ROLE_PATH,
+      description: `Tether Pod Identity role for ${source.namespace}/${source.serviceAccount} in ${source.cluster}`,
+      trust: podIdentityWorkloadTrustPolicy(source),
+      inlinePolicies: { [WORKLOAD_POLICY_NAME]: workloadPolicy(source, { tagSession: true }) },
+      owner: owners.workload(source),
+      permissionsBoundary: deps.clients.permissionsBoundaryArn(source.accountId),
+    });
+  }
   return ensureRole(deps.clients.iam(source.accountId), {
     name: workloadRoleName(source),
     path: TETHER_ROLE_PATH,
@@ -192,9 +250,11 @@ export async function releaseWorkloadRoleStep(link: Link, deps: StepDeps) {
     return { result: { action: 'not-managed', principalArn: sourceRoleArnOf(link.spec) } };
   }
   const owner = owners.workload(source);
+  const name =
+    link.spec.identity.mode === 'pod-identity' ? podIdentityRoleName(source) : workloadRoleName(source);
   const outcome = await leaveShared(
     deps.memberships,
-    membership.workload(workloadKey(source)),
+    membership.workload(workloadMembershipKey(link)),
     membership.link(link.id),
     link.id,
     deps.now().getTime(),
@@ -204,7 +264,7 @@ export async function releaseWorkloadRoleStep(link: Link, deps: StepDeps) {
         link.spec.identity.mode === 'roles-anywhere'
           ? await deleteOwnedProfile(deps.clients.rolesAnywhere(source.accountId, source.region), source)
           : undefined;
-      const role = await deleteOwnedRole(deps.clients.iam(source.accountId), workloadRoleName(source), owner);
+      const role = await deleteOwnedRole(deps.clients.iam(source.accountId), name, owner);
       return profile ? { ...role, profile } : role;
     },
   );

@@ -20,6 +20,7 @@ import type { Context } from 'aws-lambda';
 import { handler as ensureAccessEntry } from './handlers/ensure-access-entry';
 import { handler as ensureEgressAllowance } from './handlers/ensure-egress-allowance';
 import { handler as ensureOidcProvider } from './handlers/ensure-oidc-provider';
+import { handler as ensurePodIdentityAssociation } from './handlers/ensure-pod-identity-association';
 import { handler as ensureTargetRole } from './handlers/ensure-target-role';
 import { handler as ensureWorkloadRole } from './handlers/ensure-workload-role';
 import { handler as markLinkActive } from './handlers/mark-link-active';
@@ -28,6 +29,7 @@ import { handler as recordFailure } from './handlers/record-failure';
 import { handler as releaseOidcProvider } from './handlers/release-oidc-provider';
 import { handler as releaseWorkloadRole } from './handlers/release-workload-role';
 import { handler as removeAccessEntry } from './handlers/remove-access-entry';
+import { handler as removePodIdentityAssociation } from './handlers/remove-pod-identity-association';
 import { handler as removeTargetRole } from './handlers/remove-target-role';
 import { handler as renderKubeconfig } from './handlers/render-kubeconfig';
 import { handler as resolveClustersAndNatIps } from './handlers/resolve-clusters-and-nat-ips';
@@ -52,6 +54,7 @@ const TASKS: readonly (readonly [state: string, handler: Handler])[] = [
   ['Resolve clusters and NAT IPs', resolveClustersAndNatIps],
   ['Ensure OIDC provider', ensureOidcProvider],
   ['Ensure workload role', ensureWorkloadRole],
+  ['Ensure Pod Identity association', ensurePodIdentityAssociation],
   ['Ensure target role', ensureTargetRole],
   ['Ensure access entry', ensureAccessEntry],
   ['Ensure egress allowance', ensureEgressAllowance],
@@ -63,6 +66,7 @@ const TASKS: readonly (readonly [state: string, handler: Handler])[] = [
   ['Revoke egress allowance', revokeEgressAllowance],
   ['Remove access entry', removeAccessEntry],
   ['Remove target role', removeTargetRole],
+  ['Remove Pod Identity association', removePodIdentityAssociation],
   ['Release workload role', releaseWorkloadRole],
   ['Release OIDC provider', releaseOidcProvider],
   ['Mark link deleted', markLinkDeleted],

@@ -22,6 +22,10 @@ export interface Caller {
   readonly sourceIdentity?: string;
   /** The session came from a role (role chaining: at most one hour). */
   readonly chained: boolean;
+  /** The session's tags, the `aws:PrincipalTag/…` keys of its requests. */
+  readonly sessionTags?: Readonly<Record<string, string>>;
+  /** The keys of {@link sessionTags} that pass on when this session assumes another role. */
+  readonly transitiveTagKeys?: readonly string[];
 }
 
 /** The context of one call. */

@@ -24,7 +24,8 @@
  *
  * Not modelled here: the agent's credential cache and the associations' eventual
  * consistency ("may take several seconds to be effective"), which belong to the credential
- * path; the exact messages of the errors, which AWS does not document (marked below).
+ * path (`./eks-auth.ts`); the exact messages of the errors, which AWS does not document
+ * (marked below).
  */
 import { type OpContext, type Operations, paginate, requireString } from './context';
 import { clusterOrThrow } from './eks';
@@ -165,6 +166,7 @@ export const podIdentityOperations: Operations = {
       tags: { ...((input.tags as Record<string, string> | undefined) ?? {}) },
       createdAt: now,
       modifiedAt: now,
+      createdAtCall: ctx.clock,
     };
     all[associationId] = association;
     return { association: output(association) };

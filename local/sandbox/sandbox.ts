@@ -18,6 +18,7 @@ import type { Caller, OpContext, Operations } from './context';
 import { nextHex } from './context';
 import { ec2Operations } from '#local/sandbox/ec2/index';
 import { eksOperations } from './eks';
+import { eksAuthOperations } from './eks-auth';
 import { podIdentityOperations } from './eks-pod-identity';
 import { SandboxError } from './errors';
 import { findRoleByArn, iamOperations } from '#local/sandbox/iam/index';
@@ -163,7 +164,7 @@ export type DeepReadonly<T> = T extends (infer U)[]
 const OPERATIONS: Readonly<Record<ServiceName, Operations>> = {
   iam: iamOperations,
   sts: stsOperations,
-  eks: { ...eksOperations, ...podIdentityOperations },
+  eks: { ...eksOperations, ...podIdentityOperations, ...eksAuthOperations },
   ec2: ec2Operations,
   s3: s3Operations,
   servicequotas: serviceQuotasOperations,

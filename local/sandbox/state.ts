@@ -149,6 +149,8 @@ export interface PodIdentityAssociationState {
   tags: Record<string, string>;
   createdAt: string;
   modifiedAt: string;
+  /** The sandbox call that made it (the clock of its eventual consistency); absent in older worlds. */
+  createdAtCall?: number;
 }
 
 /** One EKS cluster update. */
@@ -345,6 +347,10 @@ export interface CredentialState {
   expiration?: string;
   /** True for a session made by a role (role chaining caps it at one hour). */
   chained?: boolean;
+  /** The session's tags (AssumeRole `Tags`, or the ones EKS Pod Identity sets): `aws:PrincipalTag/…`. */
+  sessionTags?: Record<string, string>;
+  /** The keys of {@link sessionTags} that pass to the next session of a role chain. */
+  transitiveTagKeys?: string[];
 }
 
 /** The whole sandbox. */

@@ -67,6 +67,8 @@ export function callerOf(
       sessionName: session,
       ...(cred.sourceIdentity ? { sourceIdentity: cred.sourceIdentity } : {}),
       chained: cred.chained === true,
+      ...(cred.sessionTags ? { sessionTags: cred.sessionTags } : {}),
+      ...(cred.transitiveTagKeys ? { transitiveTagKeys: cred.transitiveTagKeys } : {}),
     },
   };
 }
@@ -82,6 +84,8 @@ export function issueSession(
     expires?: boolean;
     seedKey?: string;
     sourceIdentity?: string;
+    sessionTags?: Record<string, string>;
+    transitiveTagKeys?: string[];
   } = {},
 ): SandboxCredentials {
   state.seq += 1;
@@ -106,6 +110,10 @@ export function issueSession(
     ...(options.sourceIdentity ? { sourceIdentity: options.sourceIdentity } : {}),
     ...(expiration ? { expiration: expiration.toISOString() } : {}),
     ...(options.chained ? { chained: true } : {}),
+    ...(options.sessionTags && Object.keys(options.sessionTags).length > 0
+      ? { sessionTags: { ...options.sessionTags } }
+      : {}),
+    ...(options.transitiveTagKeys?.length ? { transitiveTagKeys: [...options.transitiveTagKeys] } : {}),
   };
   return { accessKeyId, secretAccessKey, sessionToken, ...(expiration ? { expiration } : {}) };
 }
@@ -156,21 +164,56 @@ function resourceTagContext(role: RoleState): Record<string, string> {
   );
 }
 
-/** Evaluates whether the caller may assume `role`. */
+/**
+ * The condition keys of a request's session tags (IAM user guide, "Passing session tags in
+ * AWS STS"): `aws:RequestTag/<key>` for each tag the new session gets, `aws:TagKeys` for
+ * their keys, and the caller's own session tags as `aws:PrincipalTag/<key>`.
+ */
+function tagContext(
+  caller: Caller,
+  requestTags: Readonly<Record<string, string>>,
+): Record<string, string | string[]> {
+  const context: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(caller.sessionTags ?? {})) context[`aws:PrincipalTag/${k}`] = v;
+  for (const [k, v] of Object.entries(requestTags)) context[`aws:RequestTag/${k}`] = v;
+  if (Object.keys(requestTags).length > 0) context['aws:TagKeys'] = Object.keys(requestTags);
+  return context;
+}
+
+/**
+ * Evaluates whether the caller may assume `role`. A request that sets session tags (its own
+ * `Tags`, or the caller's transitive ones) is also an `sts:TagSession` request, which the
+ * trust and, across accounts, the caller's identity policies must allow (IAM user guide,
+ * "Passing session tags in AWS STS": "the role trust policy must allow sts:TagSession").
+ */
 async function mayAssume(
   ctx: OpContext,
   role: RoleState,
   externalId: string | undefined,
   sourceIdentity?: string,
+  requestTags: Readonly<Record<string, string>> = {},
 ): Promise<{ ok: boolean; detail?: string }> {
-  const context: Record<string, string> = {
+  const context: Record<string, string | string[]> = {
     'aws:PrincipalArn': ctx.caller.principalArn,
     'aws:PrincipalAccount': ctx.caller.accountId,
     'aws:userid': ctx.caller.userId,
+    ...tagContext(ctx.caller, requestTags),
   };
   if (externalId !== undefined) context['sts:ExternalId'] = externalId;
   if (sourceIdentity !== undefined) context['sts:SourceIdentity'] = sourceIdentity;
   const trust = trustForEvaluation(ctx.state, role) as unknown as EvalDocument;
+  const tagging = Object.keys(requestTags).length > 0;
+  if (tagging) {
+    const taggable = evaluatePolicy(
+      trust,
+      { action: 'sts:TagSession', principal: { type: 'AWS', id: ctx.caller.arn }, context },
+      { policyType: 'resource' },
+    );
+    if (taggable.decision === 'CannotEvaluate')
+      return { ok: false, detail: `cannot evaluate: ${taggable.reason}` };
+    if (taggable.decision !== 'Allow')
+      return { ok: false, detail: `the trust of ${role.Arn} does not allow sts:TagSession with these tags` };
+  }
   // Setting a source identity is an action of its own that the trust must allow too
   // (IAM user guide, "Monitor and control actions taken with assumed roles").
   if (sourceIdentity !== undefined) {
@@ -217,7 +260,52 @@ async function mayAssume(
       awsPrincipals(st as never).some((p) => p === ctx.caller.principalArn || p === ctx.caller.arn),
   );
   if (roleAccount === ctx.caller.accountId && namesCaller) return { ok: true };
-  return { ok: identity.decision === 'Allow' };
+  if (identity.decision !== 'Allow') return { ok: false };
+  if (tagging) {
+    const tagAllowed = evaluatePolicies(
+      identityPolicies(ctx).map((p) => p.policy as unknown as EvalDocument),
+      { action: 'sts:TagSession', resource: role.Arn, context: { ...context, ...resourceTagContext(role) } },
+      { policyType: 'identity' },
+    );
+    if (tagAllowed.decision !== 'Allow')
+      return { ok: false, detail: `the caller's policies do not allow sts:TagSession on ${role.Arn}` };
+  }
+  return { ok: true };
+}
+
+/**
+ * The session tags of an AssumeRole request: the caller's transitive tags, then the
+ * request's `Tags` (a transitive tag cannot be set to another value: IAM user guide,
+ * "Chaining roles with session tags"), and which of them pass on from the new session.
+ */
+export function requestSessionTags(
+  caller: Caller,
+  input: { Tags?: unknown; TransitiveTagKeys?: unknown },
+): { tags: Record<string, string>; transitive: string[] } {
+  const tags: Record<string, string> = {};
+  const inheritedKeys = caller.transitiveTagKeys ?? [];
+  for (const k of inheritedKeys) {
+    const v = caller.sessionTags?.[k];
+    if (v !== undefined) tags[k] = v;
+  }
+  const asked = Array.isArray(input.Tags) ? (input.Tags as { Key?: unknown; Value?: unknown }[]) : [];
+  if (asked.length > 50) {
+    throw new SandboxError('ValidationError', 'Tags: Member must have length less than or equal to 50');
+  }
+  for (const t of asked) {
+    const key = String(t.Key ?? '');
+    const value = String(t.Value ?? '');
+    if (inheritedKeys.includes(key) && tags[key] !== value) {
+      throw new SandboxError(
+        'InvalidParameterValue',
+        `The transitive session tag ${key} cannot be changed in a role chain`,
+      );
+    }
+    tags[key] = value;
+  }
+  const askedTransitive = Array.isArray(input.TransitiveTagKeys) ? input.TransitiveTagKeys.map(String) : [];
+  const transitive = [...new Set([...inheritedKeys, ...askedTransitive])].filter((k) => k in tags);
+  return { tags, transitive };
 }
 
 /** Operations AWS serves without credentials (STS API reference: AssumeRoleWithWebIdentity). */
@@ -401,18 +489,22 @@ export const stsOperations: Operations = {
       throw denied(ctx, roleArn, `the caller's source identity ${inherited} cannot be changed to ${asked}`);
     }
     const sourceIdentity = asked ?? inherited;
+    const session = requestSessionTags(ctx.caller, input);
     const verdict = await mayAssume(
       ctx,
       role,
       typeof input.ExternalId === 'string' ? input.ExternalId : undefined,
       // An inherited source identity is set on the new session too: the trust must allow it.
       sourceIdentity,
+      session.tags,
     );
     if (!verdict.ok) throw denied(ctx, roleArn, verdict.detail);
     const creds = issueSession(ctx.state, role, sessionName, {
       durationSeconds: duration,
       chained: ctx.caller.kind === 'role-session',
       ...(sourceIdentity ? { sourceIdentity } : {}),
+      sessionTags: session.tags,
+      transitiveTagKeys: session.transitive,
     });
     ctx.markDirty();
     const accountId = role.Arn.split(':')[4] ?? '';

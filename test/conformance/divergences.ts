@@ -326,9 +326,10 @@ export const DIVERGENCES: readonly Divergence[] = [
     service: 'eks',
     operation: 'CreatePodIdentityAssociation',
     field: 'outcome',
-    sandbox: 'not implemented (UnsupportedOperation)',
+    sandbox:
+      'implemented (local/sandbox/eks-pod-identity.ts), with the credential path behind it (local/sandbox/eks-auth.ts: AssumeRoleForPodIdentity, both hops evaluated)',
     moto: 'not implemented',
-    aws: 'Creates an EKS Pod Identity association, optionally with a targetRoleArn and an externalId for cross-account use (docs/aws-facts.md#eks). Neither emulator has it, so no sequence compares it.',
+    aws: 'Creates an EKS Pod Identity association, optionally with a targetRoleArn and an externalId for cross-account use (docs/aws-facts.md#pod-identity-cross-account). moto does not have it, so no sequence compares it; the sandbox follows the API reference, checked by test/unit/local/sandbox/eks-pod-identity.test.ts and eks-auth.test.ts.',
     reference: `${EKS_API}API_CreatePodIdentityAssociation.html`,
     verdict: 'unknown',
     check: 'documented',

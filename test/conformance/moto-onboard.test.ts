@@ -168,6 +168,7 @@ describe.runIf(availability.available)('the demo irsa link onboarded by Tether o
       resolve: 'FAILED',
       oidcProvider: 'not run',
       workloadRole: 'not run',
+      podIdentityAssociation: 'not run',
       targetRole: 'not run',
       accessEntry: 'not run',
       egress: 'not run',
@@ -176,6 +177,7 @@ describe.runIf(availability.available)('the demo irsa link onboarded by Tether o
       revokeEgress: 'SUCCEEDED',
       removeAccessEntry: 'SUCCEEDED',
       removeTargetRole: 'SUCCEEDED',
+      removePodIdentityAssociation: 'SUCCEEDED',
       releaseWorkloadRole: 'SUCCEEDED',
       releaseOidcProvider: 'SUCCEEDED',
     });
@@ -224,6 +226,8 @@ describe.runIf(availability.available)('the demo irsa link onboarded by Tether o
       resolve: 'SUCCEEDED',
       oidcProvider: 'SUCCEEDED',
       workloadRole: 'SUCCEEDED',
+      // Mode irsa: the step answers not-needed at once, before the target branch fails.
+      podIdentityAssociation: 'SUCCEEDED',
       targetRole: 'SUCCEEDED',
       accessEntry: 'FAILED',
       egress: 'not run',
@@ -232,6 +236,7 @@ describe.runIf(availability.available)('the demo irsa link onboarded by Tether o
       revokeEgress: 'SUCCEEDED',
       removeAccessEntry: 'FAILED',
       removeTargetRole: 'SUCCEEDED',
+      removePodIdentityAssociation: 'SUCCEEDED',
       releaseWorkloadRole: 'SUCCEEDED',
       releaseOidcProvider: 'SUCCEEDED',
     });

@@ -86,7 +86,7 @@ describe('bad requests', () => {
     ],
     [
       'an identity mode not built yet',
-      demoRequest({ identity: { mode: 'pod-identity' } }),
+      demoRequest({ identity: { mode: 'roles-anywhere' } }),
       422,
       'IDENTITY_MODE_UNSUPPORTED',
     ],

@@ -18,7 +18,8 @@ export interface OwnedResource {
     | 'access-entry'
     | 'aws-auth-entry'
     | 'sg-rule'
-    | 'public-access-cidr';
+    | 'public-access-cidr'
+    | 'pod-identity-association';
   readonly account: string;
   readonly id: string;
   readonly owner: string;
@@ -69,6 +70,15 @@ export function tetherResources(
               owner: `${cluster.name}/${cidr}`,
             });
         }
+        for (const a of Object.values(cluster.podIdentityAssociations ?? {})) {
+          if (a.tags[TAG_MANAGED] === 'true')
+            out.push({
+              kind: 'pod-identity-association',
+              account,
+              id: a.associationArn,
+              owner: a.tags[TAG_OWNER] ?? '',
+            });
+        }
         const mapRoles = cluster.configMaps['kube-system/aws-auth']?.data.mapRoles ?? '';
         for (const m of mapRoles.matchAll(/rolearn: (\S+)\n\s+username: (tether:\S+)/g)) {
           out.push({ kind: 'aws-auth-entry', account, id: `${cluster.name}:${m[1]}`, owner: m[2] ?? '' });
@@ -95,7 +105,11 @@ export function neededOwners(links: readonly Link[]): Set<string> {
   for (const link of links) {
     const resolved = link.outputs.resolved as Resolved | undefined;
     if (!resolved) continue;
-    if (resolved.source.issuer) needed.add(`oidc-provider|${owners.issuer(resolved.source.issuer)}`);
+    // Mode pod-identity needs no OIDC provider, and its association instead.
+    const podIdentity = link.spec.identity.mode === 'pod-identity';
+    if (resolved.source.issuer && !podIdentity)
+      needed.add(`oidc-provider|${owners.issuer(resolved.source.issuer)}`);
+    if (podIdentity) needed.add(`pod-identity-association|${owners.link(link.spec)}`);
     needed.add(`role|${owners.workload(link.spec.source)}`);
     needed.add(`role|${owners.link(link.spec)}`);
     // An entry or rule someone else made that already gives the link what it needs is used

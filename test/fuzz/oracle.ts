@@ -223,7 +223,7 @@ const FORBIDDEN_AWS_POLICY =
  * `principalArn` is for mode `principal` only and `directAccess` for `irsa` only; a target's
  * `awsPolicies` are managed policy ARNs of the `aws` partition, AWS managed (not one that
  * hands out administration or identity control) or of the target account (not under
- * `/tether/`), and never with direct access.
+ * `/tether/`), and never with direct access; mode `pod-identity` has one target.
  */
 export function identityViolations(body: unknown): string[] {
   const b = body as {
@@ -261,6 +261,9 @@ export function identityViolations(body: unknown): string[] {
     if (`${String(w?.serviceAccount)}.${String(w?.namespace)}`.length > 64)
       found.push('/source/serviceAccount');
   }
+  // Mode pod-identity: the service account's one association names one target role (issue 15).
+  if (identity.mode === 'pod-identity' && Array.isArray(b?.targets) && b.targets.length > 1)
+    found.push('/targets/1 pod-identity has one target');
   (Array.isArray(b?.targets) ? b.targets : []).forEach((t, i) => {
     const policies = Array.isArray(t?.awsPolicies) ? (t.awsPolicies as unknown[]) : [];
     if (policies.length && direct) found.push(`/targets/${i}/awsPolicies with direct access`);

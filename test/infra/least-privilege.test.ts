@@ -139,8 +139,38 @@ const dangerous: [string, Request][] = [
   ],
   ['PassRole outside the path', { action: 'iam:PassRole', resource: `arn:aws:iam::${TARGET}:role/admin` }],
   [
-    'PassRole on the path (no mode needs it yet)',
+    'PassRole on the path to no named service',
     { action: 'iam:PassRole', resource: tetherRole, context: managed },
+  ],
+  [
+    'PassRole on the path to another service than EKS Pod Identity',
+    {
+      action: 'iam:PassRole',
+      resource: tetherRole,
+      context: { ...managed, 'iam:PassedToService': 'ec2.amazonaws.com' },
+    },
+  ],
+  [
+    'PassRole of a role outside the path to EKS Pod Identity',
+    {
+      action: 'iam:PassRole',
+      resource: `arn:aws:iam::${TARGET}:role/admin`,
+      context: { 'iam:PassedToService': 'pods.eks.amazonaws.com' },
+    },
+  ],
+  [
+    'deleting a Pod Identity association Tether did not make',
+    {
+      action: 'eks:DeletePodIdentityAssociation',
+      resource: `arn:aws:eks:${REGION}:${TARGET}:podidentityassociation/cluster-b/a-1`,
+    },
+  ],
+  [
+    'an untagged Pod Identity association',
+    {
+      action: 'eks:CreatePodIdentityAssociation',
+      resource: `arn:aws:eks:${REGION}:${TARGET}:cluster/cluster-b`,
+    },
   ],
   [
     'associating AmazonEKSClusterAdminPolicy (not allowed by the configuration)',
@@ -367,7 +397,15 @@ beforeAll(async () => {
     }),
   );
   expect(rolesAnywhere.status).toBe('ACTIVE');
-  more.push(direct, principal, awsPolicies, listed, rolesAnywhere);
+  // 3f. Mode pod-identity: a Pod Identity association naming the workload role and the target role.
+  const [podIdentity] = await settled(
+    demoRequest({
+      source: { ...demoRequest().source, namespace: 'pods', serviceAccount: 'pod-identity' },
+      identity: { mode: 'pod-identity' },
+    }),
+  );
+  expect(podIdentity.status).toBe('ACTIVE');
+  more.push(direct, principal, awsPolicies, listed, rolesAnywhere, podIdentity);
   // 4. A link that fails at its access entry and is compensated.
   h.rt.sandbox.injectFault({
     service: 'eks',

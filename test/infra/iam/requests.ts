@@ -271,6 +271,55 @@ export function authorizationsOf(call: CallRecord, state: State): Authorization[
       });
       break;
     }
+    // ---- EKS Pod Identity associations (Service Authorization Reference, Amazon EKS) -----
+    case 'eks:ListPodIdentityAssociations':
+      add(
+        'eks:ListPodIdentityAssociations',
+        `arn:aws:eks:${region}:${account}:cluster/${str(input.clusterName, 'clusterName')}`,
+      );
+      break;
+    case 'eks:CreatePodIdentityAssociation': {
+      const clusterName = str(input.clusterName, 'clusterName');
+      const tags = requestTags(input.tags as Record<string, string> | undefined);
+      add(
+        'eks:CreatePodIdentityAssociation',
+        `arn:aws:eks:${region}:${account}:cluster/${clusterName}`,
+        tags,
+      );
+      // Tags on create: eks:TagResource on the new association; the role is passed to EKS Pod Identity.
+      if (Object.keys(tags).length)
+        add(
+          'eks:TagResource',
+          `arn:aws:eks:${region}:${account}:podidentityassociation/${clusterName}/a-0`,
+          tags,
+        );
+      const passed = roleTarget(state, account, str(input.roleArn, 'roleArn').split('/').at(-1) ?? '');
+      add('iam:PassRole', passed.resource, {
+        ...passed.context,
+        'iam:PassedToService': 'pods.eks.amazonaws.com',
+      });
+      break;
+    }
+    case 'eks:DescribePodIdentityAssociation':
+    case 'eks:UpdatePodIdentityAssociation':
+    case 'eks:DeletePodIdentityAssociation': {
+      const clusterName = str(input.clusterName, 'clusterName');
+      const id = str(input.associationId, 'associationId');
+      const a = cluster(state, account, region, clusterName)?.podIdentityAssociations?.[id];
+      add(
+        `eks:${call.operation}`,
+        `arn:aws:eks:${region}:${account}:podidentityassociation/${clusterName}/${id}`,
+        resourceTags(a?.tags, ['aws']),
+      );
+      if (call.operation === 'UpdatePodIdentityAssociation' && typeof input.roleArn === 'string') {
+        const passed = roleTarget(state, account, input.roleArn.split('/').at(-1) ?? '');
+        add('iam:PassRole', passed.resource, {
+          ...passed.context,
+          'iam:PassedToService': 'pods.eks.amazonaws.com',
+        });
+      }
+      break;
+    }
     // ---- EC2 ---------------------------------------------------------------------------
     case 'ec2:DescribeManagedPrefixLists':
     case 'ec2:DescribeNatGateways':

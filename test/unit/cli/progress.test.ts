@@ -84,9 +84,7 @@ describe('stepViews', () => {
     expect(views.map((v) => v.record?.status)).toEqual([
       'SUCCEEDED',
       'RUNNING',
-      undefined,
-      undefined,
-      undefined,
+      ...OFFBOARD_STEPS.slice(2).map(() => undefined),
     ]);
   });
 

@@ -95,6 +95,40 @@ describe('renderKubeconfig', () => {
     expect(IRSA_TOKEN_FILE).toBe('/var/run/secrets/eks.amazonaws.com/serviceaccount/token');
   });
 
+  it('in mode pod-identity, signs in as the target role with the pod’s default credentials: no --role-arn, no web identity', () => {
+    // Arrange: EKS Pod Identity makes the chain; the agent hands out the target role's credentials.
+    const spec = newSpec({ identity: { mode: 'pod-identity' } });
+    const link = resolvedLinkOf(spec);
+
+    // Act
+    const config = parsedConfig(link);
+
+    // Assert
+    expect(config.users).toEqual([
+      {
+        name: roleArn('222222222222', targetRoleName(spec)),
+        user: {
+          exec: {
+            apiVersion: 'client.authentication.k8s.io/v1beta1',
+            command: 'aws',
+            args: [
+              '--region',
+              'ap-southeast-1',
+              'eks',
+              'get-token',
+              '--cluster-name',
+              'cluster-b',
+              '--output',
+              'json',
+            ],
+            interactiveMode: 'Never',
+            provideClusterInfo: false,
+          },
+        },
+      },
+    ]);
+  });
+
   it('gives two links of one workload the same web-identity role and each its own target role', () => {
     // Arrange
     const toB = newSpec();

@@ -154,3 +154,29 @@ describe('manifests of a principal link', () => {
     expect(merged.spec.template.metadata.labels).toEqual({ app: 'kubeai-chatbot' });
   });
 });
+
+describe('manifests of a pod-identity link', () => {
+  const spec: LinkSpec = { ...base, identity: { mode: 'pod-identity' } };
+
+  it('are a valid ServiceAccount without the IRSA annotation, Secret and Deployment patch', () => {
+    // Arrange / Act
+    const [sa, secret, patch, ...rest] = docs(spec);
+    // Assert
+    expect(rest).toEqual([]);
+    expect([sa?.kind, secret?.kind, patch?.kind]).toEqual(['ServiceAccount', 'Secret', 'Deployment']);
+    expect(() => new ServiceAccount(sa as never).validate()).not.toThrow();
+    expect(() => new Secret(secret as never).validate()).not.toThrow();
+    // The association names the roles; an IRSA annotation would make the SDK take IRSA first.
+    expect(sa?.metadata.annotations).toBeUndefined();
+    expect(sa?.metadata).toMatchObject({ name: SOURCE.serviceAccount, namespace: SOURCE.namespace });
+    expect(secret?.stringData.config).toBe(KUBECONFIG);
+    const merged = strategicMerge(runbookDeployment(), patch);
+    expect(() => new Deployment(merged).validate()).not.toThrow();
+    const names = manifestNames({ spec });
+    expect(merged.spec.template.spec.serviceAccountName).toBe(SOURCE.serviceAccount);
+    expect(merged.spec.template.spec.containers[0]).toMatchObject({
+      env: [{ name: 'KUBECONFIG', value: `${names.mountPath}/config` }],
+      volumeMounts: [{ name: names.volume, mountPath: names.mountPath, readOnly: true }],
+    });
+  });
+});

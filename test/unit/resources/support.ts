@@ -16,6 +16,7 @@ import type { StepDeps } from '#resources/deps';
 import { egressStep } from '#resources/egress-allowance';
 import { kubeconfigStep } from '#resources/kubeconfig';
 import { oidcProviderStep } from '#resources/oidc-provider';
+import { podIdentityAssociationStep } from '#resources/pod-identity';
 import { resolveLink } from '#resources/resolve';
 import { targetRoleStep } from '#resources/target-role';
 import { workloadRoleStep } from '#resources/workload-role';
@@ -135,7 +136,14 @@ export async function resolvedLink(deps: Pick<StepDeps, 'clients'>, spec: LinkSp
 /** Runs the onboard steps of the source and target sides and the kubeconfig, in order. */
 export async function onboard(deps: StepDeps, spec: LinkSpec): Promise<Link> {
   let link = await resolvedLink(deps, spec);
-  const steps = [oidcProviderStep, workloadRoleStep, targetRoleStep, accessEntryStep, egressStep] as const;
+  const steps = [
+    oidcProviderStep,
+    workloadRoleStep,
+    podIdentityAssociationStep,
+    targetRoleStep,
+    accessEntryStep,
+    egressStep,
+  ] as const;
   for (const step of steps) {
     const { outputs } = (await step(link, deps)) as { outputs?: Record<string, unknown> };
     link = withOutputs(link, outputs ?? {});

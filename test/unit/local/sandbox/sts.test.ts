@@ -511,3 +511,89 @@ describe('sandbox STS: SourceIdentity', () => {
     expect(changed.name).toBe('AccessDenied');
   });
 });
+
+describe('sandbox STS: session tags', () => {
+  /** A role of 111111111111 trusting its account for AssumeRole, and for TagSession when `tagSession`, with team = a. */
+  async function tagged(tagSession: boolean) {
+    const sb = Sandbox.open();
+    const root = clientsFor(sb, sb.rootCredentials('111111111111'));
+    await root.iam.send(
+      new CreateRoleCommand({
+        RoleName: 'tagged',
+        AssumeRolePolicyDocument: trustPolicy({
+          Effect: 'Allow',
+          Principal: { AWS: 'arn:aws:iam::111111111111:root' },
+          Action: tagSession ? ['sts:AssumeRole', 'sts:TagSession'] : 'sts:AssumeRole',
+          Condition: { StringEquals: { 'aws:RequestTag/team': 'a' } },
+        }),
+      }),
+    );
+    // A trust naming the account needs the caller's own Allow too.
+    await root.iam.send(
+      new PutRolePolicyCommand({
+        RoleName: 'tagged',
+        PolicyName: 'next',
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Action: ['sts:AssumeRole', 'sts:TagSession'],
+              Resource: 'arn:aws:iam::111111111111:role/next',
+            },
+          ],
+        }),
+      }),
+    );
+    await root.iam.send(
+      new CreateRoleCommand({
+        RoleName: 'next',
+        AssumeRolePolicyDocument: trustPolicy({
+          Effect: 'Allow',
+          Principal: { AWS: 'arn:aws:iam::111111111111:root' },
+          Action: ['sts:AssumeRole', 'sts:TagSession'],
+        }),
+      }),
+    );
+    return { sb, root };
+  }
+  const assume = (
+    sts: ReturnType<typeof clientsFor>['sts'],
+    name: string,
+    tags: Record<string, string>,
+    transitive: string[] = [],
+  ) =>
+    sts.send(
+      new AssumeRoleCommand({
+        RoleArn: `arn:aws:iam::111111111111:role/${name}`,
+        RoleSessionName: 'tags',
+        Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+        ...(transitive.length ? { TransitiveTagKeys: transitive } : {}),
+      }),
+    );
+
+  it('evaluates the request tags as aws:RequestTag/… and keeps them on the session', async () => {
+    const { sb, root } = await tagged(true);
+    const out = await assume(root.sts, 'tagged', { team: 'a' });
+    expect(sb.state().credentials[out.Credentials?.AccessKeyId ?? '']?.sessionTags).toEqual({ team: 'a' });
+    expect((await rejectionOf(assume(root.sts, 'tagged', { team: 'b' }))).name).toBe('AccessDenied');
+  });
+
+  it('refuses tags the trust does not allow with sts:TagSession', async () => {
+    const { root } = await tagged(false);
+    const err = await rejectionOf(assume(root.sts, 'tagged', { team: 'a' }));
+    expect(err.name).toBe('AccessDenied');
+    expect(err.message).toContain('sts:TagSession');
+  });
+
+  it('passes transitive tags down a role chain, and refuses changing them', async () => {
+    const { sb, root } = await tagged(true);
+    const first = await assume(root.sts, 'tagged', { team: 'a' }, ['team']);
+    const chained = clientsFor(sb, creds(first.Credentials!));
+    const second = await assume(chained.sts, 'next', {});
+    expect(sb.state().credentials[second.Credentials?.AccessKeyId ?? '']?.sessionTags).toEqual({ team: 'a' });
+    expect((await rejectionOf(assume(chained.sts, 'next', { team: 'b' }))).name).toBe(
+      'InvalidParameterValue',
+    );
+  });
+});
