@@ -5,6 +5,7 @@
  */
 import { spawn } from '@lydell/node-pty';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ONBOARD_STEPS } from '#link/model';
 import { type Harness, startHarness } from '../e2e/harness';
 import { BIN, cleanEnv, REPO_ROOT } from './run-cli';
 
@@ -106,16 +107,17 @@ describe('tether link create --wait on a terminal', () => {
     expect(output).toContain(`${ESC}[?25l`);
     expect(output).toContain(`${ESC}[?25h`);
     expect(output).toContain(`${ESC}[32m✓`);
-    const redraw = `${ESC}[9A\r${ESC}[J`; // up over the header and the eight steps, clear, draw again
+    // Up over the header and the steps, clear, draw again.
+    const redraw = `${ESC}[${ONBOARD_STEPS.length + 1}A\r${ESC}[J`;
     expect(output.split(redraw).length - 1).toBeGreaterThanOrEqual(1);
 
     // The frames go from steps still to do to every step done.
     const frames = output.split(`${ESC}[J`).slice(1);
     expect(frames.length).toBeGreaterThanOrEqual(2);
     const ticks = (frame: string) => (frame.match(/✓/g) ?? []).length;
-    expect(ticks(frames[0]!)).toBeLessThan(8);
+    expect(ticks(frames[0]!)).toBeLessThan(ONBOARD_STEPS.length);
     expect(frames[0]).toMatch(/PENDING|PROVISIONING/);
-    expect(ticks(frames.at(-1)!)).toBe(8);
+    expect(ticks(frames.at(-1)!)).toBe(ONBOARD_STEPS.length);
 
     // What is left on the screen: each step once, ticked, with its duration; the link ACTIVE.
     const screen = screenOf(output).join('\n');

@@ -85,12 +85,6 @@ describe('bad requests', () => {
       'ACCOUNT_NOT_REACHABLE',
     ],
     [
-      'an identity mode not built yet',
-      demoRequest({ identity: { mode: 'roles-anywhere' } }),
-      422,
-      'IDENTITY_MODE_UNSUPPORTED',
-    ],
-    [
       'an access policy on a CONFIG_MAP-only cluster',
       demoRequest({
         targets: [target({ accountId: '333333333333', region: 'eu-west-1', cluster: 'cluster-c' })],
