@@ -612,7 +612,7 @@ export async function verifyLink(rt: TetherRuntime, id: string, caller?: Caller)
       `Link ${id} is ${link.status} and has not resolved its clusters yet: there is no chain to verify`,
     );
   }
-  const hops = await verifyChain(link, rt.clients);
+  const hops = await verifyChain(link, rt.clients, rt.oidcPublishing);
   const verification: LinkVerification = {
     at: rt.now().toISOString(),
     ok: hops.every((h) => h.ok),

@@ -44,6 +44,8 @@ import {
   PutPublicAccessBlockCommand,
   type S3Client,
   CreateBucketCommand,
+  GetBucketPolicyCommand,
+  GetPublicAccessBlockCommand,
   HeadBucketCommand,
 } from '@aws-sdk/client-s3';
 import { importJWK, type JWK } from 'jose';
@@ -359,8 +361,32 @@ export function discoveryBucketPolicy(bucket: string) {
  * discovery keys.
  */
 export async function ensureDiscoveryBucket(s3: S3Client, bucket: string, region: string) {
+  const wanted = {
+    BlockPublicAcls: true,
+    IgnorePublicAcls: true,
+    BlockPublicPolicy: false,
+    RestrictPublicBuckets: false,
+  };
+  const policy = JSON.stringify(discoveryBucketPolicy(bucket));
   try {
     await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    // An existing bucket set up as wanted is left alone: a restart writes nothing.
+    const [block, current] = await Promise.all([
+      s3
+        .send(new GetPublicAccessBlockCommand({ Bucket: bucket }))
+        .then((o) => o.PublicAccessBlockConfiguration)
+        .catch(() => undefined),
+      s3
+        .send(new GetBucketPolicyCommand({ Bucket: bucket }))
+        .then((o) => o.Policy)
+        .catch(() => undefined),
+    ]);
+    const same =
+      block !== undefined &&
+      Object.entries(wanted).every(([k, v]) => block[k as keyof typeof wanted] === v) &&
+      current !== undefined &&
+      JSON.stringify(JSON.parse(current)) === policy;
+    if (same) return;
   } catch (err) {
     if (!isAwsError(err, 'NotFound', 'NoSuchBucket')) throw err;
     await s3.send(
@@ -375,15 +401,8 @@ export async function ensureDiscoveryBucket(s3: S3Client, bucket: string, region
   await s3.send(
     new PutPublicAccessBlockCommand({
       Bucket: bucket,
-      PublicAccessBlockConfiguration: {
-        BlockPublicAcls: true,
-        IgnorePublicAcls: true,
-        BlockPublicPolicy: false,
-        RestrictPublicBuckets: false,
-      },
+      PublicAccessBlockConfiguration: wanted,
     }),
   );
-  await s3.send(
-    new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(discoveryBucketPolicy(bucket)) }),
-  );
+  await s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: policy }));
 }

@@ -27,6 +27,7 @@ import type { StepDeps } from './deps';
 import { joinShared, leaveShared } from '#store/memberships';
 import { isManaged, isOwnedBy, ownershipTags } from '#link/tags';
 import { resolvedOf } from './resolve';
+import { publishCluster, unpublishCluster } from './self-managed-cluster';
 
 export const STS_AUDIENCE = 'sts.amazonaws.com';
 
@@ -113,8 +114,27 @@ export async function oidcProviderStep(link: Link, deps: StepDeps) {
     { linkId: link.id },
     deps.now().getTime(),
   );
+  // A self-managed cluster's issuer is served by Tether: its documents are published first,
+  // as IAM reads the issuer when it trusts it, and STS when it verifies a token.
+  const published =
+    resolvedOf(link).source.kind === 'self-managed' ? await publishCluster(deps, source) : undefined;
   const provider = await ensureOidcProvider(deps.clients.iam(source.accountId), source.accountId, issuer);
-  return { result: { ...provider }, outputs: { oidcProviderArn: provider.arn } };
+  return {
+    result: {
+      ...provider,
+      ...(published
+        ? {
+            discovery: {
+              action: published.action,
+              jwksUri: published.jwksUri,
+              kids: published.kids,
+              retiredKids: published.retiredKids,
+            },
+          }
+        : {}),
+    },
+    outputs: { oidcProviderArn: provider.arn },
+  };
 }
 
 /** Whether a trust policy lets the provider's web identities in: an Allow naming it as a Federated principal. */
@@ -189,7 +209,17 @@ export async function releaseOidcProviderStep(link: Link, deps: StepDeps) {
     membership.link(link.id),
     link.id,
     deps.now().getTime(),
-    () => deleteOwnedProvider(deps.clients.iam(source.accountId), source.accountId, issuer),
+    async () => {
+      const provider = await deleteOwnedProvider(
+        deps.clients.iam(source.accountId),
+        source.accountId,
+        issuer,
+      );
+      // A self-managed issuer's documents go with its last link (docs/architecture.md#self-managed-clusters).
+      if (link.outputs.resolved?.source.kind !== 'self-managed') return provider;
+      const discovery = await unpublishCluster(deps, issuer);
+      return { ...provider, discovery: discovery.action };
+    },
   );
   return {
     result: outcome.removed

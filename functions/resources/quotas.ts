@@ -386,16 +386,18 @@ export async function quotaChecks(
   reader: QuotaReader,
   spec: LinkSpec,
   rolesAdded: ReadonlyMap<string, number>,
+  /** The issuer Tether serves for a self-managed source (which is not read from EKS). */
+  selfManagedIssuer?: string,
 ): Promise<QuotaCheck[]> {
   const { source, target } = spec;
   const checks: QuotaCheck[] = [];
   // A `principal` source is a role, not a cluster Tether reads (nothing of it is made).
   const irsa = spec.identity.mode === 'irsa';
   const [sourceCluster, targetCluster] = await Promise.all([
-    irsa ? reader.cluster(source) : Promise.resolve(undefined),
+    irsa && selfManagedIssuer === undefined ? reader.cluster(source) : Promise.resolve(undefined),
     reader.cluster(target),
   ]);
-  const issuer = sourceCluster?.identity?.oidc?.issuer ?? '';
+  const issuer = selfManagedIssuer ?? sourceCluster?.identity?.oidc?.issuer ?? '';
   const workloadName = workloadRoleName(source);
   const direct = isDirectAccess(spec);
 

@@ -39,7 +39,8 @@ import { ADOPTED_RULE_NOTE, allowancePlan, ruleAllowing } from './egress-allowan
 import { cidrContains } from '#link/cidr';
 import { STS_AUDIENCE } from './oidc-provider';
 import { describeCluster, resolvedOf } from './resolve';
-import type { StepDeps } from './deps';
+import type { OidcPublishing, StepDeps } from './deps';
+import { checkPublished } from './self-managed-cluster';
 
 export interface Hop {
   readonly hop: string;
@@ -167,7 +168,12 @@ const evaluate = (
 ): Evaluation => evaluatePolicy(policy, { ...request, contextIsComplete: false }, { policyType });
 
 /** Evaluates the chain; returns every hop, passing or not. */
-export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[]> {
+export async function verifyChain(
+  link: Link,
+  clients: AwsClients,
+  /** Where a self-managed source's discovery is published (its hop reads it as STS does). */
+  publishing?: OidcPublishing,
+): Promise<Hop[]> {
   const { source, target, access } = link.spec;
   const resolved = resolvedOf(link);
   const hops: Hop[] = [];
@@ -189,6 +195,16 @@ export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[
     ]),
   );
 
+  if (link.spec.identity.mode === 'irsa' && resolved.source.kind === 'self-managed') {
+    // STS verifies the workload's token against the JWKS the published discovery document
+    // names: read both as an anonymous reader does.
+    const issuer = resolved.source.issuer ?? '';
+    const discovery = link.steps.oidcProvider?.result?.discovery as { kids?: string[] } | undefined;
+    const served = publishing
+      ? await checkPublished(publishing, issuer, discovery?.kids ?? [])
+      : { ok: false, detail: 'Tether has no OIDC bucket configured' };
+    hops.push({ hop: 'published-discovery', ok: served.ok, detail: served.detail });
+  }
   if (link.spec.identity.mode === 'irsa') {
     const issuer = resolved.source.issuer ?? '';
     const host = issuerHostPath(issuer);
@@ -438,8 +454,8 @@ async function networkHops(link: Link, clients: AwsClients): Promise<Hop[]> {
 }
 
 /** The onboard step: every hop must hold. */
-export async function verifyStep(link: Link, deps: Pick<StepDeps, 'clients'>) {
-  const hops = await verifyChain(link, deps.clients);
+export async function verifyStep(link: Link, deps: Pick<StepDeps, 'clients' | 'oidcPublishing'>) {
+  const hops = await verifyChain(link, deps.clients, deps.oidcPublishing);
   const failed = hops.filter((h) => !h.ok && !h.advisory);
   if (failed.length) {
     throw new VerificationFailedError(
