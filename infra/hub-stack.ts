@@ -419,6 +419,27 @@ export class HubStack extends Stack {
       }),
     );
 
+    // The functions that publish, remove or read back self-managed clusters' discovery
+    // documents (docs/architecture.md#self-managed-clusters): the bucket's name, and object
+    // reads and writes of exactly the two discovery keys, with the hub's own role (the bucket
+    // is the hub's, not a member account's).
+    for (const name of OIDC_PUBLISHERS) {
+      const fn = this.functions.get(name);
+      if (!fn) throw new Error(`No function ${name} to give the OIDC bucket to`);
+      fn.addEnvironment('TETHER_OIDC_BUCKET', oidcBucket.bucketName);
+      fn.addEnvironment('TETHER_OIDC_BUCKET_REGION', Aws.REGION);
+      fn.role?.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'PublishOidcDiscovery',
+          actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+          resources: [
+            oidcBucket.arnForObjects('*/.well-known/openid-configuration'),
+            oidcBucket.arnForObjects('*/keys.json'),
+          ],
+        }),
+      );
+    }
+
     // ---- failures and throttles: a queue of failed executions, and alarms ------------
     const topic = new Topic(this, 'Alarms', { topicName: 'tether-alarms', enforceSSL: true });
     if (config.alarmEmail) topic.addSubscription(new EmailSubscription(config.alarmEmail));
@@ -505,6 +526,18 @@ function hasParallelParameters(node: unknown): boolean {
   if (state.Type === 'Parallel' && state.Parameters !== undefined) return true;
   return Object.values(state).some(hasParallelParameters);
 }
+
+/**
+ * The functions that publish or remove self-managed clusters' OIDC discovery (the OIDC
+ * provider steps, verify's read-back, and the API's `PUT`/`DELETE /clusters/…`, which
+ * republishes on a key rotation).
+ */
+export const OIDC_PUBLISHERS = [
+  'ensure-oidc-provider',
+  'release-oidc-provider',
+  'verify-role-chain',
+  API_FUNCTION,
+] as const;
 
 /** `ensure-oidc-provider` → `EnsureOidcProvider`. */
 export function pascal(name: string): string {

@@ -258,3 +258,9 @@ export async function checkPublished(
     return { ok: false, detail: `the served JWKS lacks the registered keys ${missing.join(', ')}` };
   return { ok: true, detail: `${issuer} serves its discovery document and the keys ${kids.join(', ')}` };
 }
+
+/** What the OIDC provider steps publish and remove with (`./oidc-provider`). */
+export const DISCOVERY_PUBLISHER = {
+  publish: publishCluster,
+  unpublish: unpublishCluster,
+} as const;
