@@ -8,18 +8,27 @@
  */
 import type { TetherRuntime } from '#functions/runtime';
 import type { Caller } from '#link/caller';
-import { PartitionUnsupportedError } from '#link/errors';
+import { isAwsError } from '#aws/errors';
+import {
+  AccountNotReachableError,
+  ClusterNotFoundError,
+  PartitionUnsupportedError,
+  UnsupportedClusterError,
+} from '#link/errors';
 import type { ClusterRef } from '#link/model';
 import { partitionOf, SUPPORTED_PARTITION } from '#link/regions';
 import { JWKS_PATH } from '#resources/oidc-discovery';
 import {
   type ClusterRegistration,
+  checkRegistration,
   issuerUsers,
+  publishingOf,
   registerCluster,
   unpublishCluster,
 } from '#resources/self-managed-cluster';
 import type { SelfManagedCluster } from '#store/clusters';
-import { accessControl } from './access';
+import { describeCluster } from '#resources/resolve';
+import { accessControl, apiSession } from './access';
 import type { ClusterAction } from './authorization';
 import type { ApiResult } from './operations';
 import { ApiError } from './problems';
@@ -64,6 +73,26 @@ function assertPartition(ref: ClusterRef): void {
   }
 }
 
+/**
+ * An EKS cluster of that name needs no registration (EKS serves its issuer): registering one
+ * would replace its issuer with Tether's for every later link. Refused with
+ * UNSUPPORTED_CLUSTER; an account Tether cannot read is ACCOUNT_NOT_REACHABLE.
+ */
+async function assertNotEks(rt: TetherRuntime, ref: ClusterRef): Promise<void> {
+  try {
+    await describeCluster(rt.clients.eks(ref.accountId, ref.region), ref);
+  } catch (err) {
+    if (err instanceof ClusterNotFoundError) return;
+    if (isAwsError(err, 'AccessDenied', 'AccessDeniedException')) {
+      throw new AccountNotReachableError(`Tether may not read account ${ref.accountId}`, { cause: err });
+    }
+    throw err;
+  }
+  throw new UnsupportedClusterError(
+    `${clusterId(ref)} is an EKS cluster: EKS serves its OIDC issuer, so it needs no registration`,
+  );
+}
+
 function present(cluster: SelfManagedCluster, links: number, extra: Record<string, unknown> = {}) {
   const { version: _v, ...rest } = cluster;
   return { ...rest, jwksUri: `${cluster.issuer}/${JWKS_PATH}`, links, ...extra };
@@ -77,6 +106,9 @@ export async function putCluster(
   caller: Caller,
 ): Promise<ApiResult> {
   assertPartition(ref);
+  // The body first: bad input is refused before any account is read.
+  await checkRegistration(publishingOf(rt), ref, body);
+  await assertNotEks(apiSession(rt, caller), ref);
   const registered = await registerCluster(rt, ref, body, caller.arn);
   const links = await issuerUsers(rt, registered.cluster);
   return {

@@ -211,10 +211,24 @@ describe('PUT /clusters/{accountId}/{region}/{name}: bad registrations change no
       // The private material is never echoed.
       expect(res.text).not.toContain(String(oldKey.privateJwk.d));
       expect((await h.api('GET', PATH)).body.code).toBe('CLUSTER_NOT_REGISTERED');
-      expect(h.rt.sandbox.calls().filter((c) => c.mutating)).toEqual([]);
+      // Refused before any account is read.
+      expect(h.rt.sandbox.calls()).toEqual([]);
       expect(publicGet(`${ISSUER}/keys.json`).status).not.toBe(200);
     });
   }
+
+  it('refuses to register an EKS cluster (EKS serves its issuer) with 422 UNSUPPORTED_CLUSTER', async () => {
+    const res = await h.api(
+      'PUT',
+      `/clusters/${SOURCE}/ap-southeast-1/cluster-a`,
+      registration([oldKey.jwk]),
+      OWNER,
+    );
+    expect(res.status, JSON.stringify(res.body)).toBe(422);
+    expect(res.body.code).toBe('UNSUPPORTED_CLUSTER');
+    expect(res.body.detail).toMatch(/is an EKS cluster/);
+    expect((await h.api('GET', `/clusters/${SOURCE}/ap-southeast-1/cluster-a`)).status).toBe(404);
+  });
 
   it('refuses a Region of another partition with 422 PARTITION_UNSUPPORTED', async () => {
     const res = await h.api(
@@ -382,6 +396,21 @@ describe('a link from the self-managed cluster', () => {
     expect(res.status).toBe(409);
     expect(res.body.code).toBe('CLUSTER_IN_USE');
     expect((await h.api('GET', PATH)).body.links).toBe(1);
+  });
+});
+
+describe('reconciling the link', () => {
+  it('re-runs the ensures, republishing nothing that is already served', async () => {
+    // Arrange
+    h.rt.sandbox.resetCalls();
+    // Act
+    const res = await h.api('POST', `/links/${linkId}/reconcile`, undefined, OWNER);
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    const link = await h.settle(linkId);
+    // Assert
+    expect(link.status, JSON.stringify(link.error)).toBe('ACTIVE');
+    expect(link.steps.oidcProvider.result.discovery.action).toBe('unchanged');
+    expect(h.rt.sandbox.calls().filter((c) => c.mutating)).toEqual([]);
   });
 });
 
