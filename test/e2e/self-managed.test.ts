@@ -458,12 +458,45 @@ describe('key rotation (PUT again with a new JWKS)', () => {
   });
 });
 
-describe('offboarding the last link', () => {
-  it('removes the published documents with everything else; the cluster can then be forgotten', async () => {
-    // Act
+describe('offboarding', () => {
+  let secondId: string;
+
+  it("keeps the documents while another link uses the issuer: a second workload's link shares them", async () => {
+    // Arrange: a second workload of the same cluster, no network rule (nothing to approve).
+    const body = demoRequest({
+      source: { ...CLUSTER, namespace: NS, serviceAccount: 'auditor' },
+      identity: { mode: 'irsa' },
+      network: { mode: 'none' },
+    });
+    const res = await h.api('POST', '/links', body, OWNER);
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    secondId = res.body.links[0].id;
+    const second = await h.settle(secondId);
+    expect(second.status, JSON.stringify(second.error)).toBe('ACTIVE');
+    expect(second.steps.oidcProvider.result).toMatchObject({
+      action: 'unchanged',
+      discovery: { action: 'unchanged' },
+    });
+    // Act: the first link goes.
     const del = await h.api('DELETE', `/links/${linkId}`, undefined, OWNER);
     expect(del.status).toBe(202);
-    const link = await h.settle(linkId);
+    const first = await h.settle(linkId);
+    // Assert
+    expect(first.status, JSON.stringify(first.error)).toBe('DELETED');
+    expect(first.steps.releaseOidcProvider.result).toMatchObject({ action: 'kept', remainingLinks: 1 });
+    expect(publicGet(`${ISSUER}/keys.json`).status).toBe(200);
+    const session = await webIdentity(
+      await token(newKey, 'auditor'),
+      roleArn(SOURCE, workloadRoleName({ ...CLUSTER, namespace: NS, serviceAccount: 'auditor' })),
+    );
+    expect(session.SubjectFromWebIdentityToken).toBe(`system:serviceaccount:${NS}:auditor`);
+  });
+
+  it("removes the published documents with the issuer's last link, and everything else; the cluster can then be forgotten", async () => {
+    // Act
+    const del = await h.api('DELETE', `/links/${secondId}`, undefined, OWNER);
+    expect(del.status).toBe(202);
+    const link = await h.settle(secondId);
     // Assert
     expect(link.status, JSON.stringify(link.error)).toBe('DELETED');
     expect(link.steps.releaseOidcProvider.result).toMatchObject({ action: 'deleted', discovery: 'deleted' });
