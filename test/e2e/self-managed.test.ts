@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { createLocalJWKSet, exportJWK, generateKeyPair, type JWK, jwtVerify, SignJWT } from 'jose';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attachSandbox } from '#local/adapters/sdk-plugin';
 import { configureRuntime } from '#functions/runtime';
@@ -239,6 +240,60 @@ describe('PUT /clusters/{accountId}/{region}/{name}: bad registrations change no
     );
     expect(res.status).toBe(422);
     expect(res.body.code).toBe('PARTITION_UNSUPPORTED');
+  });
+});
+
+describe('PUT /clusters/…: any JWKS (property)', () => {
+  const FUZZ_PATH = `/clusters/${SOURCE}/eu-west-1/k3s-fuzz`;
+  const member = fc.string({ minLength: 1, maxLength: 40, unit: 'grapheme-ascii' });
+  const PRIVATE = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'] as const;
+
+  it('answers 200/201 or a 400 problem, never stores a key with private members, never echoes them', async () => {
+    const seed = Number(process.env.FUZZ_SEED ?? 20261129);
+    console.log(`self-managed JWKS property seed ${seed} (replay: FUZZ_SEED=${seed})`);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record(
+          {
+            kty: fc.constantFrom('RSA', 'EC', 'oct', 'OKP'),
+            kid: member,
+            use: fc.constantFrom('sig', 'enc'),
+            alg: fc.constantFrom('RS256', 'ES256', 'HS256', 'none'),
+            n: fc.oneof(fc.constant(String(oldKey.jwk.n)), member),
+            e: fc.constantFrom('AQAB', 'AQ'),
+            crv: fc.constantFrom('P-256', 'P-384', 'secp256k1'),
+            x: member,
+            y: member,
+            ...Object.fromEntries(
+              PRIVATE.map((m) => [
+                m,
+                fc.string({ minLength: 12, maxLength: 40, unit: 'grapheme-ascii' }).map((v) => `SECRET${v}`),
+              ]),
+            ),
+          },
+          { requiredKeys: ['kty'] },
+        ),
+        async (key) => {
+          const res = await h.api('PUT', FUZZ_PATH, registration([key as JWK]), OWNER);
+          expect([200, 201, 400], res.text).toContain(res.status);
+          const hasPrivate = PRIVATE.some((m) => (key as Record<string, unknown>)[m] !== undefined);
+          if (hasPrivate) {
+            expect(res.status, res.text).toBe(400);
+            expect(res.body.code).toBe('VALIDATION_FAILED');
+          }
+          expect(res.text).not.toContain('SECRET');
+          const stored = await h.api('GET', FUZZ_PATH, undefined, OWNER);
+          if (stored.status === 200) {
+            for (const k of stored.body.keys as Record<string, unknown>[])
+              for (const m of PRIVATE) expect(k[m]).toBeUndefined();
+          }
+        },
+      ),
+      { numRuns: 40, seed },
+    );
+    // Arrange the rest of the suite: nothing of this cluster stays.
+    if ((await h.api('GET', FUZZ_PATH, undefined, OWNER)).status === 200)
+      expect((await h.api('DELETE', FUZZ_PATH, undefined, OWNER)).status).toBe(204);
   });
 });
 
