@@ -167,12 +167,20 @@ const evaluate = (
   policyType: 'identity' | 'resource',
 ): Evaluation => evaluatePolicy(policy, { ...request, contextIsComplete: false }, { policyType });
 
+/** The registration of a link's self-managed source (undefined for any other source). */
+export async function registrationOf(link: Link, deps: Pick<StepDeps, 'clusters'>) {
+  if (link.outputs.resolved?.source.kind !== 'self-managed') return undefined;
+  return deps.clusters?.get(link.spec.source);
+}
+
 /** Evaluates the chain; returns every hop, passing or not. */
 export async function verifyChain(
   link: Link,
   clients: AwsClients,
   /** Where a self-managed source's discovery is published (its hop reads it as STS does). */
   publishing?: OidcPublishing,
+  /** A self-managed source's registration: the keys its published JWKS must serve now. */
+  registration?: { readonly keys: readonly { readonly kid?: string | undefined }[] },
 ): Promise<Hop[]> {
   const { source, target, access } = link.spec;
   const resolved = resolvedOf(link);
@@ -199,9 +207,11 @@ export async function verifyChain(
     // STS verifies the workload's token against the JWKS the published discovery document
     // names: read both as an anonymous reader does.
     const issuer = resolved.source.issuer ?? '';
-    const discovery = link.steps.oidcProvider?.result?.discovery as { kids?: string[] } | undefined;
+    // The keys registered now (a rotation since the onboard changed them), else the onboard's.
+    const published = link.steps.oidcProvider?.result?.discovery as { kids?: string[] } | undefined;
+    const kids = registration ? registration.keys.map((k) => k.kid ?? '') : (published?.kids ?? []);
     const served = publishing
-      ? await checkPublished(publishing, issuer, discovery?.kids ?? [])
+      ? await checkPublished(publishing, issuer, kids)
       : { ok: false, detail: 'Tether has no OIDC bucket configured' };
     hops.push({ hop: 'published-discovery', ok: served.ok, detail: served.detail });
   }
@@ -454,8 +464,11 @@ async function networkHops(link: Link, clients: AwsClients): Promise<Hop[]> {
 }
 
 /** The onboard step: every hop must hold. */
-export async function verifyStep(link: Link, deps: Pick<StepDeps, 'clients' | 'oidcPublishing'>) {
-  const hops = await verifyChain(link, deps.clients, deps.oidcPublishing);
+export async function verifyStep(
+  link: Link,
+  deps: Pick<StepDeps, 'clients' | 'oidcPublishing' | 'clusters'>,
+) {
+  const hops = await verifyChain(link, deps.clients, deps.oidcPublishing, await registrationOf(link, deps));
   const failed = hops.filter((h) => !h.ok && !h.advisory);
   if (failed.length) {
     throw new VerificationFailedError(

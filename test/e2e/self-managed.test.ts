@@ -507,6 +507,9 @@ describe('key rotation (PUT again with a new JWKS)', () => {
       expect(served).toEqual([newKey.kid]);
       const stale = await webIdentity(await token(oldKey, SA, 72 * 3600)).catch((e: Error) => e);
       expect((stale as Error).name).toBe('InvalidIdentityTokenException');
+      // Verify checks the keys registered now, not those of the onboard (dropped by now).
+      const verify = await h.api('POST', `/links/${linkId}/verify`);
+      expect(verify.body.verification.ok, JSON.stringify(verify.body)).toBe(true);
     } finally {
       configureRuntime(base);
     }
