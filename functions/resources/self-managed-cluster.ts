@@ -157,18 +157,39 @@ export async function registerCluster(
       if (attempt >= 2) throw err;
     }
   }
+  // Written, then the members read (the step joins, then reads the registration): at least
+  // one of the two sees the other, so the new keys are published by one of them.
   const users = await deps.memberships.members(issuerMembership(ref, issuer));
   if (users.length === 0) return { cluster, created };
-  const published = await publishDiscovery(discoveryDepsOf(deps, publishing), issuer, { keys });
+  const published = await publishLatest(deps, publishing, ref);
   return { cluster, created, published };
 }
 
-/** The registration of a cluster, or undefined. */
-export async function registeredCluster(
-  deps: Pick<StepDeps, 'clusters'>,
+/**
+ * Publishes the keys registered now, and again while the registration changed meanwhile (a
+ * concurrent rotation, or an onboard that read an older one), so the last write is always
+ * the latest registration's.
+ */
+async function publishLatest(
+  deps: Pick<StepDeps, 'clients' | 'clusters' | 'now'>,
+  publishing: OidcPublishing,
   ref: ClusterRef,
-): Promise<SelfManagedCluster | undefined> {
-  return deps.clusters?.get(ref);
+) {
+  const store = clusterStoreOf(deps);
+  let cluster = await store.get(ref);
+  for (let attempt = 0; ; attempt += 1) {
+    if (!cluster) {
+      throw new UnsupportedClusterError(
+        `Cluster ${ref.accountId}/${ref.region}/${ref.cluster} is no longer registered as self-managed: register it again (PUT /clusters/${ref.accountId}/${ref.region}/${ref.cluster})`,
+      );
+    }
+    const published = await publishDiscovery(discoveryDepsOf(deps, publishing), cluster.issuer, {
+      keys: cluster.keys,
+    });
+    const now = await store.get(ref);
+    if (now?.version === cluster.version || attempt >= 4) return published;
+    cluster = now;
+  }
 }
 
 /** Whether links use the cluster's issuer (its documents are published). */
@@ -202,14 +223,7 @@ export async function publishCluster(
   deps: Pick<StepDeps, 'clients' | 'clusters' | 'oidcPublishing' | 'now'>,
   ref: ClusterRef,
 ) {
-  const publishing = publishingOf(deps);
-  const cluster = await registeredCluster(deps, ref);
-  if (!cluster) {
-    throw new UnsupportedClusterError(
-      `Cluster ${ref.accountId}/${ref.region}/${ref.cluster} is no longer registered as self-managed: register it again (PUT /clusters/${ref.accountId}/${ref.region}/${ref.cluster})`,
-    );
-  }
-  return publishDiscovery(discoveryDepsOf(deps, publishing), cluster.issuer, { keys: cluster.keys });
+  return publishLatest(deps, publishingOf(deps), ref);
 }
 
 /** Removes an issuer's published documents (with the issuer's last link, or a deregistration). */
