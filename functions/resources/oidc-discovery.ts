@@ -62,6 +62,7 @@ const RETIRED_METADATA = 'tether-retired';
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
 const EC_CURVES: Record<string, string> = { 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' };
+const RSA_ALGS = ['RS256', 'RS384', 'RS512'];
 
 /** A public key as Tether publishes it: only the public members. */
 export type PublicJwk = Pick<JWK, 'kty' | 'kid' | 'use' | 'alg' | 'n' | 'e' | 'crv' | 'x' | 'y'>;
@@ -149,6 +150,11 @@ export async function validateJwks(jwks: unknown, at = '/oidc/jwks'): Promise<Pu
     }
     const alg =
       key.kty === 'RSA' ? (typeof key.alg === 'string' ? key.alg : 'RS256') : EC_CURVES[String(key.crv)];
+    // STS takes RS256/384/512 and ES256/384/512 only (docs/aws-facts.md#web-identity-tokens).
+    if (key.kty === 'RSA' && !RSA_ALGS.includes(alg ?? '')) {
+      problems.push({ path, message: `RSA alg ${String(key.alg)} is not allowed: RS256, RS384 or RS512` });
+      continue;
+    }
     if (!alg || (key.kty === 'EC' && key.alg !== undefined && key.alg !== alg)) {
       problems.push({
         path,
@@ -193,7 +199,7 @@ export function discoveryDocument(issuer: string) {
     authorization_endpoint: 'urn:kubernetes:programmatic_authorization',
     response_types_supported: ['id_token'],
     subject_types_supported: ['public'],
-    id_token_signing_alg_values_supported: ['RS256', 'ES256', 'ES384', 'ES512'],
+    id_token_signing_alg_values_supported: ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512'],
     claims_supported: ['sub', 'iss'],
   };
 }
