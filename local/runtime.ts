@@ -13,7 +13,7 @@ import type { KubernetesTarget } from '#aws/kubernetes';
 import type { LinkStore } from '#store/links';
 import { DEFAULT_TABLE_NAME } from '#store/table';
 import { loadAccessControl } from '#api/access';
-import { ensureDiscoveryBucket } from '#resources/oidc-discovery';
+import { DISCOVERY_BUCKET_PUBLIC_ACCESS_BLOCK, discoveryBucketPolicy } from '#resources/oidc-discovery';
 import { configureRuntime, type TetherRuntime, tableStores } from '#functions/runtime';
 import type { CidrGuardrails } from '#link/cidrs';
 import { startDynamo } from '#local/adapters/dynamodb';
@@ -256,11 +256,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         }
       : undefined;
     if (oidcPublishing) {
-      await ensureDiscoveryBucket(
-        clients.hubS3(oidcPublishing.region),
-        oidcPublishing.bucket,
-        oidcPublishing.region,
-      );
+      // Deployed, not called: the sandbox's call log starts with the requests, as in AWS.
+      sandbox.addBucket({
+        accountId: options.hubAccountId ?? LOCAL_HUB_ACCOUNT_ID,
+        name: oidcPublishing.bucket,
+        region: oidcPublishing.region,
+        publicAccessBlock: DISCOVERY_BUCKET_PUBLIC_ACCESS_BLOCK,
+        policy: JSON.stringify(discoveryBucketPolicy(oidcPublishing.bucket)),
+      });
     }
     const runtime: TetherRuntime = {
       clients,

@@ -345,6 +345,14 @@ export async function unpublishDiscovery(
   return { action: 'deleted', issuer };
 }
 
+/** Block Public Access of Tether's OIDC bucket: ACLs blocked and ignored, its public policy allowed. */
+export const DISCOVERY_BUCKET_PUBLIC_ACCESS_BLOCK = {
+  BlockPublicAcls: true,
+  IgnorePublicAcls: true,
+  BlockPublicPolicy: false,
+  RestrictPublicBuckets: false,
+} as const;
+
 /** The bucket policy of Tether's OIDC bucket: public reads of exactly the discovery keys (as the hub stack writes it). */
 export function discoveryBucketPolicy(bucket: string) {
   return {
@@ -367,12 +375,7 @@ export function discoveryBucketPolicy(bucket: string) {
  * discovery keys.
  */
 export async function ensureDiscoveryBucket(s3: S3Client, bucket: string, region: string) {
-  const wanted = {
-    BlockPublicAcls: true,
-    IgnorePublicAcls: true,
-    BlockPublicPolicy: false,
-    RestrictPublicBuckets: false,
-  };
+  const wanted = DISCOVERY_BUCKET_PUBLIC_ACCESS_BLOCK;
   const policy = JSON.stringify(discoveryBucketPolicy(bucket));
   try {
     await s3.send(new HeadBucketCommand({ Bucket: bucket }));
