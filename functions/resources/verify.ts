@@ -39,7 +39,7 @@ import { ADOPTED_RULE_NOTE, allowancePlan, ruleAllowing } from './egress-allowan
 import { cidrContains } from '#link/cidr';
 import { STS_AUDIENCE } from './oidc-provider';
 import { describeCluster, resolvedOf } from './resolve';
-import type { OidcPublishing, StepDeps } from './deps';
+import type { StepDeps } from './deps';
 import { checkPublished } from './self-managed-cluster';
 
 export interface Hop {
@@ -167,21 +167,31 @@ const evaluate = (
   policyType: 'identity' | 'resource',
 ): Evaluation => evaluatePolicy(policy, { ...request, contextIsComplete: false }, { policyType });
 
-/** The registration of a link's self-managed source (undefined for any other source). */
-export async function registrationOf(link: Link, deps: Pick<StepDeps, 'clusters'>) {
-  if (link.outputs.resolved?.source.kind !== 'self-managed') return undefined;
-  return deps.clusters?.get(link.spec.source);
+/**
+ * The hop of a self-managed source (none for any other): STS verifies the workload's token
+ * against the JWKS the published discovery document names, so both are read as an anonymous
+ * reader does, and must serve the keys registered now (a rotation since the onboard changed
+ * them; else the onboard's). Apart from {@link verifyChain}: it needs the OIDC bucket and the
+ * registration, which the onboard's step and the API's verify have.
+ */
+export async function selfManagedHops(
+  link: Link,
+  deps: Pick<StepDeps, 'oidcPublishing' | 'clusters'>,
+): Promise<Hop[]> {
+  const source = link.outputs.resolved?.source;
+  if (link.spec.identity.mode !== 'irsa' || source?.kind !== 'self-managed') return [];
+  const issuer = source.issuer ?? '';
+  const registration = await deps.clusters?.get(link.spec.source);
+  const published = link.steps.oidcProvider?.result?.discovery as { kids?: string[] } | undefined;
+  const kids = registration ? registration.keys.map((k) => k.kid ?? '') : (published?.kids ?? []);
+  const served = deps.oidcPublishing
+    ? await checkPublished(deps.oidcPublishing, issuer, kids)
+    : { ok: false, detail: 'Tether has no OIDC bucket configured' };
+  return [{ hop: 'published-discovery', ok: served.ok, detail: served.detail }];
 }
 
 /** Evaluates the chain; returns every hop, passing or not. */
-export async function verifyChain(
-  link: Link,
-  clients: AwsClients,
-  /** Where a self-managed source's discovery is published (its hop reads it as STS does). */
-  publishing?: OidcPublishing,
-  /** A self-managed source's registration: the keys its published JWKS must serve now. */
-  registration?: { readonly keys: readonly { readonly kid?: string | undefined }[] },
-): Promise<Hop[]> {
+export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[]> {
   const { source, target, access } = link.spec;
   const resolved = resolvedOf(link);
   const hops: Hop[] = [];
@@ -203,18 +213,6 @@ export async function verifyChain(
     ]),
   );
 
-  if (link.spec.identity.mode === 'irsa' && resolved.source.kind === 'self-managed') {
-    // STS verifies the workload's token against the JWKS the published discovery document
-    // names: read both as an anonymous reader does.
-    const issuer = resolved.source.issuer ?? '';
-    // The keys registered now (a rotation since the onboard changed them), else the onboard's.
-    const published = link.steps.oidcProvider?.result?.discovery as { kids?: string[] } | undefined;
-    const kids = registration ? registration.keys.map((k) => k.kid ?? '') : (published?.kids ?? []);
-    const served = publishing
-      ? await checkPublished(publishing, issuer, kids)
-      : { ok: false, detail: 'Tether has no OIDC bucket configured' };
-    hops.push({ hop: 'published-discovery', ok: served.ok, detail: served.detail });
-  }
   if (link.spec.identity.mode === 'irsa') {
     const issuer = resolved.source.issuer ?? '';
     const host = issuerHostPath(issuer);
@@ -468,7 +466,7 @@ export async function verifyStep(
   link: Link,
   deps: Pick<StepDeps, 'clients' | 'oidcPublishing' | 'clusters'>,
 ) {
-  const hops = await verifyChain(link, deps.clients, deps.oidcPublishing, await registrationOf(link, deps));
+  const hops = [...(await selfManagedHops(link, deps)), ...(await verifyChain(link, deps.clients))];
   const failed = hops.filter((h) => !h.ok && !h.advisory);
   if (failed.length) {
     throw new VerificationFailedError(
