@@ -407,20 +407,8 @@ export class HubStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.oidcBucket = oidcBucket;
-    oidcBucket.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'PublicOidcDiscovery',
-        principals: [new iam.AnyPrincipal()],
-        actions: ['s3:GetObject'],
-        resources: [
-          oidcBucket.arnForObjects('*/.well-known/openid-configuration'),
-          oidcBucket.arnForObjects('*/keys.json'),
-        ],
-      }),
-    );
-
     // The functions that publish, remove or read back self-managed clusters' discovery
-    // documents (docs/architecture.md#self-managed-clusters): the bucket's name, and object
+    // documents (docs/architecture.md#oidc-publishing-for-self-managed-clusters): the bucket's name, and object
     // reads and writes of exactly the two discovery keys, with the hub's own role (the bucket
     // is the hub's, not a member account's).
     for (const name of OIDC_PUBLISHERS) {
@@ -439,6 +427,18 @@ export class HubStack extends Stack {
         }),
       );
     }
+
+    oidcBucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'PublicOidcDiscovery',
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:GetObject'],
+        resources: [
+          oidcBucket.arnForObjects('*/.well-known/openid-configuration'),
+          oidcBucket.arnForObjects('*/keys.json'),
+        ],
+      }),
+    );
 
     // ---- failures and throttles: a queue of failed executions, and alarms ------------
     const topic = new Topic(this, 'Alarms', { topicName: 'tether-alarms', enforceSSL: true });

@@ -247,7 +247,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const links = stores.links;
     // Tether's OIDC bucket, in the hub account, as the hub stack makes it in AWS: self-managed
     // clusters' discovery documents are published there and read back anonymously, as IAM
-    // and STS read them (docs/architecture.md#self-managed-clusters).
+    // and STS read them (docs/architecture.md#oidc-publishing-for-self-managed-clusters).
     const oidcPublishing = useSandbox
       ? {
           bucket: localOidcBucket(options.hubAccountId ?? LOCAL_HUB_ACCOUNT_ID),

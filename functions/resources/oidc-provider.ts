@@ -240,7 +240,7 @@ export async function releaseOidcProviderStep(link: Link, deps: StepDeps, publis
         source.accountId,
         issuer,
       );
-      // A self-managed issuer's documents go with its last link (docs/architecture.md#self-managed-clusters).
+      // A self-managed issuer's documents go with its last link (docs/architecture.md#oidc-publishing-for-self-managed-clusters).
       if (link.outputs.resolved?.source.kind !== 'self-managed') return provider;
       const discovery = await publisherOf(publisher).unpublish(deps, issuer);
       return { ...provider, discovery: discovery.action };

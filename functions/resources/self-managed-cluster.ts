@@ -1,6 +1,6 @@
 /**
  * Self-managed clusters (the self-managed OIDC runbook, docs/runbooks.md;
- * docs/architecture.md#self-managed-clusters): a cluster that is not EKS (k3s, on-premises) is
+ * docs/architecture.md#oidc-publishing-for-self-managed-clusters): a cluster that is not EKS (k3s, on-premises) is
  * registered with its JWKS (`PUT /clusters/{accountId}/{region}/{name}`). Tether serves its
  * issuer from its own OIDC bucket (`./oidc-discovery`): the issuer is
  * `https://<bucket>.s3.<region>.amazonaws.com/<account>/<region>/<name>`, which the cluster's

@@ -167,29 +167,6 @@ const evaluate = (
   policyType: 'identity' | 'resource',
 ): Evaluation => evaluatePolicy(policy, { ...request, contextIsComplete: false }, { policyType });
 
-/**
- * The hop of a self-managed source (none for any other): STS verifies the workload's token
- * against the JWKS the published discovery document names, so both are read as an anonymous
- * reader does, and must serve the keys registered now (a rotation since the onboard changed
- * them; else the onboard's). Apart from {@link verifyChain}: it needs the OIDC bucket and the
- * registration, which the onboard's step and the API's verify have.
- */
-export async function selfManagedHops(
-  link: Link,
-  deps: Pick<StepDeps, 'oidcPublishing' | 'clusters'>,
-): Promise<Hop[]> {
-  const source = link.outputs.resolved?.source;
-  if (link.spec.identity.mode !== 'irsa' || source?.kind !== 'self-managed') return [];
-  const issuer = source.issuer ?? '';
-  const registration = await deps.clusters?.get(link.spec.source);
-  const published = link.steps.oidcProvider?.result?.discovery as { kids?: string[] } | undefined;
-  const kids = registration ? registration.keys.map((k) => k.kid ?? '') : (published?.kids ?? []);
-  const served = deps.oidcPublishing
-    ? await checkPublished(deps.oidcPublishing, issuer, kids)
-    : { ok: false, detail: 'Tether has no OIDC bucket configured' };
-  return [{ hop: 'published-discovery', ok: served.ok, detail: served.detail }];
-}
-
 /** Evaluates the chain; returns every hop, passing or not. */
 export async function verifyChain(link: Link, clients: AwsClients): Promise<Hop[]> {
   const { source, target, access } = link.spec;
@@ -459,6 +436,29 @@ async function networkHops(link: Link, clients: AwsClients): Promise<Hop[]> {
     });
   }
   return hops;
+}
+
+/**
+ * The hop of a self-managed source (none for any other): STS verifies the workload's token
+ * against the JWKS the published discovery document names, so both are read as an anonymous
+ * reader does, and must serve the keys registered now (a rotation since the onboard changed
+ * them; else the onboard's). Apart from {@link verifyChain}: it needs the OIDC bucket and the
+ * registration, which the onboard's step and the API's verify have.
+ */
+export async function selfManagedHops(
+  link: Link,
+  deps: Pick<StepDeps, 'oidcPublishing' | 'clusters'>,
+): Promise<Hop[]> {
+  const source = link.outputs.resolved?.source;
+  if (link.spec.identity.mode !== 'irsa' || source?.kind !== 'self-managed') return [];
+  const issuer = source.issuer ?? '';
+  const registration = await deps.clusters?.get(link.spec.source);
+  const published = link.steps.oidcProvider?.result?.discovery as { kids?: string[] } | undefined;
+  const kids = registration ? registration.keys.map((k) => k.kid ?? '') : (published?.kids ?? []);
+  const served = deps.oidcPublishing
+    ? await checkPublished(deps.oidcPublishing, issuer, kids)
+    : { ok: false, detail: 'Tether has no OIDC bucket configured' };
+  return [{ hop: 'published-discovery', ok: served.ok, detail: served.detail }];
 }
 
 /** The onboard step: every hop must hold. */

@@ -1,5 +1,5 @@
 /**
- * Registered self-managed clusters (docs/architecture.md#self-managed-clusters): a cluster that
+ * Registered self-managed clusters (docs/architecture.md#oidc-publishing-for-self-managed-clusters): a cluster that
  * is not EKS (k3s, on-premises) whose OIDC discovery Tether publishes. One item per cluster
  * (`CLUSTER#<account>#<region>#<name>`), holding the issuer Tether serves and the public keys
  * of the cluster's JWKS — only the public members, after validation
