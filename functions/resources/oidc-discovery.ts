@@ -53,8 +53,9 @@ import { isAwsError } from '#aws/errors';
 import { InvalidRequestError, UnsupportedClusterError } from '#link/errors';
 import type { ClusterRef } from '#link/model';
 
-export const DISCOVERY_PATH = '.well-known/openid-configuration';
-export const JWKS_PATH = 'keys.json';
+import { DISCOVERY_PATH, JWKS_PATH } from './published-discovery';
+
+export { DISCOVERY_PATH, JWKS_PATH } from './published-discovery';
 /** How long a key dropped from the JWKS is still published, by default. */
 export const RETAIN_RETIRED_KEYS_SECONDS = 48 * 3600;
 /** Object metadata on keys.json: when each retired key was dropped (`kid` → ISO time). */

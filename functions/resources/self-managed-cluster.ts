@@ -20,7 +20,6 @@ import type { SelfManagedCluster } from '#store/clusters';
 import { membership } from '#store/table';
 import type { OidcPublishing, StepDeps } from './deps';
 import {
-  DISCOVERY_PATH,
   discoveryIssuer,
   issuerProblems,
   JWKS_PATH,
@@ -233,44 +232,6 @@ export async function unpublishCluster(deps: Pick<StepDeps, 'clients' | 'oidcPub
     { s3: deps.clients.hubS3(publishing.region), bucket: publishing.bucket, bucketRegion: publishing.region },
     issuer,
   );
-}
-
-/**
- * Reads the issuer's documents as an anonymous reader does and says whether they serve the
- * registered keys (verify's hop `published-discovery`).
- */
-export async function checkPublished(
-  publishing: OidcPublishing,
-  issuer: string,
-  kids: readonly string[],
-): Promise<{ ok: boolean; detail: string }> {
-  const discovery = await publishing.fetchPublic(`${issuer}/${DISCOVERY_PATH}`);
-  if (discovery.status !== 200)
-    return { ok: false, detail: `GET ${DISCOVERY_PATH} answers ${discovery.status}` };
-  let doc: { issuer?: unknown; jwks_uri?: unknown };
-  try {
-    doc = JSON.parse(discovery.body ?? '') as typeof doc;
-  } catch {
-    return { ok: false, detail: 'the discovery document is not JSON' };
-  }
-  if (doc.issuer !== issuer)
-    return { ok: false, detail: `the discovery document names issuer ${String(doc.issuer)}` };
-  if (doc.jwks_uri !== `${issuer}/${JWKS_PATH}`)
-    return { ok: false, detail: `the discovery document's jwks_uri is ${String(doc.jwks_uri)}` };
-  const jwks = await publishing.fetchPublic(String(doc.jwks_uri));
-  if (jwks.status !== 200) return { ok: false, detail: `GET ${JWKS_PATH} answers ${jwks.status}` };
-  let served: string[];
-  try {
-    served = ((JSON.parse(jwks.body ?? '') as { keys?: { kid?: string }[] }).keys ?? []).map(
-      (k) => k.kid ?? '',
-    );
-  } catch {
-    return { ok: false, detail: 'the JWKS is not JSON' };
-  }
-  const missing = kids.filter((k) => !served.includes(k));
-  if (missing.length)
-    return { ok: false, detail: `the served JWKS lacks the registered keys ${missing.join(', ')}` };
-  return { ok: true, detail: `${issuer} serves its discovery document and the keys ${kids.join(', ')}` };
 }
 
 /** What the OIDC provider steps publish and remove with (`./oidc-provider`). */

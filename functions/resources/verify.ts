@@ -40,7 +40,7 @@ import { cidrContains } from '#link/cidr';
 import { STS_AUDIENCE } from './oidc-provider';
 import { describeCluster, resolvedOf } from './resolve';
 import type { StepDeps } from './deps';
-import { checkPublished } from './self-managed-cluster';
+import { checkPublished } from './published-discovery';
 
 export interface Hop {
   readonly hop: string;

@@ -18,7 +18,7 @@ import { apiRoutes } from '../../infra/api-routes';
 import { STACKS, buildApp, newApp, type TetherApp } from '../../infra/app';
 import { SDK_PACKAGES } from '../../infra/bundles';
 import { loadConfig } from '../../infra/config';
-import { OIDC_PUBLISHERS, WORKFLOWS } from '../../infra/hub-stack';
+import { OIDC_PUBLISHERS, OIDC_READERS, WORKFLOWS } from '../../infra/hub-stack';
 import { hubBusArn, hubRoleArn } from '../../infra/names';
 
 const config = loadConfig((key) =>
@@ -351,7 +351,7 @@ describe('the OIDC bucket', () => {
 });
 
 describe('the OIDC bucket and its publishers', () => {
-  it('gives only the publishing functions its name and object access to exactly the two discovery keys', () => {
+  it('gives the publishing functions its name and object access to exactly the two discovery keys, verify its name only', () => {
     const [[bucketId]] = resources(hub, 'AWS::S3::Bucket').filter(
       ([, b]) => b.Properties.PublicAccessBlockConfiguration?.BlockPublicPolicy === false,
     ) as [[string, any]];
@@ -359,8 +359,9 @@ describe('the OIDC bucket and its publishers', () => {
     for (const [, f] of resources(hub, 'AWS::Lambda::Function')) {
       const name = (f.Properties.FunctionName as string).replace(/^tether-/, '');
       const publisher = (OIDC_PUBLISHERS as readonly string[]).includes(name);
+      const reader = (OIDC_READERS as readonly string[]).includes(name);
       const env = f.Properties.Environment?.Variables ?? {};
-      expect(env.TETHER_OIDC_BUCKET, name).toEqual(publisher ? { Ref: bucketId } : undefined);
+      expect(env.TETHER_OIDC_BUCKET, name).toEqual(publisher || reader ? { Ref: bucketId } : undefined);
       const roleId = f.Properties.Role['Fn::GetAtt'][0] as string;
       const statements = policies
         .filter(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
