@@ -26,7 +26,8 @@ import { clusterKey, isDirectAccess, targetRoleName, workloadRoleName } from '#l
 import type { StepDeps } from './deps';
 import { MAX_PUBLIC_ACCESS_CIDRS, publicAccessQuotaMessage } from './egress-allowance';
 import { type QuotaCheck, QuotaReader, quotaChecks, rolesAddedBy } from './quotas';
-import { assertSelfManagedNetwork, describeCluster, natGatewayIps } from './resolve';
+import { describeCluster, natGatewayIps } from './resolve';
+import { assertSelfManagedNetwork } from './resolve';
 
 /** One read-only check and what it found. */
 export interface PlanCheck {
