@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { DEFAULT_ENDPOINT } from './client';
+import { clusterCommand } from './commands/cluster';
 import { linkCommand } from './commands/link';
 import { planCommand } from './commands/plan';
 import { parseCallerArn, parseDuration, VERSION } from './context';
@@ -77,6 +78,7 @@ Examples:
       --target 222222222222/ap-southeast-1/cluster-b --policy AmazonEKSViewPolicy --wait
   tether link create -f request.yaml --wait
   tether link list --status ACTIVE -o json
+  tether cluster register 111111111111/eu-west-1/k3s-lab --jwks jwks.json
   tether link kubeconfig lnk_… --merge --set-context
   tether --caller arn:aws:iam::222222222222:role/cluster-owner link approve lnk_… --reason "ticket 42"
   tether --endpoint https://abc123.execute-api.eu-west-1.amazonaws.com link list
@@ -93,6 +95,7 @@ ${EXIT_CODES_HELP}
 
   program.addCommand(linkCommand(io));
   program.addCommand(planCommand(io));
+  program.addCommand(clusterCommand(io));
   inheritSettings(program);
   return program;
 }

@@ -7,6 +7,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AccessControl } from '#api/access';
 import { AwsClients } from '#aws/clients';
 import type { StepDeps } from '#resources/deps';
+import { ClusterStore } from '#store/clusters';
 import { IdempotencyStore } from '#store/idempotency';
 import { LinkStore } from '#store/links';
 import { MembershipStore } from '#store/memberships';
@@ -34,10 +35,18 @@ export function tableStores(db: DynamoDBDocumentClient, tableName: string = DEFA
     links: new LinkStore(db, tableName),
     memberships: new MembershipStore(db, tableName),
     idempotency: new IdempotencyStore(db, tableName),
+    clusters: new ClusterStore(db, tableName),
   };
 }
 
 let current: TetherRuntime | undefined;
+
+/** An anonymous HTTPS GET, as IAM and STS fetch an issuer's documents. */
+async function fetchPublic(url: string) {
+  const res = await fetch(url, { redirect: 'error' });
+  const contentType = res.headers.get('content-type');
+  return { status: res.status, ...(contentType ? { contentType } : {}), body: await res.text() };
+}
 
 /** Replaces the runtime (local mode, tests). */
 export function configureRuntime(runtime: TetherRuntime): void {
@@ -62,9 +71,21 @@ export function runtime(): TetherRuntime {
       ? { permissionsBoundaryName: process.env.TETHER_PERMISSIONS_BOUNDARY_NAME }
       : {}),
   });
+  const oidcBucket = process.env.TETHER_OIDC_BUCKET;
   current = {
     clients,
     ...tableStores(clients.dynamodb(), process.env.TETHER_TABLE_NAME ?? DEFAULT_TABLE_NAME),
+    // Self-managed clusters' discovery documents, in the hub stack's OIDC bucket; read back
+    // anonymously over HTTPS, as IAM and STS read them.
+    ...(oidcBucket
+      ? {
+          oidcPublishing: {
+            bucket: oidcBucket,
+            region: process.env.TETHER_OIDC_BUCKET_REGION ?? clients.hubRegion,
+            fetchPublic: fetchPublic,
+          },
+        }
+      : {}),
     now: () => new Date(),
     stateMachines: {
       onboard: process.env.TETHER_ONBOARD_STATE_MACHINE_ARN ?? '',

@@ -407,6 +407,29 @@ export class HubStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.oidcBucket = oidcBucket;
+    // The functions that publish, remove or read back self-managed clusters' discovery
+    // documents (docs/architecture.md#oidc-publishing-for-self-managed-clusters): the bucket's name, and object
+    // reads and writes of exactly the two discovery keys, with the hub's own role (the bucket
+    // is the hub's, not a member account's).
+    for (const name of [...OIDC_PUBLISHERS, ...OIDC_READERS]) {
+      const fn = this.functions.get(name);
+      if (!fn) throw new Error(`No function ${name} to give the OIDC bucket to`);
+      fn.addEnvironment('TETHER_OIDC_BUCKET', oidcBucket.bucketName);
+      fn.addEnvironment('TETHER_OIDC_BUCKET_REGION', Aws.REGION);
+      // Readers read the documents back anonymously over HTTPS, as IAM and STS do: no S3 access.
+      if ((OIDC_READERS as readonly string[]).includes(name)) continue;
+      fn.role?.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'PublishOidcDiscovery',
+          actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+          resources: [
+            oidcBucket.arnForObjects('*/.well-known/openid-configuration'),
+            oidcBucket.arnForObjects('*/keys.json'),
+          ],
+        }),
+      );
+    }
+
     oidcBucket.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'PublicOidcDiscovery',
@@ -530,6 +553,16 @@ function hasParallelParameters(node: unknown): boolean {
   if (state.Type === 'Parallel' && state.Parameters !== undefined) return true;
   return Object.values(state).some(hasParallelParameters);
 }
+
+/**
+ * The functions that publish or remove self-managed clusters' OIDC discovery (the OIDC
+ * provider steps, and the API's `PUT`/`DELETE /clusters/…`, which republishes on a key
+ * rotation): the bucket's name and object access to the two discovery keys.
+ */
+export const OIDC_PUBLISHERS = ['ensure-oidc-provider', 'release-oidc-provider', API_FUNCTION] as const;
+
+/** The functions that only read the documents back anonymously (verify): the bucket's name only. */
+export const OIDC_READERS = ['verify-role-chain'] as const;
 
 /** `ensure-oidc-provider` → `EnsureOidcProvider`. */
 export function pascal(name: string): string {

@@ -13,6 +13,7 @@ import type { KubernetesTarget } from '#aws/kubernetes';
 import type { LinkStore } from '#store/links';
 import { DEFAULT_TABLE_NAME } from '#store/table';
 import { loadAccessControl } from '#api/access';
+import { DISCOVERY_BUCKET_PUBLIC_ACCESS_BLOCK, discoveryBucketPolicy } from '#resources/oidc-discovery';
 import { configureRuntime, type TetherRuntime, tableStores } from '#functions/runtime';
 import type { CidrGuardrails } from '#link/cidrs';
 import { startDynamo } from '#local/adapters/dynamodb';
@@ -51,6 +52,9 @@ export const LOCAL_HUB_REGION = 'ap-southeast-1';
  * Tether's operator, in Tether's own account — which the default policies let do anything.
  */
 export const LOCAL_OPERATOR_ARN = `arn:aws:iam::${LOCAL_HUB_ACCOUNT_ID}:role/tether-operator`;
+
+/** The name of Tether's OIDC bucket in the local runtime's hub account. */
+export const localOidcBucket = (hubAccountId: string) => `tether-oidc-${hubAccountId}`;
 
 export interface LocalRuntimeOptions {
   /** Where the table, the sandbox and the executions live; none = in memory. */
@@ -255,9 +259,30 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     });
     const stores = tableStores(clients.dynamodb(), tableName);
     const links = stores.links;
+    // Tether's OIDC bucket, in the hub account, as the hub stack makes it in AWS: self-managed
+    // clusters' discovery documents are published there and read back anonymously, as IAM
+    // and STS read them (docs/architecture.md#oidc-publishing-for-self-managed-clusters).
+    const oidcPublishing = useSandbox
+      ? {
+          bucket: localOidcBucket(options.hubAccountId ?? LOCAL_HUB_ACCOUNT_ID),
+          region: LOCAL_HUB_REGION,
+          fetchPublic: async (url: string) => sandbox.anonymousGet(url),
+        }
+      : undefined;
+    if (oidcPublishing) {
+      // Deployed, not called: the sandbox's call log starts with the requests, as in AWS.
+      sandbox.addBucket({
+        accountId: options.hubAccountId ?? LOCAL_HUB_ACCOUNT_ID,
+        name: oidcPublishing.bucket,
+        region: oidcPublishing.region,
+        publicAccessBlock: DISCOVERY_BUCKET_PUBLIC_ACCESS_BLOCK,
+        policy: JSON.stringify(discoveryBucketPolicy(oidcPublishing.bucket)),
+      });
+    }
     const runtime: TetherRuntime = {
       clients,
       ...stores,
+      ...(oidcPublishing ? { oidcPublishing } : {}),
       now: () => new Date(),
       access,
       stateMachines: {

@@ -14,12 +14,16 @@ import { fileURLToPath } from 'node:url';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { type Caller, callerName } from '#link/caller';
 import { hasPrivateRanges } from '#link/cidrs';
-import type { Link, LinkSpec } from '#link/model';
+import type { ClusterRef, Link, LinkSpec } from '#link/model';
 import { linkNaturalKey } from '#link/names';
 
 /** The actions of the policies, one per kind of API operation. */
 export const ACTIONS = ['CreateLink', 'ReadLink', 'ReconcileLink', 'DeleteLink', 'ApproveLink'] as const;
 export type Action = (typeof ACTIONS)[number];
+
+/** The actions on self-managed clusters (`PUT`, `GET`, `DELETE /clusters/{accountId}/{region}/{name}`). */
+export const CLUSTER_ACTIONS = ['RegisterCluster', 'ReadCluster', 'DeregisterCluster'] as const;
+export type ClusterAction = (typeof CLUSTER_ACTIONS)[number];
 
 /** The resource of a request: a recorded link, or a link being asked for (its spec). */
 export type LinkResource =
@@ -237,14 +241,64 @@ export class AccessPolicies {
       network: { mode: 'nat' },
       identity: { mode: 'irsa' },
     };
-    for (const action of ACTIONS) {
-      const answer = this.#ask({ caller, action, resource: { spec, createdBy: caller }, approved: false });
+    for (const action of [...ACTIONS, ...CLUSTER_ACTIONS]) {
+      const answer = (CLUSTER_ACTIONS as readonly string[]).includes(action)
+        ? this.#askCluster(caller, action as ClusterAction, spec.source)
+        : this.#ask({
+            caller,
+            action: action as Action,
+            resource: { spec, createdBy: caller },
+            approved: false,
+          });
       if (answer.type === 'failure') {
         throw new PolicyFileError(
           `${schemaPath} does not describe the request Tether passes for ${action}: ${answer.errors.map(messageOf).join('; ')}`,
         );
       }
     }
+  }
+
+  /** The policies' answer to an action on a self-managed cluster. */
+  decideOnCluster(request: {
+    readonly caller: Caller;
+    readonly action: ClusterAction;
+    readonly cluster: ClusterRef;
+  }): AccessDecision {
+    const answer = this.#askCluster(request.caller, request.action, request.cluster);
+    if (answer.type === 'failure') {
+      throw new Error(`Cedar refused the request: ${answer.errors.map(messageOf).join('; ')}`);
+    }
+    const { decision, diagnostics } = answer.response;
+    return {
+      allowed: decision === 'allow',
+      policies: diagnostics.reason,
+      errors: diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`),
+    };
+  }
+
+  #askCluster(caller: Caller, action: ClusterAction, cluster: ClusterRef): cedar.AuthorizationAnswer {
+    const principal = callerEntity(caller);
+    const id = `${cluster.accountId}/${cluster.region}/${cluster.cluster}`;
+    const resource = {
+      uid: uid('SelfManagedCluster', id),
+      attrs: {
+        account: entity('Account', cluster.accountId),
+        accountId: cluster.accountId,
+        region: cluster.region,
+        name: cluster.cluster,
+      },
+      parents: [],
+    };
+    return cedar.statefulIsAuthorized({
+      principal: principal.uid,
+      action: uid('Action', action),
+      resource: resource.uid,
+      context: { hub: entity('Account', this.hubAccountId) },
+      preparsedPolicySetId: this.#policySetId,
+      preparsedSchemaName: this.#schemaName,
+      validateRequest: true,
+      entities: [principal, resource],
+    });
   }
 
   /** The policies' answer to one request. */

@@ -37,6 +37,8 @@ import {
   scopedIdempotencyKey,
 } from './access';
 import { type ApprovalDecision, decideApproval } from './approval';
+import { authorizeOnCluster, clusterOfPath, deleteCluster, getCluster, putCluster } from './clusters';
+import type { ClusterRegistration } from '#resources/self-managed-cluster';
 
 function toResponse(result: ApiResult): APIGatewayProxyStructuredResultV2 {
   if (result.text !== undefined) {
@@ -93,6 +95,21 @@ const functionHandler = async (
     case 'verifyLink':
       await authorizeOnLink(rt, caller, 'ReadLink', id);
       return toResponse(await verifyLink(apiSession(rt, caller), id, caller));
+    case 'registerCluster': {
+      const cluster = clusterOfPath(request.pathParams);
+      authorizeOnCluster(rt, caller, 'RegisterCluster', cluster);
+      return toResponse(await putCluster(rt, cluster, request.body as ClusterRegistration, caller));
+    }
+    case 'getCluster': {
+      const cluster = clusterOfPath(request.pathParams);
+      authorizeOnCluster(rt, caller, 'ReadCluster', cluster);
+      return toResponse(await getCluster(rt, cluster));
+    }
+    case 'deregisterCluster': {
+      const cluster = clusterOfPath(request.pathParams);
+      authorizeOnCluster(rt, caller, 'DeregisterCluster', cluster);
+      return toResponse(await deleteCluster(rt, cluster));
+    }
     case 'decideApproval':
       return toResponse(await decideApproval(rt, caller, id, request.body as ApprovalDecision));
     default:

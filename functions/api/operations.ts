@@ -33,7 +33,7 @@ import {
 } from '#resources/plan';
 import { renderManifests } from '#resources/manifests';
 import { caSecretManifest, generateClusterCa, workloadCaCertificate } from '#resources/roles-anywhere';
-import { verifyChain } from '#resources/verify';
+import { selfManagedHops, verifyChain } from '#resources/verify';
 import type { LinkFilters, Reservation } from '#store/links';
 import { offboardInput, onboardInput, reconcileInput } from '#link/workflow-input';
 import type { Admission, DeniedTarget, PlanAdmission } from './access';
@@ -651,7 +651,7 @@ export async function verifyLink(rt: TetherRuntime, id: string, caller?: Caller)
       `Link ${id} is ${link.status} and has not resolved its clusters yet: there is no chain to verify`,
     );
   }
-  const hops = await verifyChain(link, rt.clients);
+  const hops = [...(await selfManagedHops(link, rt)), ...(await verifyChain(link, rt.clients))];
   const verification: LinkVerification = {
     at: rt.now().toISOString(),
     ok: hops.every((h) => h.ok),

@@ -22,6 +22,8 @@ export const API_ERROR_CODES = {
   ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'The route does not allow this method' },
   LINK_NOT_FOUND: { status: 404, title: 'No such link' },
+  CLUSTER_NOT_REGISTERED: { status: 404, title: 'No such self-managed cluster' },
+  CLUSTER_IN_USE: { status: 409, title: 'Links use the self-managed cluster' },
   ACCESS_DENIED: { status: 403, title: 'The policies do not allow the caller this action' },
   CLUSTER_NOT_FOUND: { status: 422, title: 'A cluster of the request does not exist' },
   ACCOUNT_NOT_REACHABLE: { status: 422, title: 'Tether cannot act in an account of the request' },

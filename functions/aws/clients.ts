@@ -253,6 +253,27 @@ export class AwsClients {
     return doc;
   }
 
+  /**
+   * S3 of the hub's own buckets (Tether's OIDC bucket, where self-managed clusters' discovery
+   * documents are published), with the hub's credentials, like its table: the bucket is the
+   * hub's, not a member account's, so no agent role is assumed.
+   */
+  hubS3(region: string = this.hubRegion): S3Client {
+    if (this.#root) return this.#root.hubS3(region);
+    const key = `s3-hub|${this.hubAccountId}|${region}`;
+    const cached = this.#clients.get(key);
+    if (cached) return cached as S3Client;
+    const client = new S3Client({
+      region,
+      credentials: this.#options.hubCredentials,
+      maxAttempts: 3,
+      forcePathStyle: true,
+    });
+    this.#options.configureClient?.(client, 's3');
+    this.#clients.set(key, client);
+    return client;
+  }
+
   /** Releases the sockets of every client made so far (and of every session's clients). */
   destroy(): void {
     for (const client of this.#clients.values()) client.destroy();

@@ -156,6 +156,11 @@ export interface LinkError {
 /** What the resolve step read of both clusters: what every later step builds on. */
 export interface ResolvedSource {
   readonly clusterArn: string;
+  /**
+   * `self-managed`: a registered cluster that is not EKS, whose issuer Tether serves from its
+   * OIDC bucket (no VPC: its egress is given). Absent: an EKS cluster.
+   */
+  readonly kind?: 'self-managed';
   readonly issuer?: string;
   readonly vpcId: string;
   /** Public IPs of the source VPC's available NAT gateways, sorted. */

@@ -44,6 +44,8 @@ import {
   PutPublicAccessBlockCommand,
   type S3Client,
   CreateBucketCommand,
+  GetBucketPolicyCommand,
+  GetPublicAccessBlockCommand,
   HeadBucketCommand,
 } from '@aws-sdk/client-s3';
 import { importJWK, type JWK } from 'jose';
@@ -51,8 +53,9 @@ import { isAwsError } from '#aws/errors';
 import { InvalidRequestError, UnsupportedClusterError } from '#link/errors';
 import type { ClusterRef } from '#link/model';
 
-export const DISCOVERY_PATH = '.well-known/openid-configuration';
-export const JWKS_PATH = 'keys.json';
+import { DISCOVERY_PATH, JWKS_PATH } from './published-discovery';
+
+export { DISCOVERY_PATH, JWKS_PATH } from './published-discovery';
 /** How long a key dropped from the JWKS is still published, by default. */
 export const RETAIN_RETIRED_KEYS_SECONDS = 48 * 3600;
 /** Object metadata on keys.json: when each retired key was dropped (`kid` → ISO time). */
@@ -60,6 +63,7 @@ const RETIRED_METADATA = 'tether-retired';
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
 const EC_CURVES: Record<string, string> = { 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' };
+const RSA_ALGS = ['RS256', 'RS384', 'RS512'];
 
 /** A public key as Tether publishes it: only the public members. */
 export type PublicJwk = Pick<JWK, 'kty' | 'kid' | 'use' | 'alg' | 'n' | 'e' | 'crv' | 'x' | 'y'>;
@@ -147,6 +151,11 @@ export async function validateJwks(jwks: unknown, at = '/oidc/jwks'): Promise<Pu
     }
     const alg =
       key.kty === 'RSA' ? (typeof key.alg === 'string' ? key.alg : 'RS256') : EC_CURVES[String(key.crv)];
+    // STS takes RS256/384/512 and ES256/384/512 only (docs/aws-facts.md#web-identity-tokens).
+    if (key.kty === 'RSA' && !RSA_ALGS.includes(alg ?? '')) {
+      problems.push({ path, message: `RSA alg ${String(key.alg)} is not allowed: RS256, RS384 or RS512` });
+      continue;
+    }
     if (!alg || (key.kty === 'EC' && key.alg !== undefined && key.alg !== alg)) {
       problems.push({
         path,
@@ -191,7 +200,7 @@ export function discoveryDocument(issuer: string) {
     authorization_endpoint: 'urn:kubernetes:programmatic_authorization',
     response_types_supported: ['id_token'],
     subject_types_supported: ['public'],
-    id_token_signing_alg_values_supported: ['RS256', 'ES256', 'ES384', 'ES512'],
+    id_token_signing_alg_values_supported: ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512'],
     claims_supported: ['sub', 'iss'],
   };
 }
@@ -337,6 +346,14 @@ export async function unpublishDiscovery(
   return { action: 'deleted', issuer };
 }
 
+/** Block Public Access of Tether's OIDC bucket: ACLs blocked and ignored, its public policy allowed. */
+export const DISCOVERY_BUCKET_PUBLIC_ACCESS_BLOCK = {
+  BlockPublicAcls: true,
+  IgnorePublicAcls: true,
+  BlockPublicPolicy: false,
+  RestrictPublicBuckets: false,
+} as const;
+
 /** The bucket policy of Tether's OIDC bucket: public reads of exactly the discovery keys (as the hub stack writes it). */
 export function discoveryBucketPolicy(bucket: string) {
   return {
@@ -359,8 +376,27 @@ export function discoveryBucketPolicy(bucket: string) {
  * discovery keys.
  */
 export async function ensureDiscoveryBucket(s3: S3Client, bucket: string, region: string) {
+  const wanted = DISCOVERY_BUCKET_PUBLIC_ACCESS_BLOCK;
+  const policy = JSON.stringify(discoveryBucketPolicy(bucket));
   try {
     await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    // An existing bucket set up as wanted is left alone: a restart writes nothing.
+    const [block, current] = await Promise.all([
+      s3
+        .send(new GetPublicAccessBlockCommand({ Bucket: bucket }))
+        .then((o) => o.PublicAccessBlockConfiguration)
+        .catch(() => undefined),
+      s3
+        .send(new GetBucketPolicyCommand({ Bucket: bucket }))
+        .then((o) => o.Policy)
+        .catch(() => undefined),
+    ]);
+    const same =
+      block !== undefined &&
+      Object.entries(wanted).every(([k, v]) => block[k as keyof typeof wanted] === v) &&
+      current !== undefined &&
+      JSON.stringify(JSON.parse(current)) === policy;
+    if (same) return;
   } catch (err) {
     if (!isAwsError(err, 'NotFound', 'NoSuchBucket')) throw err;
     await s3.send(
@@ -375,15 +411,8 @@ export async function ensureDiscoveryBucket(s3: S3Client, bucket: string, region
   await s3.send(
     new PutPublicAccessBlockCommand({
       Bucket: bucket,
-      PublicAccessBlockConfiguration: {
-        BlockPublicAcls: true,
-        IgnorePublicAcls: true,
-        BlockPublicPolicy: false,
-        RestrictPublicBuckets: false,
-      },
+      PublicAccessBlockConfiguration: wanted,
     }),
   );
-  await s3.send(
-    new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(discoveryBucketPolicy(bucket)) }),
-  );
+  await s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: policy }));
 }

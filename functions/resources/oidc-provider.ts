@@ -19,7 +19,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { ConflictUnmanagedResourceError, QuotaExceededError } from '#link/errors';
 import { isAwsError } from '#aws/errors';
-import type { Link } from '#link/model';
+import type { ClusterRef, Link } from '#link/model';
 import { parsePolicy } from '#link/policy/evaluate';
 import { issuerHostPath, oidcProviderArn, owners } from '#link/names';
 import { membership } from '#store/table';
@@ -28,6 +28,30 @@ import { joinShared, leaveShared } from '#store/memberships';
 import { isManaged, isOwnedBy, ownershipTags } from '#link/tags';
 import { resolvedOf } from './resolve';
 import { releaseTrustAnchorStep, trustAnchorStep } from './roles-anywhere';
+
+/**
+ * How a self-managed issuer's documents are published and removed
+ * (`./self-managed-cluster`): given by the two step handlers, so that only their bundles
+ * carry the S3 client (this module is imported by many others for {@link STS_AUDIENCE}).
+ */
+export interface DiscoveryPublisher {
+  publish(
+    deps: StepDeps,
+    ref: ClusterRef,
+  ): Promise<{
+    action: string;
+    jwksUri: string;
+    kids: readonly (string | undefined)[];
+    retiredKids: readonly string[];
+  }>;
+  unpublish(deps: StepDeps, issuer: string): Promise<{ action: string }>;
+}
+
+function publisherOf(publisher: DiscoveryPublisher | undefined): DiscoveryPublisher {
+  if (!publisher)
+    throw new Error('A self-managed source needs the discovery publisher (the step handler gives it)');
+  return publisher;
+}
 
 export const STS_AUDIENCE = 'sts.amazonaws.com';
 
@@ -99,7 +123,7 @@ export async function ensureOidcProvider(
  * The onboard step: join the issuer's membership (one member per link, so the provider goes
  * with the issuer's last link, whatever workload it belongs to), then ensure the provider.
  */
-export async function oidcProviderStep(link: Link, deps: StepDeps) {
+export async function oidcProviderStep(link: Link, deps: StepDeps, publisher?: DiscoveryPublisher) {
   const { source } = link.spec;
   if (link.spec.identity.mode === 'principal') {
     // The source is an existing role: no web identity, so no provider (docs/architecture.md#identity-modes).
@@ -122,8 +146,29 @@ export async function oidcProviderStep(link: Link, deps: StepDeps) {
     { linkId: link.id },
     deps.now().getTime(),
   );
+  // A self-managed cluster's issuer is served by Tether: its documents are published first,
+  // as IAM reads the issuer when it trusts it, and STS when it verifies a token.
+  const published =
+    resolvedOf(link).source.kind === 'self-managed'
+      ? await publisherOf(publisher).publish(deps, source)
+      : undefined;
   const provider = await ensureOidcProvider(deps.clients.iam(source.accountId), source.accountId, issuer);
-  return { result: { ...provider }, outputs: { oidcProviderArn: provider.arn } };
+  return {
+    result: {
+      ...provider,
+      ...(published
+        ? {
+            discovery: {
+              action: published.action,
+              jwksUri: published.jwksUri,
+              kids: published.kids,
+              retiredKids: published.retiredKids,
+            },
+          }
+        : {}),
+    },
+    outputs: { oidcProviderArn: provider.arn },
+  };
 }
 
 /** Whether a trust policy lets the provider's web identities in: an Allow naming it as a Federated principal. */
@@ -188,7 +233,7 @@ export async function deleteOwnedProvider(iam: IAMClient, accountId: string, iss
 }
 
 /** The offboard step: leave the issuer; the provider goes with the issuer's last link. */
-export async function releaseOidcProviderStep(link: Link, deps: StepDeps) {
+export async function releaseOidcProviderStep(link: Link, deps: StepDeps, publisher?: DiscoveryPublisher) {
   const { source } = link.spec;
   if (link.spec.identity.mode === 'roles-anywhere') return releaseTrustAnchorStep(link, deps);
   const issuer = link.outputs.resolved?.source.issuer;
@@ -201,7 +246,17 @@ export async function releaseOidcProviderStep(link: Link, deps: StepDeps) {
     membership.link(link.id),
     link.id,
     deps.now().getTime(),
-    () => deleteOwnedProvider(deps.clients.iam(source.accountId), source.accountId, issuer),
+    async () => {
+      const provider = await deleteOwnedProvider(
+        deps.clients.iam(source.accountId),
+        source.accountId,
+        issuer,
+      );
+      // A self-managed issuer's documents go with its last link (docs/architecture.md#oidc-publishing-for-self-managed-clusters).
+      if (link.outputs.resolved?.source.kind !== 'self-managed') return provider;
+      const discovery = await publisherOf(publisher).unpublish(deps, issuer);
+      return { ...provider, discovery: discovery.action };
+    },
   );
   return {
     result: outcome.removed

@@ -35,7 +35,7 @@ import { fingerprintOf, profileName, trustAnchorName } from './roles-anywhere';
 import type { StepDeps } from './deps';
 import { MAX_PUBLIC_ACCESS_CIDRS, publicAccessQuotaMessage } from './egress-allowance';
 import { type QuotaCheck, QuotaReader, quotaChecks, rolesAddedBy } from './quotas';
-import { describeCluster } from './resolve';
+import { assertSelfManagedNetwork, describeCluster } from './resolve';
 
 /** One read-only check and what it found. */
 export interface PlanCheck {
@@ -78,14 +78,27 @@ export function specsOf(request: OnboardingRequest): LinkSpec[] {
 
 /** Describes every cluster of the request once; throws the domain error of the first that cannot take the link. */
 export async function checkClusters(
-  deps: Pick<StepDeps, 'clients'>,
+  deps: Pick<StepDeps, 'clients' | 'clusters'>,
   request: OnboardingRequest,
 ): Promise<PlanCheck[]> {
   const checks: PlanCheck[] = [];
   const seen = new Map<string, Promise<void>>();
+  // A source registered as self-managed is not EKS: Tether serves its issuer, and it has no VPC.
+  const registered =
+    request.identity.mode === 'principal' ? undefined : await deps.clusters?.get(request.source);
+  if (registered) {
+    assertSelfManagedNetwork(request);
+    checks.push({
+      check: `cluster ${clusterKey(request.source)}`,
+      ok: true,
+      detail: `self-managed, issuer ${registered.issuer} (served by Tether), keys ${registered.keys.map((k) => k.kid).join(', ')}`,
+    });
+  }
   // A `principal` source is a role, not a cluster Tether reads: its cluster need not be EKS.
   const clusters =
-    request.identity.mode === 'principal' ? request.targets : [request.source, ...request.targets];
+    request.identity.mode === 'principal' || registered
+      ? request.targets
+      : [request.source, ...request.targets];
   for (const c of clusters) {
     const key = clusterKey(c);
     if (seen.has(key)) continue;
@@ -184,7 +197,7 @@ export async function checkPublicAccessQuota(
  * plan.targets.map((t) => t.action); // ['create']
  */
 export async function planRequest(
-  deps: Pick<StepDeps, 'clients' | 'links'>,
+  deps: Pick<StepDeps, 'clients' | 'links' | 'clusters'>,
   request: OnboardingRequest,
 ): Promise<Plan> {
   // A request that breaks the guardrails is refused before any account is read.
@@ -227,8 +240,14 @@ export async function planRequest(
     making.map((t) => t.spec),
   );
   const withQuotas: TargetPlan[] = [];
+  const registered =
+    request.identity.mode === 'principal' ? undefined : await deps.clusters?.get(request.source);
   for (const t of targets) {
-    withQuotas.push(making.includes(t) ? { ...t, checks: await quotaChecks(reader, t.spec, rolesAdded) } : t);
+    withQuotas.push(
+      making.includes(t)
+        ? { ...t, checks: await quotaChecks(reader, t.spec, rolesAdded, registered?.issuer) }
+        : t,
+    );
   }
   return { checks, targets: withQuotas };
 }

@@ -434,6 +434,8 @@ export async function quotaChecks(
   reader: QuotaReader,
   spec: LinkSpec,
   rolesAdded: ReadonlyMap<string, number>,
+  /** The issuer Tether serves for a self-managed source (which is not read from EKS). */
+  selfManagedIssuer?: string,
 ): Promise<QuotaCheck[]> {
   const { source, target } = spec;
   const checks: QuotaCheck[] = [];
@@ -442,10 +444,12 @@ export async function quotaChecks(
   // The source cluster's VPC holds the NAT gateways a `nat` network lets in.
   const natSource = spec.network.mode === 'nat' && spec.identity.mode !== 'principal';
   const [sourceCluster, targetCluster] = await Promise.all([
-    irsa || natSource ? reader.cluster(source) : Promise.resolve(undefined),
+    (irsa && selfManagedIssuer === undefined) || natSource
+      ? reader.cluster(source)
+      : Promise.resolve(undefined),
     reader.cluster(target),
   ]);
-  const issuer = sourceCluster?.identity?.oidc?.issuer ?? '';
+  const issuer = selfManagedIssuer ?? sourceCluster?.identity?.oidc?.issuer ?? '';
   const workloadName = workloadRoleName(source);
   const direct = isDirectAccess(spec);
 

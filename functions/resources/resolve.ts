@@ -61,18 +61,41 @@ export async function natGatewayIps(ec2: EC2Client, vpcId: string): Promise<stri
   return [...ips].sort();
 }
 
-/** Resolves both clusters of a link and, for `nat` networking, the source egress IPs. */
-export async function resolveLink(clients: AwsClients, spec: LinkSpec): Promise<Resolved> {
+/**
+ * The network a self-managed source can have: it has no VPC in AWS to read NAT gateways from,
+ * so its egress is given (`cidrs`) or there is none. Throws {@link UnsupportedClusterError}
+ * for `nat`.
+ */
+export function assertSelfManagedNetwork(spec: Pick<LinkSpec, 'network' | 'source'>): void {
+  if (spec.network.mode === 'nat') {
+    throw new UnsupportedClusterError(
+      `Source cluster ${spec.source.accountId}/${spec.source.region}/${spec.source.cluster} is self-managed: it has no VPC in AWS to read NAT gateways from; give its egress IPs with network mode "cidrs" (or "none")`,
+    );
+  }
+}
+
+/**
+ * Resolves both clusters of a link and, for `nat` networking, the source egress IPs. A source
+ * registered as self-managed (`registered`) is not read from EKS: its issuer is the one Tether
+ * serves, and it has no VPC.
+ */
+export async function resolveLink(
+  clients: AwsClients,
+  spec: LinkSpec,
+  registered?: { readonly issuer: string },
+): Promise<Resolved> {
   // A `principal` source is an IAM role: its cluster is not read (it need not be EKS), and
   // its egress is given (cidrs or none), never read from a VPC.
   const principal = spec.identity.mode === 'principal';
+  const selfManaged = !principal && registered !== undefined;
+  if (selfManaged) assertSelfManagedNetwork(spec);
   const [source, target] = await Promise.all([
-    principal
+    principal || selfManaged
       ? Promise.resolve(undefined)
       : describeCluster(clients.eks(spec.source.accountId, spec.source.region), spec.source),
     describeCluster(clients.eks(spec.target.accountId, spec.target.region), spec.target),
   ]);
-  const issuer = source?.identity?.oidc?.issuer;
+  const issuer = selfManaged ? registered.issuer : source?.identity?.oidc?.issuer;
   if (spec.identity.mode === 'irsa' && !issuer) {
     throw new UnsupportedClusterError(
       `Cluster ${spec.source.cluster} has no OIDC issuer; irsa needs one (or publish OIDC discovery for a self-managed cluster)`,
@@ -93,6 +116,7 @@ export async function resolveLink(clients: AwsClients, spec: LinkSpec): Promise<
   return {
     source: {
       clusterArn: source?.arn ?? eksClusterArn(spec.source),
+      ...(selfManaged ? { kind: 'self-managed' as const } : {}),
       ...(issuer ? { issuer } : {}),
       vpcId,
       natIps,

@@ -62,6 +62,7 @@ import { findAssociation, POD_IDENTITY_PRINCIPAL, podIdentityRequestTags } from 
 import { isOwnedBy } from '#link/tags';
 import { describeCluster, natGatewayIps, resolvedOf } from './resolve';
 import type { StepDeps } from './deps';
+import { checkPublished } from './published-discovery';
 
 export interface Hop {
   readonly hop: string;
@@ -768,9 +769,35 @@ async function networkHops(link: Link, clients: AwsClients, reads: SharedReads):
   return [...hops, ...stale];
 }
 
+/**
+ * The hop of a self-managed source (none for any other): STS verifies the workload's token
+ * against the JWKS the published discovery document names, so both are read as an anonymous
+ * reader does, and must serve the keys registered now (a rotation since the onboard changed
+ * them; else the onboard's). Apart from {@link verifyChain}: it needs the OIDC bucket and the
+ * registration, which the onboard's step and the API's verify have.
+ */
+export async function selfManagedHops(
+  link: Link,
+  deps: Pick<StepDeps, 'oidcPublishing' | 'clusters'>,
+): Promise<Hop[]> {
+  const source = link.outputs.resolved?.source;
+  if (link.spec.identity.mode !== 'irsa' || source?.kind !== 'self-managed') return [];
+  const issuer = source.issuer ?? '';
+  const registration = await deps.clusters?.get(link.spec.source);
+  const published = link.steps.oidcProvider?.result?.discovery as { kids?: string[] } | undefined;
+  const kids = registration ? registration.keys.map((k) => k.kid ?? '') : (published?.kids ?? []);
+  const served = deps.oidcPublishing
+    ? await checkPublished(deps.oidcPublishing, issuer, kids)
+    : { ok: false, detail: 'Tether has no OIDC bucket configured' };
+  return [{ hop: 'published-discovery', ok: served.ok, detail: served.detail }];
+}
+
 /** The onboard step: every hop must hold. */
-export async function verifyStep(link: Link, deps: Pick<StepDeps, 'clients'>) {
-  const hops = await verifyChain(link, deps.clients);
+export async function verifyStep(
+  link: Link,
+  deps: Pick<StepDeps, 'clients' | 'oidcPublishing' | 'clusters'>,
+) {
+  const hops = [...(await selfManagedHops(link, deps)), ...(await verifyChain(link, deps.clients))];
   const failed = hops.filter((h) => !h.ok && !h.advisory);
   if (failed.length) {
     throw new VerificationFailedError(

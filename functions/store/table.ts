@@ -10,6 +10,7 @@
  * | natural key (one link per workload → target: the link to be, RESERVED with a lease, then COMMITTED) | `LINKKEY#<hash>` | `LINKKEY` |
  * | onboarding request | `REQUEST#<id>` | `REQUEST` |
  * | idempotency key | `IDEMPOTENCY#<key>` | `IDEMPOTENCY` |
+ * | registered self-managed cluster | `CLUSTER#<account>#<region>#<name>` | `CLUSTER` |
  * | membership of a shared resource | `<KIND>#<resource key>` | `<MEMBER KIND>#<member id>` |
  * | removal lock of a shared resource | `<KIND>#<resource key>` | `#REMOVAL_LOCK` |
  */
@@ -42,6 +43,10 @@ export const keys = {
   }),
   request: (requestId: string) => ({ pk: `REQUEST#${requestId}`, sk: 'REQUEST' }),
   idempotency: (key: string) => ({ pk: `IDEMPOTENCY#${key}`, sk: 'IDEMPOTENCY' }),
+  cluster: (accountId: string, region: string, cluster: string) => ({
+    pk: `CLUSTER#${accountId}#${region}#${cluster}`,
+    sk: 'CLUSTER',
+  }),
 } as const;
 
 /** Membership keys of the shared resources (docs/architecture.md#state-in-dynamodb). */

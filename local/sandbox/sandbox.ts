@@ -39,6 +39,7 @@ import {
   emptyState,
   type IssuerKeyState,
   loadState,
+  type PublicAccessBlockState,
   type SandboxState,
   saveState,
 } from './state';
@@ -677,6 +678,37 @@ export class Sandbox {
     this.#save();
     this.onClusterAdded?.(ids);
     return ids;
+  }
+
+  /**
+   * Puts a bucket in place as a deployment (CloudFormation) would: in `accountId`, with its
+   * Block Public Access settings and bucket policy, its objects kept if it exists. The local
+   * runtime seeds the hub's OIDC bucket this way, as the world seeds the hub's role.
+   */
+  addBucket(spec: {
+    readonly accountId: string;
+    readonly name: string;
+    readonly region: string;
+    readonly publicAccessBlock: PublicAccessBlockState;
+    readonly policy?: string;
+  }): void {
+    const account = this.#state.accounts[spec.accountId];
+    if (!account) throw new Error(`No account ${spec.accountId} in the sandbox`);
+    for (const other of Object.values(this.#state.accounts)) {
+      if (other.id !== spec.accountId && other.s3.buckets[spec.name])
+        throw new Error(`Bucket ${spec.name} belongs to account ${other.id}`);
+    }
+    const existing = account.s3.buckets[spec.name];
+    account.s3.buckets[spec.name] = {
+      Name: spec.name,
+      Region: spec.region,
+      CreationDate: existing?.CreationDate ?? new Date().toISOString(),
+      Tags: existing?.Tags ?? null,
+      objects: existing?.objects ?? {},
+      PublicAccessBlock: { ...spec.publicAccessBlock },
+      ...(spec.policy === undefined ? {} : { Policy: spec.policy }),
+    };
+    this.#save();
   }
 
   // ---- issuers and cluster endpoints (the doors of local/adapters/) ---------------------

@@ -364,7 +364,9 @@ async function verifyWebIdentityToken(
       createLocalJWKSet(keys as Parameters<typeof createLocalJWKSet>[0]),
       {
         issuer,
-        algorithms: ['RS256'],
+        // STS API reference, AssumeRoleWithWebIdentity: "Tokens must be signed using either
+        // RSA keys (RS256, RS384, or RS512) or ECDSA keys (ES256, ES384, or ES512)".
+        algorithms: WEB_IDENTITY_ALGORITHMS,
         currentDate: new Date(ctx.now()),
       },
     ));
@@ -387,6 +389,9 @@ async function verifyWebIdentityToken(
   if (aud === undefined) throw invalidToken('Incorrect token audience');
   return { providerArn, hostPath, sub: String(payload.sub ?? ''), aud };
 }
+
+/** The signing algorithms STS takes in a web identity token (docs/aws-facts.md#web-identity-tokens). */
+export const WEB_IDENTITY_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512'];
 
 /** The STS operations the sandbox implements. */
 export const stsOperations: Operations = {

@@ -18,7 +18,7 @@ import { apiRoutes } from '../../infra/api-routes';
 import { STACKS, buildApp, newApp, type TetherApp } from '../../infra/app';
 import { SDK_PACKAGES } from '../../infra/bundles';
 import { loadConfig } from '../../infra/config';
-import { WORKFLOWS } from '../../infra/hub-stack';
+import { OIDC_PUBLISHERS, OIDC_READERS, WORKFLOWS } from '../../infra/hub-stack';
 import { hubBusArn, hubRoleArn } from '../../infra/names';
 
 const config = loadConfig((key) =>
@@ -171,8 +171,11 @@ describe('the functions', () => {
       const name = f.Properties.FunctionName as string;
       const needs = built.hub.functions.get(name.replace(/^tether-/, ''));
       expect(needs, id).toBeDefined();
-      // S3 is used by no function today; the steps that only write the table carry DynamoDB alone.
-      expect(has(SDK_PACKAGES.s3[0]), name).toBe(false);
+      // S3 only where self-managed clusters' discovery documents are published or removed;
+      // the steps that only write the table carry DynamoDB alone.
+      expect(has(SDK_PACKAGES.s3[0]), name).toBe(
+        (OIDC_PUBLISHERS as readonly string[]).includes(name.replace(/^tether-/, '')),
+      );
       if (
         ['tether-mark-link-active', 'tether-mark-link-deleted', 'tether-start-provisioning'].includes(name)
       ) {
@@ -363,6 +366,37 @@ describe('the OIDC bucket', () => {
           IgnorePublicAcls: true,
           RestrictPublicBuckets: true,
         });
+  });
+});
+
+describe('the OIDC bucket and its publishers', () => {
+  it('gives the publishing functions its name and object access to exactly the two discovery keys, verify its name only', () => {
+    const [[bucketId]] = resources(hub, 'AWS::S3::Bucket').filter(
+      ([, b]) => b.Properties.PublicAccessBlockConfiguration?.BlockPublicPolicy === false,
+    ) as [[string, any]];
+    const policies = resources(hub, 'AWS::IAM::Policy');
+    for (const [, f] of resources(hub, 'AWS::Lambda::Function')) {
+      const name = (f.Properties.FunctionName as string).replace(/^tether-/, '');
+      const publisher = (OIDC_PUBLISHERS as readonly string[]).includes(name);
+      const reader = (OIDC_READERS as readonly string[]).includes(name);
+      const env = f.Properties.Environment?.Variables ?? {};
+      expect(env.TETHER_OIDC_BUCKET, name).toEqual(publisher || reader ? { Ref: bucketId } : undefined);
+      const roleId = f.Properties.Role['Fn::GetAtt'][0] as string;
+      const statements = policies
+        .filter(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
+        .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as any[]);
+      const s3 = statements.filter((st) => [st.Action].flat().some((a: string) => a.startsWith('s3:')));
+      if (!publisher) {
+        expect(s3, name).toEqual([]);
+        continue;
+      }
+      expect(s3, name).toHaveLength(1);
+      expect(s3[0].Action).toEqual(['s3:DeleteObject', 's3:GetObject', 's3:PutObject']);
+      const keys = JSON.stringify(s3[0].Resource);
+      expect(keys).toContain('/*/.well-known/openid-configuration');
+      expect(keys).toContain('/*/keys.json');
+      expect(s3[0].Resource).toHaveLength(2);
+    }
   });
 });
 

@@ -2,9 +2,10 @@
  * Onboard task "Ensure OIDC provider": the IAM OIDC provider for the source issuer (shared by the issuer's workloads). The logic is `oidcProviderStep` in `#resources/oidc-provider`.
  */
 import { oidcProviderStep } from '#resources/oidc-provider';
+import { DISCOVERY_PUBLISHER } from '#resources/self-managed-cluster';
 import { runStep, stepHandler } from '../step';
 
 export const ensureOidcProvider = runStep('onboard', 'oidcProvider', (link, rt) =>
-  oidcProviderStep(link, rt),
+  oidcProviderStep(link, rt, DISCOVERY_PUBLISHER),
 );
 export const handler = stepHandler(ensureOidcProvider);

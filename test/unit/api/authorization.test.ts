@@ -99,6 +99,7 @@ describe('AccessPolicies.load', () => {
       'private-ranges-by-operators',
       'no-self-approval',
       'target-aws-policies-from-the-list',
+      'cluster-owners',
     ]);
     expect(policies.policyIds.get('account-owners')).toMatch(/default\.cedar:\d+:1$/);
   });
@@ -264,5 +265,27 @@ describe('the default policies', () => {
 
     // Assert
     expect(decision).toEqual({ allowed: false, policies: ['no-self-approval'], errors: [] });
+  });
+});
+
+describe('the shipped policies on self-managed clusters', () => {
+  const k3s = { accountId: '111111111111', region: 'eu-west-1', cluster: 'k3s-lab' };
+  const ask = (caller: Caller, action: 'RegisterCluster' | 'ReadCluster' | 'DeregisterCluster') =>
+    policies.decideOnCluster({ caller, action, cluster: k3s });
+
+  it("let the account's owners register, read and forget its clusters", () => {
+    for (const action of ['RegisterCluster', 'ReadCluster', 'DeregisterCluster'] as const) {
+      expect(ask(ALICE, action)).toMatchObject({ allowed: true, policies: ['cluster-owners'] });
+    }
+  });
+
+  it("let Tether's operators do anything with them", () => {
+    expect(ask(OPERATOR, 'RegisterCluster')).toMatchObject({ allowed: true, policies: ['operators'] });
+  });
+
+  it("refuse another account's callers: its keys would sign tokens the account's roles trust", () => {
+    expect(ask(BOB, 'RegisterCluster')).toMatchObject({ allowed: false, policies: [] });
+    expect(ask(MALLORY, 'ReadCluster').allowed).toBe(false);
+    expect(ask(MALLORY, 'DeregisterCluster').allowed).toBe(false);
   });
 });

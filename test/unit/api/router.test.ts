@@ -63,9 +63,12 @@ describe('loadApiRouter', () => {
         { operationId: 'verifyLink', method: 'POST', path: '/links/{id}/verify' },
         { operationId: 'decideApproval', method: 'POST', path: '/links/{id}/approval' },
         { operationId: 'createPlan', method: 'POST', path: '/plans' },
+        { operationId: 'registerCluster', method: 'PUT', path: '/clusters/{accountId}/{region}/{name}' },
+        { operationId: 'getCluster', method: 'GET', path: '/clusters/{accountId}/{region}/{name}' },
+        { operationId: 'deregisterCluster', method: 'DELETE', path: '/clusters/{accountId}/{region}/{name}' },
       ]),
     );
-    expect(operations).toHaveLength(11);
+    expect(operations).toHaveLength(14);
   });
 });
 
@@ -119,7 +122,7 @@ describe('api/openapi.yaml', () => {
     );
 
     // Assert
-    expect(operations).toHaveLength(11);
+    expect(operations).toHaveLength(14);
     for (const op of operations) expect(op['x-amazon-apigateway-auth']).toEqual({ type: 'AWS_IAM' });
   });
 });

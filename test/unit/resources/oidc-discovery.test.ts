@@ -174,6 +174,56 @@ describe('the sandbox’s STS and a published issuer', () => {
     );
     expect((refused as Error).name).toBe('InvalidIdentityTokenException');
   });
+
+  it('takes a token signed with a published EC P-256 key (ES256), as STS takes RS256/384/512 and ES256/384/512', async () => {
+    // Arrange: STS API reference, AssumeRoleWithWebIdentity: "Tokens must be signed using either
+    // RSA keys (RS256, RS384, or RS512) or ECDSA keys (ES256, ES384, or ES512)".
+    const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const ec = { ...(await exportJWK(publicKey)), kid: 'ec-1', alg: 'ES256', use: 'sig' } as JWK;
+    await publishDiscovery(deps, ISSUER, { keys: [ec] });
+    const { iam, sts } = clientsFor(sb, sb.rootCredentials(CLUSTER.accountId), REGION);
+    const hostPath = ISSUER.replace('https://', '');
+    await iam.send(
+      new CreateOpenIDConnectProviderCommand({ Url: ISSUER, ClientIDList: ['sts.amazonaws.com'] }),
+    );
+    await iam.send(
+      new CreateRoleCommand({
+        RoleName: 'ec-reporter',
+        AssumeRolePolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: { Federated: `arn:aws:iam::${CLUSTER.accountId}:oidc-provider/${hostPath}` },
+              Action: 'sts:AssumeRoleWithWebIdentity',
+              Condition: { StringEquals: { [`${hostPath}:sub`]: SUB } },
+            },
+          ],
+        }),
+      }),
+    );
+    const now = Math.floor(Date.now() / 1000);
+    const jwt = await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256', kid: 'ec-1' })
+      .setIssuer(ISSUER)
+      .setSubject(SUB)
+      .setAudience('sts.amazonaws.com')
+      .setIssuedAt(now)
+      .setExpirationTime(now + 3600)
+      .sign(privateKey);
+
+    // Act
+    const accepted = await sts.send(
+      new AssumeRoleWithWebIdentityCommand({
+        RoleArn: `arn:aws:iam::${CLUSTER.accountId}:role/ec-reporter`,
+        RoleSessionName: 'ec',
+        WebIdentityToken: jwt,
+      }),
+    );
+
+    // Assert
+    expect(accepted.SubjectFromWebIdentityToken).toBe(SUB);
+  });
 });
 
 describe('publishDiscovery', () => {
@@ -281,6 +331,12 @@ describe('publishDiscovery refuses bad input, changing nothing', () => {
       '/oidc/jwks/keys/2',
     ]);
     expect(err.errors[2]?.message).toContain('2,048');
+  });
+
+  it('an RSA key for an algorithm STS does not take (PS256)', async () => {
+    const key = await rsaKey('pss');
+    const err = await refusal(ISSUER, { keys: [{ ...key.jwk, alg: 'PS256' }] });
+    expect(err.errors[0]?.message).toBe('RSA alg PS256 is not allowed: RS256, RS384 or RS512');
   });
 
   it('an issuer that is not https', async () => {
