@@ -62,11 +62,17 @@ export async function natGatewayIps(ec2: EC2Client, vpcId: string): Promise<stri
 }
 
 /**
- * The network a self-managed source can have: it has no VPC in AWS to read NAT gateways from,
- * so its egress is given (`cidrs`) or there is none. Throws {@link UnsupportedClusterError}
- * for `nat`.
+ * What a self-managed source can have: no VPC in AWS to read NAT gateways from, so its egress
+ * is given (`cidrs`) or there is none; and no EKS Pod Identity. Throws
+ * {@link UnsupportedClusterError} for network `nat` and mode `pod-identity`.
  */
-export function assertSelfManagedNetwork(spec: Pick<LinkSpec, 'network' | 'source'>): void {
+export function assertSelfManagedNetwork(spec: Pick<LinkSpec, 'network' | 'source' | 'identity'>): void {
+  // EKS Pod Identity is an EKS feature: its association and agent live in an EKS cluster.
+  if (spec.identity.mode === 'pod-identity') {
+    throw new UnsupportedClusterError(
+      `Source cluster ${spec.source.accountId}/${spec.source.region}/${spec.source.cluster} is self-managed: EKS Pod Identity runs only in EKS clusters; use irsa (its OIDC discovery is published by Tether) or roles-anywhere`,
+    );
+  }
   if (spec.network.mode === 'nat') {
     throw new UnsupportedClusterError(
       `Source cluster ${spec.source.accountId}/${spec.source.region}/${spec.source.cluster} is self-managed: it has no VPC in AWS to read NAT gateways from; give its egress IPs with network mode "cidrs" (or "none")`,

@@ -341,6 +341,22 @@ describe('registering a self-managed cluster', () => {
     expect(h.rt.sandbox.calls().filter((c) => c.mutating)).toEqual([]);
   });
 
+  it('refuses mode pod-identity for it with 422 UNSUPPORTED_CLUSTER (an EKS feature), in a plan and a request', async () => {
+    // Arrange
+    h.rt.sandbox.resetCalls();
+    const body = { ...linkRequest(CIDRS), identity: { mode: 'pod-identity' } };
+    // Act
+    const plan = await h.api('POST', '/plans', body, OWNER);
+    const create = await h.api('POST', '/links', body, OWNER);
+    // Assert
+    for (const res of [plan, create]) {
+      expect(res.status, JSON.stringify(res.body)).toBe(422);
+      expect(res.body.code).toBe('UNSUPPORTED_CLUSTER');
+      expect(res.body.detail).toMatch(/self-managed: EKS Pod Identity runs only in EKS clusters/);
+    }
+    expect(h.rt.sandbox.calls().filter((c) => c.mutating)).toEqual([]);
+  });
+
   it('plans a link with explicit CIDRs without reading the cluster from EKS', async () => {
     // Arrange
     h.rt.sandbox.resetCalls();
