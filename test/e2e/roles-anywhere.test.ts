@@ -498,6 +498,46 @@ describe('identity mode roles-anywhere, end to end', () => {
     expect((await h.settle(failed.id)).status).toBe('DELETED');
   });
 
+  it('refuses a link of mode irsa for a workload whose role trusts its certificates, leaving that trust as it is', async () => {
+    // Arrange: the workload of `link` (roles-anywhere) asks for an irsa link to another cluster.
+    const { iam } = byHand(h.rt.sandbox, SOURCE, REGION);
+    const roleName = workloadRoleName(link.spec.source);
+    const trustBefore = (await iam.send(new GetRoleCommand({ RoleName: roleName }))).Role
+      ?.AssumeRolePolicyDocument;
+    // Act
+    const res = await h.api(
+      'POST',
+      '/links',
+      demoRequest({
+        source: link.spec.source,
+        targets: [
+          {
+            accountId: '333333333333',
+            region: 'eu-west-1',
+            cluster: 'cluster-d',
+            access: {
+              policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy',
+              scope: { type: 'cluster' },
+            },
+          },
+        ],
+        network: { mode: 'none' },
+      }),
+    );
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    const refused = await h.settle(res.body.links[0].id);
+    // Assert: the link fails at the workload role, naming the other link's mode; the role's trust is untouched.
+    expect(refused.status).toBe('FAILED');
+    expect(refused.error?.step).toBe('workloadRole');
+    expect(refused.error?.message).toContain('uses identity mode roles-anywhere');
+    const trustAfter = (await iam.send(new GetRoleCommand({ RoleName: roleName }))).Role
+      ?.AssumeRolePolicyDocument;
+    expect(trustAfter).toBe(trustBefore);
+    expect((await h.api('DELETE', `/links/${refused.id}`)).status).toBe(202);
+    expect((await h.settle(refused.id)).status).toBe('DELETED');
+    expect((await h.api('GET', `/links/${link.id}`)).body.status).toBe('ACTIVE');
+  });
+
   it('keeps the anchor while a link uses it, and leaves nothing when the last goes', async () => {
     expect((await h.api('DELETE', `/links/${link.id}`)).status).toBe(202);
     expect((await h.settle(link.id)).status).toBe('DELETED');
