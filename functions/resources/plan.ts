@@ -22,7 +22,7 @@ import { isAwsError } from '#aws/errors';
 import { canonicalJson } from '#link/canonical-json';
 import { assertRequestAllowed } from '#link/guardrails';
 import { REDRIVABLE } from '#link/lifecycle';
-import type { Link, LinkSpec, OnboardingRequest, TargetRequest } from '#link/model';
+import type { ClusterRef, Link, LinkSpec, OnboardingRequest, TargetRequest } from '#link/model';
 import {
   clusterKey,
   isDirectAccess,
@@ -80,7 +80,11 @@ export function specsOf(request: OnboardingRequest): LinkSpec[] {
 export async function checkClusters(
   deps: Pick<StepDeps, 'clients' | 'clusters'>,
   request: OnboardingRequest,
+  /** The plan's reader: the quota checks then find the clusters already read. */
+  reader?: QuotaReader,
 ): Promise<PlanCheck[]> {
+  const describe = (c: ClusterRef) =>
+    reader ? reader.cluster(c) : describeCluster(deps.clients.eks(c.accountId, c.region), c);
   const checks: PlanCheck[] = [];
   const seen = new Map<string, Promise<void>>();
   // A source registered as self-managed is not EKS: Tether serves its issuer, and it has no VPC.
@@ -105,7 +109,7 @@ export async function checkClusters(
     const isSource = c === request.source;
     seen.set(
       key,
-      describeCluster(deps.clients.eks(c.accountId, c.region), c).then(
+      describe(c).then(
         (cluster) => {
           const mode = cluster.accessConfig?.authenticationMode ?? 'CONFIG_MAP';
           checks.push({
@@ -208,10 +212,10 @@ export async function planRequest(
       ok: true,
       detail: 'Regions of the aws partition; EKS access policies, usernames and groups EKS accepts',
     },
-    ...(await checkClusters(deps, request)),
   ];
   // One reader for the plan: each account, cluster and VPC is read once.
   const reader = new QuotaReader(deps.clients);
+  checks.push(...(await checkClusters(deps, request, reader)));
   checks.push(...(await checkPublicAccessQuota(deps, request, reader)));
   const targets: TargetPlan[] = [];
   for (const spec of specsOf(request)) {

@@ -228,12 +228,54 @@ export function sharedReads(): SharedReads & { readonly size: number } {
   };
 }
 
+/**
+ * The clients of one verification, whose IAM GetRole answers are read once per role: the
+ * chain's hops and the extras hops read the same roles (their trust, their boundary), and a
+ * verification changes nothing, so one answer serves all (the calls at the minimum,
+ * BENCHMARKS.md §4).
+ */
+function withGetRoleOnce(clients: AwsClients): AwsClients {
+  const answers = new Map<string, Promise<unknown>>();
+  return new Proxy(clients, {
+    get(target, property) {
+      if (property !== 'iam') {
+        // Bound to the clients themselves: their methods may read private fields.
+        const value = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      }
+      return (accountId: string) => {
+        const iam = target.iam(accountId);
+        return new Proxy(iam, {
+          get(client, name) {
+            if (name !== 'send') {
+              const value = Reflect.get(client, name, client);
+              return typeof value === 'function' ? value.bind(client) : value;
+            }
+            return (command: unknown, ...rest: unknown[]) => {
+              if (!(command instanceof GetRoleCommand))
+                return (client.send as (...a: unknown[]) => unknown)(command, ...rest);
+              const key = `${accountId}#${command.input.RoleName}`;
+              let answer = answers.get(key);
+              if (!answer) {
+                answer = client.send(command);
+                answers.set(key, answer);
+              }
+              return answer;
+            };
+          },
+        });
+      };
+    },
+  });
+}
+
 /** Evaluates the chain; returns every hop, passing or not. */
 export async function verifyChain(
   link: Link,
   clients: AwsClients,
   reads: SharedReads = EVERY_READ,
 ): Promise<Hop[]> {
+  clients = withGetRoleOnce(clients);
   const { source, target, access } = link.spec;
   const resolved = resolvedOf(link);
   const hops: Hop[] = [];
