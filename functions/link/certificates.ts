@@ -10,7 +10,7 @@
  * basicConstraints CA:true"), valid now, signed with SHA-256 or stronger, with an RSA key
  * of 2,048 bits or more or an EC key on P-256/P-384/P-521 (docs/aws-facts.md#roles-anywhere).
  */
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, type KeyObject, sign, X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 
 /** Why a PEM is refused as a trust anchor's CA certificate. */
@@ -162,4 +162,20 @@ export function workloadCommonName(w: {
   readonly serviceAccount: string;
 }): string {
   return `${w.serviceAccount}.${w.namespace}`;
+}
+
+/**
+ * Signs `cert` with `key` (SHA-256 with RSA) using Node's crypto: the CAs Tether makes for
+ * mode roles-anywhere, and the sandbox's Kubernetes API certificates.
+ */
+export function signCertificate(cert: forge.pki.Certificate, key: KeyObject | string): void {
+  const oid = forge.pki.oids.sha256WithRSAEncryption ?? '1.2.840.113549.1.1.11';
+  cert.siginfo.algorithmOid = oid;
+  cert.signatureOid = oid;
+  // forge's own TBSCertificate encoding (`pki.getTBSCertificate`, untyped in @types/node-forge).
+  const getTbs = (forge.pki as unknown as { getTBSCertificate(c: forge.pki.Certificate): forge.asn1.Asn1 })
+    .getTBSCertificate;
+  const tbs = forge.asn1.toDer(getTbs(cert)).getBytes();
+  const k = typeof key === 'string' ? createPrivateKey(key) : key;
+  cert.signature = sign('sha256', Buffer.from(tbs, 'binary'), k).toString('binary');
 }

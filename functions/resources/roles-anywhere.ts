@@ -15,7 +15,7 @@
  * list would be read-modify-written by concurrent onboards of the cluster's workloads (lost
  * updates). A profile per workload never changes after it is made.
  */
-import { createPrivateKey, generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import {
   CreateProfileCommand,
   CreateTrustAnchorCommand,
@@ -30,7 +30,7 @@ import {
 } from '@aws-sdk/client-rolesanywhere';
 import forge from 'node-forge';
 import YAML from 'yaml';
-import { pemFingerprint, workloadCommonName } from '#link/certificates';
+import { pemFingerprint, signCertificate, workloadCommonName } from '#link/certificates';
 import { ConflictUnmanagedResourceError, QuotaExceededError } from '#link/errors';
 import { isAwsError } from '#aws/errors';
 import type { ClusterRef, Link, WorkloadRef } from '#link/model';
@@ -390,19 +390,6 @@ export function generateClusterCa(cluster: ClusterRef, now: Date = new Date()): 
     certificatePem: forge.pki.certificateToPem(cert).replace(/\r\n/g, '\n'),
     privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
   };
-}
-
-/** Signs `cert` with `key` (SHA-256 with RSA) using Node's crypto. */
-export function signCertificate(cert: forge.pki.Certificate, key: KeyObject | string): void {
-  const oid = forge.pki.oids.sha256WithRSAEncryption ?? '1.2.840.113549.1.1.11';
-  cert.siginfo.algorithmOid = oid;
-  cert.signatureOid = oid;
-  // forge's own TBSCertificate encoding (`pki.getTBSCertificate`, untyped in @types/node-forge).
-  const getTbs = (forge.pki as unknown as { getTBSCertificate(c: forge.pki.Certificate): forge.asn1.Asn1 })
-    .getTBSCertificate;
-  const tbs = forge.asn1.toDer(getTbs(cert)).getBytes();
-  const k = typeof key === 'string' ? createPrivateKey(key) : key;
-  cert.signature = sign('sha256', Buffer.from(tbs, 'binary'), k).toString('binary');
 }
 
 /**

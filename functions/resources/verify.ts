@@ -37,7 +37,13 @@ import {
   WORKLOAD_POLICY_NAME,
   workloadRoleName,
 } from '#link/names';
-import { type Evaluation, type EvaluationRequest, evaluatePolicy, parsePolicy } from '#link/policy/evaluate';
+import {
+  type Evaluation,
+  type EvaluationRequest,
+  evaluatePolicy,
+  type PolicyDocument,
+  parsePolicy,
+} from '#link/policy/evaluate';
 import { readAwsAuth } from '#aws/kubernetes';
 import { entryBinding, entryPrincipalArnOf, kubernetesOf, withoutPath } from './access-entry';
 import { checkSourcePrincipal, requiredSourceStatement } from './source-principal';
@@ -269,6 +275,22 @@ function withGetRoleOnce(clients: AwsClients): AwsClients {
   });
 }
 
+/** The `workload-role→target-role` hop: the workload role's policy lets it assume the target role (with its tags). */
+function workloadMayAssumeTarget(
+  policy: PolicyDocument | undefined,
+  workloadArn: string,
+  targetArn: string,
+  targetTags: Record<string, string>,
+): Hop {
+  return judged(
+    'workload-role→target-role',
+    `${workloadArn} may call sts:AssumeRole on ${targetArn}`,
+    policy &&
+      evaluate(policy, { action: 'sts:AssumeRole', resource: targetArn, context: targetTags }, 'identity'),
+    'allowed',
+  );
+}
+
 /** Evaluates the chain; returns every hop, passing or not. */
 export async function verifyChain(
   link: Link,
@@ -336,20 +358,7 @@ export async function verifyChain(
         'refused',
       ),
     );
-    if (!direct)
-      hops.push(
-        judged(
-          'workload-role→target-role',
-          `${workloadArn} may call sts:AssumeRole on ${targetArn}`,
-          workload &&
-            evaluate(
-              workload.policy,
-              { action: 'sts:AssumeRole', resource: targetArn, context: targetTags },
-              'identity',
-            ),
-          'allowed',
-        ),
-      );
+    if (!direct) hops.push(workloadMayAssumeTarget(workload?.policy, workloadArn, targetArn, targetTags));
   }
   if (link.spec.identity.mode === 'roles-anywhere') {
     const { hops: raHops, workload } = await rolesAnywhereHops(link, clients, targetArn, targetTags);
@@ -936,17 +945,7 @@ async function rolesAnywhereHops(
       session(cn, `${anchorArn.replace(/[^/]*$/, '')}00000000-0000-4000-a000-000000000000`),
       'refused',
     ),
-    judged(
-      'workload-role→target-role',
-      `${workloadArn} may call sts:AssumeRole on ${targetArn}`,
-      workload &&
-        evaluate(
-          workload.policy,
-          { action: 'sts:AssumeRole', resource: targetArn, context: targetTags },
-          'identity',
-        ),
-      'allowed',
-    ),
+    workloadMayAssumeTarget(workload?.policy, workloadArn, targetArn, targetTags),
   );
   return { hops, workload };
 }

@@ -24,12 +24,8 @@ import { createSessionStringToSign, rolesAnywhereOf } from '#local/sandbox/roles
 import type { RegionState } from '#local/sandbox/state';
 import { ConcurrentUpdateError } from '#link/errors';
 import type { Link } from '#link/model';
-import {
-  generateClusterCa,
-  releaseTrustAnchorStep,
-  signCertificate,
-  trustAnchorStep,
-} from '#resources/roles-anywhere';
+import { signCertificate } from '#link/certificates';
+import { generateClusterCa, releaseTrustAnchorStep, trustAnchorStep } from '#resources/roles-anywhere';
 import { demoRequest, type Harness, startHarness } from './harness';
 import { byHand } from './probe';
 

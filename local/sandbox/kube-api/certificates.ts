@@ -5,10 +5,11 @@
  * structures (Node's crypto cannot issue certificates); the RSA-2048 keys and signatures
  * are Node's own, many times faster than forge's JavaScript RSA.
  */
-import { createPrivateKey, generateKeyPair, type KeyObject, randomBytes, sign } from 'node:crypto';
+import { createPrivateKey, generateKeyPair, type KeyObject, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
 import type { ClusterCaState } from '#local/sandbox/state';
+import { signCertificate } from '#link/certificates';
 
 const DAY = 86_400_000;
 
@@ -19,18 +20,6 @@ async function rsaKeys(): Promise<{ privateKey: KeyObject; publicKey: forge.pki.
     publicKey: forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString()),
     pem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
   };
-}
-
-/** Signs `cert` with `key` (SHA-256 with RSA) using Node's crypto. */
-function signWith(cert: forge.pki.Certificate, key: KeyObject): void {
-  const oid = forge.pki.oids.sha256WithRSAEncryption ?? '1.2.840.113549.1.1.11';
-  cert.siginfo.algorithmOid = oid;
-  cert.signatureOid = oid;
-  // forge's own TBSCertificate encoding (`pki.getTBSCertificate`, untyped in @types/node-forge).
-  const getTbs = (forge.pki as unknown as { getTBSCertificate(c: forge.pki.Certificate): forge.asn1.Asn1 })
-    .getTBSCertificate;
-  const tbs = forge.asn1.toDer(getTbs(cert)).getBytes();
-  cert.signature = sign('sha256', Buffer.from(tbs, 'binary'), key).toString('binary');
 }
 
 /** A positive serial number (the first byte below 0x80). */
@@ -59,7 +48,7 @@ export async function newClusterCa(clusterName: string, now: Date = new Date()):
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
     { name: 'subjectKeyIdentifier' },
   ]);
-  signWith(cert, keys.privateKey);
+  signCertificate(cert, keys.privateKey);
   return { keyPkcs8: Buffer.from(keys.pem).toString('base64'), certPem: forge.pki.certificateToPem(cert) };
 }
 
@@ -92,6 +81,6 @@ export async function servingCertificate(
     },
     { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
   ]);
-  signWith(cert, caKey);
+  signCertificate(cert, caKey);
   return { key: keys.pem, cert: forge.pki.certificateToPem(cert) };
 }
