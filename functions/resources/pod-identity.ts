@@ -114,6 +114,32 @@ async function describe(eks: EKSClient, clusterName: string, associationId: stri
   }
 }
 
+/** Every Pod Identity association of a cluster (ListPodIdentityAssociations, all pages). */
+export async function listPodIdentityAssociations(
+  eks: EKSClient,
+  cluster: string,
+): Promise<{ namespace?: string; serviceAccount?: string }[]> {
+  const all: { namespace?: string; serviceAccount?: string }[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await eks.send(
+      new ListPodIdentityAssociationsCommand({
+        clusterName: cluster,
+        maxResults: 100,
+        ...(nextToken ? { nextToken } : {}),
+      }),
+    );
+    for (const a of page.associations ?? []) {
+      all.push({
+        ...(a.namespace ? { namespace: a.namespace } : {}),
+        ...(a.serviceAccount ? { serviceAccount: a.serviceAccount } : {}),
+      });
+    }
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return all;
+}
+
 /** The association of the workload's service account in its cluster, if any (at most one). */
 export async function findAssociation(
   eks: EKSClient,

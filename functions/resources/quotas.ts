@@ -69,7 +69,14 @@ import {
   FIXED_LIMIT_SOURCE,
   type QuotaLimit,
 } from './service-quotas';
-import { podIdentityTargetTrustPolicy } from './pod-identity';
+import { listPodIdentityAssociations, podIdentityTargetTrustPolicy } from './pod-identity';
+import {
+  fingerprintOf,
+  listProfiles,
+  listTrustAnchors,
+  profileName,
+  trustAnchorName,
+} from './roles-anywhere';
 import { describeCluster, natGatewayIps } from './resolve';
 import { targetPolicy, targetTrustPolicy } from './target-role';
 import { workloadPolicy, workloadTrustPolicy } from './workload-role';
@@ -88,6 +95,12 @@ export const QUOTA_LIMITS = {
   accessEntries: 3000,
   /** VPC: inbound rules per security group (IPv4 and IPv6 counted apart). */
   inboundRules: MAX_INBOUND_RULES,
+  /** IAM Roles Anywhere: trust anchors per account and Region (docs/aws-facts.md#roles-anywhere). */
+  trustAnchors: 50,
+  /** IAM Roles Anywhere: profiles per account and Region. */
+  rolesAnywhereProfiles: 250,
+  /** EKS: Pod Identity associations per cluster. */
+  podIdentityAssociations: 5000,
 } as const;
 
 /** Where a fixed limit comes from, as each check states it. */
@@ -104,7 +117,10 @@ export interface QuotaCheck {
     | 'roles'
     | 'access-entries'
     | 'security-group-inbound-rules'
-    | 'access-entry-conflict';
+    | 'access-entry-conflict'
+    | 'trust-anchors'
+    | 'roles-anywhere-profiles'
+    | 'pod-identity-associations';
   /** What it is counted on: a role ARN, an account, a cluster ARN, a security group. */
   readonly scope: string;
   readonly ok: boolean;
@@ -188,6 +204,31 @@ export class QuotaReader {
       this.#cache.set(key, p);
     }
     return p;
+  }
+
+  /** The names of the account's Roles Anywhere trust anchors in the Region (all pages), read once. */
+  trustAnchorNames(accountId: string, region: string): Promise<string[]> {
+    return this.#once(`anchors:${accountId}/${region}`, () =>
+      read(async () =>
+        (await listTrustAnchors(this.#clients.rolesAnywhere(accountId, region))).map((a) => a.name ?? ''),
+      ),
+    );
+  }
+
+  /** The names of the account's Roles Anywhere profiles in the Region (all pages), read once. */
+  profileNames(accountId: string, region: string): Promise<string[]> {
+    return this.#once(`profiles:${accountId}/${region}`, () =>
+      read(async () =>
+        (await listProfiles(this.#clients.rolesAnywhere(accountId, region))).map((p) => p.name ?? ''),
+      ),
+    );
+  }
+
+  /** The cluster's Pod Identity associations (all pages), read once. */
+  podIdentityAssociations(ref: ClusterRef): Promise<{ namespace?: string; serviceAccount?: string }[]> {
+    return this.#once(`pod-identity:${ref.accountId}/${ref.region}/${ref.cluster}`, () =>
+      read(() => listPodIdentityAssociations(this.#clients.eks(ref.accountId, ref.region), ref.cluster)),
+    );
   }
 
   /** Every role of the account (ListRoles, all pages): their number, and whether `name` is one. */
@@ -479,8 +520,53 @@ export async function quotaChecks(
     );
   }
 
+  // Source account: mode roles-anywhere's trust anchor (one per cluster and CA) and profile
+  // (one per workload), mode pod-identity's association (one per service account).
+  if (spec.identity.mode === 'roles-anywhere') {
+    const anchors = await reader.trustAnchorNames(source.accountId, source.region);
+    const ca = spec.identity.caCertificate;
+    const anchor = ca ? trustAnchorName(source, fingerprintOf(ca) ?? '') : undefined;
+    checks.push(
+      counted(
+        'trust-anchors',
+        `account ${source.accountId} in ${source.region}`,
+        anchors.length,
+        anchors.length + (anchor && anchors.includes(anchor) ? 0 : 1),
+        fixed(QUOTA_LIMITS.trustAnchors),
+        `Roles Anywhere trust anchors in ${source.accountId}/${source.region}`,
+      ),
+    );
+    const profiles = await reader.profileNames(source.accountId, source.region);
+    checks.push(
+      counted(
+        'roles-anywhere-profiles',
+        `account ${source.accountId} in ${source.region}`,
+        profiles.length,
+        profiles.length + (profiles.includes(profileName(source)) ? 0 : 1),
+        fixed(QUOTA_LIMITS.rolesAnywhereProfiles),
+        `Roles Anywhere profiles in ${source.accountId}/${source.region}`,
+      ),
+    );
+  }
+  if (spec.identity.mode === 'pod-identity') {
+    const associations = await reader.podIdentityAssociations(source);
+    const has = associations.some(
+      (a) => a.namespace === source.namespace && a.serviceAccount === source.serviceAccount,
+    );
+    checks.push(
+      counted(
+        'pod-identity-associations',
+        eksClusterArn(source),
+        associations.length,
+        associations.length + (has ? 0 : 1),
+        fixed(QUOTA_LIMITS.podIdentityAssociations),
+        `Pod Identity associations of ${source.cluster}`,
+      ),
+    );
+  }
+
   // Roles per account, for each account the request adds roles to.
-  const sourceRole = irsa || spec.identity.mode === 'pod-identity';
+  const sourceRole = irsa || spec.identity.mode === 'pod-identity' || spec.identity.mode === 'roles-anywhere';
   const accounts = new Set([
     ...(sourceRole ? [source.accountId] : []),
     ...(direct ? [] : [target.accountId]),
@@ -591,7 +677,7 @@ export async function rolesAddedBy(
     added.set(accountId, (added.get(accountId) ?? 0) + 1);
   };
   const first = specs[0];
-  if (first && first.identity.mode === 'irsa')
+  if (first && (first.identity.mode === 'irsa' || first.identity.mode === 'roles-anywhere'))
     await add(first.source.accountId, workloadRoleName(first.source));
   if (first && first.identity.mode === 'pod-identity')
     await add(first.source.accountId, podIdentityRoleName(first.source));

@@ -100,29 +100,39 @@ async function tagsOf(ra: RolesAnywhereClient, arn: string): Promise<Record<stri
   return tagsRecord((await ra.send(new ListTagsForResourceCommand({ resourceArn: arn }))).tags);
 }
 
+/** Every trust anchor of the account in the client's Region (ListTrustAnchors, all pages). */
+export async function listTrustAnchors(ra: RolesAnywhereClient): Promise<TrustAnchorDetail[]> {
+  const all: TrustAnchorDetail[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await ra.send(new ListTrustAnchorsCommand({ ...(nextToken ? { nextToken } : {}) }));
+    all.push(...(page.trustAnchors ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return all;
+}
+
+/** Every profile of the account in the client's Region (ListProfiles, all pages). */
+export async function listProfiles(ra: RolesAnywhereClient): Promise<ProfileDetail[]> {
+  const all: ProfileDetail[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await ra.send(new ListProfilesCommand({ ...(nextToken ? { nextToken } : {}) }));
+    all.push(...(page.profiles ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return all;
+}
+
 export async function findAnchor(
   ra: RolesAnywhereClient,
   name: string,
 ): Promise<TrustAnchorDetail | undefined> {
-  let nextToken: string | undefined;
-  do {
-    const page = await ra.send(new ListTrustAnchorsCommand({ ...(nextToken ? { nextToken } : {}) }));
-    const found = (page.trustAnchors ?? []).find((a) => a.name === name);
-    if (found) return found;
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return undefined;
+  return (await listTrustAnchors(ra)).find((a) => a.name === name);
 }
 
 export async function findProfile(ra: RolesAnywhereClient, name: string): Promise<ProfileDetail | undefined> {
-  let nextToken: string | undefined;
-  do {
-    const page = await ra.send(new ListProfilesCommand({ ...(nextToken ? { nextToken } : {}) }));
-    const found = (page.profiles ?? []).find((p) => p.name === name);
-    if (found) return found;
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return undefined;
+  return (await listProfiles(ra)).find((p) => p.name === name);
 }
 
 /** SHA-256 of the certificate in a PEM (`#link/certificates`). */

@@ -4,7 +4,8 @@
  * after / limit); a plan makes no mutating call, whatever it finds.
  */
 import { AuthorizeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
-import { CreateAccessEntryCommand } from '@aws-sdk/client-eks';
+import { CreateAccessEntryCommand, CreatePodIdentityAssociationCommand } from '@aws-sdk/client-eks';
+import { CreateTrustAnchorCommand, RolesAnywhereClient } from '@aws-sdk/client-rolesanywhere';
 import {
   CreateOpenIDConnectProviderCommand,
   CreateRoleCommand,
@@ -18,6 +19,8 @@ import { ownershipTags } from '#link/tags';
 import { failedChecks, type Plan, planRequest, specsOf } from '#resources/plan';
 import { DEFAULT_LIMIT_SOURCE, policySize, type QuotaCheck, QUOTA_LIMITS } from '#resources/quotas';
 import { describeCluster } from '#resources/resolve';
+import { generateClusterCa } from '#resources/roles-anywhere';
+import { attachSandbox } from '#local/adapters/sdk-plugin';
 import { targetRoleStep } from '#resources/target-role';
 import { workloadTrustPolicy } from '#resources/workload-role';
 import { clientsFor } from '../local/sandbox/helpers';
@@ -422,6 +425,109 @@ describe('a sandbox state that trips each check', () => {
       used: 3000,
       after: 3001,
       limit: 3000,
+    });
+  }, 300_000);
+
+  it('Roles Anywhere trust anchors per Region: a source account holding 50, none for this CA; profiles counted', async () => {
+    // Arrange: a source cluster in a fresh account, and 50 anchors made there by hand.
+    const accountId = '444444444420';
+    rt.sandbox.addAccount(accountId);
+    const { ref } = newCluster(rt.sandbox, { accountId });
+    // The Roles Anywhere client's SDK line types its middleware stack apart (README, dependencies).
+    const ra = new RolesAnywhereClient({
+      region: REGION,
+      credentials: rt.sandbox.rootCredentials(accountId),
+      maxAttempts: 1,
+    });
+    attachSandbox(ra as never, rt.sandbox, 'rolesanywhere');
+    const theirs = generateClusterCa(ref);
+    for (let i = 0; i < QUOTA_LIMITS.trustAnchors; i++) {
+      await ra.send(
+        new CreateTrustAnchorCommand({
+          name: `theirs-${i}`,
+          enabled: true,
+          source: {
+            sourceType: 'CERTIFICATE_BUNDLE',
+            sourceData: { x509CertificateData: theirs.certificatePem },
+          },
+        }),
+      );
+    }
+    const ca = generateClusterCa(ref);
+    const request: OnboardingRequest = {
+      source: { ...ref, namespace: 'ra', serviceAccount: 'ra' },
+      identity: { mode: 'roles-anywhere', caCertificate: ca.certificatePem },
+      network: { mode: 'none' },
+      targets: [freshTarget('444444444421').target],
+    };
+
+    // Act
+    const plan = await planOf(request);
+
+    // Assert
+    expect(checkOf(plan, 'trust-anchors')).toMatchObject({ ok: false, used: 50, after: 51, limit: 50 });
+    expect(checkOf(plan, 'roles-anywhere-profiles')).toMatchObject({
+      ok: true,
+      used: 0,
+      after: 1,
+      limit: 250,
+    });
+    expect(failedChecks(plan).map((f) => f.check.check)).toEqual(['trust-anchors']);
+  }, 120_000);
+
+  it('Pod Identity associations per cluster: a source cluster holding 5,000', async () => {
+    // Arrange: 5,000 associations of other service accounts, made by hand with one role.
+    const accountId = '444444444422';
+    rt.sandbox.addAccount(accountId);
+    const { ref } = newCluster(rt.sandbox, { accountId });
+    const { iam, eks } = byHand(accountId);
+    const role = (
+      await iam.send(
+        new CreateRoleCommand({
+          RoleName: 'pods',
+          AssumeRolePolicyDocument: JSON.stringify({
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Effect: 'Allow',
+                Principal: { Service: 'pods.eks.amazonaws.com' },
+                Action: ['sts:AssumeRole', 'sts:TagSession'],
+              },
+            ],
+          }),
+        }),
+      )
+    ).Role!;
+    for (let i = 0; i < QUOTA_LIMITS.podIdentityAssociations; i += 250) {
+      await Promise.all(
+        Array.from({ length: 250 }, (_, j) =>
+          eks.send(
+            new CreatePodIdentityAssociationCommand({
+              clusterName: ref.cluster,
+              namespace: 'apps',
+              serviceAccount: `sa-${i + j}`,
+              roleArn: role.Arn,
+            }),
+          ),
+        ),
+      );
+    }
+    const request: OnboardingRequest = {
+      source: { ...ref, namespace: 'pods', serviceAccount: 'pod-identity' },
+      identity: { mode: 'pod-identity' },
+      network: { mode: 'none' },
+      targets: [freshTarget('444444444423').target],
+    };
+
+    // Act
+    const plan = await planOf(request);
+
+    // Assert
+    expect(checkOf(plan, 'pod-identity-associations')).toMatchObject({
+      ok: false,
+      used: 5000,
+      after: 5001,
+      limit: 5000,
     });
   }, 300_000);
 
