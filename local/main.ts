@@ -181,9 +181,11 @@ if (!values['no-demo']) {
     console.log(
       `  target 222222222222  access entry    ${o.access.accessEntryArn ?? o.access.rolearn} → ${o.access.policyArn ?? o.access.groups} (${o.access.scope?.type ?? ''} scope)`,
     );
-    console.log(
-      `  target 222222222222  ${o.egress.securityGroupId} tcp/443 from ${o.egress.cidrs.join(', ')}`,
-    );
+    // Where the allowance takes effect (docs/architecture.md): publicAccessCidrs or the group.
+    const egress = o.egress.securityGroupId
+      ? `${o.egress.securityGroupId} tcp/443 from ${o.egress.cidrs.join(', ')}`
+      : (o.egress.note ?? o.egress.cidrs.join(', '));
+    console.log(`  target 222222222222  egress          ${egress}`);
     console.log(
       `\nAnnotate the service account:\n  kubectl annotate serviceaccount ${DEMO_REQUEST.source.serviceAccount} -n ${DEMO_REQUEST.source.namespace} eks.amazonaws.com/role-arn=${o.workloadRoleArn}`,
     );
