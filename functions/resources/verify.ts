@@ -241,33 +241,24 @@ export function sharedReads(): SharedReads & { readonly size: number } {
  * BENCHMARKS.md §4).
  */
 function withGetRoleOnce(clients: AwsClients): AwsClients {
-  const answers = new Map<string, Promise<unknown>>();
+  const roles = sharedReads();
+  // A member read through a proxy, bound to the object itself: its methods may read private fields.
+  const member = (object: object, name: string | symbol) => {
+    const value = Reflect.get(object, name, object);
+    return typeof value === 'function' ? value.bind(object) : value;
+  };
   return new Proxy(clients, {
     get(target, property) {
-      if (property !== 'iam') {
-        // Bound to the clients themselves: their methods may read private fields.
-        const value = Reflect.get(target, property, target);
-        return typeof value === 'function' ? value.bind(target) : value;
-      }
+      if (property !== 'iam') return member(target, property);
       return (accountId: string) => {
         const iam = target.iam(accountId);
         return new Proxy(iam, {
           get(client, name) {
-            if (name !== 'send') {
-              const value = Reflect.get(client, name, client);
-              return typeof value === 'function' ? value.bind(client) : value;
-            }
-            return (command: unknown, ...rest: unknown[]) => {
-              if (!(command instanceof GetRoleCommand))
-                return (client.send as (...a: unknown[]) => unknown)(command, ...rest);
-              const key = `${accountId}#${command.input.RoleName}`;
-              let answer = answers.get(key);
-              if (!answer) {
-                answer = client.send(command);
-                answers.set(key, answer);
-              }
-              return answer;
-            };
+            if (name !== 'send') return member(client, name);
+            return (command: unknown, ...rest: unknown[]) =>
+              command instanceof GetRoleCommand
+                ? roles.once(`${accountId}#${command.input.RoleName}`, () => client.send(command))
+                : (client.send as (...a: unknown[]) => unknown)(command, ...rest);
           },
         });
       };
