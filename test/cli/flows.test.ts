@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { run } from '#cli/program';
 import { OFFBOARD_STEPS } from '#link/model';
-import { type Harness, startHarness } from '../e2e/harness';
+import { type Harness, IRSA_CHAIN_HOPS, startHarness } from '../e2e/harness';
 import { memoryIo } from '../unit/cli/io';
 import { clientsFor } from '../unit/local/sandbox/helpers';
 import { type CliResult, shown, tempDir } from './run-cli';
@@ -101,20 +101,7 @@ describe('link runs and link verify', () => {
   it('link verify: every hop of the role chain, whether it holds and why', async () => {
     const r = await cli(['link', 'verify', demoId]);
     expect(r.code, shown(r)).toBe(0);
-    for (const hop of [
-      'web-identity→workload-role',
-      'trust-is-scoped',
-      'workload-role→target-role',
-      'workload-role-extras',
-      'target-role-trusts-workload-role',
-      'target-role-trust-is-scoped',
-      'target-role-extras',
-      'target-role→describe-cluster',
-      'cluster-access',
-      'kubernetes-verb',
-      'network',
-      'network-stale-allowance',
-    ]) {
+    for (const hop of IRSA_CHAIN_HOPS) {
       expect(r.stdout).toMatch(new RegExp(`✓ ${hop}\\s+holds\\s+\\S`));
     }
     expect(r.stdout).toMatch(

@@ -72,3 +72,19 @@ export type Harness = ReturnType<typeof harnessFor>;
 export function demoRequest(overrides: Record<string, unknown> = {}) {
   return { ...(structuredClone(DEMO_REQUEST) as Record<string, any>), ...overrides };
 }
+
+/** The hops verify reports, in order, for an irsa link through a target role (the demo link). */
+export const IRSA_CHAIN_HOPS = [
+  'web-identity→workload-role',
+  'trust-is-scoped',
+  'workload-role→target-role',
+  'workload-role-extras',
+  'target-role-trusts-workload-role',
+  'target-role-trust-is-scoped',
+  'target-role-extras',
+  'target-role→describe-cluster',
+  'cluster-access',
+  'kubernetes-verb',
+  'network',
+  'network-stale-allowance',
+];

@@ -32,6 +32,7 @@ import {
 import { removeAccessEntryStep } from '#resources/access-entry';
 import { resolvedOf } from '#resources/resolve';
 import { verifyChain, verifyStep } from '#resources/verify';
+import { IRSA_CHAIN_HOPS } from '../../e2e/harness';
 import {
   newCluster,
   newSpec,
@@ -57,20 +58,7 @@ afterAll(async () => {
   await rt?.close();
 });
 
-const HOPS = [
-  'web-identity→workload-role',
-  'trust-is-scoped',
-  'workload-role→target-role',
-  'workload-role-extras',
-  'target-role-trusts-workload-role',
-  'target-role-trust-is-scoped',
-  'target-role-extras',
-  'target-role→describe-cluster',
-  'cluster-access',
-  'kubernetes-verb',
-  'network',
-  'network-stale-allowance',
-];
+const HOPS = IRSA_CHAIN_HOPS;
 
 /** A link onboarded in the sandbox to a target cluster no other test uses. */
 async function onboarded(options: { access?: Access; network?: Network } = {}): Promise<Link> {
