@@ -427,6 +427,27 @@ export async function entryPrincipal(clients: AwsClients, link: Link): Promise<E
   };
 }
 
+/**
+ * The target role as "Ensure target role" found or made it in this run, which runs just
+ * before the access entry in onboard and reconcile: its id and creation time came back from
+ * that step's own GetRole or CreateRole, so the entry needs no second read of the role.
+ * Undefined with direct access (the workload role is made in the other branch) or when the
+ * recorded result is not for this entry's role: then {@link entryPrincipal} reads it.
+ */
+export function entryPrincipalFromTargetRoleStep(link: Link): EntryPrincipal | undefined {
+  if (isDirectAccess(link.spec)) return undefined;
+  const step = link.steps.targetRole;
+  const made = step?.result as { arn?: unknown; roleId?: unknown; createdAt?: unknown } | undefined;
+  const arn = entryPrincipalArnOf(link);
+  if (step?.status !== 'SUCCEEDED' || made?.arn !== arn || typeof made.roleId !== 'string' || !made.roleId)
+    return undefined;
+  return {
+    arn,
+    roleId: made.roleId,
+    ...(typeof made.createdAt === 'string' ? { createdAt: new Date(made.createdAt) } : {}),
+  };
+}
+
 /** The onboard step. */
 export async function accessEntryStep(link: Link, deps: Pick<StepDeps, 'clients'>) {
   const { target } = link.spec;
@@ -445,7 +466,7 @@ export async function accessEntryStep(link: Link, deps: Pick<StepDeps, 'clients'
       : await ensureAccessEntry(
           deps.clients.eks(target.accountId, target.region),
           target.cluster,
-          await entryPrincipal(deps.clients, link),
+          entryPrincipalFromTargetRoleStep(link) ?? (await entryPrincipal(deps.clients, link)),
           link.spec.access,
           username,
           owners.link(link.spec),

@@ -60,6 +60,8 @@ export type EnsureAction = 'created' | 'updated' | 'unchanged';
 export interface EnsuredRole {
   readonly arn: string;
   readonly roleId: string;
+  /** When IAM made the role (`CreateDate`, ISO 8601): with the id, what an access entry is bound to. */
+  readonly createdAt?: string;
   readonly action: EnsureAction;
   /** What changed on an existing role. */
   readonly changes: readonly string[];
@@ -278,7 +280,13 @@ export async function ensureRole(iam: IAMClient, spec: RoleSpec): Promise<Ensure
     }
   }
   if (action !== 'created' && changes.length > 0) action = 'updated';
-  return { arn: role.Arn ?? '', roleId: role.RoleId ?? '', action, changes };
+  return {
+    arn: role.Arn ?? '',
+    roleId: role.RoleId ?? '',
+    ...(role.CreateDate ? { createdAt: new Date(role.CreateDate).toISOString() } : {}),
+    action,
+    changes,
+  };
 }
 
 export type RemoveAction = 'deleted' | 'absent' | 'left-unmanaged';

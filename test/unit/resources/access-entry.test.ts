@@ -18,7 +18,14 @@ import { ConflictUnmanagedResourceError, NotYetPropagatedError, UnsupportedClust
 import type { Access, ClusterRef, Link, LinkSpec } from '#link/model';
 import { kubernetesUsername, owners, roleArn, targetRoleName } from '#link/names';
 import { ownerTagValue } from '#link/tags';
-import { accessEntryStep, kubernetesOf, removeAccessEntryStep, withoutPath } from '#resources/access-entry';
+import {
+  accessEntryStep,
+  entryPrincipalFromTargetRoleStep,
+  kubernetesOf,
+  ROLE_ID_TAG,
+  removeAccessEntryStep,
+  withoutPath,
+} from '#resources/access-entry';
 import { AWS_AUTH_NAME, AWS_AUTH_NAMESPACE } from '#aws/kubernetes';
 import { resolvedOf } from '#resources/resolve';
 import { targetRoleStep } from '#resources/target-role';
@@ -283,6 +290,59 @@ describe('accessEntryStep on a cluster in API mode', () => {
     // Assert
     expect(error).toBeInstanceOf(NotYetPropagatedError);
     expect(entryOf(link.spec)).toBeUndefined();
+  });
+
+  it('binds the entry to the role id "Ensure target role" recorded in this run, with no GetRole of its own', async () => {
+    // Arrange: the link as the workflow hands it over, the target role's step result on it
+    const spec = newSpec({ target: CLUSTER_B });
+    const resolved = await resolvedLink(rt.runtime, spec);
+    const made = await targetRoleStep(resolved, rt.runtime);
+    const link: Link = {
+      ...resolved,
+      steps: {
+        ...resolved.steps,
+        targetRole: {
+          status: 'SUCCEEDED',
+          startedAt: new Date().toISOString(),
+          attempts: 1,
+          result: made.result,
+        },
+      },
+    };
+    rt.sandbox.resetCalls();
+
+    // Act
+    await accessEntryStep(link, rt.runtime);
+
+    // Assert
+    const reads = rt.sandbox.calls().map((c) => `${c.service}:${c.operation}`);
+    expect(reads).not.toContain('iam:GetRole');
+    const roleId = (made.result as { roleId?: string }).roleId;
+    expect(roleId).toMatch(/^AROA/);
+    expect(entryOf(spec)?.tags?.[ROLE_ID_TAG]).toBe(roleId);
+  });
+
+  it('reads the role itself when the recorded result is not for its role, or there is none', () => {
+    // Arrange
+    const spec = newSpec({ target: CLUSTER_B });
+    const base = linkOf(spec);
+    const step = (result: Record<string, unknown>) => ({
+      ...base,
+      steps: { targetRole: { status: 'SUCCEEDED' as const, startedAt: '', attempts: 1, result } },
+    });
+
+    // Act + Assert
+    expect(entryPrincipalFromTargetRoleStep(base)).toBeUndefined();
+    expect(
+      entryPrincipalFromTargetRoleStep(
+        step({ arn: 'arn:aws:iam::222222222222:role/other', roleId: 'AROAX' }),
+      ),
+    ).toBeUndefined();
+    expect(
+      entryPrincipalFromTargetRoleStep(
+        step({ arn: targetRoleArn(spec), roleId: 'AROAX', createdAt: '2026-01-02T00:00:00.000Z' }),
+      ),
+    ).toEqual({ arn: targetRoleArn(spec), roleId: 'AROAX', createdAt: new Date('2026-01-02T00:00:00.000Z') });
   });
 });
 

@@ -182,7 +182,13 @@ describe('ensureRole', () => {
 
     // Assert
     const role = roleIn(rt.sandbox, TARGET_ACCOUNT, spec.name)!;
-    expect(value).toEqual({ arn: role.Arn, roleId: role.RoleId, action: 'created', changes: [] });
+    expect(value).toEqual({
+      arn: role.Arn,
+      roleId: role.RoleId,
+      createdAt: new Date(role.CreateDate).toISOString(),
+      action: 'created',
+      changes: [],
+    });
     expect(role.Arn).toBe(`arn:aws:iam::${TARGET_ACCOUNT}:role/tether/${spec.name}`);
     expect(role.Path).toBe('/tether/');
     expect(role.Description).toBe(spec.description);

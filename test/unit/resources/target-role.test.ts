@@ -99,7 +99,13 @@ describe('targetRoleStep', () => {
     // Assert
     const role = targetRoleIn(spec)!;
     expect(value).toEqual({
-      result: { arn: role.Arn, roleId: role.RoleId, action: 'created', changes: [] },
+      result: {
+        arn: role.Arn,
+        roleId: role.RoleId,
+        createdAt: new Date(role.CreateDate).toISOString(),
+        action: 'created',
+        changes: [],
+      },
       outputs: { targetRoleArn: role.Arn },
     });
     expect(role.Arn).toBe(roleArn(TARGET_ACCOUNT, targetRoleName(spec)));
