@@ -146,6 +146,17 @@ export class VerificationFailedError extends TetherError {
   readonly code = 'VERIFICATION_FAILED';
 }
 
+/**
+ * Verification found the source side (OIDC provider, workload role) not as Tether wants it,
+ * in a run whose source steps left its reading to verify because an earlier run had
+ * confirmed it. Not a failure of the link: the ASL then runs the source steps again, reading
+ * (`Confirm: ensure …`), and verifies again (docs/architecture.md#a-further-link-of-a-workload).
+ */
+export class SourceSideChangedError extends TetherError {
+  override readonly name = 'SourceSideChangedError';
+  readonly code = 'SOURCE_SIDE_CHANGED';
+}
+
 /** A request asks for an existing link (same workload → target) with another spec: a request never changes a link silently. */
 export class LinkSpecMismatchError extends TetherError {
   override readonly name = 'LinkSpecMismatchError';
@@ -209,6 +220,7 @@ export const STEP_ERRORS = [
   LinkStateError,
   LinkNotFoundError,
   VerificationFailedError,
+  SourceSideChangedError,
   KubernetesApiUnreachableError,
   AgentNotAuthorizedError,
   KubernetesAccessDeniedError,

@@ -25,6 +25,7 @@ import { issuerHostPath, oidcProviderArn, owners } from '#link/names';
 import { membership } from '#store/table';
 import type { StepDeps } from './deps';
 import { joinShared, leaveShared } from '#store/memberships';
+import { desiredDigest, earlierConfirmation, leftToVerify, recordConfirmation } from './source-side';
 import { isManaged, isOwnedBy, ownershipTags } from '#link/tags';
 import { resolvedOf } from './resolve';
 import { releaseTrustAnchorStep, trustAnchorStep } from './roles-anywhere';
@@ -123,7 +124,12 @@ export async function ensureOidcProvider(
  * The onboard step: join the issuer's membership (one member per link, so the provider goes
  * with the issuer's last link, whatever workload it belongs to), then ensure the provider.
  */
-export async function oidcProviderStep(link: Link, deps: StepDeps, publisher?: DiscoveryPublisher) {
+export async function oidcProviderStep(
+  link: Link,
+  deps: StepDeps,
+  publisher?: DiscoveryPublisher,
+  event?: { readonly confirm?: boolean },
+) {
   const { source } = link.spec;
   if (link.spec.identity.mode === 'principal') {
     // The source is an existing role: no web identity, so no provider (docs/architecture.md#identity-modes).
@@ -139,20 +145,28 @@ export async function oidcProviderStep(link: Link, deps: StepDeps, publisher?: D
   }
   const issuer = resolvedOf(link).source.issuer;
   if (!issuer) throw new Error('irsa link without an issuer: resolve should have refused it');
+  const resource = membership.issuer(source.accountId, issuerHostPath(issuer));
   await joinShared(
     deps.memberships,
-    membership.issuer(source.accountId, issuerHostPath(issuer)),
+    resource,
     membership.link(link.id),
     { linkId: link.id },
     deps.now().getTime(),
   );
+  const selfManaged = resolvedOf(link).source.kind === 'self-managed';
+  // An EKS issuer's provider another run has confirmed: this run's verify reads it back
+  // (#resources/source-side). A self-managed issuer's documents are always published again.
+  const arn = oidcProviderArn(source.accountId, issuer);
+  const desired = selfManaged ? undefined : desiredDigest({ provider: arn, audience: STS_AUDIENCE });
+  if (desired) {
+    const earlier = await earlierConfirmation(deps.memberships, resource, desired, link, event);
+    if (earlier) return { result: leftToVerify(earlier, arn), outputs: { oidcProviderArn: arn } };
+  }
   // A self-managed cluster's issuer is served by Tether: its documents are published first,
   // as IAM reads the issuer when it trusts it, and STS when it verifies a token.
-  const published =
-    resolvedOf(link).source.kind === 'self-managed'
-      ? await publisherOf(publisher).publish(deps, source)
-      : undefined;
+  const published = selfManaged ? await publisherOf(publisher).publish(deps, source) : undefined;
   const provider = await ensureOidcProvider(deps.clients.iam(source.accountId), source.accountId, issuer);
+  if (desired) await recordConfirmation(deps.memberships, resource, desired, link, deps.now());
   return {
     result: {
       ...provider,
@@ -240,13 +254,16 @@ export async function releaseOidcProviderStep(link: Link, deps: StepDeps, publis
   // Mode pod-identity never joined the issuer's membership.
   if (!issuer || link.spec.identity.mode === 'pod-identity')
     return { result: { action: 'nothing-to-remove' } };
+  const resource = membership.issuer(source.accountId, issuerHostPath(issuer));
   const outcome = await leaveShared(
     deps.memberships,
-    membership.issuer(source.accountId, issuerHostPath(issuer)),
+    resource,
     membership.link(link.id),
     link.id,
     deps.now().getTime(),
     async () => {
+      // No link will lean on the last reading: the next one reads (#resources/source-side).
+      await deps.memberships.forgetConfirmation(resource);
       const provider = await deleteOwnedProvider(
         deps.clients.iam(source.accountId),
         source.accountId,

@@ -14,6 +14,7 @@ import {
   ListAssociatedAccessPoliciesCommand,
 } from '@aws-sdk/client-eks';
 import {
+  GetOpenIDConnectProviderCommand,
   GetRoleCommand,
   GetRolePolicyCommand,
   ListAttachedRolePoliciesCommand,
@@ -55,6 +56,9 @@ import {
 } from './egress-allowance';
 import { cidrContains } from '#link/cidr';
 import { STS_AUDIENCE } from './oidc-provider';
+import { samePolicy } from './iam-role';
+import { judgeSourceSide } from './source-side';
+import { workloadPolicy, workloadTrustPolicy } from './workload-role';
 import {
   findAnchor,
   findProfile,
@@ -99,6 +103,72 @@ async function readRole(clients: AwsClients, accountId: string, name: string, po
   } catch (err) {
     if (isAwsError(err, 'NoSuchEntity')) return undefined;
     throw err;
+  }
+}
+
+/**
+ * The `workload-role-as-written` hop (mode irsa): the workload role's trust and policy are
+ * the documents Tether writes, and the role carries the workload's owner tag. The chain's
+ * hops judge what the documents allow; this one sees a statement added by hand that lets
+ * in more (another namespace's service account, another action) and a role no longer
+ * Tether's: the drift a reconcile puts back, from reads the chain's hops already made.
+ */
+function workloadRoleAsWritten(
+  workload: Awaited<ReturnType<typeof readRole>>,
+  link: Pick<Link, 'spec'>,
+  issuer: string,
+): Hop {
+  const { source } = link.spec;
+  const hop = 'workload-role-as-written';
+  const arn = sourceRoleArnOf(link.spec);
+  if (!workload) return { hop, ok: false, detail: `no role ${arn}` };
+  const differences = [
+    ...(samePolicy(workload.trust, workloadTrustPolicy(source.accountId, issuer, source))
+      ? []
+      : ['its trust is not the one Tether wrote']),
+    ...(samePolicy(workload.policy, workloadPolicy(source))
+      ? []
+      : [`its policy ${WORKLOAD_POLICY_NAME} is not the one Tether wrote`]),
+    ...(isOwnedBy(workload.tags, owners.workload(source))
+      ? []
+      : ["it does not carry the workload's owner tag"]),
+  ];
+  return differences.length === 0
+    ? {
+        hop,
+        ok: true,
+        detail: `${arn}: trust, policy ${WORKLOAD_POLICY_NAME} and owner tag as Tether wrote them`,
+      }
+    : { hop, ok: false, detail: `${arn}: ${differences.join('; ')}` };
+}
+
+/**
+ * The `oidc-provider` hop: the source account's IAM OIDC provider for the issuer exists and
+ * lists the audience `sts.amazonaws.com`. Without it STS refuses every token of the issuer
+ * ("No OpenIDConnect provider found in your account", InvalidIdentityToken), whatever the
+ * workload role's trust says.
+ */
+async function oidcProviderHop(clients: AwsClients, accountId: string, issuer: string): Promise<Hop> {
+  const arn = oidcProviderArn(accountId, issuer);
+  try {
+    const provider = await clients
+      .iam(accountId)
+      .send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }));
+    const audiences = provider.ClientIDList ?? [];
+    return audiences.includes(STS_AUDIENCE)
+      ? { hop: 'oidc-provider', ok: true, detail: `${arn} lets in tokens for ${STS_AUDIENCE}` }
+      : {
+          hop: 'oidc-provider',
+          ok: false,
+          detail: `${arn} does not list the audience ${STS_AUDIENCE} (it lists ${audiences.join(', ') || 'none'}): STS refuses the workload's tokens`,
+        };
+  } catch (err) {
+    if (!isAwsError(err, 'NoSuchEntity')) throw err;
+    return {
+      hop: 'oidc-provider',
+      ok: false,
+      detail: `no IAM OIDC provider ${arn}: STS refuses every token from ${issuer}`,
+    };
   }
 }
 
@@ -313,6 +383,12 @@ export async function verifyChain(
   if (link.spec.identity.mode === 'irsa') {
     const issuer = resolved.source.issuer ?? '';
     const host = issuerHostPath(issuer);
+    // One provider serves all the workloads of the issuer: read once per sweep.
+    hops.push(
+      await reads.once(`oidc#${source.accountId}#${host}`, () =>
+        oidcProviderHop(clients, source.accountId, issuer),
+      ),
+    );
     // One workload role serves all the links of its workload: read once per sweep.
     const workload = await reads.once(`role#${source.accountId}#${workloadRoleName(source)}`, () =>
       readRole(clients, source.accountId, workloadRoleName(source), WORKLOAD_POLICY_NAME),
@@ -349,6 +425,7 @@ export async function verifyChain(
         'refused',
       ),
     );
+    hops.push(workloadRoleAsWritten(workload, link, issuer));
     if (!direct) hops.push(workloadMayAssumeTarget(workload?.policy, workloadArn, targetArn, targetTags));
   }
   if (link.spec.identity.mode === 'roles-anywhere') {
@@ -837,10 +914,13 @@ export async function selfManagedHops(
 /** The onboard step: every hop must hold. */
 export async function verifyStep(
   link: Link,
-  deps: Pick<StepDeps, 'clients' | 'oidcPublishing' | 'clusters'>,
+  deps: Pick<StepDeps, 'clients' | 'oidcPublishing' | 'clusters' | 'memberships'>,
 ) {
   const hops = [...(await selfManagedHops(link, deps)), ...(await verifyChain(link, deps.clients))];
   const failed = hops.filter((h) => !h.ok && !h.advisory);
+  // A changed source side: its confirmations go, and a run that left its reading to this
+  // step confirms it now (SourceSideChangedError, #resources/source-side).
+  await judgeSourceSide(deps.memberships, link, failed);
   if (failed.length) {
     throw new VerificationFailedError(
       `The role chain does not hold: ${failed.map((h) => `${h.hop} (${h.detail})`).join('; ')}`,

@@ -18,7 +18,8 @@ import { joinShared, leaveShared } from '#store/memberships';
 import type { PolicyDocument } from '#link/policy/evaluate';
 import { ownerTagValue } from '#link/tags';
 import { resolvedOf } from './resolve';
-import { deleteOwnedRole, ensureRole } from './iam-role';
+import { deleteOwnedRole, ensureRole, type RoleSpec } from './iam-role';
+import { desiredDigest, earlierConfirmation, leftToVerify, recordConfirmation } from './source-side';
 import { STS_AUDIENCE } from './oidc-provider';
 import { ConflictUnmanagedResourceError } from '#link/errors';
 import {
@@ -97,7 +98,7 @@ export function targetRoleArnOf(link: Pick<Link, 'spec'>): string {
  * ensure the role and its policy. Neither depends on the workload's other links, so for a
  * workload's second and later links this reads and writes nothing else.
  */
-export async function workloadRoleStep(link: Link, deps: StepDeps) {
+export async function workloadRoleStep(link: Link, deps: StepDeps, event?: { readonly confirm?: boolean }) {
   if (link.spec.identity.mode === 'principal') {
     // Not Tether's role: never read for change, never written (docs/architecture.md#identity-modes).
     return {
@@ -119,7 +120,21 @@ export async function workloadRoleStep(link: Link, deps: StepDeps) {
   );
   await assertOneModePerRole(link, deps, key);
   if (link.spec.identity.mode === 'roles-anywhere') return rolesAnywhereWorkloadRole(link, deps);
-  const ensured = await ensureWorkloadRole(link, deps, issuer);
+  const spec = workloadRoleSpec(link, deps, issuer);
+  // Mode irsa: a role another run has confirmed as this spec is read back by this run's verify (#resources/source-side).
+  const desired = link.spec.identity.mode === 'irsa' ? desiredDigest(spec) : undefined;
+  if (desired) {
+    const earlier = await earlierConfirmation(deps.memberships, key, desired, link, event);
+    if (earlier) {
+      const arn = sourceRoleArnOf(link.spec);
+      return {
+        result: leftToVerify(earlier, arn),
+        outputs: { workloadRoleArn: arn, serviceAccountAnnotation: { 'eks.amazonaws.com/role-arn': arn } },
+      };
+    }
+  }
+  const ensured = await ensureRole(deps.clients.iam(link.spec.source.accountId), spec);
+  if (desired) await recordConfirmation(deps.memberships, key, desired, link, deps.now());
   if (link.spec.identity.mode === 'pod-identity') {
     // No annotation: the Pod Identity association names the role (Ensure Pod Identity association).
     return { result: { ...ensured }, outputs: { workloadRoleArn: ensured.arn } };
@@ -177,7 +192,10 @@ async function rolesAnywhereWorkloadRole(link: Link, deps: StepDeps) {
       `The workload's link ${String(other.linkId)} uses another CA; a workload has one role, trusting one CA: give that CA certificate`,
     );
   }
-  const ensured = await ensureWorkloadRole(link, deps, rolesAnywhereTrustPolicy(source, anchorArn));
+  const ensured = await ensureRole(
+    deps.clients.iam(source.accountId),
+    workloadRoleSpec(link, deps, rolesAnywhereTrustPolicy(source, anchorArn)),
+  );
   // The member names the CA, for the next request of this workload that gives none.
   await deps.memberships.put(key, membership.link(link.id), {
     linkId: link.id,
@@ -206,17 +224,17 @@ function workloadMembershipKey(link: Pick<Link, 'spec'>): string {
 }
 
 /**
- * The workload role, its trust (IRSA from the issuer, mode pod-identity its Pod Identity
- * trust, or the trust given: mode roles-anywhere) and its constant-size policy.
+ * The workload role as Tether wants it: its trust (IRSA from the issuer, mode pod-identity
+ * its Pod Identity trust, or the trust given: mode roles-anywhere) and its constant-size policy.
  */
-function ensureWorkloadRole(
-  link: Link,
+export function workloadRoleSpec(
+  link: Pick<Link, 'spec'>,
   deps: Pick<StepDeps, 'clients'>,
   issuerOrTrust: string | PolicyDocument,
-) {
+): RoleSpec {
   const { source } = link.spec;
   if (link.spec.identity.mode === 'pod-identity') {
-    return ensureRole(deps.clients.iam(source.accountId), {
+    return {
       name: podIdentityRoleName(source),
       path: TETHER_ROLE_PATH,
       description: `Tether Pod Identity role for ${source.namespace}/${source.serviceAccount} in ${source.cluster}`,
@@ -224,9 +242,9 @@ function ensureWorkloadRole(
       inlinePolicies: { [WORKLOAD_POLICY_NAME]: workloadPolicy(source, { tagSession: true }) },
       owner: owners.workload(source),
       permissionsBoundary: deps.clients.permissionsBoundaryArn(source.accountId),
-    });
+    };
   }
-  return ensureRole(deps.clients.iam(source.accountId), {
+  return {
     name: workloadRoleName(source),
     path: TETHER_ROLE_PATH,
     description: `Tether workload role for ${source.namespace}/${source.serviceAccount} in ${source.cluster}`,
@@ -237,7 +255,7 @@ function ensureWorkloadRole(
     inlinePolicies: { [WORKLOAD_POLICY_NAME]: workloadPolicy(source) },
     owner: owners.workload(source),
     permissionsBoundary: deps.clients.permissionsBoundaryArn(source.accountId),
-  });
+  };
 }
 
 /**
@@ -259,6 +277,8 @@ export async function releaseWorkloadRoleStep(link: Link, deps: StepDeps) {
     link.id,
     deps.now().getTime(),
     async () => {
+      // No link will lean on the last reading: the next one reads (#resources/source-side).
+      await deps.memberships.forgetConfirmation(membership.workload(workloadMembershipKey(link)));
       // Mode roles-anywhere: the profile listing the role goes with it.
       const profile =
         link.spec.identity.mode === 'roles-anywhere'

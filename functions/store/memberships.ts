@@ -24,7 +24,13 @@ import {
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { ConcurrentUpdateError } from '#link/errors';
-import { DEFAULT_TABLE_NAME, isConditionFailure, MANAGED_MARKER_SK, REMOVAL_LOCK_SK } from './table';
+import {
+  CONFIRMED_SK,
+  DEFAULT_TABLE_NAME,
+  isConditionFailure,
+  MANAGED_MARKER_SK,
+  REMOVAL_LOCK_SK,
+} from './table';
 
 /**
  * Membership items and removal locks of shared resources, in the one table (keys from
@@ -67,6 +73,30 @@ export class MembershipStore {
   /** Forgets that Tether put the shared resource in place (once it is gone). */
   async unmarkManaged(resource: string): Promise<void> {
     await this.delete(resource, MANAGED_MARKER_SK);
+  }
+
+  /** The last confirmation of a shared resource ({@link CONFIRMED_SK}), if any. */
+  async confirmation(resource: string): Promise<Confirmation | undefined> {
+    const out = await this.db.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: resource, sk: CONFIRMED_SK },
+        ConsistentRead: true,
+      }),
+    );
+    const item = out.Item;
+    if (!item || typeof item.desired !== 'string') return undefined;
+    return { desired: item.desired, by: String(item.by), at: String(item.at) };
+  }
+
+  /** Records that a run has just read the shared resource and found or made it as `desired` says. */
+  async confirm(resource: string, confirmation: Confirmation): Promise<void> {
+    await this.put(resource, CONFIRMED_SK, { ...confirmation });
+  }
+
+  /** Forgets a confirmation: the resource was found changed, or is going. */
+  async forgetConfirmation(resource: string): Promise<void> {
+    await this.delete(resource, CONFIRMED_SK);
   }
 
   async delete(resource: string, member: string): Promise<void> {
@@ -148,6 +178,16 @@ export class MembershipStore {
       if (!isConditionFailure(err)) throw err; // not ours any more (expired and taken): nothing to release
     }
   }
+}
+
+/** A run's reading of a shared resource: the digest of what Tether wants it to be, who read it, when. */
+export interface Confirmation {
+  /** `desiredDigest` of the resource's desired state (`#resources/source-side`). */
+  readonly desired: string;
+  /** The link whose run read it. */
+  readonly by: string;
+  /** When (ISO 8601). */
+  readonly at: string;
 }
 
 /** How long a removal may hold a shared resource before a joiner may go ahead anyway. */

@@ -34,6 +34,14 @@ export const REMOVAL_LOCK_SK = '#REMOVAL_LOCK';
  */
 export const MANAGED_MARKER_SK = '#MANAGED';
 
+/**
+ * Sort key of the item that says a run of Tether read a shared source-side resource (an
+ * issuer's OIDC provider, a workload's role), found or made it as Tether wants it, and no
+ * verification has found it changed since: a workload's further links then leave its
+ * confirmation to their own Verify role chain (docs/architecture.md#a-further-link-of-a-workload).
+ */
+export const CONFIRMED_SK = '#CONFIRMED';
+
 /** The key of every item kind but memberships. */
 export const keys = {
   link: (id: string) => ({ pk: `LINK#${id}`, sk: 'LINK' }),

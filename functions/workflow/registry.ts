@@ -80,6 +80,9 @@ const TASKS: readonly (readonly [state: string, handler: Handler])[] = [
 /** The prefix of a compensation state that runs another state's function. */
 export const UNDO_PREFIX = 'Undo: ';
 
+/** The prefix of a state that runs a source step's function again, reading (`#resources/source-side`). */
+export const CONFIRM_PREFIX = 'Confirm: ';
+
 function words(state: string): string[] {
   return state
     .replace(/[^A-Za-z0-9 ]/g, ' ')
@@ -89,14 +92,16 @@ function words(state: string): string[] {
 }
 
 /**
- * The state whose function a Task state runs: itself, or for "Undo: x" the state "X".
+ * The state whose function a Task state runs: itself, or for "Undo: x" and "Confirm: x" the state "X".
  *
  * @example
  * functionStateOf('Undo: remove access entry'); // 'Remove access entry'
+ * functionStateOf('Confirm: ensure workload role'); // 'Ensure workload role'
  */
 export function functionStateOf(state: string): string {
-  if (!state.startsWith(UNDO_PREFIX)) return state;
-  const rest = state.slice(UNDO_PREFIX.length);
+  const prefix = [UNDO_PREFIX, CONFIRM_PREFIX].find((p) => state.startsWith(p));
+  if (!prefix) return state;
+  const rest = state.slice(prefix.length);
   return rest.charAt(0).toUpperCase() + rest.slice(1);
 }
 

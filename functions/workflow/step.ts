@@ -21,6 +21,11 @@ import { runtime, type TetherRuntime } from '#functions/runtime';
 /** What the ASL passes to every step. */
 export interface StepEvent {
   readonly linkId: string;
+  /**
+   * Set by the onboard's `Confirm: ensure …` states: read the shared source side even though
+   * an earlier run confirmed it (`#resources/source-side`).
+   */
+  readonly confirm?: boolean;
 }
 
 /**
@@ -38,7 +43,7 @@ export interface StepOutcome {
   readonly outputs?: Partial<LinkOutputs>;
 }
 
-export type StepLogic = (link: Link, rt: TetherRuntime) => Promise<StepOutcome>;
+export type StepLogic = (link: Link, rt: TetherRuntime, event: StepEvent) => Promise<StepOutcome>;
 
 /**
  * The runtime a step of `link` runs with: its calls into member accounts are made in the
@@ -71,7 +76,7 @@ export function runStep(workflow: StepWorkflow, stepName: OnboardStep | Offboard
         : 0) + 1;
     await rt.links.recordStep(link.id, stepName, { status: 'RUNNING', startedAt, attempts });
     try {
-      const outcome = await logic(link, linkRuntime(rt, link));
+      const outcome = await logic(link, linkRuntime(rt, link), event);
       await rt.links.recordStep(
         link.id,
         stepName,

@@ -20,7 +20,13 @@ import {
   workloadKey,
   workloadRoleName,
 } from '#link/names';
-import { DEFAULT_TABLE_NAME, MANAGED_MARKER_SK, membership, REMOVAL_LOCK_SK } from '#store/table';
+import {
+  CONFIRMED_SK,
+  DEFAULT_TABLE_NAME,
+  MANAGED_MARKER_SK,
+  membership,
+  REMOVAL_LOCK_SK,
+} from '#store/table';
 import { allowancePlan } from '#resources/egress-allowance';
 import type { Resolved } from '#resources/resolve';
 import { TAG_MANAGED } from '#link/tags';
@@ -471,6 +477,9 @@ export async function tableMismatches(rt: LocalRuntime, links: readonly Link[]):
     else if (sk === MANAGED_MARKER_SK) {
       // Tether's mark on a CIDR it put in publicAccessCidrs: only while a live link needs it.
       if (![...expected].some((e) => e.startsWith(`${pk}|`))) wrong.push(`managed marker left on ${pk}`);
+    } else if (sk === CONFIRMED_SK) {
+      // A run's confirmation of a shared source-side resource: only while a live link shares it.
+      if (![...expected].some((e) => e.startsWith(`${pk}|`))) wrong.push(`confirmation left on ${pk}`);
     } else if (/^(WORKLOAD|ISSUER|EGRESS|PUBLICACCESS|SOURCEVPC)#/.test(pk)) {
       present.add(`${pk}|${sk}`);
       if (!expected.has(`${pk}|${sk}`)) {

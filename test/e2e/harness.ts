@@ -75,8 +75,10 @@ export function demoRequest(overrides: Record<string, unknown> = {}) {
 
 /** The hops verify reports, in order, for an irsa link through a target role (the demo link). */
 export const IRSA_CHAIN_HOPS = [
+  'oidc-provider',
   'web-identity→workload-role',
   'trust-is-scoped',
+  'workload-role-as-written',
   'workload-role→target-role',
   'workload-role-extras',
   'target-role-trusts-workload-role',

@@ -265,9 +265,11 @@ describe('re-running an onboard that succeeded', () => {
     expect(again.status).toBe('ACTIVE');
     expect(h.rt.sandbox.callCounts({ mutating: true })).toBe(0);
     expect(h.rt.sandbox.callCounts({ mutating: false })).toBeGreaterThan(5);
-    for (const step of ['oidcProvider', 'workloadRole', 'targetRole']) {
-      expect(again.steps[step].result.action, step).toBe('unchanged');
+    // The shared source side this link's first run confirmed is read back by verify; the rest is read and found unchanged.
+    for (const step of ['oidcProvider', 'workloadRole']) {
+      expect(again.steps[step].result.action, step).toBe('confirmed-before');
     }
+    expect(again.steps.targetRole.result.action).toBe('unchanged');
   });
 });
 
@@ -292,14 +294,21 @@ describe('two links of the same workload', () => {
     const second = await h.settle(res.body.links[0].id);
     expect(second.status).toBe('ACTIVE');
     expect(second.outputs.workloadRoleArn).toBe(link.outputs.workloadRoleArn);
-    expect(second.steps.oidcProvider.result.action).toBe('unchanged');
+    // Confirmed by the first link's run; the second one's verify read it back.
+    expect(second.steps.oidcProvider.result).toMatchObject({
+      action: 'confirmed-before',
+      confirmedBy: link.id,
+    });
 
     const iam = h.rt.clients.iam(SOURCE);
     const providers =
       (await iam.send(new ListOpenIDConnectProvidersCommand({}))).OpenIDConnectProviderList ?? [];
     expect(providers.filter((p) => p.Arn === link.outputs.oidcProviderArn)).toHaveLength(1);
     // The second link wrote nothing in the source account: the workload role's policy names no link.
-    expect(second.steps.workloadRole.result.action).toBe('unchanged');
+    expect(second.steps.workloadRole.result).toMatchObject({
+      action: 'confirmed-before',
+      confirmedBy: link.id,
+    });
     const sourceWrites = h.rt.sandbox
       .calls()
       .filter((c) => c.accountId === SOURCE && c.mutating && c.ok && c.seq > firstLinkCalls);

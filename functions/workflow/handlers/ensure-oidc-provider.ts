@@ -5,7 +5,7 @@ import { oidcProviderStep } from '#resources/oidc-provider';
 import { DISCOVERY_PUBLISHER } from '#resources/self-managed-cluster';
 import { runStep, stepHandler } from '../step';
 
-export const ensureOidcProvider = runStep('onboard', 'oidcProvider', (link, rt) =>
-  oidcProviderStep(link, rt, DISCOVERY_PUBLISHER),
+export const ensureOidcProvider = runStep('onboard', 'oidcProvider', (link, rt, event) =>
+  oidcProviderStep(link, rt, DISCOVERY_PUBLISHER, event),
 );
 export const handler = stepHandler(ensureOidcProvider);

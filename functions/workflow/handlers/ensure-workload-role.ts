@@ -4,7 +4,7 @@
 import { workloadRoleStep } from '#resources/workload-role';
 import { runStep, stepHandler } from '../step';
 
-export const ensureWorkloadRole = runStep('onboard', 'workloadRole', (link, rt) =>
-  workloadRoleStep(link, rt),
+export const ensureWorkloadRole = runStep('onboard', 'workloadRole', (link, rt, event) =>
+  workloadRoleStep(link, rt, event),
 );
 export const handler = stepHandler(ensureWorkloadRole);

@@ -260,7 +260,7 @@ describe('oidcProviderStep and releaseOidcProviderStep', () => {
 
   it('shares one provider among the issuer’s links: it stays with the first release and goes with the last', async () => {
     // Arrange: two workloads of the same cluster.
-    const { ref, arn } = newIssuer();
+    const { ref, issuer, arn } = newIssuer();
     const first = await linkFrom(ref);
     const second = await linkFrom(ref);
     await oidcProviderStep(first, rt.runtime);
@@ -272,7 +272,8 @@ describe('oidcProviderStep and releaseOidcProviderStep', () => {
     const removed = await observe(rt.sandbox, () => releaseOidcProviderStep(second, rt.runtime));
 
     // Assert
-    expect(joined.value?.result.action).toBe('unchanged');
+    // The second link's onboard leaves the provider the first one confirmed to its verify.
+    expect(joined.value?.result).toMatchObject({ action: 'confirmed-before', confirmedBy: first.id });
     expect(joined.mutations).toEqual([]);
     expect(kept.value).toEqual({ result: { action: 'kept', arn, remainingLinks: 1 } });
     expect(kept.mutations).toEqual([]);
@@ -280,6 +281,9 @@ describe('oidcProviderStep and releaseOidcProviderStep', () => {
     expect(removed.value).toEqual({ result: { action: 'deleted', arn, remainingLinks: 0 } });
     expect(removed.mutations).toEqual(['iam:DeleteOpenIDConnectProvider']);
     expect(oidcProviderIn(rt.sandbox, SOURCE_ACCOUNT, arn)).toBeUndefined();
+    // The issuer's next link reads and makes the provider again: no confirmation is left.
+    const resource = membership.issuer(SOURCE_ACCOUNT, issuerHostPath(issuer));
+    expect(await rt.runtime.memberships.confirmation(resource)).toBeUndefined();
   });
 
   it('leaves a provider Tether did not make when the issuer’s last link goes', async () => {

@@ -16,9 +16,14 @@ import {
   DisassociateAccessPolicyCommand,
   UpdateClusterConfigCommand,
 } from '@aws-sdk/client-eks';
-import { DeleteRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VerificationFailedError } from '#link/errors';
+import {
+  DeleteOpenIDConnectProviderCommand,
+  DeleteRolePolicyCommand,
+  RemoveClientIDFromOpenIDConnectProviderCommand,
+  UpdateAssumeRolePolicyCommand,
+} from '@aws-sdk/client-iam';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SourceSideChangedError, VerificationFailedError } from '#link/errors';
 import type { Access, Link, Network } from '#link/model';
 import {
   issuerHostPath,
@@ -27,11 +32,14 @@ import {
   TARGET_POLICY_NAME,
   targetRoleName,
   WORKLOAD_POLICY_NAME,
+  workloadKey,
   workloadRoleName,
 } from '#link/names';
 import { removeAccessEntryStep } from '#resources/access-entry';
+import { ensureOidcProvider } from '#resources/oidc-provider';
 import { resolvedOf } from '#resources/resolve';
 import { verifyChain, verifyStep } from '#resources/verify';
+import { membership } from '#store/table';
 import { IRSA_CHAIN_HOPS } from '../../e2e/harness';
 import {
   newCluster,
@@ -154,7 +162,7 @@ describe('verifyChain', () => {
             },
           }),
         ),
-      ['web-identity→workload-role'],
+      ['web-identity→workload-role', 'workload-role-as-written'],
     ],
     [
       'the workload role trusts every service account of the namespace',
@@ -166,7 +174,7 @@ describe('verifyChain', () => {
             StringLike: { [`${host(link)}:sub`]: `system:serviceaccount:${link.spec.source.namespace}:*` },
           }),
         ),
-      ['trust-is-scoped'],
+      ['trust-is-scoped', 'workload-role-as-written'],
     ],
     [
       'the target role trusts the whole source account',
@@ -285,6 +293,51 @@ describe('verifyChain', () => {
   });
 });
 
+describe('the oidc-provider hop', () => {
+  let issuer: string | undefined;
+  afterEach(async () => {
+    // Put the issuer's provider back as Tether makes it: the other tests' links share it.
+    if (issuer) await ensureOidcProvider(rootClients(rt.sandbox, SOURCE_ACCOUNT).iam, SOURCE_ACCOUNT, issuer);
+  });
+
+  it.each<[string, (link: Link) => Promise<void>, string[]]>([
+    [
+      'the OIDC provider no longer lists the audience sts.amazonaws.com',
+      async (link) => {
+        await rootClients(rt.sandbox, SOURCE_ACCOUNT).iam.send(
+          new RemoveClientIDFromOpenIDConnectProviderCommand({
+            OpenIDConnectProviderArn: oidcProviderArn(SOURCE_ACCOUNT, resolvedOf(link).source.issuer!),
+            ClientID: 'sts.amazonaws.com',
+          }),
+        );
+      },
+      ['oidc-provider'],
+    ],
+    [
+      'the OIDC provider was deleted (IRSA tokens from the issuer are refused)',
+      async (link) => {
+        await rootClients(rt.sandbox, SOURCE_ACCOUNT).iam.send(
+          new DeleteOpenIDConnectProviderCommand({
+            OpenIDConnectProviderArn: oidcProviderArn(SOURCE_ACCOUNT, resolvedOf(link).source.issuer!),
+          }),
+        );
+      },
+      ['oidc-provider'],
+    ],
+  ])('fails exactly that hop when %s', async (_drift, drift, broken) => {
+    // Arrange
+    const link = await onboarded();
+    issuer = resolvedOf(link).source.issuer;
+    await drift(link);
+
+    // Act
+    const failing = await failingHops(link);
+
+    // Assert
+    expect(failing).toEqual(broken);
+  });
+});
+
 describe('verifyStep', () => {
   it('answers every hop when the chain holds', async () => {
     // Arrange
@@ -313,6 +366,35 @@ describe('verifyStep', () => {
     await expect(verifying).rejects.toBeInstanceOf(VerificationFailedError);
     await expect(verifying).rejects.toThrow(/^The role chain does not hold: target-role-trust-is-scoped \(/);
   });
+
+  it.each<[string, string, new (...args: never[]) => Error]>([
+    ['left its reading to verify', 'confirmed-before', SourceSideChangedError],
+    ['read it itself', 'unchanged', VerificationFailedError],
+  ])(
+    'on a changed workload role, a run whose source steps %s: %s → its error, and the confirmation is forgotten',
+    async (_case, action, expected) => {
+      // Arrange: the workload's role as a run confirmed it, then its policy deleted by hand
+      const onboardedLink = await onboarded();
+      const key = membership.workload(workloadKey(onboardedLink.spec.source));
+      expect(await rt.runtime.memberships.confirmation(key)).toBeDefined();
+      const step = { status: 'SUCCEEDED' as const, startedAt: '', attempts: 1, result: { action } };
+      const link: Link = { ...onboardedLink, steps: { oidcProvider: step, workloadRole: step } };
+      await rootClients(rt.sandbox, SOURCE_ACCOUNT).iam.send(
+        new DeleteRolePolicyCommand({
+          RoleName: workloadRoleName(link.spec.source),
+          PolicyName: WORKLOAD_POLICY_NAME,
+        }),
+      );
+
+      // Act
+      const verifying = verifyStep(link, rt.runtime);
+
+      // Assert
+      await expect(verifying).rejects.toBeInstanceOf(expected);
+      await expect(verifying).rejects.toThrow(/workload-role-as-written/);
+      expect(await rt.runtime.memberships.confirmation(key)).toBeUndefined();
+    },
+  );
 });
 
 describe('the kubernetes-verb hop', () => {

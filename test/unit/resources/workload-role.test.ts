@@ -61,6 +61,9 @@ const toClusterD = (spec: LinkSpec): LinkSpec => ({
 });
 const workloadMembers = (spec: LinkSpec) => membership.workload(workloadKey(spec.source));
 
+/** The link as a reconcile runs its steps: they always read (`#resources/source-side`). */
+const reconciling = (link: Link): Link => ({ ...link, status: 'RECONCILING' });
+
 /** Two resolved links of one new workload: to cluster-b and to cluster-d. */
 async function twoLinksOfOneWorkload(): Promise<[Link, Link]> {
   const spec = newSpec();
@@ -142,11 +145,69 @@ describe('workloadRoleStep', () => {
     await workloadRoleStep(link, rt.runtime);
 
     // Act
-    const { value, mutations } = await observe(rt.sandbox, () => workloadRoleStep(link, rt.runtime));
+    const { value, mutations } = await observe(rt.sandbox, () =>
+      workloadRoleStep(reconciling(link), rt.runtime),
+    );
 
     // Assert
     expect(value?.result.action).toBe('unchanged');
     expect(mutations).toEqual([]);
+  });
+
+  it('leaves the reading to verify for a further link of the workload in an onboard: no IAM call at all', async () => {
+    // Arrange
+    const [first, further] = await twoLinksOfOneWorkload();
+    await workloadRoleStep(first, rt.runtime);
+    rt.sandbox.resetCalls();
+
+    // Act
+    const outcome = await workloadRoleStep(further, rt.runtime);
+
+    // Assert
+    expect(rt.sandbox.calls().filter((c) => c.service === 'iam')).toEqual([]);
+    expect(outcome.result).toMatchObject({ action: 'confirmed-before', confirmedBy: first.id });
+    expect(outcome.outputs).toEqual({
+      workloadRoleArn: roleOf(first.spec)?.Arn,
+      serviceAccountAnnotation: { 'eks.amazonaws.com/role-arn': roleOf(first.spec)?.Arn },
+    });
+  });
+
+  it.each([
+    ['in a reconcile', (link: Link) => workloadRoleStep(reconciling(link), rt.runtime)],
+    [
+      'when the ASL asks it to confirm',
+      (link: Link) => workloadRoleStep(link, rt.runtime, { confirm: true }),
+    ],
+  ])('reads the role %s, though an earlier run confirmed it', async (_case, step) => {
+    // Arrange
+    const [first, further] = await twoLinksOfOneWorkload();
+    await workloadRoleStep(first, rt.runtime);
+    rt.sandbox.resetCalls();
+
+    // Act
+    const outcome = await step(further);
+
+    // Assert
+    expect(outcome.result.action).toBe('unchanged');
+    expect(rt.sandbox.calls().map((c) => c.operation)).toEqual(['GetRole', 'GetRolePolicy']);
+  });
+
+  it('reads the role when what Tether wants of it changed since it was confirmed', async () => {
+    // Arrange: the confirmation of another desired state (an earlier Tether, another boundary)
+    const [first, further] = await twoLinksOfOneWorkload();
+    await workloadRoleStep(first, rt.runtime);
+    await rt.runtime.memberships.confirm(workloadMembers(first.spec), {
+      desired: 'digest-of-another-desired-state',
+      by: first.id,
+      at: new Date().toISOString(),
+    });
+
+    // Act
+    const { value } = await observe(rt.sandbox, () => workloadRoleStep(further, rt.runtime));
+
+    // Assert
+    expect(value?.result.action).toBe('unchanged');
+    expect((await rt.runtime.memberships.confirmation(workloadMembers(first.spec)))?.by).toBe(further.id);
   });
 
   it('narrows a trust widened to every service account of the namespace', async () => {
@@ -175,7 +236,9 @@ describe('workloadRoleStep', () => {
     );
 
     // Act
-    const { value, mutations } = await observe(rt.sandbox, () => workloadRoleStep(link, rt.runtime));
+    const { value, mutations } = await observe(rt.sandbox, () =>
+      workloadRoleStep(reconciling(link), rt.runtime),
+    );
 
     // Assert
     expect(value?.result).toMatchObject({ action: 'updated', changes: ['trust'] });
@@ -247,6 +310,8 @@ describe('releaseWorkloadRoleStep', () => {
     expect(mutations).toEqual(['iam:DeleteRolePolicy', 'iam:DeleteRole']);
     expect(roleOf(toB.spec)).toBeUndefined();
     expect(await rt.runtime.memberships.members(workloadMembers(toB.spec))).toEqual([]);
+    // The next link of the workload reads and makes the role again: no confirmation is left.
+    expect(await rt.runtime.memberships.confirmation(workloadMembers(toB.spec))).toBeUndefined();
   });
 
   it('leaves a role of the same name that Tether did not make, even as the last link goes', async () => {

@@ -9,6 +9,7 @@ import {
   functionNameOf,
   functionStateOf,
   substitutionOf,
+  CONFIRM_PREFIX,
   UNDO_PREFIX,
   WORKFLOW_FUNCTIONS,
 } from '#workflow/registry';
@@ -83,6 +84,7 @@ describe('workflow registry', () => {
 
   it('maps a compensation state to the function of the state it undoes', () => {
     expect(functionStateOf(`${UNDO_PREFIX}revoke egress allowance`)).toBe('Revoke egress allowance');
+    expect(functionStateOf(`${CONFIRM_PREFIX}ensure workload role`)).toBe('Ensure workload role');
     expect(functionNameOf('Resolve clusters and NAT IPs')).toBe('resolve-clusters-and-nat-ips');
     expect(substitutionOf('Ensure OIDC provider')).toBe('EnsureOidcProviderFunctionArn');
   });
