@@ -150,9 +150,11 @@ export function printCallsPerLink(rows: readonly CallsRow[]): void {
   console.log('\nAWS calls per link against the minimum the link needs (sandbox call log)');
   console.table(rows.map(({ writes: _, readsByPhase: __, ...r }) => r));
   for (const r of rows) {
-    const bound = r['ensure reads'] <= r['mutating calls'] ? 'within' : 'OVER';
+    // Issue 10's bound: at most one read per write, plus the resolves.
+    const run = r.resolves + r['ensure reads'] + r['update follow'];
+    const bound = r['mutating calls'] + r.resolves;
     console.log(
-      `  ${r.link}: ${r.writes}\n    ensure reads ${r['ensure reads']} for ${r['mutating calls']} writes: ${bound} one read per write\n    ${r.readsByPhase}`,
+      `  ${r.link}: ${r.writes}\n    the run's reads ${run} (resolves ${r.resolves} + ensures ${r['ensure reads']} + update follow ${r['update follow']}) for ${r['mutating calls']} writes + ${r.resolves} resolves = ${bound}: ${run <= bound ? 'within' : 'OVER'} one read per write plus the resolves\n    ${r.readsByPhase}`,
     );
   }
 }
