@@ -53,16 +53,17 @@ export class MembershipStore {
     );
   }
 
+  /** One item beside a shared resource's members (consistent read). */
+  async #item(resource: string, sk: string): Promise<Record<string, unknown> | undefined> {
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: resource, sk }, ConsistentRead: true }),
+    );
+    return out.Item;
+  }
+
   /** Whether Tether itself put the shared resource in place ({@link MANAGED_MARKER_SK}). */
   async isManaged(resource: string): Promise<boolean> {
-    const out = await this.db.send(
-      new GetCommand({
-        TableName: this.tableName,
-        Key: { pk: resource, sk: MANAGED_MARKER_SK },
-        ConsistentRead: true,
-      }),
-    );
-    return out.Item !== undefined;
+    return (await this.#item(resource, MANAGED_MARKER_SK)) !== undefined;
   }
 
   /** Records that Tether put the shared resource in place (before it does). */
@@ -77,14 +78,7 @@ export class MembershipStore {
 
   /** The last confirmation of a shared resource ({@link CONFIRMED_SK}), if any. */
   async confirmation(resource: string): Promise<Confirmation | undefined> {
-    const out = await this.db.send(
-      new GetCommand({
-        TableName: this.tableName,
-        Key: { pk: resource, sk: CONFIRMED_SK },
-        ConsistentRead: true,
-      }),
-    );
-    const item = out.Item;
+    const item = await this.#item(resource, CONFIRMED_SK);
     if (!item || typeof item.desired !== 'string') return undefined;
     return { desired: item.desired, by: String(item.by), at: String(item.at) };
   }
@@ -129,14 +123,7 @@ export class MembershipStore {
     resource: string,
     nowMs: number,
   ): Promise<{ owner: string; leaseUntil: number } | undefined> {
-    const out = await this.db.send(
-      new GetCommand({
-        TableName: this.tableName,
-        Key: { pk: resource, sk: REMOVAL_LOCK_SK },
-        ConsistentRead: true,
-      }),
-    );
-    const item = out.Item;
+    const item = await this.#item(resource, REMOVAL_LOCK_SK);
     if (!item || (item.leaseUntil as number) <= nowMs) return undefined;
     return { owner: item.owner as string, leaseUntil: item.leaseUntil as number };
   }
