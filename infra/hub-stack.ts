@@ -380,6 +380,31 @@ export class HubStack extends Stack {
       retention: Duration.days(config.logRetentionDays),
     });
 
+    // ---- the drift sweep (docs/architecture.md#the-sweep-and-its-cost) ----------------
+    // One Lambda on an hourly schedule, no state machine: it pages the live links and verifies
+    // each (reads only), so a Standard workflow would bill transitions and an Express one its
+    // duration for what one invocation does; only the drifted links go to the (Standard)
+    // reconcile workflow, which it starts.
+    const sweepNeeds = needsOf('functions/sweep/handler.ts');
+    const sweepRole = roleFor(SWEEP_FUNCTION, sweepNeeds);
+    const sweepFunction = new TetherFunction(this, pascal(SWEEP_FUNCTION), {
+      needs: sweepNeeds,
+      functionName: hubFunctionName(SWEEP_FUNCTION),
+      description: 'Tether drift sweep: verify every live link, reconcile the drifted ones',
+      environment: { ...environment, TETHER_RECONCILE_STATE_MACHINE_ARN: reconcile.stateMachineArn },
+      logRetention: retention,
+      role: sweepRole,
+      memorySize: 256,
+      timeout: Duration.minutes(15),
+    });
+    this.functions.set(SWEEP_FUNCTION, sweepFunction);
+    reconcile.grantStartExecution(sweepRole);
+    new Rule(this, 'DriftSweepSchedule', {
+      description: 'Tether: the hourly drift sweep of every live link',
+      schedule: Schedule.rate(Duration.hours(1)),
+      targets: [new LambdaFunction(sweepFunction, { retryAttempts: 0 })],
+    });
+
     // ---- the OIDC bucket --------------------------------------------------------------
     const accessLogBucket = new Bucket(this, 'OidcAccessLogs', {
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
@@ -441,31 +466,6 @@ export class HubStack extends Stack {
         ],
       }),
     );
-
-    // ---- the drift sweep (docs/architecture.md#the-sweep-and-its-cost) ----------------
-    // One Lambda on an hourly schedule, no state machine: it pages the live links and verifies
-    // each (reads only), so a Standard workflow would bill transitions and an Express one its
-    // duration for what one invocation does; only the drifted links go to the (Standard)
-    // reconcile workflow, which it starts.
-    const sweepNeeds = needsOf('functions/sweep/handler.ts');
-    const sweepRole = roleFor(SWEEP_FUNCTION, sweepNeeds);
-    const sweepFunction = new TetherFunction(this, pascal(SWEEP_FUNCTION), {
-      needs: sweepNeeds,
-      functionName: hubFunctionName(SWEEP_FUNCTION),
-      description: 'Tether drift sweep: verify every live link, reconcile the drifted ones',
-      environment: { ...environment, TETHER_RECONCILE_STATE_MACHINE_ARN: reconcile.stateMachineArn },
-      logRetention: retention,
-      role: sweepRole,
-      memorySize: 256,
-      timeout: Duration.minutes(15),
-    });
-    this.functions.set(SWEEP_FUNCTION, sweepFunction);
-    reconcile.grantStartExecution(sweepRole);
-    new Rule(this, 'DriftSweepSchedule', {
-      description: 'Tether: the hourly drift sweep of every live link',
-      schedule: Schedule.rate(Duration.hours(1)),
-      targets: [new LambdaFunction(sweepFunction, { retryAttempts: 0 })],
-    });
 
     // ---- failures and throttles: a queue of failed executions, and alarms ------------
     const topic = new Topic(this, 'Alarms', { topicName: 'tether-alarms', enforceSSL: true });
@@ -561,8 +561,8 @@ function hasParallelParameters(node: unknown): boolean {
  */
 export const OIDC_PUBLISHERS = ['ensure-oidc-provider', 'release-oidc-provider', API_FUNCTION] as const;
 
-/** The functions that only read the documents back anonymously (verify): the bucket's name only. */
-export const OIDC_READERS = ['verify-role-chain'] as const;
+/** The functions that only read the documents back anonymously (verify, the drift sweep): the bucket's name only. */
+export const OIDC_READERS = ['verify-role-chain', SWEEP_FUNCTION] as const;
 
 /** `ensure-oidc-provider` → `EnsureOidcProvider`. */
 export function pascal(name: string): string {

@@ -26,7 +26,7 @@ import { reconcileInput } from '#link/workflow-input';
 import { shortHash } from '#link/names';
 import { automaticAsker } from '#link/caller';
 import type { StepDeps } from './deps';
-import { type Hop, sharedReads, verifyChain } from './verify';
+import { type Hop, selfManagedHops, sharedReads, verifyChain } from './verify';
 
 /** The statuses the sweep reads: links that should hold. */
 export const SWEPT_STATUSES: readonly LinkStatus[] = ['ACTIVE', 'DEGRADED'];
@@ -41,7 +41,8 @@ export const SWEEP_CALLER = 'tether:drift-sweep';
 export const LINKS_PER_RECONCILE = 100;
 
 /** What the sweep needs: the clients, the link store, a clock and the reconcile workflow. */
-export interface SweepDeps extends Pick<StepDeps, 'clients' | 'links' | 'now'> {
+export interface SweepDeps
+  extends Pick<StepDeps, 'clients' | 'links' | 'now' | 'clusters' | 'oidcPublishing'> {
   readonly stateMachines: { readonly reconcile?: string };
 }
 
@@ -128,7 +129,12 @@ export async function sweepLinks(rt: SweepDeps, options: SweepOptions = {}): Pro
     sessionName: `tether-sweep-${at.replace(/[^0-9]/g, '')}`,
     sourceIdentity: automaticAsker('sweep'),
   });
-  const checker = { clients, links: rt.links };
+  const checker = {
+    clients,
+    links: rt.links,
+    ...(rt.clusters ? { clusters: rt.clusters } : {}),
+    ...(rt.oidcPublishing ? { oidcPublishing: rt.oidcPublishing } : {}),
+  };
   const drifted: DriftedLink[] = [];
   const errors: { linkId: string; message: string }[] = [];
   let pages = 0;
@@ -191,13 +197,20 @@ export async function sweepLinks(rt: SweepDeps, options: SweepOptions = {}): Pro
 }
 
 async function sweepOne(
-  rt: Pick<SweepDeps, 'clients' | 'links'>,
+  rt: Pick<SweepDeps, 'clients' | 'links' | 'clusters' | 'oidcPublishing'>,
   link: Link,
   reads: ReturnType<typeof sharedReads>,
   at: string,
 ): Promise<{ written: boolean; drifted?: DriftedLink }> {
   if (!link.outputs.resolved) return { written: false };
-  const hops = await verifyChain(link, rt.clients, reads);
+  // A self-managed issuer's published documents (read anonymously, as STS reads them), once
+  // per issuer; nothing for an EKS source.
+  const issuer = link.outputs.resolved.source.issuer ?? '';
+  const published =
+    link.outputs.resolved.source.kind === 'self-managed'
+      ? await reads.once(`published#${issuer}`, () => selfManagedHops(link, rt))
+      : [];
+  const hops = [...published, ...(await verifyChain(link, rt.clients, reads))];
   const verification: LinkVerification = {
     at,
     ok: hops.every((h) => h.ok),

@@ -14,6 +14,7 @@ import {
   GetOpenIDConnectProviderCommand,
   ListOpenIDConnectProvidersCommand,
 } from '@aws-sdk/client-iam';
+import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { AssumeRoleCommand, AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { createLocalJWKSet, exportJWK, generateKeyPair, type JWK, jwtVerify, SignJWT } from 'jose';
 import fc from 'fast-check';
@@ -482,6 +483,37 @@ describe('reconciling the link', () => {
     expect(link.status, JSON.stringify(link.error)).toBe('ACTIVE');
     expect(link.steps.oidcProvider.result.discovery.action).toBe('unchanged');
     expect(h.rt.sandbox.calls().filter((c) => c.mutating)).toEqual([]);
+  });
+});
+
+describe('the drift sweep', () => {
+  it('finds the JWKS gone from the bucket (published-discovery), and its reconcile publishes it again', async () => {
+    // Arrange: someone deletes the JWKS from Tether's bucket; STS can no longer check tokens.
+    const s3 = attachSandbox(
+      new S3Client({
+        region: LOCAL_HUB_REGION,
+        credentials: h.rt.sandbox.rootCredentials(LOCAL_HUB_ACCOUNT_ID),
+      }),
+      h.rt.sandbox,
+      's3',
+    );
+    await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: `${SOURCE}/eu-west-1/k3s-lab/keys.json` }));
+    expect(publicGet(`${ISSUER}/keys.json`).status).not.toBe(200);
+
+    // Act
+    const swept = await h.api('POST', '/_sandbox/sweep?wait=true');
+
+    // Assert
+    expect(swept.status, JSON.stringify(swept.body)).toBe(200);
+    const drifted = swept.body.drifted.find((d: { linkId: string }) => d.linkId === linkId);
+    expect(drifted?.failed.map((f: { hop: string }) => f.hop)).toEqual(['published-discovery']);
+    expect(drifted?.reconcile).toBe(true);
+    const link = await h.settle(linkId);
+    expect(link.status, JSON.stringify(link.error)).toBe('ACTIVE');
+    // The publisher found the JWKS absent and wrote it (created), the discovery document as it was.
+    expect(link.steps.oidcProvider.result.discovery.action).toBe('created');
+    expect(publicGet(`${ISSUER}/keys.json`).status).toBe(200);
+    expect((await webIdentity(await token(oldKey))).SubjectFromWebIdentityToken).toContain(SA);
   });
 });
 

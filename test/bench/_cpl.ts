@@ -1,0 +1,2 @@
+import { measureCallsPerLink, printCallsPerLink } from './scale';
+printCallsPerLink(await measureCallsPerLink());
