@@ -196,6 +196,28 @@ export async function sweepLinks(rt: SweepDeps, options: SweepOptions = {}): Pro
   };
 }
 
+/**
+ * One sweep of the schedule: it goes on from where the last one stopped when that one ran out
+ * of time (the cursor kept in the table), and keeps its own stop for the next; a sweep that
+ * gets to the end forgets the cursor, so the next starts from the oldest link. A fleet too
+ * large for one invocation is then swept across several, every link in turn, instead of its
+ * newest links never being reached.
+ *
+ * @example
+ * const report = await sweepOnwards(runtime(), { outOfTime: () => context.getRemainingTimeInMillis() < 60_000 });
+ * report.continued; // true when it started from the last sweep's stop
+ */
+export async function sweepOnwards(
+  rt: SweepDeps,
+  options: Omit<SweepOptions, 'cursor'> = {},
+): Promise<SweepReport & { readonly continued: boolean }> {
+  const cursor = await rt.links.sweepCursor();
+  const report = await sweepLinks(rt, { ...options, ...(cursor ? { cursor } : {}) });
+  // Written only when it stops early or had a cursor to forget: a whole sweep with no drift writes nothing.
+  if (report.next || cursor) await rt.links.saveSweepCursor(report.next, report.at);
+  return { ...report, continued: !!cursor };
+}
+
 async function sweepOne(
   rt: Pick<SweepDeps, 'clients' | 'links' | 'clusters' | 'oidcPublishing'>,
   link: Link,

@@ -692,6 +692,23 @@ export class LinkStore {
     return out.LastEvaluatedKey ? { items, read, next: out.LastEvaluatedKey } : { items, read };
   }
 
+  /** Where the last drift sweep stopped in the `byCreated` index (its `next`), if it ran out of time. */
+  async sweepCursor(): Promise<Record<string, unknown> | undefined> {
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: keys.sweepCursor(), ConsistentRead: true }),
+    );
+    return out.Item?.cursor as Record<string, unknown> | undefined;
+  }
+
+  /** Records where a sweep stopped, for the next one to go on from; `undefined` forgets it (the sweep got to the end). */
+  async saveSweepCursor(cursor: Record<string, unknown> | undefined, at: string): Promise<void> {
+    if (cursor) {
+      await this.db.send(
+        new PutCommand({ TableName: this.tableName, Item: { ...keys.sweepCursor(), cursor, at } }),
+      );
+    } else await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: keys.sweepCursor() }));
+  }
+
   /**
    * Records who asks for the link's next run (a reconcile), conditional on the version read:
    * of two callers racing at one version, one wins and the other gets a

@@ -55,6 +55,8 @@ export const keys = {
     pk: `CLUSTER#${accountId}#${region}#${cluster}`,
     sk: 'CLUSTER',
   }),
+  /** Where the last drift sweep stopped in the `byCreated` index, when it ran out of time. */
+  sweepCursor: () => ({ pk: 'SWEEP', sk: 'CURSOR' }),
 } as const;
 
 /** Membership keys of the shared resources (docs/architecture.md#state-in-dynamodb). */

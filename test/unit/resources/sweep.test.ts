@@ -8,7 +8,7 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Link } from '#link/model';
 import { linkNaturalKey } from '#link/names';
-import { isDrift, sweepLinks } from '#resources/sweep';
+import { isDrift, sweepLinks, sweepOnwards } from '#resources/sweep';
 import { DEFAULT_TABLE_NAME, keys } from '#store/table';
 import {
   newCluster,
@@ -102,6 +102,23 @@ describe('sweepLinks', () => {
     expect(first.next).toBeDefined();
     expect(rest.checked).toBe(2);
     expect(rest.next).toBeUndefined();
+  });
+
+  it('goes on where the last sweep stopped (the cursor kept in the table), and forgets it once a sweep gets to the end', async () => {
+    // Act
+    const first = await sweepOnwards(deps(), { pageSize: 1, outOfTime: () => true });
+    const kept = await rt.runtime.links.sweepCursor();
+    const second = await sweepOnwards(deps(), { pageSize: 1 });
+    const left = await rt.runtime.links.sweepCursor();
+    const third = await sweepOnwards(deps(), { pageSize: 1 });
+
+    // Assert: links 1, then 2 and 3, then all three from the oldest again
+    expect(first).toMatchObject({ checked: 1, continued: false });
+    expect(kept).toEqual(first.next);
+    expect(second).toMatchObject({ checked: 2, continued: true });
+    expect(second.next).toBeUndefined();
+    expect(left).toBeUndefined();
+    expect(third).toMatchObject({ checked: 3, continued: false });
   });
 
   it('reports a link it could not check, and checks the others', async () => {
