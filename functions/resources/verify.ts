@@ -87,24 +87,34 @@ export interface Hop {
   readonly sourcePrincipal?: SourcePrincipalOutput;
 }
 
+/** One of Tether's roles as IAM has it: one GetRole (trust, tags, id, boundary) and its own inline policy. */
 async function readRole(clients: AwsClients, accountId: string, name: string, policyName: string) {
   const iam = clients.iam(accountId);
   try {
     const role = (await iam.send(new GetRoleCommand({ RoleName: name }))).Role;
-    const policy = (await iam.send(new GetRolePolicyCommand({ RoleName: name, PolicyName: policyName })))
-      .PolicyDocument;
+    // A role without its inline policy is still the role: its trust and boundary are judged.
+    const policy = await iam
+      .send(new GetRolePolicyCommand({ RoleName: name, PolicyName: policyName }))
+      .then((out) => out.PolicyDocument)
+      .catch((err: unknown) => {
+        if (isAwsError(err, 'NoSuchEntity')) return undefined;
+        throw err;
+      });
     return {
       trust: parsePolicy(role?.AssumeRolePolicyDocument ?? '{"Statement":[]}'),
       policy: parsePolicy(policy ?? '{"Statement":[]}'),
       roleId: role?.RoleId,
       createdAt: role?.CreateDate,
       tags: role?.Tags ?? [],
+      boundary: role?.PermissionsBoundary?.PermissionsBoundaryArn,
     };
   } catch (err) {
     if (isAwsError(err, 'NoSuchEntity')) return undefined;
     throw err;
   }
 }
+
+type RoleRead = NonNullable<Awaited<ReturnType<typeof readRole>>>;
 
 /**
  * The `workload-role-as-written` hop (mode irsa): the workload role's trust and policy are
@@ -185,17 +195,18 @@ async function roleExtras(
   roleName: string,
   ownPolicy: string,
   hop: string,
+  /** The role as {@link readRole} read it in this verification: its boundary (no second GetRole). */
+  role: RoleRead | undefined,
   /** Managed policies the link asked for on this role (`awsPolicies`): Tether's, not extras. */
   ownAttached: readonly string[] = [],
 ): Promise<Hop | undefined> {
+  if (!role) return undefined;
   const iam = clients.iam(accountId);
   const ownBoundary = clients.permissionsBoundaryArn(accountId);
   const inline: string[] = [];
   const attached: { name: string; arn: string }[] = [];
-  let boundary: string | undefined;
+  const boundary = role.boundary;
   try {
-    boundary = (await iam.send(new GetRoleCommand({ RoleName: roleName }))).Role?.PermissionsBoundary
-      ?.PermissionsBoundaryArn;
     let marker: string | undefined;
     do {
       const page = await iam.send(
@@ -304,38 +315,6 @@ export function sharedReads(): SharedReads & { readonly size: number } {
   };
 }
 
-/**
- * The clients of one verification, whose IAM GetRole answers are read once per role: the
- * chain's hops and the extras hops read the same roles (their trust, their boundary), and a
- * verification changes nothing, so one answer serves all (the calls at the minimum,
- * BENCHMARKS.md §4).
- */
-function withGetRoleOnce(clients: AwsClients): AwsClients {
-  const roles = sharedReads();
-  // A member read through a proxy, bound to the object itself: its methods may read private fields.
-  const member = (object: object, name: string | symbol) => {
-    const value = Reflect.get(object, name, object);
-    return typeof value === 'function' ? value.bind(object) : value;
-  };
-  return new Proxy(clients, {
-    get(target, property) {
-      if (property !== 'iam') return member(target, property);
-      return (accountId: string) => {
-        const iam = target.iam(accountId);
-        return new Proxy(iam, {
-          get(client, name) {
-            if (name !== 'send') return member(client, name);
-            return (command: unknown, ...rest: unknown[]) =>
-              command instanceof GetRoleCommand
-                ? roles.once(`${accountId}#${command.input.RoleName}`, () => client.send(command))
-                : (client.send as (...a: unknown[]) => unknown)(command, ...rest);
-          },
-        });
-      };
-    },
-  });
-}
-
 /** The `workload-role→target-role` hop: the workload role's policy lets it assume the target role (with its tags). */
 function workloadMayAssumeTarget(
   policy: PolicyDocument | undefined,
@@ -358,7 +337,6 @@ export async function verifyChain(
   clients: AwsClients,
   reads: SharedReads = EVERY_READ,
 ): Promise<Hop[]> {
-  clients = withGetRoleOnce(clients);
   const { source, target, access } = link.spec;
   const resolved = resolvedOf(link);
   const hops: Hop[] = [];
@@ -372,6 +350,8 @@ export async function verifyChain(
     ? undefined
     : await readRole(clients, target.accountId, targetRoleName(link.spec), TARGET_POLICY_NAME);
   let workloadRoleId: { roleId?: string | undefined; createdAt?: Date | undefined } | undefined;
+  // The workload role as read for the chain's hops (modes irsa and roles-anywhere): the extras hop uses it too.
+  let workloadRead: RoleRead | undefined;
   // The target role's tags, as IAM puts them in the context of a request on it.
   const targetTags = Object.fromEntries(
     (targetRole?.tags ?? []).flatMap((t) => [
@@ -393,6 +373,7 @@ export async function verifyChain(
     const workload = await reads.once(`role#${source.accountId}#${workloadRoleName(source)}`, () =>
       readRole(clients, source.accountId, workloadRoleName(source), WORKLOAD_POLICY_NAME),
     );
+    workloadRead = workload;
     workloadRoleId = workload ? { roleId: workload.roleId, createdAt: workload.createdAt } : undefined;
     const webIdentity = (sa: string): Evaluation =>
       workload
@@ -431,6 +412,7 @@ export async function verifyChain(
   if (link.spec.identity.mode === 'roles-anywhere') {
     const { hops: raHops, workload } = await rolesAnywhereHops(link, clients, targetArn, targetTags);
     hops.push(...raHops);
+    workloadRead = workload;
     workloadRoleId = workload ? { roleId: workload.roleId, createdAt: workload.createdAt } : undefined;
   }
   if (link.spec.identity.mode === 'irsa' || link.spec.identity.mode === 'roles-anywhere') {
@@ -441,6 +423,7 @@ export async function verifyChain(
         workloadRoleName(source),
         WORKLOAD_POLICY_NAME,
         'workload-role-extras',
+        workloadRead,
       ),
     );
     if (extras) hops.push(extras);
@@ -517,6 +500,7 @@ export async function verifyChain(
       podIdentityRoleName(source),
       WORKLOAD_POLICY_NAME,
       'workload-role-extras',
+      workload,
     );
     if (extras) hops.push(extras);
   }
@@ -611,6 +595,7 @@ export async function verifyChain(
       targetRoleName(link.spec),
       TARGET_POLICY_NAME,
       'target-role-extras',
+      targetRole,
       link.spec.awsPolicies ?? [],
     );
     if (targetExtras) hops.push(targetExtras);
