@@ -100,28 +100,32 @@ async function tagsOf(ra: RolesAnywhereClient, arn: string): Promise<Record<stri
   return tagsRecord((await ra.send(new ListTagsForResourceCommand({ resourceArn: arn }))).tags);
 }
 
-/** Every trust anchor of the account in the client's Region (ListTrustAnchors, all pages). */
-export async function listTrustAnchors(ra: RolesAnywhereClient): Promise<TrustAnchorDetail[]> {
-  const all: TrustAnchorDetail[] = [];
+/** Every item of a Roles Anywhere listing, page after page (`nextToken`). */
+async function allPages<T>(page: (nextToken?: string) => Promise<{ items?: T[]; nextToken?: string }>) {
+  const all: T[] = [];
   let nextToken: string | undefined;
   do {
-    const page = await ra.send(new ListTrustAnchorsCommand({ ...(nextToken ? { nextToken } : {}) }));
-    all.push(...(page.trustAnchors ?? []));
-    nextToken = page.nextToken;
+    const out = await page(nextToken);
+    all.push(...(out.items ?? []));
+    nextToken = out.nextToken;
   } while (nextToken);
   return all;
 }
 
+/** Every trust anchor of the account in the client's Region (ListTrustAnchors, all pages). */
+export function listTrustAnchors(ra: RolesAnywhereClient): Promise<TrustAnchorDetail[]> {
+  return allPages(async (nextToken) => {
+    const out = await ra.send(new ListTrustAnchorsCommand({ ...(nextToken ? { nextToken } : {}) }));
+    return { items: out.trustAnchors, nextToken: out.nextToken };
+  });
+}
+
 /** Every profile of the account in the client's Region (ListProfiles, all pages). */
-export async function listProfiles(ra: RolesAnywhereClient): Promise<ProfileDetail[]> {
-  const all: ProfileDetail[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await ra.send(new ListProfilesCommand({ ...(nextToken ? { nextToken } : {}) }));
-    all.push(...(page.profiles ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return all;
+export function listProfiles(ra: RolesAnywhereClient): Promise<ProfileDetail[]> {
+  return allPages(async (nextToken) => {
+    const out = await ra.send(new ListProfilesCommand({ ...(nextToken ? { nextToken } : {}) }));
+    return { items: out.profiles, nextToken: out.nextToken };
+  });
 }
 
 export async function findAnchor(
