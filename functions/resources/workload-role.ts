@@ -227,7 +227,7 @@ function workloadMembershipKey(link: Pick<Link, 'spec'>): string {
  * The workload role as Tether wants it: its trust (IRSA from the issuer, mode pod-identity
  * its Pod Identity trust, or the trust given: mode roles-anywhere) and its constant-size policy.
  */
-export function workloadRoleSpec(
+function workloadRoleSpec(
   link: Pick<Link, 'spec'>,
   deps: Pick<StepDeps, 'clients'>,
   issuerOrTrust: string | PolicyDocument,
