@@ -35,6 +35,7 @@ import {
 import {
   type AccountState,
   type ClusterState,
+  copyState,
   type CredentialState,
   emptyState,
   type IssuerKeyState,
@@ -275,10 +276,10 @@ interface ActiveFault {
  */
 function draftOf(state: SandboxState, service: ServiceName, accountId: string, region: string): SandboxState {
   const account = state.accounts[accountId];
-  if (!account) return structuredClone(state);
+  if (!account) return copyState(state);
   let draft: AccountState;
-  if (service === 'iam') draft = { ...account, iam: structuredClone(account.iam) };
-  else if (service === 's3') draft = { ...account, s3: structuredClone(account.s3) };
+  if (service === 'iam') draft = { ...account, iam: copyState(account.iam) };
+  else if (service === 's3') draft = { ...account, s3: copyState(account.s3) };
   else if (
     service === 'eks' ||
     service === 'ec2' ||
@@ -288,9 +289,9 @@ function draftOf(state: SandboxState, service: ServiceName, accountId: string, r
     const current = account.regions[region];
     draft = {
       ...account,
-      regions: { ...account.regions, ...(current ? { [region]: structuredClone(current) } : {}) },
+      regions: { ...account.regions, ...(current ? { [region]: copyState(current) } : {}) },
     };
-  } else draft = structuredClone(account);
+  } else draft = copyState(account);
   return { ...state, accounts: { ...state.accounts, [accountId]: draft } };
 }
 
@@ -770,6 +771,6 @@ export class Sandbox {
 
   /** A deep, frozen snapshot of the whole state, for assertions. */
   state(): DeepReadonly<SandboxState> {
-    return deepFreeze(structuredClone(this.#state));
+    return deepFreeze(copyState(this.#state));
   }
 }
