@@ -8,9 +8,9 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     // One test file per core. Vitest's default (cores - 1) runs one file at a time on CI's two
-    // cores, with the second core idle but for the main process's transforms: the files are
-    // CPU-bound (sandbox, workflows, each fork importing the SDK), so two at once nearly halve
-    // the wall time. Every file has its own sandbox, table, ports and temporary directories.
+    // cores, with the second core idle but for the main process's transforms, though the files
+    // are CPU-bound (sandbox, workflows, each fork importing the SDK). Every file has its own
+    // sandbox, table, ports and temporary directories.
     maxWorkers: availableParallelism(),
     projects: [
       {
