@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -6,6 +7,11 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // One test file per core. Vitest's default (cores - 1) runs one file at a time on CI's two
+    // cores, with the second core idle but for the main process's transforms, though the files
+    // are CPU-bound (sandbox, workflows, each fork importing the SDK). Every file has its own
+    // sandbox, table, ports and temporary directories.
+    maxWorkers: availableParallelism(),
     projects: [
       {
         extends: true,

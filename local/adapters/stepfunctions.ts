@@ -100,6 +100,14 @@ export function taskStates(definition: Record<string, unknown>): Map<string, str
   return found;
 }
 
+/**
+ * The definitions (their JSON text, substitutions made) that asl-validator has found valid in
+ * this process. It compiles its JSON schema anew on every validation (a few hundred ms of the
+ * start of a runtime), and a process that starts runtimes again and again (a restart after
+ * each crash point of the crash campaign, a test's next runtime) builds the same machines.
+ */
+const VALIDATED = new Set<string>();
+
 function lambdaContext(functionName: string): Context {
   return {
     callbackWaitsForEmptyEventLoop: false,
@@ -196,9 +204,12 @@ export class LocalStepFunctions {
           }
         };
       }
+      // Validated once per process: a definition already found valid here is the same text.
+      const text = JSON.stringify(definition);
       const machine = new StateMachine(definition as any, {
-        validationOptions: { checkArn: true, checkPaths: true },
+        validationOptions: VALIDATED.has(text) ? { noValidate: true } : { checkArn: true, checkPaths: true },
       });
+      VALIDATED.add(text);
       this.#machines.set(this.stateMachineArn(workflow), { workflow, machine, handlers });
     }
     if (options.dataDir) {

@@ -133,9 +133,15 @@ export const podIdentityOperations: Operations = {
     const roleArn = checkRole(ctx, cluster, input.roleArn);
     const targetRoleArn = checkTargetRole(cluster, input.targetRoleArn);
     const all = associationsOf(cluster);
-    const same = Object.values(all).find(
-      (a) => a.namespace === namespace && a.serviceAccount === serviceAccount,
-    );
+    // A loop, not Object.values(all).find: a cluster may hold 5,000 associations, and making
+    // each of them one by one (the quota's test) would build an array of them per call.
+    let same: PodIdentityAssociationState | undefined;
+    let count = 0;
+    for (const id in all) {
+      const a = all[id] as PodIdentityAssociationState;
+      count += 1;
+      if (!same && a.namespace === namespace && a.serviceAccount === serviceAccount) same = a;
+    }
     if (same) {
       // Message unconfirmed.
       throw new SandboxError('ResourceInUseException', `Association already exists: ${same.associationId}`, {
@@ -143,7 +149,7 @@ export const podIdentityOperations: Operations = {
         extra: { clusterName: cluster.name },
       });
     }
-    if (Object.keys(all).length >= POD_IDENTITY_ASSOCIATIONS_PER_CLUSTER) {
+    if (count >= POD_IDENTITY_ASSOCIATIONS_PER_CLUSTER) {
       throw new SandboxError(
         'ResourceLimitExceededException',
         `Cluster ${cluster.name} has ${POD_IDENTITY_ASSOCIATIONS_PER_CLUSTER} Pod Identity associations, the most it may have`,

@@ -35,6 +35,7 @@ import {
 import {
   type AccountState,
   type ClusterState,
+  copyState,
   type CredentialState,
   emptyState,
   type IssuerKeyState,
@@ -260,6 +261,12 @@ const FAULT_DEFAULTS: Record<string, { statusCode: number; message: string }> = 
   Unauthorized: { statusCode: 401, message: 'Unauthorized' },
 };
 
+/** A bulk of calls ({@link Sandbox.bulk}): the state when it began, and the error that failed it. */
+interface Bulk {
+  readonly before: SandboxState;
+  failed: unknown;
+}
+
 interface ActiveFault {
   spec: FaultSpec;
   remaining: number;
@@ -275,10 +282,10 @@ interface ActiveFault {
  */
 function draftOf(state: SandboxState, service: ServiceName, accountId: string, region: string): SandboxState {
   const account = state.accounts[accountId];
-  if (!account) return structuredClone(state);
+  if (!account) return copyState(state);
   let draft: AccountState;
-  if (service === 'iam') draft = { ...account, iam: structuredClone(account.iam) };
-  else if (service === 's3') draft = { ...account, s3: structuredClone(account.s3) };
+  if (service === 'iam') draft = { ...account, iam: copyState(account.iam) };
+  else if (service === 's3') draft = { ...account, s3: copyState(account.s3) };
   else if (
     service === 'eks' ||
     service === 'ec2' ||
@@ -288,9 +295,9 @@ function draftOf(state: SandboxState, service: ServiceName, accountId: string, r
     const current = account.regions[region];
     draft = {
       ...account,
-      regions: { ...account.regions, ...(current ? { [region]: structuredClone(current) } : {}) },
+      regions: { ...account.regions, ...(current ? { [region]: copyState(current) } : {}) },
     };
-  } else draft = structuredClone(account);
+  } else draft = copyState(account);
   return { ...state, accounts: { ...state.accounts, [accountId]: draft } };
 }
 
@@ -341,6 +348,8 @@ export class Sandbox {
   #faults: ActiveFault[] = [];
   #mutations = 0;
   #queue: Promise<unknown> = Promise.resolve();
+  /** The bulk under way ({@link bulk}), if any. */
+  #bulk: Bulk | undefined;
   /** Uses of not-yet-propagated roles, by role id and use (kept outside the state: failed calls count too). */
   #propagation = new Map<string, number>();
 
@@ -374,7 +383,8 @@ export class Sandbox {
     input: Record<string, unknown> | undefined,
     ctx: CallContext,
   ): Promise<Record<string, unknown>> {
-    const run = this.#queue.then(() => this.#invoke(service, operation, input ?? {}, ctx));
+    const bulk = this.#bulk;
+    const run = this.#queue.then(() => this.#invoke(service, operation, input ?? {}, ctx, bulk));
     this.#queue = run.catch(() => undefined);
     return run;
   }
@@ -384,6 +394,7 @@ export class Sandbox {
     operation: string,
     input: Record<string, unknown>,
     call: CallContext,
+    bulk: Bulk | undefined,
   ): Promise<Record<string, unknown>> {
     const mutating = isMutatingOperation(operation);
     const record: { -readonly [K in keyof CallRecord]: CallRecord[K] } = {
@@ -416,15 +427,30 @@ export class Sandbox {
       if (caller.sourceIdentity !== undefined) record.sourceIdentity = caller.sourceIdentity;
       record.principalArn = caller.principalArn;
       this.beforeCall?.({ ...record }, this.#state as DeepReadonly<SandboxState>);
+      if (mutating && bulk?.failed) throw bulk.failed;
       const fault = this.#takeFault(service, operation, caller.accountId);
       if (fault && fault.when !== 'after') throw this.#faultError(fault);
 
-      const target = mutating ? draftOf(this.#state, service, caller.accountId, call.region) : this.#state;
+      // In a bulk, a mutating call changes the state in place: the bulk's one copy stands for
+      // the per-call draft, and a call that fails takes the bulk back to it (see `bulk`).
+      const inPlace = mutating && bulk !== undefined;
+      const target =
+        mutating && !inPlace ? draftOf(this.#state, service, caller.accountId, call.region) : this.#state;
       let dirty = false;
       const ctx = this.#context(target, caller, call.region, clock, () => {
         dirty = true;
       });
-      const result = await handler(ctx, input);
+      let result: Record<string, unknown>;
+      try {
+        result = await handler(ctx, input);
+      } catch (err) {
+        if (inPlace && bulk) {
+          bulk.failed = err;
+          this.#state = { ...bulk.before, clock: this.#state.clock };
+          this.#save();
+        }
+        throw err;
+      }
       if (mutating) {
         this.#state = target;
         changed = true;
@@ -551,6 +577,36 @@ export class Sandbox {
 
   #save(): void {
     if (this.dataDir) saveState(this.dataDir, this.#state);
+  }
+
+  /**
+   * Runs `calls` (a test's arrange step: thousands of resources made by hand through the
+   * SDK) with the state copied once for all of them instead of once per mutating call, which
+   * makes N calls on a part of the state that grows with them cost O(N) rather than O(N²).
+   * Each call is served as always (same checks, errors, quotas, call log and trail), and the
+   * whole bulk is atomic in place of each call: a mutating call whose operation fails in it
+   * (a fault or refused credentials change nothing, and do not count) puts the state back to what it was when the bulk began (the calls before it are undone too, though
+   * the log and the trail keep them), every later mutating call of the bulk is refused with
+   * the same error, and `bulk` rejects with it. Calls made while `calls` runs count as its
+   * own, whoever makes them: not for a workflow under test.
+   *
+   * @example
+   * await sb.bulk(() => Promise.all(names.map((n) => iam.send(new CreateRoleCommand({ RoleName: n, … })))));
+   */
+  async bulk<T>(calls: () => Promise<T>): Promise<T> {
+    if (this.#bulk) throw new Error('A bulk is already under way in this sandbox');
+    const bulk: Bulk = { before: copyState(this.#state), failed: undefined };
+    this.#bulk = bulk;
+    let value: T;
+    try {
+      value = await calls();
+    } finally {
+      this.#bulk = undefined;
+      // Calls of the bulk still queued run after it: each holds its bulk, so they are refused too.
+      await this.#queue;
+    }
+    if (bulk.failed) throw bulk.failed;
+    return value;
   }
 
   // ---- identities -------------------------------------------------------------------
@@ -770,6 +826,6 @@ export class Sandbox {
 
   /** A deep, frozen snapshot of the whole state, for assertions. */
   state(): DeepReadonly<SandboxState> {
-    return deepFreeze(structuredClone(this.#state));
+    return deepFreeze(copyState(this.#state));
   }
 }

@@ -447,6 +447,40 @@ export function saveState(dataDir: string, state: SandboxState): void {
   writeFileAtomic(join(dataDir, STATE_FILE), JSON.stringify(state));
 }
 
+/**
+ * A deep copy of state (plain JSON: objects, arrays, strings, numbers, booleans, null), what
+ * `structuredClone` would give for it, several times faster: a mutating call copies the part
+ * of the state it may change before every call (`sandbox.ts`, `draftOf`), so this cost is paid
+ * per call and grows with what that part holds (thousands of access entries or associations
+ * in a cluster). Anything that is not plain JSON (a Date, bytes) is left to `structuredClone`.
+ *
+ * @example
+ * const draft = copyState(account.iam); // change draft; account.iam is untouched
+ */
+export function copyState<T>(value: T): T {
+  return copy(value) as T;
+}
+
+function copy(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) {
+    const out = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = copy(value[i]);
+    return out;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return structuredClone(value);
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const v = copy((value as Record<string, unknown>)[key]);
+    // A key taken from a request (a tag key, say) may be `__proto__`: an own property, as in the original.
+    if (key === '__proto__')
+      Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[key] = v;
+  }
+  return out;
+}
+
 /** Hex SHA-256 of `text`. */
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');

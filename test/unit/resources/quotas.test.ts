@@ -396,25 +396,29 @@ describe('a sandbox state that trips each check', () => {
   });
 
   it('access entries per cluster: a target cluster with 3,000 entries', async () => {
-    // Arrange: 3,000 roles over three accounts (1,000 each at most), each with an entry.
+    // Arrange: 3,000 roles over three accounts (1,000 each at most), each with an entry (the
+    // calls in one sandbox bulk: one copy of the state for all of them, not one per call).
     const { target } = freshTarget('444444444403');
     const { eks } = byHand('444444444403');
     let made = 0;
-    for (const accountId of ['444444444404', '444444444405', '444444444406', '444444444407']) {
-      rt.sandbox.addAccount(accountId);
-      const { iam } = byHand(accountId);
-      const room = QUOTA_LIMITS.roles - Object.keys(rt.sandbox.state().accounts[accountId]!.iam.roles).length;
-      for (let i = 0; i < room && made < QUOTA_LIMITS.accessEntries; i++, made++) {
-        const role = (
-          await iam.send(
-            new CreateRoleCommand({ RoleName: `reader-${i}`, AssumeRolePolicyDocument: EMPTY_TRUST }),
-          )
-        ).Role!;
-        await eks.send(
-          new CreateAccessEntryCommand({ clusterName: target.cluster, principalArn: role.Arn! }),
-        );
+    await rt.sandbox.bulk(async () => {
+      for (const accountId of ['444444444404', '444444444405', '444444444406', '444444444407']) {
+        rt.sandbox.addAccount(accountId);
+        const { iam } = byHand(accountId);
+        const room =
+          QUOTA_LIMITS.roles - Object.keys(rt.sandbox.state().accounts[accountId]!.iam.roles).length;
+        for (let i = 0; i < room && made < QUOTA_LIMITS.accessEntries; i++, made++) {
+          const role = (
+            await iam.send(
+              new CreateRoleCommand({ RoleName: `reader-${i}`, AssumeRolePolicyDocument: EMPTY_TRUST }),
+            )
+          ).Role!;
+          await eks.send(
+            new CreateAccessEntryCommand({ clusterName: target.cluster, principalArn: role.Arn! }),
+          );
+        }
       }
-    }
+    });
 
     // Act
     const plan = await planOf(requestFor(target));
@@ -498,20 +502,22 @@ describe('a sandbox state that trips each check', () => {
         }),
       )
     ).Role!;
-    for (let i = 0; i < QUOTA_LIMITS.podIdentityAssociations; i += 250) {
-      await Promise.all(
-        Array.from({ length: 250 }, (_, j) =>
-          eks.send(
-            new CreatePodIdentityAssociationCommand({
-              clusterName: ref.cluster,
-              namespace: 'apps',
-              serviceAccount: `sa-${i + j}`,
-              roleArn: role.Arn,
-            }),
+    await rt.sandbox.bulk(async () => {
+      for (let i = 0; i < QUOTA_LIMITS.podIdentityAssociations; i += 250) {
+        await Promise.all(
+          Array.from({ length: 250 }, (_, j) =>
+            eks.send(
+              new CreatePodIdentityAssociationCommand({
+                clusterName: ref.cluster,
+                namespace: 'apps',
+                serviceAccount: `sa-${i + j}`,
+                roleArn: role.Arn,
+              }),
+            ),
           ),
-        ),
-      );
-    }
+        );
+      }
+    });
     const request: OnboardingRequest = {
       source: { ...ref, namespace: 'pods', serviceAccount: 'pod-identity' },
       identity: { mode: 'pod-identity' },

@@ -222,6 +222,73 @@ describe('sandbox faults', () => {
   });
 });
 
+describe('sandbox bulk', () => {
+  it('serves the calls of a bulk as one by one: the same state, the same log', async () => {
+    // Arrange: two sandboxes, one seeded call by call, the other in a bulk.
+    const one = Sandbox.open();
+    const bulk = Sandbox.open();
+    const make = (sb: Sandbox) => async () => {
+      const { iam } = await agentClients(sb, '222222222222');
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          iam.send(new CreateRoleCommand({ RoleName: `r-${i}`, AssumeRolePolicyDocument: trust })),
+        ),
+      );
+    };
+
+    // Act
+    await make(one)();
+    await bulk.bulk(make(bulk));
+
+    // Assert
+    // Every field of every role alike, but the time it was made.
+    const roles = (sb: Sandbox) =>
+      Object.values(sb.state().accounts['222222222222']!.iam.roles).map(({ CreateDate, ...r }) => r);
+    expect(roles(bulk)).toEqual(roles(one));
+    expect(roles(bulk).filter((r) => r.RoleName.startsWith('r-'))).toHaveLength(20);
+    const log = (sb: Sandbox) => sb.calls().map((c) => [c.operation, c.ok]);
+    expect(log(bulk)).toEqual(log(one));
+  });
+
+  it('is atomic as a whole: a call that fails in it undoes the bulk, and its later calls are refused', async () => {
+    // Arrange
+    const sb = Sandbox.open();
+    const { iam } = await agentClients(sb, '222222222222');
+    await iam.send(new CreateRoleCommand({ RoleName: 'kept', AssumeRolePolicyDocument: trust }));
+    const before = sb.state();
+    const create = (name: string) =>
+      iam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: trust }));
+
+    // Act: two new roles, then one that exists, then one more.
+    const err = await rejectionOf(
+      sb.bulk(async () => {
+        await create('b1');
+        await create('b2');
+        await Promise.all([create('kept'), create('b3')]);
+      }),
+    );
+
+    // Assert
+    expect(err.name).toBe('EntityAlreadyExistsException');
+    expect(sb.state().accounts).toEqual(before.accounts);
+    expect(
+      sb
+        .calls()
+        .filter((c) => c.operation === 'CreateRole')
+        .map((c) => [c.input.RoleName, c.errorCode]),
+    ).toEqual([
+      ['kept', undefined],
+      ['b1', undefined],
+      ['b2', undefined],
+      ['kept', 'EntityAlreadyExists'],
+      ['b3', 'EntityAlreadyExists'],
+    ]);
+    // Calls after the bulk are served one by one again.
+    await create('after');
+    expect(sb.state().accounts['222222222222']!.iam.roles.after?.RoleName).toBe('after');
+  });
+});
+
 describe('a saved world from before source identities', () => {
   it('gets agent roles that allow sts:SetSourceIdentity when opened, as a redeploy of the member stack would', async () => {
     // Arrange: a data directory whose agent roles trust the hub for sts:AssumeRole only.

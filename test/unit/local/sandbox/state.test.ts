@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DataDirectoryDamagedError } from '#local/data-dir-lock';
 import { Sandbox } from '#local/sandbox/index';
-import { emptyState, loadState, STATE_FILE, saveState } from '#local/sandbox/state';
+import { copyState, emptyState, loadState, STATE_FILE, saveState } from '#local/sandbox/state';
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -64,5 +64,43 @@ describe('sandbox state on disk', () => {
     expect(() => loadState(dir)).toThrow(`The sandbox state ${file} is not a sandbox state.`);
     writeFileSync(file, '{"version":1}');
     expect(() => loadState(dir)).toThrow(`The sandbox state ${file} is not a whole sandbox state.`);
+  });
+});
+
+describe('copyState', () => {
+  it('copies a whole sandbox state deeply: equal to it, sharing no object with it', () => {
+    // Arrange: the demo world, with a cluster, roles, tags and policies.
+    const state = Sandbox.open({ world: 'demo' }).state();
+
+    // Act
+    const copy = copyState(state);
+
+    // Assert
+    expect(copy).toEqual(structuredClone(state));
+    const shared: string[] = [];
+    const walk = (a: unknown, b: unknown, path: string) => {
+      if (typeof a !== 'object' || a === null) return;
+      if (a === b) shared.push(path);
+      for (const [k, v] of Object.entries(a)) walk(v, (b as Record<string, unknown>)[k], `${path}.${k}`);
+    };
+    walk(copy, state, '$');
+    expect(shared).toEqual([]);
+    expect(Object.isFrozen(copy)).toBe(false);
+  });
+
+  it('keeps a `__proto__` key as an own property, and leaves values that are not plain JSON to structuredClone', () => {
+    // Arrange: a tag key a request may carry, and a date.
+    const tags = JSON.parse('{"__proto__": "x", "team": "a"}') as Record<string, string>;
+    const when = new Date(0);
+
+    // Act
+    const copy = copyState({ tags, when, list: [1, [2, { three: 3 }]] });
+
+    // Assert
+    expect(Object.keys(copy.tags)).toEqual(['__proto__', 'team']);
+    expect(Object.getPrototypeOf(copy.tags)).toBe(Object.prototype);
+    expect(copy.when).toEqual(when);
+    expect(copy.when).not.toBe(when);
+    expect(copy.list).toEqual([1, [2, { three: 3 }]]);
   });
 });
