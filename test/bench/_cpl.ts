@@ -1,2 +1,0 @@
-import { measureCallsPerLink, printCallsPerLink } from './scale';
-printCallsPerLink(await measureCallsPerLink());
