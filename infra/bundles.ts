@@ -3,7 +3,7 @@
  * graph, so that each bundle carries only those.
  *
  * Why it is needed: the one client factory (`functions/aws/clients.ts`) imports every SDK
- * client, so a bundle of any handler would carry all seven. A handler *uses* a service only
+ * client, so a bundle of any handler would carry all nine. A handler *uses* a service only
  * if some module of its bundle other than the factory imports that service's package (it
  * cannot send a command without importing the command). The others are aliased to
  * `infra/lambda/absent-sdk-client.cjs`, whose classes throw a clear error if they are ever
@@ -26,11 +26,20 @@ export const SDK_PACKAGES = {
   s3: ['@aws-sdk/client-s3'],
   sfn: ['@aws-sdk/client-sfn'],
   dynamodb: ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb'],
+  rolesanywhere: ['@aws-sdk/client-rolesanywhere'],
+  servicequotas: ['@aws-sdk/client-service-quotas'],
 } as const;
 export type SdkService = keyof typeof SDK_PACKAGES;
 
 /** Services reached in member accounts through the agent role. */
-export const MEMBER_SERVICES: readonly SdkService[] = ['iam', 'eks', 'ec2', 's3'];
+export const MEMBER_SERVICES: readonly SdkService[] = [
+  'iam',
+  'eks',
+  'ec2',
+  's3',
+  'rolesanywhere',
+  'servicequotas',
+];
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const CLIENT_FACTORY = 'functions/aws/clients.ts';

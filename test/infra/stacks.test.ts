@@ -184,6 +184,8 @@ describe('the functions', () => {
           '@aws-sdk/client-eks',
           '@aws-sdk/client-ec2',
           '@aws-sdk/client-sts',
+          '@aws-sdk/client-rolesanywhere',
+          '@aws-sdk/client-service-quotas',
         ])
           expect(has(pkg), `${name} ${pkg}`).toBe(false);
         expect(has('@aws-sdk/client-dynamodb'), name).toBe(true);
