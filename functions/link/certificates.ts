@@ -10,7 +10,14 @@
  * basicConstraints CA:true"), valid now, signed with SHA-256 or stronger, with an RSA key
  * of 2,048 bits or more or an EC key on P-256/P-384/P-521 (docs/aws-facts.md#roles-anywhere).
  */
-import { createHash, createPrivateKey, type KeyObject, sign, X509Certificate } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  type KeyObject,
+  randomBytes,
+  sign,
+  X509Certificate,
+} from 'node:crypto';
 import forge from 'node-forge';
 
 /** Why a PEM is refused as a trust anchor's CA certificate. */
@@ -178,4 +185,44 @@ export function signCertificate(cert: forge.pki.Certificate, key: KeyObject | st
   const tbs = forge.asn1.toDer(getTbs(cert)).getBytes();
   const k = typeof key === 'string' ? createPrivateKey(key) : key;
   cert.signature = sign('sha256', Buffer.from(tbs, 'binary'), k).toString('binary');
+}
+
+/** A positive serial number of `bytes` random bytes (the first byte below 0x80), as hex. */
+export function positiveSerial(bytes: number): string {
+  const b = randomBytes(bytes);
+  b[0] = (b[0] ?? 0) & 0x7f;
+  return b.toString('hex');
+}
+
+/**
+ * A self-signed CA certificate: `CA:TRUE` and key usage certificate and CRL signing (both
+ * critical), a subject key identifier, signed with {@link signCertificate}: the CAs Tether
+ * makes for mode roles-anywhere, and the sandbox's clusters' CAs.
+ */
+export function selfSignedCa(ca: {
+  readonly publicKey: forge.pki.PublicKey;
+  readonly privateKey: KeyObject;
+  readonly subject: { readonly commonName: string; readonly organizationName: string };
+  readonly serialNumber: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+}): forge.pki.Certificate {
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = ca.publicKey;
+  cert.serialNumber = ca.serialNumber;
+  cert.validity.notBefore = ca.notBefore;
+  cert.validity.notAfter = ca.notAfter;
+  const name = [
+    { name: 'commonName', value: ca.subject.commonName },
+    { name: 'organizationName', value: ca.subject.organizationName },
+  ];
+  cert.setSubject(name);
+  cert.setIssuer(name);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  signCertificate(cert, ca.privateKey);
+  return cert;
 }

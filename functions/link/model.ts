@@ -231,6 +231,17 @@ export interface EgressOutput {
   readonly publicAccessCidrs?: readonly string[];
 }
 
+/** What the link tells its user about its Pod Identity association (mode pod-identity). */
+export interface PodIdentityAssociationOutput {
+  readonly associationId: string;
+  readonly associationArn: string;
+  readonly roleArn: string;
+  readonly targetRoleArn: string;
+  readonly externalId?: string;
+  /** When a change reaches pods that are running. */
+  readonly takesEffect: string;
+}
+
 /**
  * What the steps put on a link for later steps, the API and the user: each key is written
  * by one step (named beside it).
@@ -248,14 +259,7 @@ export interface LinkOutputs {
   readonly profileArn?: string;
   readonly serviceAccountAnnotation?: Record<string, string>;
   /** Ensure Pod Identity association (mode pod-identity): the association and when a change reaches running pods. */
-  readonly podIdentityAssociation?: {
-    readonly associationId: string;
-    readonly associationArn: string;
-    readonly roleArn: string;
-    readonly targetRoleArn: string;
-    readonly externalId?: string;
-    readonly takesEffect: string;
-  };
+  readonly podIdentityAssociation?: PodIdentityAssociationOutput;
   /** Ensure target role. */
   readonly targetRoleArn?: string;
   /**

@@ -32,7 +32,7 @@ import {
 } from '@aws-sdk/client-eks';
 import { isAwsError } from '#aws/errors';
 import { ConflictUnmanagedResourceError } from '#link/errors';
-import type { Link, LinkSpec, WorkloadRef } from '#link/model';
+import type { Link, LinkSpec, PodIdentityAssociationOutput, WorkloadRef } from '#link/model';
 import { eksClusterArn, owners, roleArn, sourceRoleArnOf, targetRoleName } from '#link/names';
 import type { PolicyDocument } from '#link/policy/evaluate';
 import { isOwnedBy, ownershipTagMap } from '#link/tags';
@@ -89,17 +89,6 @@ export function podIdentityTargetTrustPolicy(spec: Pick<LinkSpec, 'source' | 'id
       },
     ],
   };
-}
-
-/** What the link tells its user about the association. */
-export interface PodIdentityAssociationOutput {
-  readonly associationId: string;
-  readonly associationArn: string;
-  readonly roleArn: string;
-  readonly targetRoleArn: string;
-  readonly externalId?: string;
-  /** When a change reaches pods that are running. */
-  readonly takesEffect: string;
 }
 
 const TAKES_EFFECT = `new pods at once (associations are eventually consistent: a few seconds); running pods when the Pod Identity agent's cached credentials expire (up to ${POD_IDENTITY_CACHE_MINUTES_WITH_TARGET_ROLE} minutes with a target role), or when restarted`;
@@ -190,8 +179,7 @@ export async function ensurePodIdentityAssociation(
   };
   let replaced: string | undefined;
   let existing: PodIdentityAssociation | undefined;
-  const recorded = (link.outputs as { podIdentityAssociation?: PodIdentityAssociationOutput })
-    .podIdentityAssociation;
+  const recorded = link.outputs.podIdentityAssociation;
   if (recorded?.associationId) {
     // arn:aws:eks:<region>:<account>:podidentityassociation/<cluster>/<id>
     const recordedCluster = recorded.associationArn.split(':')[5]?.split('/')[1] ?? source.cluster;

@@ -15,7 +15,7 @@
  * list would be read-modify-written by concurrent onboards of the cluster's workloads (lost
  * updates). A profile per workload never changes after it is made.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import {
   CreateProfileCommand,
   CreateTrustAnchorCommand,
@@ -30,7 +30,7 @@ import {
 } from '@aws-sdk/client-rolesanywhere';
 import forge from 'node-forge';
 import YAML from 'yaml';
-import { pemFingerprint, signCertificate, workloadCommonName } from '#link/certificates';
+import { pemFingerprint, positiveSerial, selfSignedCa, workloadCommonName } from '#link/certificates';
 import { ConflictUnmanagedResourceError, QuotaExceededError } from '#link/errors';
 import { isAwsError } from '#aws/errors';
 import type { ClusterRef, Link, WorkloadRef } from '#link/model';
@@ -381,25 +381,17 @@ const DAY = 86_400_000;
  */
 export function generateClusterCa(cluster: ClusterRef, now: Date = new Date()): GeneratedCa {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
-  const serial = randomBytes(16);
-  serial[0] = (serial[0] ?? 0) & 0x7f;
-  cert.serialNumber = serial.toString('hex');
-  cert.validity.notBefore = new Date(now.getTime() - 60_000);
-  cert.validity.notAfter = new Date(now.getTime() + 3650 * DAY);
-  const name = [
-    { name: 'commonName', value: `tether roles-anywhere ${cluster.cluster}`.slice(0, 64) },
-    { name: 'organizationName', value: 'Tether' },
-  ];
-  cert.setSubject(name);
-  cert.setIssuer(name);
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: true, critical: true },
-    { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
-    { name: 'subjectKeyIdentifier' },
-  ]);
-  signCertificate(cert, privateKey);
+  const cert = selfSignedCa({
+    publicKey: forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString()),
+    privateKey,
+    subject: {
+      commonName: `tether roles-anywhere ${cluster.cluster}`.slice(0, 64),
+      organizationName: 'Tether',
+    },
+    serialNumber: positiveSerial(16),
+    notBefore: new Date(now.getTime() - 60_000),
+    notAfter: new Date(now.getTime() + 3650 * DAY),
+  });
   return {
     certificatePem: forge.pki.certificateToPem(cert).replace(/\r\n/g, '\n'),
     privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),

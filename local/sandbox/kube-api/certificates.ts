@@ -5,11 +5,11 @@
  * structures (Node's crypto cannot issue certificates); the RSA-2048 keys and signatures
  * are Node's own, many times faster than forge's JavaScript RSA.
  */
-import { createPrivateKey, generateKeyPair, type KeyObject, randomBytes } from 'node:crypto';
+import { createPrivateKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
 import type { ClusterCaState } from '#local/sandbox/state';
-import { signCertificate } from '#link/certificates';
+import { positiveSerial, selfSignedCa, signCertificate } from '#link/certificates';
 
 const DAY = 86_400_000;
 
@@ -22,33 +22,20 @@ async function rsaKeys(): Promise<{ privateKey: KeyObject; publicKey: forge.pki.
   };
 }
 
-/** A positive serial number (the first byte below 0x80). */
-function serial(): string {
-  const b = randomBytes(9);
-  b[0] = (b[0] ?? 0) & 0x7f;
-  return b.toString('hex');
-}
+/** A positive serial number of 9 bytes. */
+const serial = () => positiveSerial(9);
 
 /** A new CA for `clusterName`, valid ten years (as EKS's cluster CAs are). */
 export async function newClusterCa(clusterName: string, now: Date = new Date()): Promise<ClusterCaState> {
   const keys = await rsaKeys();
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = keys.publicKey;
-  cert.serialNumber = serial();
-  cert.validity.notBefore = new Date(now.getTime() - DAY);
-  cert.validity.notAfter = new Date(now.getTime() + 3650 * DAY);
-  const name = [
-    { name: 'commonName', value: 'kubernetes' },
-    { name: 'organizationName', value: `tether-sandbox ${clusterName}` },
-  ];
-  cert.setSubject(name);
-  cert.setIssuer(name);
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: true, critical: true },
-    { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
-    { name: 'subjectKeyIdentifier' },
-  ]);
-  signCertificate(cert, keys.privateKey);
+  const cert = selfSignedCa({
+    publicKey: keys.publicKey,
+    privateKey: keys.privateKey,
+    subject: { commonName: 'kubernetes', organizationName: `tether-sandbox ${clusterName}` },
+    serialNumber: serial(),
+    notBefore: new Date(now.getTime() - DAY),
+    notAfter: new Date(now.getTime() + 3650 * DAY),
+  });
   return { keyPkcs8: Buffer.from(keys.pem).toString('base64'), certPem: forge.pki.certificateToPem(cert) };
 }
 
