@@ -48,6 +48,19 @@ export interface AccessDecision {
   readonly errors: readonly string[];
 }
 
+/** Cedar's answer as Tether's decision; a failed request is a bug of Tether's (the probe at load checks the policies), not of the policies. */
+function decisionOf(answer: cedar.AuthorizationAnswer): AccessDecision {
+  if (answer.type === 'failure') {
+    throw new Error(`Cedar refused the request: ${answer.errors.map(messageOf).join('; ')}`);
+  }
+  const { decision, diagnostics } = answer.response;
+  return {
+    allowed: decision === 'allow',
+    policies: diagnostics.reason,
+    errors: diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`),
+  };
+}
+
 /** A policy or schema file that does not parse, or does not validate against the schema. */
 export class PolicyFileError extends Error {
   override readonly name = 'PolicyFileError';
@@ -264,16 +277,7 @@ export class AccessPolicies {
     readonly action: ClusterAction;
     readonly cluster: ClusterRef;
   }): AccessDecision {
-    const answer = this.#askCluster(request.caller, request.action, request.cluster);
-    if (answer.type === 'failure') {
-      throw new Error(`Cedar refused the request: ${answer.errors.map(messageOf).join('; ')}`);
-    }
-    const { decision, diagnostics } = answer.response;
-    return {
-      allowed: decision === 'allow',
-      policies: diagnostics.reason,
-      errors: diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`),
-    };
+    return decisionOf(this.#askCluster(request.caller, request.action, request.cluster));
   }
 
   #askCluster(caller: Caller, action: ClusterAction, cluster: ClusterRef): cedar.AuthorizationAnswer {
@@ -303,17 +307,7 @@ export class AccessPolicies {
 
   /** The policies' answer to one request. */
   decide(request: AccessRequest): AccessDecision {
-    const answer = this.#ask(request);
-    if (answer.type === 'failure') {
-      // The probe at load makes this a bug of Tether's, not of the policies.
-      throw new Error(`Cedar refused the request: ${answer.errors.map(messageOf).join('; ')}`);
-    }
-    const { decision, diagnostics } = answer.response;
-    return {
-      allowed: decision === 'allow',
-      policies: diagnostics.reason,
-      errors: diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`),
-    };
+    return decisionOf(this.#ask(request));
   }
 
   #ask(request: AccessRequest): cedar.AuthorizationAnswer {

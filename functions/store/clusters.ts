@@ -61,8 +61,8 @@ export class ClusterStore {
     expectedVersion: number,
   ): Promise<SelfManagedCluster> {
     const item = { ...cluster, version: expectedVersion + 1 };
-    try {
-      await this.db.send(
+    await overVersionRead(cluster, () =>
+      this.db.send(
         new PutCommand({
           TableName: this.tableName,
           Item: { ...keys.cluster(cluster.accountId, cluster.region, cluster.cluster), ...item },
@@ -73,36 +73,36 @@ export class ClusterStore {
                 ExpressionAttributeValues: { ':v': expectedVersion },
               }),
         }),
-      );
-    } catch (err) {
-      if (isConditionFailure(err))
-        throw new ConcurrentUpdateError(
-          `The registration of ${cluster.accountId}/${cluster.region}/${cluster.cluster} changed meanwhile; retry`,
-          { cause: err },
-        );
-      throw err;
-    }
+      ),
+    );
     return item;
   }
 
   /** Forgets a registration (only the version read). */
   async delete(cluster: SelfManagedCluster): Promise<void> {
-    try {
-      await this.db.send(
+    await overVersionRead(cluster, () =>
+      this.db.send(
         new DeleteCommand({
           TableName: this.tableName,
           Key: keys.cluster(cluster.accountId, cluster.region, cluster.cluster),
           ConditionExpression: 'version = :v',
           ExpressionAttributeValues: { ':v': cluster.version },
         }),
+      ),
+    );
+  }
+}
+
+/** A conditional write of a registration: {@link ConcurrentUpdateError} when someone wrote first. */
+async function overVersionRead(cluster: ClusterRef, write: () => Promise<unknown>): Promise<void> {
+  try {
+    await write();
+  } catch (err) {
+    if (isConditionFailure(err))
+      throw new ConcurrentUpdateError(
+        `The registration of ${cluster.accountId}/${cluster.region}/${cluster.cluster} changed meanwhile; retry`,
+        { cause: err },
       );
-    } catch (err) {
-      if (isConditionFailure(err))
-        throw new ConcurrentUpdateError(
-          `The registration of ${cluster.accountId}/${cluster.region}/${cluster.cluster} changed meanwhile; retry`,
-          { cause: err },
-        );
-      throw err;
-    }
+    throw err;
   }
 }
