@@ -37,8 +37,13 @@ const DAY = 86_400_000;
 
 let h: Harness;
 
-const raRequest = (overrides: Record<string, unknown> = {}) =>
-  demoRequest({ identity: { mode: 'roles-anywhere', ...overrides }, network: { mode: 'none' } });
+/** The demo request in mode roles-anywhere with no network rule, for `serviceAccount` when given. */
+const raRequest = (overrides: Record<string, unknown> = {}, serviceAccount?: string) =>
+  demoRequest({
+    ...(serviceAccount ? { source: { ...demoRequest().source, serviceAccount } } : {}),
+    identity: { mode: 'roles-anywhere', ...overrides },
+    network: { mode: 'none' },
+  });
 
 /** The source account's Roles Anywhere state in the sandbox. */
 const raState = () => {
@@ -339,15 +344,7 @@ describe('identity mode roles-anywhere, end to end', () => {
   });
 
   it('shares the trust anchor with a second workload of the cluster that gives the same CA', async () => {
-    const res = await h.api(
-      'POST',
-      '/links',
-      demoRequest({
-        source: { ...demoRequest().source, serviceAccount: 'second' },
-        identity: { mode: 'roles-anywhere', caCertificate: ca.certificatePem },
-        network: { mode: 'none' },
-      }),
-    );
+    const res = await h.api('POST', '/links', raRequest({ caCertificate: ca.certificatePem }, 'second'));
     expect(res.status).toBe(202);
     expect(res.body.caSecret).toBeUndefined();
     second = await h.settle(res.body.links[0].id);
@@ -358,11 +355,7 @@ describe('identity mode roles-anywhere, end to end', () => {
   });
 
   it('makes one anchor and one profile for a request with two targets, whose links run at once', async () => {
-    const body = demoRequest({
-      source: { ...demoRequest().source, serviceAccount: 'fanout' },
-      identity: { mode: 'roles-anywhere', caCertificate: ca.certificatePem },
-      network: { mode: 'none' },
-    });
+    const body = raRequest({ caCertificate: ca.certificatePem }, 'fanout');
     body.targets = [
       ...body.targets,
       {
@@ -397,11 +390,7 @@ describe('identity mode roles-anywhere, end to end', () => {
     const res = await h.api(
       'POST',
       '/links',
-      demoRequest({
-        source: { ...demoRequest().source, serviceAccount: 'other-ca' },
-        identity: { mode: 'roles-anywhere', caCertificate: otherCa.certificatePem },
-        network: { mode: 'none' },
-      }),
+      raRequest({ caCertificate: otherCa.certificatePem }, 'other-ca'),
     );
     expect(res.status).toBe(202);
     const theirs = await h.settle(res.body.links[0].id);
@@ -425,36 +414,22 @@ describe('identity mode roles-anywhere, end to end', () => {
     });
     // The same workload with a third CA: refused before anything is made (one role, one CA).
     const third = generateClusterCa({ accountId: SOURCE, region: REGION, cluster: 'cluster-a' });
-    const mismatch = await h.api(
-      'POST',
-      '/links',
-      demoRequest({
-        source: { ...demoRequest().source, serviceAccount: 'other-ca' },
-        identity: { mode: 'roles-anywhere', caCertificate: third.certificatePem },
-        network: { mode: 'none' },
-        targets: [
-          {
-            accountId: '333333333333',
-            region: 'eu-west-1',
-            cluster: 'cluster-d',
-            access: demoRequest().targets[0].access,
-          },
-        ],
-      }),
-    );
+    const mismatch = await h.api('POST', '/links', {
+      ...raRequest({ caCertificate: third.certificatePem }, 'other-ca'),
+      targets: [
+        {
+          accountId: '333333333333',
+          region: 'eu-west-1',
+          cluster: 'cluster-d',
+          access: demoRequest().targets[0].access,
+        },
+      ],
+    });
     expect(mismatch.status).toBe(409);
     expect(mismatch.body.code).toBe('LINK_SPEC_MISMATCH');
     expect(Object.keys(raState().trustAnchors)).toHaveLength(2);
     // A new workload without a CA gets a CA of its own, never another workload's.
-    const plain = await h.api(
-      'POST',
-      '/links',
-      demoRequest({
-        source: { ...demoRequest().source, serviceAccount: 'no-ca' },
-        identity: { mode: 'roles-anywhere' },
-        network: { mode: 'none' },
-      }),
-    );
+    const plain = await h.api('POST', '/links', raRequest({}, 'no-ca'));
     expect(plain.body.caSecret).toContain('PRIVATE KEY');
     const fresh = await h.settle(plain.body.links[0].id);
     expect(fresh.status).toBe('ACTIVE');
@@ -472,15 +447,7 @@ describe('identity mode roles-anywhere, end to end', () => {
       operation: 'CreateAccessEntry',
       code: 'InvalidRequestException',
     });
-    const res = await h.api(
-      'POST',
-      '/links',
-      demoRequest({
-        source: { ...demoRequest().source, serviceAccount: 'undone' },
-        identity: { mode: 'roles-anywhere', caCertificate: ca.certificatePem },
-        network: { mode: 'none' },
-      }),
-    );
+    const res = await h.api('POST', '/links', raRequest({ caCertificate: ca.certificatePem }, 'undone'));
     const failed = await h.settle(res.body.links[0].id);
     expect(failed.status).toBe('FAILED');
     const profiles = Object.values(raState().profiles).map((p) => p.name);
