@@ -15,7 +15,7 @@ import { OFFBOARD_STEPS } from '#link/model';
 import { type Harness, IRSA_CHAIN_HOPS, startHarness } from '../e2e/harness';
 import { memoryIo } from '../unit/cli/io';
 import { clientsFor } from '../unit/local/sandbox/helpers';
-import { type CliResult, shown, tempDir } from './run-cli';
+import { type CliResult, linkCreate, shown, tempDir } from './run-cli';
 
 const DEMO_SOURCE = '111111111111/ap-southeast-1/cluster-a/kubeai-chatbot/kubeai-chatbot';
 const CLUSTER_B = '222222222222/ap-southeast-1/cluster-b';
@@ -38,17 +38,7 @@ async function cli(
 
 beforeAll(async () => {
   h = await startHarness();
-  const r = await cli([
-    'link',
-    'create',
-    '--source',
-    DEMO_SOURCE,
-    '--target',
-    CLUSTER_B,
-    '--policy',
-    'AmazonEKSViewPolicy',
-    '--wait',
-  ]);
+  const r = await cli(linkCreate(DEMO_SOURCE, CLUSTER_B, '--policy', 'AmazonEKSViewPolicy', '--wait'));
   expect(r.code, shown(r)).toBe(0);
   demoId = /Link (lnk_[0-9A-Z]{26}): ACTIVE/.exec(r.stdout)![1]!;
 });
@@ -58,17 +48,7 @@ afterAll(async () => {
 
 describe('link create and list', () => {
   it('answers 200 for the same request again: the link exists, nothing to wait for', async () => {
-    const r = await cli([
-      'link',
-      'create',
-      '--source',
-      DEMO_SOURCE,
-      '--target',
-      CLUSTER_B,
-      '--policy',
-      'AmazonEKSViewPolicy',
-      '--wait',
-    ]);
+    const r = await cli(linkCreate(DEMO_SOURCE, CLUSTER_B, '--policy', 'AmazonEKSViewPolicy', '--wait'));
     expect(r.code, shown(r)).toBe(0);
     expect(r.stdout).toContain('Every link exists (200)');
     expect(r.stdout).toContain(`${demoId}  ACTIVE`);
@@ -122,17 +102,15 @@ describe('link runs and link verify', () => {
 
   /** A link of its own workload (its roles shared with no other test), ACTIVE. */
   async function activeLink(sa: string): Promise<any> {
-    const r = await cli([
-      'link',
-      'create',
-      '--source',
-      `111111111111/ap-southeast-1/cluster-a/verify/${sa}`,
-      '--target',
-      CLUSTER_B,
-      '--policy',
-      'AmazonEKSViewPolicy',
-      '--wait',
-    ]);
+    const r = await cli(
+      linkCreate(
+        `111111111111/ap-southeast-1/cluster-a/verify/${sa}`,
+        CLUSTER_B,
+        '--policy',
+        'AmazonEKSViewPolicy',
+        '--wait',
+      ),
+    );
     expect(r.code, shown(r)).toBe(0);
     const id = /Link (lnk_[0-9A-Z]{26}): ACTIVE/.exec(r.stdout)![1]!;
     return JSON.parse((await cli(['link', 'get', id, '-o', 'json'])).stdout);
@@ -277,18 +255,16 @@ describe('a request from a file, and --output json with --wait', () => {
 
 describe('create without --wait, then link wait / reconcile', () => {
   it('create returns at once; link wait follows the run to ACTIVE', async () => {
-    const created = await cli([
-      'link',
-      'create',
-      '--source',
-      '111111111111/ap-southeast-1/cluster-a/jobs/runner',
-      '--target',
-      CLUSTER_B,
-      '--group',
-      'tether-readers',
-      '--network',
-      'none',
-    ]);
+    const created = await cli(
+      linkCreate(
+        '111111111111/ap-southeast-1/cluster-a/jobs/runner',
+        CLUSTER_B,
+        '--group',
+        'tether-readers',
+        '--network',
+        'none',
+      ),
+    );
     expect(created.code, shown(created)).toBe(0);
     const id = /Follow: tether link wait (lnk_\S+)/.exec(created.stdout)?.[1];
     expect(id, shown(created)).toBeDefined();
@@ -326,17 +302,7 @@ describe('a link that fails', () => {
       code: 'AccessDeniedException',
       times: 1,
     });
-    const r = await cli([
-      'link',
-      'create',
-      '--source',
-      source,
-      '--target',
-      target,
-      '--policy',
-      'AmazonEKSViewPolicy',
-      '--wait',
-    ]);
+    const r = await cli(linkCreate(source, target, '--policy', 'AmazonEKSViewPolicy', '--wait'));
     expect(r.code, shown(r)).toBe(3);
     expect(r.stdout).toMatch(/✗ Ensure access entry\s+\d[\d.]* m?s\s+\S+: /);
     expect(r.stdout).toMatch(/✓ Undo: remove target role\s+\d[\d.]* m?s\s+deleted/);
@@ -367,17 +333,7 @@ describe('a link that fails', () => {
     );
 
     // The same request again re-drives the FAILED link; --wait follows the new run to ACTIVE.
-    const again = await cli([
-      'link',
-      'create',
-      '--source',
-      source,
-      '--target',
-      target,
-      '--policy',
-      'AmazonEKSViewPolicy',
-      '--wait',
-    ]);
+    const again = await cli(linkCreate(source, target, '--policy', 'AmazonEKSViewPolicy', '--wait'));
     expect(again.code, shown(again)).toBe(0);
     expect(again.stdout).toContain(`${id}  PENDING  → cluster-d (333333333333, eu-west-1)  re-driven`);
     expect(again.stdout).toMatch(/✓ Ensure access entry\s+\d[\d.]* m?s\s+created/);
@@ -386,19 +342,17 @@ describe('a link that fails', () => {
   });
 
   it('--timeout ends the wait with exit 5 while the link is still in progress', async () => {
-    const r = await cli([
-      'link',
-      'create',
-      '--source',
-      '111111111111/ap-southeast-1/cluster-a/slow/poke',
-      '--target',
-      CLUSTER_B,
-      '--policy',
-      'AmazonEKSViewPolicy',
-      '--wait',
-      '--timeout',
-      '1ms',
-    ]);
+    const r = await cli(
+      linkCreate(
+        '111111111111/ap-southeast-1/cluster-a/slow/poke',
+        CLUSTER_B,
+        '--policy',
+        'AmazonEKSViewPolicy',
+        '--wait',
+        '--timeout',
+        '1ms',
+      ),
+    );
     expect(r.code, shown(r)).toBe(5);
     expect(r.stderr).toMatch(
       /^error WAIT_TIMEOUT: still in progress after 0 s: lnk_\S+ \((PENDING|PROVISIONING)\)/,
@@ -411,26 +365,8 @@ describe('a link that fails', () => {
 describe('API errors', () => {
   it('CLUSTER_NOT_FOUND and LINK_SPEC_MISMATCH (exit 1)', async () => {
     const [missing, mismatch] = await Promise.all([
-      cli([
-        'link',
-        'create',
-        '--source',
-        DEMO_SOURCE,
-        '--target',
-        '222222222222/ap-southeast-1/nope',
-        '--policy',
-        'AmazonEKSViewPolicy',
-      ]),
-      cli([
-        'link',
-        'create',
-        '--source',
-        DEMO_SOURCE,
-        '--target',
-        CLUSTER_B,
-        '--policy',
-        'AmazonEKSAdminPolicy',
-      ]),
+      cli(linkCreate(DEMO_SOURCE, '222222222222/ap-southeast-1/nope', '--policy', 'AmazonEKSViewPolicy')),
+      cli(linkCreate(DEMO_SOURCE, CLUSTER_B, '--policy', 'AmazonEKSAdminPolicy')),
     ]);
     expect(missing.code, shown(missing)).toBe(1);
     expect(missing.stderr).toMatch(/^error CLUSTER_NOT_FOUND: .*nope/);
@@ -443,16 +379,13 @@ describe('callers and approval (--caller names the caller of the local runtime)'
   const DEVELOPER = 'arn:aws:iam::111111111111:role/developer'; // owns the source account
   const CLUSTER_OWNER = 'arn:aws:iam::222222222222:role/cluster-owner'; // owns the target account
   const STRANGER = 'arn:aws:iam::444444444444:role/stranger';
-  const adminRequest = (sa: string) => [
-    'link',
-    'create',
-    '--source',
-    `111111111111/ap-southeast-1/cluster-a/approvals/${sa}`,
-    '--target',
-    CLUSTER_B,
-    '--policy',
-    'AmazonEKSClusterAdminPolicy',
-  ];
+  const adminRequest = (sa: string) =>
+    linkCreate(
+      `111111111111/ap-southeast-1/cluster-a/approvals/${sa}`,
+      CLUSTER_B,
+      '--policy',
+      'AmazonEKSClusterAdminPolicy',
+    );
 
   it('a request the policies make wait: --wait stops at AWAITING_APPROVAL (exit 6); an approver approves and follows it to ACTIVE', async () => {
     const r = await cli(['--caller', DEVELOPER, ...adminRequest('admin'), '--wait']);
@@ -522,14 +455,12 @@ describe('callers and approval (--caller names the caller of the local runtime)'
     const r = await cli([
       '--caller',
       STRANGER,
-      'link',
-      'create',
-      '--source',
-      '111111111111/ap-southeast-1/cluster-a/approvals/stranger',
-      '--target',
-      CLUSTER_B,
-      '--policy',
-      'AmazonEKSViewPolicy',
+      ...linkCreate(
+        '111111111111/ap-southeast-1/cluster-a/approvals/stranger',
+        CLUSTER_B,
+        '--policy',
+        'AmazonEKSViewPolicy',
+      ),
     ]);
     expect(r.code, shown(r)).toBe(1);
     expect(r.stderr).toMatch(
@@ -652,17 +583,15 @@ describe('link runs: each state with its timestamps, retries and errors', () => 
       code: 'ThrottlingException',
       times: 1,
     });
-    const created = await cli([
-      'link',
-      'create',
-      '--source',
-      '111111111111/ap-southeast-1/cluster-a/runs/throttled',
-      '--target',
-      CLUSTER_B,
-      '--policy',
-      'AmazonEKSViewPolicy',
-      '--wait',
-    ]);
+    const created = await cli(
+      linkCreate(
+        '111111111111/ap-southeast-1/cluster-a/runs/throttled',
+        CLUSTER_B,
+        '--policy',
+        'AmazonEKSViewPolicy',
+        '--wait',
+      ),
+    );
     expect(created.code, shown(created)).toBe(0);
     const id = /Link (lnk_[0-9A-Z]{26}): ACTIVE/.exec(created.stdout)![1]!;
 

@@ -11,7 +11,7 @@ import YAML from 'yaml';
 import { ONBOARD_STEPS } from '#link/model';
 import { type Harness, startHarness } from '../e2e/harness';
 import { spawnSync } from 'node:child_process';
-import { BIN, type CliOptions, cleanEnv, REPO_ROOT, shown, tempDir, tether } from './run-cli';
+import { BIN, type CliOptions, cleanEnv, linkCreate, REPO_ROOT, shown, tempDir, tether } from './run-cli';
 
 const DEMO_SOURCE = '111111111111/ap-southeast-1/cluster-a/kubeai-chatbot/kubeai-chatbot';
 const CLUSTER_B = '222222222222/ap-southeast-1/cluster-b';
@@ -43,17 +43,7 @@ afterAll(async () => {
 
 describe('tether link create --wait (flags)', () => {
   it('shows each step as it completes, as plain lines off a terminal, and ends ACTIVE with exit 0', async () => {
-    const r = await cli([
-      'link',
-      'create',
-      '--source',
-      DEMO_SOURCE,
-      '--target',
-      CLUSTER_B,
-      '--policy',
-      'AmazonEKSViewPolicy',
-      '--wait',
-    ]);
+    const r = await cli(linkCreate(DEMO_SOURCE, CLUSTER_B, '--policy', 'AmazonEKSViewPolicy', '--wait'));
     expect(r.code, shown(r)).toBe(0);
     const id = /Link (lnk_[0-9A-Z]{26}): ACTIVE/.exec(r.stdout)?.[1];
     expect(id, shown(r)).toBeDefined();
@@ -191,16 +181,9 @@ describe('errors: the problem code on stderr and a stable exit code', () => {
   });
 
   it('VALIDATION_FAILED with the pointer of each invalid field (exit 1)', async () => {
-    const r = await cli([
-      'link',
-      'create',
-      '--source',
-      '1/mars/cluster-a/Bad_NS/sa',
-      '--target',
-      CLUSTER_B,
-      '--policy',
-      'AmazonEKSViewPolicy',
-    ]);
+    const r = await cli(
+      linkCreate('1/mars/cluster-a/Bad_NS/sa', CLUSTER_B, '--policy', 'AmazonEKSViewPolicy'),
+    );
     expect(r.code, shown(r)).toBe(1);
     expect(r.stderr).toMatch(/^error VALIDATION_FAILED: /);
     expect(r.stderr).toContain('/source/accountId (body)');
@@ -322,20 +305,18 @@ describe('the package bin', () => {
 
 describe('tether link create --identity roles-anywhere', () => {
   it('shows the CA Secret Tether made once, with its key, and sends a given CA certificate', async () => {
-    const made = await cli([
-      'link',
-      'create',
-      '--source',
-      '111111111111/ap-southeast-1/cluster-a/ra/made',
-      '--target',
-      CLUSTER_B,
-      '--policy',
-      'AmazonEKSViewPolicy',
-      '--network',
-      'none',
-      '--identity',
-      'roles-anywhere',
-    ]);
+    const made = await cli(
+      linkCreate(
+        '111111111111/ap-southeast-1/cluster-a/ra/made',
+        CLUSTER_B,
+        '--policy',
+        'AmazonEKSViewPolicy',
+        '--network',
+        'none',
+        '--identity',
+        'roles-anywhere',
+      ),
+    );
     expect(made.code, shown(made)).toBe(0);
     expect(made.stdout).toContain('shown this once');
     const secret = YAML.parse(made.stdout.slice(made.stdout.indexOf('apiVersion: v1')));
@@ -344,38 +325,34 @@ describe('tether link create --identity roles-anywhere', () => {
     // The same CA given as a file: no new Secret.
     const file = join(tempDir(), 'ca.pem');
     writeFileSync(file, secret.stringData['tls.crt']);
-    const given = await cli([
-      'link',
-      'create',
-      '--source',
-      '111111111111/ap-southeast-1/cluster-a/ra/given',
-      '--target',
-      CLUSTER_B,
-      '--policy',
-      'AmazonEKSViewPolicy',
-      '--network',
-      'none',
-      '--identity',
-      'roles-anywhere',
-      '--ca-certificate',
-      file,
-    ]);
+    const given = await cli(
+      linkCreate(
+        '111111111111/ap-southeast-1/cluster-a/ra/given',
+        CLUSTER_B,
+        '--policy',
+        'AmazonEKSViewPolicy',
+        '--network',
+        'none',
+        '--identity',
+        'roles-anywhere',
+        '--ca-certificate',
+        file,
+      ),
+    );
     expect(given.code, shown(given)).toBe(0);
     expect(given.stdout).not.toContain('PRIVATE KEY');
-    const usage = await cli([
-      'link',
-      'create',
-      '--source',
-      DEMO_SOURCE,
-      '--target',
-      CLUSTER_B,
-      '--policy',
-      'AmazonEKSViewPolicy',
-      '--ca-certificate',
-      file,
-      '--identity',
-      'irsa',
-    ]);
+    const usage = await cli(
+      linkCreate(
+        DEMO_SOURCE,
+        CLUSTER_B,
+        '--policy',
+        'AmazonEKSViewPolicy',
+        '--ca-certificate',
+        file,
+        '--identity',
+        'irsa',
+      ),
+    );
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('--ca-certificate goes with --identity roles-anywhere');
   });

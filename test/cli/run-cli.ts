@@ -44,6 +44,16 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS
   return env;
 }
 
+/**
+ * The arguments of `tether link create --source SOURCE --target TARGET …options`.
+ *
+ * @example
+ * await cli(linkCreate(DEMO_SOURCE, CLUSTER_B, '--policy', 'AmazonEKSViewPolicy', '--wait'));
+ */
+export function linkCreate(source: string, target: string, ...options: string[]): string[] {
+  return ['link', 'create', '--source', source, '--target', target, ...options];
+}
+
 export function tempDir(prefix = 'tether-cli-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
