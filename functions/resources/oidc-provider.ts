@@ -25,7 +25,7 @@ import { issuerHostPath, oidcProviderArn, owners } from '#link/names';
 import { membership } from '#store/table';
 import type { StepDeps } from './deps';
 import { joinShared, leaveShared } from '#store/memberships';
-import { desiredDigest, earlierConfirmation, leftToVerify, recordConfirmation } from './source-side';
+import { confirmationOf, desiredDigest, leftToVerify } from './source-side';
 import { isManaged, isOwnedBy, ownershipTags } from '#link/tags';
 import { resolvedOf } from './resolve';
 import { releaseTrustAnchorStep, trustAnchorStep } from './roles-anywhere';
@@ -157,16 +157,22 @@ export async function oidcProviderStep(
   // An EKS issuer's provider another run has confirmed: this run's verify reads it back
   // (#resources/source-side). A self-managed issuer's documents are always published again.
   const arn = oidcProviderArn(source.accountId, issuer);
-  const desired = selfManaged ? undefined : desiredDigest({ provider: arn, audience: STS_AUDIENCE });
-  if (desired) {
-    const earlier = await earlierConfirmation(deps.memberships, resource, desired, link, event);
-    if (earlier) return { result: leftToVerify(earlier, arn), outputs: { oidcProviderArn: arn } };
-  }
+  const confirmation = selfManaged
+    ? undefined
+    : await confirmationOf(
+        deps.memberships,
+        resource,
+        desiredDigest({ provider: arn, audience: STS_AUDIENCE }),
+        link,
+        event,
+      );
+  if (confirmation?.leaveToVerify)
+    return { result: leftToVerify(confirmation.leaveToVerify, arn), outputs: { oidcProviderArn: arn } };
   // A self-managed cluster's issuer is served by Tether: its documents are published first,
   // as IAM reads the issuer when it trusts it, and STS when it verifies a token.
   const published = selfManaged ? await publisherOf(publisher).publish(deps, source) : undefined;
   const provider = await ensureOidcProvider(deps.clients.iam(source.accountId), source.accountId, issuer);
-  if (desired) await recordConfirmation(deps.memberships, resource, desired, link, deps.now());
+  await confirmation?.record(deps.now());
   return {
     result: {
       ...provider,

@@ -27,33 +27,30 @@ export function desiredDigest(desired: unknown): string {
 }
 
 /**
- * The confirmation that lets this step leave the reading to verify: only in an onboard (a
- * reconcile is the repair: it always reads), not when the ASL asks to confirm, and only for
- * the same desired state (a new issuer, another boundary, a new Tether version: read).
+ * A source step's one read of the resource's confirmation, and what it allows:
+ * `leaveToVerify`, the confirmation that lets this step leave the reading to verify — only in
+ * an onboard (a reconcile is the repair: it always reads), not when the ASL asks to confirm,
+ * and only for the same desired state (a new issuer, another boundary, a new Tether version:
+ * read); `record`, for after the step read the resource, writes this run's confirmation
+ * unless the same desired state is recorded already.
  */
-export async function earlierConfirmation(
+export async function confirmationOf(
   memberships: MembershipStore,
   resource: string,
   desired: string,
-  link: Pick<Link, 'status'>,
+  link: Pick<Link, 'id' | 'status'>,
   /** The step's event: `confirm` when the ASL runs it to confirm (`Confirm: ensure …`). */
   event?: { readonly confirm?: boolean },
-): Promise<Confirmation | undefined> {
-  if (link.status !== 'PROVISIONING' || event?.confirm) return undefined;
-  const confirmation = await memberships.confirmation(resource);
-  return confirmation?.desired === desired ? confirmation : undefined;
-}
-
-/** Records that this run read the resource and found or made it as `desired` says (written only when that changed). */
-export async function recordConfirmation(
-  memberships: MembershipStore,
-  resource: string,
-  desired: string,
-  link: Pick<Link, 'id'>,
-  now: Date,
-): Promise<void> {
-  if ((await memberships.confirmation(resource))?.desired === desired) return;
-  await memberships.confirm(resource, { desired, by: link.id, at: now.toISOString() });
+): Promise<{ readonly leaveToVerify?: Confirmation; record(now: Date): Promise<void> }> {
+  const recorded = await memberships.confirmation(resource);
+  const current = recorded?.desired === desired ? recorded : undefined;
+  const mayLeave = link.status === 'PROVISIONING' && !event?.confirm;
+  return {
+    ...(mayLeave && current ? { leaveToVerify: current } : {}),
+    async record(now: Date) {
+      if (!current) await memberships.confirm(resource, { desired, by: link.id, at: now.toISOString() });
+    },
+  };
 }
 
 /** What a source step answers when it left the reading to verify. */

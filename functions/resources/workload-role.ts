@@ -19,7 +19,7 @@ import type { PolicyDocument } from '#link/policy/evaluate';
 import { ownerTagValue } from '#link/tags';
 import { resolvedOf } from './resolve';
 import { deleteOwnedRole, ensureRole, type RoleSpec } from './iam-role';
-import { desiredDigest, earlierConfirmation, leftToVerify, recordConfirmation } from './source-side';
+import { confirmationOf, desiredDigest, leftToVerify } from './source-side';
 import { STS_AUDIENCE } from './oidc-provider';
 import { ConflictUnmanagedResourceError } from '#link/errors';
 import {
@@ -122,19 +122,19 @@ export async function workloadRoleStep(link: Link, deps: StepDeps, event?: { rea
   if (link.spec.identity.mode === 'roles-anywhere') return rolesAnywhereWorkloadRole(link, deps);
   const spec = workloadRoleSpec(link, deps, issuer);
   // Mode irsa: a role another run has confirmed as this spec is read back by this run's verify (#resources/source-side).
-  const desired = link.spec.identity.mode === 'irsa' ? desiredDigest(spec) : undefined;
-  if (desired) {
-    const earlier = await earlierConfirmation(deps.memberships, key, desired, link, event);
-    if (earlier) {
-      const arn = sourceRoleArnOf(link.spec);
-      return {
-        result: leftToVerify(earlier, arn),
-        outputs: { workloadRoleArn: arn, serviceAccountAnnotation: { 'eks.amazonaws.com/role-arn': arn } },
-      };
-    }
+  const confirmation =
+    link.spec.identity.mode === 'irsa'
+      ? await confirmationOf(deps.memberships, key, desiredDigest(spec), link, event)
+      : undefined;
+  if (confirmation?.leaveToVerify) {
+    const arn = sourceRoleArnOf(link.spec);
+    return {
+      result: leftToVerify(confirmation.leaveToVerify, arn),
+      outputs: { workloadRoleArn: arn, serviceAccountAnnotation: { 'eks.amazonaws.com/role-arn': arn } },
+    };
   }
   const ensured = await ensureRole(deps.clients.iam(link.spec.source.accountId), spec);
-  if (desired) await recordConfirmation(deps.memberships, key, desired, link, deps.now());
+  await confirmation?.record(deps.now());
   if (link.spec.identity.mode === 'pod-identity') {
     // No annotation: the Pod Identity association names the role (Ensure Pod Identity association).
     return { result: { ...ensured }, outputs: { workloadRoleArn: ensured.arn } };
